@@ -1,0 +1,1201 @@
+#include "model/controller.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <utility>
+
+namespace mirrorsim {
+
+namespace {
+template <class... Ts>
+struct overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+overloaded(Ts...) -> overloaded<Ts...>;
+
+TrackKey key_of(const std::variant<HostWrite, HostRead>& r) {
+  return std::visit([](const auto& x) { return x.key; }, r);
+}
+}  // namespace
+
+Controller::Controller(Side side, Role role, ControllerConfig config)
+    : side_(side), cfg_(std::move(config)), wp_slots_max_(cfg_.write_pending_slots_max()), role_(role) {
+  std::vector<TrackNo> tracks;
+  uint64_t base = 0;
+  for (const auto& v : cfg_.volumes) {
+    tracks.push_back(v.tracks);
+    volume_base_.push_back(base);
+    base += v.tracks;
+  }
+  table_ = TrackTable(tracks);
+  cache_ = Cache(cfg_.cache_slots);
+  volume_remote_wp_.assign(cfg_.volumes.size(), 0);
+  volumes_.resize(cfg_.volumes.size());
+  destage_queue_.resize(cfg_.disks);
+  destages_in_flight_.assign(cfg_.disks, 0);
+  touched_stamp_.assign(base, 0);
+}
+
+// ---------------------------------------------------------------------------
+// step
+
+void Controller::step(Time now, const Input& in, Commands& out) {
+  now_ = now;
+  out_ = &out;
+  touched_.clear();
+  lost_data_ = false;
+  if (++step_stamp_ == 0) {
+    std::fill(touched_stamp_.begin(), touched_stamp_.end(), 0);
+    step_stamp_ = 1;
+  }
+  if (crashed_) {
+    // A crashed controller does nothing until it restarts; the driver is
+    // expected to hold back everything else, and anything it does send is
+    // counted as stale.
+    if (std::holds_alternative<Restart>(in)) on_restart();
+    else ++counters_.stale_messages;
+  } else {
+    std::visit(overloaded{
+                   [&](const HostWrite& w) { on_host_write(w); },
+                   [&](const HostRead& r) { on_host_read(r); },
+                   [&](const DiskWriteDone& d) { on_destage_done(d); },
+                   [&](const DiskReadDone& d) { on_disk_read_done(d); },
+                   [&](const Received& r) { on_received(r.msg); },
+                   [&](const LinkStateChanged& l) { on_link_state(l.up); },
+                   [&](const TimerFired& t) { on_timer(t.id); },
+                   [&](const Crash&) { on_crash(); },
+                   [&](const Restart&) { ++counters_.stale_messages; },
+                   [&](const Suspend&) {
+                     if (role_ != Role::Primary) return;
+                     operator_suspended_ = true;
+                     suspend();
+                   },
+                   [&](const Resume&) { operator_suspended_ = false; },
+                   [&](const Failover&) { on_failover(); },
+                   [&](const Failback&) { on_failback(); },
+               },
+               in);
+  }
+  if (!crashed_) pump();
+  out_ = nullptr;
+}
+
+std::optional<Time> Controller::next_deadline() const {
+  if (crashed_) return std::nullopt;
+  return retry_at_;
+}
+
+// ---------------------------------------------------------------------------
+// host I/O at the primary
+
+std::optional<RejectReason> Controller::refusal(const HostWrite& w) const {
+  if (role_ != Role::Primary) return RejectReason::WriteDisabled;
+  if (handing_over_) return RejectReason::NotReady;
+  if (volume(w.key.volume).domino && state_ == PairState::Suspended) return RejectReason::Domino;
+  if (table_.at(w.key).invalid_local) return RejectReason::NotReady;
+  return std::nullopt;
+}
+
+void Controller::on_host_write(const HostWrite& w) {
+  if (!table_.contains(w.key)) {
+    reject(w.req, w.key, RejectReason::BadAddress, true);
+    return;
+  }
+  if (auto why = refusal(w)) {
+    reject(w.req, w.key, *why, true);
+    return;
+  }
+  VolumeState& vs = volumes_[w.key.volume];
+  const size_t outstanding_max = cfg_.mutant == Mutant::SemiSyncTwoOutstanding ? 2 : 1;
+  const bool gated = volume(w.key.volume).mode == Mode::SemiSync && state_ != PairState::Suspended &&
+                     (vs.outstanding.size() + vs.delayed >= outstanding_max || !vs.gated.empty());
+  if (gated) {
+    vs.gated.push_back(w);
+    return;
+  }
+  admit_write(w);
+}
+
+void Controller::admit_write(const HostWrite& w) {
+  if (delayed_.empty() && try_accept(w)) return;
+  if (delayed_.size() >= cfg_.delayed_requests_max) {
+    reject(w.req, w.key, RejectReason::QueueFull, true);
+    return;
+  }
+  delayed_.push_back(w);
+  ++volumes_[w.key.volume].delayed;
+  ++counters_.host_writes_delayed;
+}
+
+void Controller::on_host_read(const HostRead& r) {
+  if (!table_.contains(r.key)) {
+    reject(r.req, r.key, RejectReason::BadAddress, false);
+    return;
+  }
+  if (role_ != Role::Primary) {
+    reject(r.req, r.key, RejectReason::NotReady, false);
+    return;
+  }
+  ++counters_.host_reads;
+  if (delayed_.empty() && try_accept(r)) return;
+  if (delayed_.size() >= cfg_.delayed_requests_max) {
+    reject(r.req, r.key, RejectReason::QueueFull, false);
+    return;
+  }
+  delayed_.push_back(r);
+}
+
+bool Controller::try_accept(const HostRequest& r) {
+  const TrackKey k = key_of(r);
+  TrackEntry& e = table_.at(k);
+  if (const auto* w = std::get_if<HostWrite>(&r)) {
+    if (auto why = refusal(*w)) {
+      reject(w->req, k, *why, true);
+      return true;
+    }
+    // A semi-sync write that waited while the pair was suspended meets the
+    // gate again if the pair is mirrored by the time it can be stored.
+    const size_t outstanding_max = cfg_.mutant == Mutant::SemiSyncTwoOutstanding ? 2 : 1;
+    if (volume(k.volume).mode == Mode::SemiSync && state_ != PairState::Suspended &&
+        volumes_[k.volume].outstanding.size() >= outstanding_max)
+      return false;
+    const bool adds_wp = !(e.local_wp || e.remote_wp);
+    if (adds_wp && wp_slots_ >= wp_slots_max_ && cfg_.mutant != Mutant::EvictWpSlot) return false;
+    int32_t s = e.slot;
+    if (s < 0) s = allocate_slot(k);
+    if (s < 0) return false;
+    accept_write(*w, s);
+    return true;
+  }
+  const auto& rd = std::get<HostRead>(r);
+  if (role_ != Role::Primary || e.invalid_local) {
+    reject(rd.req, k, RejectReason::NotReady, false);
+    return true;
+  }
+  if (e.slot >= 0) {
+    Slot& sl = cache_[e.slot];
+    if (sl.has_data) {
+      ++counters_.read_hits;
+      emit(AckHost{rd.req, k, sl.version, false});
+      cache_.set_clean(e.slot, false);  // to the most-recently-used end
+      refresh_slot(e.slot);
+    } else {
+      sl.read_waiters.push_back(rd.req);
+      refresh_slot(e.slot);
+    }
+    return true;
+  }
+  const int32_t s = allocate_slot(k);
+  if (s < 0) return false;
+  ++counters_.read_misses;
+  start_read(rd);
+  return true;
+}
+
+void Controller::start_read(const HostRead& r) {
+  Slot& sl = cache_[table_.at(r.key).slot];
+  sl.read_waiters.push_back(r.req);
+  sl.reading = true;
+  emit(DiskRead{disk_of(r.key), r.key, cfg_.track_bytes});
+  refresh_slot(table_.at(r.key).slot);
+}
+
+void Controller::accept_write(const HostWrite& w, int32_t s) {
+  const TrackKey k = w.key;
+  TrackEntry& e = table_.at(k);
+  Slot& sl = cache_[s];
+  const Version v = next_version(e);
+  e.version = v;
+  sl.version = v;
+  sl.has_data = true;
+  sl.local_dirty_bytes = std::min(cfg_.track_bytes, sl.local_dirty_bytes + w.bytes);
+  ++counters_.host_writes;
+  touch(k);
+  set_local_wp(k, true);
+  queue_destage(s);
+
+  const Mode mode = volume(k.volume).mode;
+  if (state_ == PairState::Suspended) {
+    // Not mirrored: the secondary is owed this track through the track table.
+    set_invalid_remote(k, true);
+    ack_write(w, v);
+    refresh_slot(s);
+    return;
+  }
+  if (mode == Mode::AdaptiveCopyDisk && !e.remote_wp) {
+    set_invalid_remote(k, true);  // the background copier will move it
+    ack_write(w, v);
+    refresh_slot(s);
+    return;
+  }
+  if (table_.invalid_remote(k)) {
+    // The secondary lacks earlier versions: the next copy carries the whole track.
+    set_invalid_remote(k, false);
+    sl.remote_dirty_bytes = cfg_.track_bytes;
+  } else {
+    sl.remote_dirty_bytes = std::min(cfg_.track_bytes, sl.remote_dirty_bytes + w.bytes);
+  }
+  set_remote_wp(k, true);
+  queue_copy(s);
+  switch (mode) {
+    case Mode::Sync:
+      if (cfg_.mutant == Mutant::SyncAckBeforeRemoteAck) ack_write(w, v);
+      else sl.sync_waiters.push_back({w.req, v});
+      break;
+    case Mode::SemiSync:
+      volumes_[k.volume].outstanding.emplace_back(k, v);
+      ack_write(w, v);
+      break;
+    case Mode::AdaptiveCopyWp:
+      // Above the skew the volume behaves as sync until it is back under.
+      if (volume_remote_wp_[k.volume] > volume(k.volume).skew_tracks) sl.sync_waiters.push_back({w.req, v});
+      else ack_write(w, v);
+      break;
+    case Mode::AdaptiveCopyDisk:
+      ack_write(w, v);
+      break;
+  }
+  refresh_slot(s);
+}
+
+void Controller::ack_write(const HostWrite& w, Version v) { emit(AckHost{w.req, w.key, v, true}); }
+
+void Controller::reject(RequestId req, TrackKey key, RejectReason why, bool write) {
+  if (write) ++counters_.host_writes_rejected;
+  emit(RejectHost{req, key, why, write});
+}
+
+void Controller::release_volume_gate(VolumeId v) {
+  VolumeState& vs = volumes_[v];
+  const size_t outstanding_max = cfg_.mutant == Mutant::SemiSyncTwoOutstanding ? 2 : 1;
+  while (!vs.gated.empty()) {
+    const bool semi = volume(v).mode == Mode::SemiSync && state_ != PairState::Suspended;
+    if (semi && vs.outstanding.size() + vs.delayed >= outstanding_max) break;
+    HostWrite w = vs.gated.front();
+    vs.gated.pop_front();
+    if (auto why = refusal(w)) reject(w.req, w.key, *why, true);
+    else admit_write(w);
+  }
+}
+
+void Controller::release_delayed() {
+  while (!delayed_.empty()) {
+    HostRequest r = delayed_.front();
+    if (!try_accept(r)) break;
+    delayed_.pop_front();
+    if (const auto* w = std::get_if<HostWrite>(&r)) --volumes_[w->key.volume].delayed;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// disk completions
+
+void Controller::on_destage_done(const DiskWriteDone& d) {
+  if (!table_.contains(d.key)) {
+    ++counters_.stale_messages;
+    return;
+  }
+  TrackEntry& e = table_.at(d.key);
+  const int32_t s = e.slot;
+  if (s < 0 || cache_[s].destaging != d.version) {
+    ++counters_.stale_messages;  // from before a crash, or for a slot no longer here
+    return;
+  }
+  Slot& sl = cache_[s];
+  sl.destaging.reset();
+  --destages_in_flight_[disk_of(d.key)];
+  touch(d.key);
+  if (!d.ok) {
+    // I/O error policy: the local WP indicator stays set and the destage is
+    // retried after an interval; the data stays pinned in cache meanwhile.
+    ++counters_.disk_errors;
+    add_retry(RetryKind::Destage, d.key);
+    refresh_slot(s);
+    return;
+  }
+  e.disk_version = d.version;
+  if (e.local_wp && sl.version == d.version) {
+    set_local_wp(d.key, false);  // on_destage_done of the slot's current version
+  } else if (e.local_wp) {
+    queue_destage(s);  // a newer write landed meanwhile
+  }
+  refresh_slot(s);
+}
+
+void Controller::on_disk_read_done(const DiskReadDone& d) {
+  if (!table_.contains(d.key)) {
+    ++counters_.stale_messages;
+    return;
+  }
+  const TrackKey k = d.key;
+  TrackEntry& e = table_.at(k);
+  if (recovery_reads_.count(k)) {
+    if (!d.ok) {
+      ++counters_.disk_errors;
+      add_retry(RetryKind::RecoveryRead, k);
+      return;
+    }
+    recovery_reads_.erase(k);
+    e.disk_version = d.version;
+    touch(k);
+    if (d.version >= e.version) set_invalid_local(k, false);  // the disk had the newest data after all
+    else wanted_.insert(k);                                    // fetch it back from the peer
+    return;
+  }
+  if (fetch_reads_.count(k)) {
+    if (!d.ok) {
+      ++counters_.disk_errors;
+      add_retry(RetryKind::FetchRead, k);
+      return;
+    }
+    fetch_reads_.erase(k);
+    e.disk_version = d.version;
+    const Version v = std::max(d.version, content_version(k));
+    send(CopyData{epoch_, k, v, cfg_.track_bytes, true});
+    return;
+  }
+  const int32_t s = e.slot;
+  if (s < 0 || !cache_[s].reading) {
+    ++counters_.stale_messages;
+    return;
+  }
+  Slot& sl = cache_[s];
+  sl.reading = false;
+  if (sl.copy_read) {
+    sl.copy_read = false;
+    --copy_reads_in_flight_;
+  }
+  touch(k);
+  if (!d.ok) {
+    ++counters_.disk_errors;
+    for (RequestId r : sl.read_waiters) reject(r, k, RejectReason::IoError, false);
+    sl.read_waiters.clear();
+    if (!sl.has_data) {
+      if (e.remote_wp) add_retry(RetryKind::SlotRead, k);  // the copy still needs the data
+      else free_slot(s);
+      return;
+    }
+    refresh_slot(s);
+    return;
+  }
+  e.disk_version = d.version;
+  if (!sl.has_data) {
+    sl.has_data = true;
+    sl.version = d.version;
+  }
+  for (RequestId r : sl.read_waiters) emit(AckHost{r, k, sl.version, false});
+  sl.read_waiters.clear();
+  if (e.remote_wp) queue_copy(s);
+  refresh_slot(s);
+}
+
+// ---------------------------------------------------------------------------
+// messages
+
+void Controller::on_received(const Message& m) {
+  std::visit(overloaded{
+                 [&](const Establish& x) { on_establish(x); },
+                 [&](const EstablishAck& x) { on_establish_ack(x); },
+                 [&](const WriteCommand& x) { on_write_command(x); },
+                 [&](const TransferReady& x) { on_transfer_ready(x); },
+                 [&](const CopyData& x) { on_copy_data(x); },
+                 [&](const CopyAck& x) { on_copy_acked(x); },
+                 [&](const Takeover& x) { on_takeover(x); },
+             },
+             m);
+}
+
+void Controller::on_establish(const Establish& m) {
+  if (role_ == Role::Primary) {
+    // Two primaries: the higher generation wins (a failover bumped it); on a
+    // tie, which only a misconfiguration produces, side A wins.
+    const bool peer_wins = m.generation > generation_ || (m.generation == generation_ && side_ == Side::B);
+    if (!peer_wins) {
+      ++counters_.stale_messages;
+      return;
+    }
+    demote();
+  } else if (m.generation < generation_ || (m.generation == generation_ && m.epoch <= epoch_ && session_open_)) {
+    // An old primary's, or an earlier session's handshake that a faster
+    // link overtook: sessions of one primary only move forward.
+    ++counters_.stale_messages;
+    return;
+  }
+  for (const TrackKey& k : m.wanted)
+    if (!table_.contains(k)) {
+      ++counters_.stale_messages;  // a malformed request: refuse the session
+      return;
+    }
+  generation_ = m.generation;
+  epoch_ = m.epoch;
+  session_open_ = true;
+  state_ = PairState::Synchronized;
+  pending_stores_.clear();
+  fetch_reads_.clear();
+  EstablishAck ack{epoch_, {}};
+  table_.for_each([&](TrackKey k, const TrackEntry& e) {
+    if (e.invalid_local) ack.owed.push_back(k);
+  });
+  send(std::move(ack));
+  for (const TrackKey& k : m.wanted) {
+    const TrackEntry& e = table_.at(k);
+    if (e.slot >= 0 && cache_[e.slot].has_data) {
+      send(CopyData{epoch_, k, cache_[e.slot].version, cfg_.track_bytes, true});
+    } else if (fetch_reads_.insert(k).second) {
+      emit(DiskRead{disk_of(k), k, cfg_.track_bytes});
+    }
+  }
+}
+
+void Controller::on_establish_ack(const EstablishAck& m) {
+  if (role_ != Role::Primary || state_ != PairState::Establishing || m.epoch != epoch_) {
+    ++counters_.stale_messages;
+    return;
+  }
+  for (const TrackKey& k : m.owed) {
+    if (!table_.contains(k)) continue;
+    if (!table_.at(k).remote_wp) set_invalid_remote(k, true);
+  }
+  if (cfg_.mutant == Mutant::ResyncSkipsInvalidTracks) {
+    std::vector<TrackKey> all;
+    table_.for_each_invalid_remote([&](TrackKey k) { all.push_back(k); });
+    for (TrackKey k : all) set_invalid_remote(k, false);
+  }
+  state_ = table_.invalid_remote_count() > 0 ? PairState::Syncing : PairState::Synchronized;
+}
+
+void Controller::on_write_command(const WriteCommand& m) {
+  if (role_ != Role::Secondary || !session_open_ || m.epoch != epoch_ || !table_.contains(m.key)) {
+    ++counters_.stale_messages;
+    return;
+  }
+  send(TransferReady{epoch_, m.key, m.version, m.bytes});
+}
+
+void Controller::on_transfer_ready(const TransferReady& m) {
+  if (role_ != Role::Primary || m.epoch != epoch_ || state_ == PairState::Suspended ||
+      state_ == PairState::Establishing || !table_.contains(m.key)) {
+    ++counters_.stale_messages;
+    return;
+  }
+  const int32_t s = table_.at(m.key).slot;
+  if (s < 0 || cache_[s].copies_in_flight == 0) {
+    ++counters_.stale_messages;
+    return;
+  }
+  // The data phase carries the slot's data as it is now (possibly newer
+  // than announced); the secondary only ever moves forward.
+  Slot& sl = cache_[s];
+  sl.sent_version = std::max(sl.sent_version, sl.version);
+  send(CopyData{epoch_, m.key, sl.version, m.bytes, false});
+}
+
+void Controller::on_copy_data(const CopyData& m) {
+  if (!table_.contains(m.key)) {
+    ++counters_.stale_messages;
+    return;
+  }
+  if (m.fetch) {
+    if (role_ != Role::Primary || m.epoch != epoch_ || !wanted_.count(m.key)) {
+      ++counters_.stale_messages;
+      return;
+    }
+    if (!pending_stores_.empty() || !store_fetched(m)) pending_stores_.push_back(m);
+    return;
+  }
+  if (role_ != Role::Secondary || !session_open_ || m.epoch != epoch_) {
+    ++counters_.stale_messages;
+    return;
+  }
+  if (!pending_stores_.empty() || !store_copy(m)) {
+    pending_stores_.push_back(m);
+    ++counters_.stores_delayed;
+  }
+}
+
+bool Controller::store_copy(const CopyData& m) {
+  const TrackKey k = m.key;
+  TrackEntry& e = table_.at(k);
+  const bool discard = e.invalid_local;  // our data is stale or divergent: take whatever comes
+  const bool newer = m.version > e.version ||
+                     (cfg_.mutant == Mutant::SecondaryAppliesOlder && m.version != e.version);
+  if (!discard && !newer) {
+    send(CopyAck{epoch_, k, e.version});  // already holds this version or a newer one
+    return true;
+  }
+  if (!e.local_wp && wp_slots_ >= wp_slots_max_) return false;
+  int32_t s = e.slot;
+  if (s < 0) s = allocate_slot(k);
+  if (s < 0) return false;
+  Slot& sl = cache_[s];
+  e.version = m.version;
+  sl.version = m.version;
+  sl.has_data = true;
+  sl.local_dirty_bytes = std::min(cfg_.track_bytes, sl.local_dirty_bytes + m.bytes);
+  touch(k);
+  if (discard) set_invalid_local(k, false);
+  set_local_wp(k, true);
+  queue_destage(s);
+  ++counters_.copies_stored;
+  send(CopyAck{epoch_, k, m.version});
+  refresh_slot(s);
+  return true;
+}
+
+bool Controller::store_fetched(const CopyData& m) {
+  const TrackKey k = m.key;
+  TrackEntry& e = table_.at(k);
+  if (!e.invalid_local) {
+    wanted_.erase(k);
+    return true;
+  }
+  if (e.divergent || m.version > content_version(k)) {
+    int32_t s = e.slot;
+    if (s < 0) {
+      if (wp_slots_ >= wp_slots_max_) return false;
+      s = allocate_slot(k);
+      if (s < 0) return false;
+    }
+    Slot& sl = cache_[s];
+    sl.version = m.version;
+    sl.has_data = true;
+    sl.local_dirty_bytes = cfg_.track_bytes;
+    set_local_wp(k, true);
+    queue_destage(s);
+    refresh_slot(s);
+  }
+  wanted_.erase(k);
+  set_invalid_local(k, false);
+  touch(k);
+  return true;
+}
+
+void Controller::release_pending_stores() {
+  while (!pending_stores_.empty()) {
+    const CopyData& m = pending_stores_.front();
+    const bool stale =
+        m.epoch != epoch_ || (m.fetch ? role_ != Role::Primary : (role_ != Role::Secondary || !session_open_));
+    if (!stale && !(m.fetch ? store_fetched(m) : store_copy(m))) break;
+    pending_stores_.pop_front();
+  }
+}
+
+void Controller::on_copy_acked(const CopyAck& m) {
+  if (role_ != Role::Primary || m.epoch != epoch_ || !table_.contains(m.key) ||
+      (state_ != PairState::Syncing && state_ != PairState::Synchronized)) {
+    ++counters_.stale_messages;
+    return;
+  }
+  const TrackKey k = m.key;
+  TrackEntry& e = table_.at(k);
+  const int32_t s = e.slot;
+  if (s < 0 || cache_[s].copies_in_flight == 0) {
+    ++counters_.stale_messages;
+    return;
+  }
+  Slot& sl = cache_[s];
+  --sl.copies_in_flight;
+  --copies_in_flight_;
+  touch(k);
+  if (e.remote_wp && sl.has_data && m.version >= sl.version) {
+    set_remote_wp(k, false);  // on_copy_acked of the slot's current version
+    sl.remote_dirty_bytes = 0;
+  }
+  // Host writes waiting for the secondary: every version up to the acknowledged one.
+  auto& ws = sl.sync_waiters;
+  for (auto it = ws.begin(); it != ws.end();) {
+    if (it->version <= m.version) {
+      emit(AckHost{it->req, k, it->version, true});
+      it = ws.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto& out = volumes_[k.volume].outstanding;
+  const size_t before = out.size();
+  std::erase_if(out, [&](const auto& o) { return o.first == k && o.second <= m.version; });
+  if (out.size() != before) release_volume_gate(k.volume);
+  if (e.remote_wp && sl.sent_version < sl.version) queue_copy(s);
+  refresh_slot(s);
+}
+
+void Controller::on_takeover(const Takeover& m) {
+  if (role_ != Role::Secondary || !session_open_ || m.epoch != epoch_ || m.generation <= generation_) {
+    ++counters_.stale_messages;
+    return;
+  }
+  promote(m.generation);
+}
+
+// ---------------------------------------------------------------------------
+// link, crash, operator
+
+void Controller::on_link_state(bool up) {
+  reachable_ = up;
+  // A suspended primary opens a new session in pump(). A secondary does not
+  // act on reachability news, which may concern a connection the primary has
+  // already replaced: sessions end for it only through a new Establish.
+  if (!up && role_ == Role::Primary) suspend();
+  // A primary still waiting for an answer when a (new) connection comes up
+  // asks again: its Establish may have gone out on a connection that died.
+  if (up && role_ == Role::Primary && state_ == PairState::Establishing) {
+    state_ = PairState::Suspended;
+    establish();
+  }
+}
+
+void Controller::on_timer(uint64_t id) {
+  if (!retry_at_ || id != timer_id_) {
+    ++counters_.stale_messages;
+    return;
+  }
+  retry_at_.reset();
+  std::vector<Retry> due;
+  due.swap(retries_);
+  for (const Retry& r : due) {
+    TrackEntry& e = table_.at(r.key);
+    switch (r.kind) {
+      case RetryKind::Destage:
+        if (e.slot >= 0 && e.local_wp) queue_destage(e.slot);
+        break;
+      case RetryKind::SlotRead:
+        if (e.slot >= 0 && !cache_[e.slot].has_data && !cache_[e.slot].reading) {
+          cache_[e.slot].reading = true;
+          emit(DiskRead{disk_of(r.key), r.key, cfg_.track_bytes});
+        }
+        break;
+      case RetryKind::RecoveryRead:
+        if (recovery_reads_.count(r.key)) emit(DiskRead{disk_of(r.key), r.key, cfg_.track_bytes});
+        break;
+      case RetryKind::FetchRead:
+        if (fetch_reads_.count(r.key)) emit(DiskRead{disk_of(r.key), r.key, cfg_.track_bytes});
+        break;
+    }
+  }
+}
+
+void Controller::add_retry(RetryKind kind, TrackKey key) {
+  retries_.push_back({kind, key});
+  if (!retry_at_) {
+    retry_at_ = now_ + cfg_.disk_retry_interval;
+    emit(ArmTimer{++timer_id_, *retry_at_});
+  }
+}
+
+void Controller::on_crash() {
+  // Host requests in progress die with the controller: the hosts see them fail.
+  for (const HostRequest& r : delayed_) {
+    if (const auto* w = std::get_if<HostWrite>(&r)) reject(w->req, w->key, RejectReason::Crashed, true);
+    else reject(std::get<HostRead>(r).req, std::get<HostRead>(r).key, RejectReason::Crashed, false);
+  }
+  delayed_.clear();
+  for (VolumeState& vs : volumes_) {
+    for (const HostWrite& w : vs.gated) reject(w.req, w.key, RejectReason::Crashed, true);
+    vs.gated.clear();
+    vs.delayed = 0;
+  }
+  cache_.for_each_in_use([&](int32_t, Slot& sl) {
+    for (const auto& w : sl.sync_waiters) reject(w.req, sl.key, RejectReason::Crashed, true);
+    for (RequestId r : sl.read_waiters) reject(r, sl.key, RejectReason::Crashed, false);
+    sl.sync_waiters.clear();
+    sl.read_waiters.clear();
+  });
+  crashed_ = true;
+}
+
+void Controller::on_restart() {
+  crashed_ = false;
+  reachable_ = false;     // until the driver reports the peer reachable
+  session_open_ = false;  // until a primary opens a new one
+  state_ = PairState::Suspended;
+  handing_over_ = false;
+  takeover_sent_ = false;
+  for (VolumeState& vs : volumes_) vs = VolumeState{};
+  pending_stores_.clear();
+  copy_queue_.clear();
+  for (auto& q : destage_queue_) q.clear();
+  std::fill(destages_in_flight_.begin(), destages_in_flight_.end(), 0);
+  copies_in_flight_ = 0;
+  copy_reads_in_flight_ = 0;
+  resync_pending_ = 0;
+  fetch_reads_.clear();
+  recovery_reads_.clear();
+  retries_.clear();
+  retry_at_.reset();
+
+  if (cfg_.cache_nonvolatile) {
+    // Slots and both WP indicators survived: owed destages resume, owed
+    // copies become invalid tracks (the pair is suspended until re-established).
+    std::vector<int32_t> empty;
+    cache_.for_each_in_use([&](int32_t i, Slot& sl) {
+      sl.reading = sl.copy_read = sl.resync_copy = sl.destage_queued = sl.copy_queued = false;
+      sl.destaging.reset();
+      sl.copies_in_flight = 0;
+      sl.sent_version = 0;
+      if (!sl.has_data) empty.push_back(i);
+    });
+    for (int32_t i : empty) {
+      const TrackKey k = cache_[i].key;
+      if (table_.at(k).remote_wp) {
+        set_remote_wp(k, false);
+        set_invalid_remote(k, true);
+      }
+      free_slot(i);
+    }
+    cache_.for_each_in_use([&](int32_t i, Slot& sl) {
+      const TrackKey k = sl.key;
+      if (table_.at(k).remote_wp) {
+        set_remote_wp(k, false);
+        set_invalid_remote(k, true);
+        sl.remote_dirty_bytes = 0;
+      }
+      if (table_.at(k).local_wp) queue_destage(i);
+      refresh_slot(i);
+    });
+  } else {
+    // The cache is gone. Whatever was not yet on the local disk is lost on
+    // this side; the track table (vault memory) says which tracks those were.
+    lost_data_ = true;
+    cache_.clear();
+    wp_slots_ = local_wp_slots_ = remote_wp_tracks_ = 0;
+    std::fill(volume_remote_wp_.begin(), volume_remote_wp_.end(), 0);
+    table_.for_each([&](TrackKey k, TrackEntry& e) {
+      const bool lost = e.local_wp || e.version > e.disk_version;
+      const bool owed = e.remote_wp;
+      if (e.slot >= 0 || e.local_wp || e.remote_wp) touch(k);
+      e.slot = -1;
+      e.local_wp = e.remote_wp = false;
+      if (owed) set_invalid_remote(k, true);
+      if (lost) {
+        if (role_ == Role::Secondary) e.version = e.disk_version;
+        set_invalid_local(k, true);
+      }
+    });
+  }
+  // A primary with invalid tracks first learns what its disk really holds
+  // (a destage may have landed unconfirmed), then fetches the rest from the
+  // peer when the session opens.
+  if (role_ == Role::Primary) start_recovery();
+  else wanted_.clear();
+}
+
+void Controller::on_failover() {
+  if (role_ == Role::Primary) {
+    ++counters_.stale_messages;
+    return;
+  }
+  promote(generation_ + 1);
+}
+
+void Controller::on_failback() {
+  if (role_ != Role::Primary) {
+    ++counters_.stale_messages;
+    return;
+  }
+  handing_over_ = true;
+  // New host I/O is refused from now on; what waits in queues is refused too.
+  std::deque<HostRequest> waiting;
+  waiting.swap(delayed_);
+  for (const HostRequest& r : waiting) {
+    if (const auto* w = std::get_if<HostWrite>(&r)) reject(w->req, w->key, RejectReason::NotReady, true);
+    else delayed_.push_back(r);  // reads still complete
+  }
+  for (VolumeId v = 0; v < volumes_.size(); ++v) {
+    volumes_[v].delayed = 0;
+    for (const HostWrite& w : volumes_[v].gated) reject(w.req, w.key, RejectReason::NotReady, true);
+    volumes_[v].gated.clear();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// pair control
+
+Epoch Controller::next_epoch() const {
+  // Each side opens sessions with epochs of its own parity, so two sessions
+  // opened by different sides never share an epoch.
+  Epoch e = epoch_ + 1;
+  if ((e & 1u) != static_cast<Epoch>(index_of(side_))) ++e;
+  return e;
+}
+
+void Controller::establish() {
+  if (role_ != Role::Primary || state_ != PairState::Suspended || operator_suspended_ || !reachable_ ||
+      !recovery_reads_.empty())
+    return;
+  epoch_ = next_epoch();
+  state_ = PairState::Establishing;
+  ++counters_.establishes;
+  send(Establish{epoch_, generation_, std::vector<TrackKey>(wanted_.begin(), wanted_.end())});
+}
+
+void Controller::suspend() {
+  if (role_ != Role::Primary || state_ == PairState::Suspended) return;
+  state_ = PairState::Suspended;
+  takeover_sent_ = false;
+  ++counters_.suspensions;
+  copies_in_flight_ = 0;
+  copy_queue_.clear();
+  std::vector<int32_t> slots;
+  cache_.for_each_in_use([&](int32_t i, Slot&) { slots.push_back(i); });
+  for (int32_t i : slots) {
+    Slot& sl = cache_[i];
+    const TrackKey k = sl.key;
+    sl.copies_in_flight = 0;
+    sl.sent_version = 0;
+    sl.copy_queued = false;
+    if (table_.at(k).remote_wp) {
+      // What the secondary is owed moves from the cache to the track table.
+      set_remote_wp(k, false);
+      set_invalid_remote(k, true);
+      sl.remote_dirty_bytes = 0;
+    }
+    const bool domino = volume(k.volume).domino;
+    for (const auto& w : sl.sync_waiters) {
+      if (domino) reject(w.req, k, RejectReason::Domino, true);
+      else emit(AckHost{w.req, k, w.version, true});
+    }
+    sl.sync_waiters.clear();
+    refresh_slot(i);
+  }
+  for (VolumeId v = 0; v < volumes_.size(); ++v) {
+    volumes_[v].outstanding.clear();
+    release_volume_gate(v);
+  }
+}
+
+void Controller::demote() {
+  // Another controller holds a newer primary generation: this side's
+  // unmirrored data is divergent and is discarded in favour of the peer's.
+  role_ = Role::Secondary;
+  handing_over_ = false;
+  takeover_sent_ = false;
+  operator_suspended_ = false;
+  lost_data_ = true;
+  for (const HostRequest& r : delayed_) {
+    if (const auto* w = std::get_if<HostWrite>(&r)) reject(w->req, w->key, RejectReason::NotReady, true);
+    else reject(std::get<HostRead>(r).req, std::get<HostRead>(r).key, RejectReason::NotReady, false);
+  }
+  delayed_.clear();
+  for (VolumeState& vs : volumes_) {
+    for (const HostWrite& w : vs.gated) reject(w.req, w.key, RejectReason::NotReady, true);
+    vs = VolumeState{};
+  }
+  copy_queue_.clear();
+  copies_in_flight_ = 0;
+  copy_reads_in_flight_ = 0;
+  resync_pending_ = 0;
+  cache_.for_each_in_use([&](int32_t, Slot& sl) {
+    for (const auto& w : sl.sync_waiters) reject(w.req, sl.key, RejectReason::NotReady, true);
+    for (RequestId r : sl.read_waiters) reject(r, sl.key, RejectReason::NotReady, false);
+    sl.sync_waiters.clear();
+    sl.read_waiters.clear();
+    sl.copies_in_flight = 0;
+    sl.sent_version = 0;
+    sl.copy_queued = sl.copy_read = sl.resync_copy = false;
+  });
+  std::vector<TrackKey> divergent;
+  table_.for_each([&](TrackKey k, const TrackEntry& e) {
+    if (e.remote_wp || e.invalid_local || table_.invalid_remote(k)) divergent.push_back(k);
+  });
+  for (TrackKey k : divergent) {
+    set_remote_wp(k, false);
+    set_invalid_remote(k, false);
+    set_invalid_local(k, true);
+    table_.at(k).divergent = true;
+    if (table_.at(k).slot >= 0) refresh_slot(table_.at(k).slot);
+  }
+  recovery_reads_.clear();
+  wanted_.clear();
+}
+
+void Controller::promote(Generation g) {
+  role_ = Role::Primary;
+  generation_ = g;
+  state_ = PairState::Suspended;
+  operator_suspended_ = false;
+  handing_over_ = false;
+  takeover_sent_ = false;
+  pending_stores_.clear();
+  fetch_reads_.clear();
+  // Tracks this side lost (a volatile-cache crash) or was discarding cannot
+  // be served until their data comes back from the peer.
+  start_recovery();
+}
+
+void Controller::start_recovery() {
+  // Divergent tracks come back from the peer as they are; lost ones first
+  // learn what the local disk really holds (a destage may have landed
+  // unconfirmed before a crash).
+  table_.for_each([&](TrackKey k, TrackEntry& e) {
+    if (!e.invalid_local) return;
+    if (e.divergent) {
+      wanted_.insert(k);
+      return;
+    }
+    recovery_reads_.insert(k);
+    wanted_.erase(k);
+    emit(DiskRead{disk_of(k), k, cfg_.track_bytes});
+  });
+}
+
+void Controller::maybe_hand_over() {
+  if (!handing_over_ || takeover_sent_ || state_ != PairState::Synchronized || remote_wp_tracks_ != 0 ||
+      copies_in_flight_ != 0 || table_.invalid_remote_count() != 0)
+    return;
+  takeover_sent_ = true;
+  send(Takeover{epoch_, generation_ + 1});
+}
+
+// ---------------------------------------------------------------------------
+// pumps
+
+void Controller::pump() {
+  if (role_ == Role::Primary) {
+    if (state_ == PairState::Suspended) establish();
+    release_pending_stores();
+    release_delayed();
+    pump_copies();
+    if (state_ == PairState::Syncing && table_.invalid_remote_count() == 0 && resync_pending_ == 0)
+      state_ = PairState::Synchronized;
+    maybe_hand_over();
+  } else {
+    release_pending_stores();
+  }
+  pump_destages();
+}
+
+void Controller::queue_destage(int32_t i) {
+  Slot& sl = cache_[i];
+  if (sl.destage_queued || sl.destaging) return;
+  sl.destage_queued = true;
+  destage_queue_[disk_of(sl.key)].push_back(sl.key);
+}
+
+void Controller::pump_destages() {
+  for (uint32_t d = 0; d < cfg_.disks; ++d) {
+    auto& q = destage_queue_[d];
+    while (destages_in_flight_[d] < cfg_.destages_per_disk_max && !q.empty()) {
+      const TrackKey k = q.front();
+      q.pop_front();
+      const TrackEntry& e = table_.at(k);
+      if (e.slot < 0) continue;
+      Slot& sl = cache_[e.slot];
+      sl.destage_queued = false;
+      if (!e.local_wp || sl.destaging || !sl.has_data) continue;
+      sl.destaging = sl.version;
+      ++destages_in_flight_[d];
+      ++counters_.destages;
+      const uint32_t bytes = sl.local_dirty_bytes ? sl.local_dirty_bytes : cfg_.track_bytes;
+      sl.local_dirty_bytes = 0;
+      emit(DiskWrite{d, k, sl.version, bytes});
+      if (cfg_.mutant == Mutant::LocalWpResetOnDestageStart) set_local_wp(k, false);
+      refresh_slot(e.slot);
+    }
+  }
+}
+
+void Controller::queue_copy(int32_t i) {
+  Slot& sl = cache_[i];
+  if (sl.copy_queued) return;
+  sl.copy_queued = true;
+  copy_queue_.push_back(sl.key);
+}
+
+void Controller::send_copy(int32_t i) {
+  Slot& sl = cache_[i];
+  const uint32_t bytes = sl.remote_dirty_bytes ? sl.remote_dirty_bytes : cfg_.track_bytes;
+  sl.remote_dirty_bytes = 0;
+  sl.sent_version = sl.version;
+  ++sl.copies_in_flight;
+  ++copies_in_flight_;
+  ++counters_.copies_sent;
+  counters_.copy_bytes_sent += bytes;
+  if (cfg_.round_trips_per_write >= 2) send(WriteCommand{epoch_, sl.key, sl.version, bytes});
+  else send(CopyData{epoch_, sl.key, sl.version, bytes, false});
+  if (cfg_.mutant == Mutant::RemoteWpResetOnSend) set_remote_wp(sl.key, false);
+  touch(sl.key);
+  refresh_slot(i);
+}
+
+void Controller::pump_copies() {
+  if (state_ != PairState::Syncing && state_ != PairState::Synchronized) return;
+  uint64_t skipped = 0;
+  while (copies_in_flight_ + copy_reads_in_flight_ < cfg_.copies_in_flight_max) {
+    if (!copy_queue_.empty()) {
+      const TrackKey k = copy_queue_.front();
+      copy_queue_.pop_front();
+      const TrackEntry& e = table_.at(k);
+      if (e.slot < 0) continue;
+      Slot& sl = cache_[e.slot];
+      sl.copy_queued = false;
+      if (!e.remote_wp || !sl.has_data) continue;
+      if (sl.copies_in_flight > 0 && sl.sent_version >= sl.version) continue;  // its ack is coming
+      send_copy(e.slot);
+      continue;
+    }
+    // Background copier: invalid tracks, in track order from a cursor.
+    if (table_.invalid_remote_count() == 0 || skipped >= table_.invalid_remote_count()) break;
+    const auto next = table_.next_invalid_remote(resync_cursor_);
+    if (!next) break;
+    const TrackKey k = *next;
+    resync_cursor_ = TrackKey{k.volume, k.track + 1};
+    TrackEntry& e = table_.at(k);
+    if (e.invalid_local) {
+      ++skipped;  // lost here as well: nothing to copy until it is fetched back
+      continue;
+    }
+    int32_t s = e.slot;
+    if (s < 0) {
+      if (wp_slots_ >= wp_slots_max_) break;  // resync yields to host writes at the limit
+      s = allocate_slot(k);
+      if (s < 0) break;
+    }
+    Slot& sl = cache_[s];
+    set_invalid_remote(k, false);
+    set_remote_wp(k, true);
+    sl.remote_dirty_bytes = cfg_.track_bytes;
+    if (!sl.resync_copy) {
+      sl.resync_copy = true;
+      ++resync_pending_;
+    }
+    if (sl.has_data) {
+      send_copy(s);
+    } else if (!sl.reading) {
+      sl.reading = true;
+      sl.copy_read = true;
+      ++copy_reads_in_flight_;
+      emit(DiskRead{disk_of(k), k, cfg_.track_bytes});
+    }
+    refresh_slot(s);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// bookkeeping
+
+int32_t Controller::allocate_slot(TrackKey k) {
+  TrackKey evicted;
+  bool did_evict = false;
+  int32_t s = cache_.allocate(k, &evicted, &did_evict);
+  if (s < 0 && cfg_.mutant == Mutant::EvictWpSlot) {
+    // The broken variant: take the first slot with data, write-pending or not,
+    // abandoning whatever destage or copy was in flight for it.
+    int32_t victim = -1;
+    cache_.for_each_in_use([&](int32_t i, Slot& sl) {
+      if (victim < 0 && !sl.reading && sl.has_data && sl.sync_waiters.empty() && sl.read_waiters.empty()) victim = i;
+    });
+    if (victim >= 0) {
+      Slot& vs = cache_[victim];
+      const TrackKey vk = vs.key;
+      copies_in_flight_ -= vs.copies_in_flight;
+      if (vs.destaging) --destages_in_flight_[disk_of(vk)];
+      set_local_wp(vk, false);
+      set_remote_wp(vk, false);
+      free_slot(victim);
+      s = cache_.allocate(k, &evicted, &did_evict);
+    }
+  }
+  if (did_evict) {
+    table_.at(evicted).slot = -1;
+    touch(evicted);
+    ++counters_.evictions;
+  }
+  if (s >= 0) {
+    table_.at(k).slot = s;
+    touch(k);
+  }
+  return s;
+}
+
+void Controller::free_slot(int32_t i) {
+  const TrackKey k = cache_[i].key;
+  if (cache_[i].copy_read) --copy_reads_in_flight_;
+  if (cache_[i].resync_copy) --resync_pending_;
+  table_.at(k).slot = -1;
+  cache_.release(i);
+  touch(k);
+}
+
+void Controller::set_local_wp(TrackKey k, bool on) {
+  TrackEntry& e = table_.at(k);
+  if (e.local_wp == on) return;
+  const bool was_any = e.local_wp || e.remote_wp;
+  e.local_wp = on;
+  const bool now_any = e.local_wp || e.remote_wp;
+  if (was_any != now_any) wp_slots_ += now_any ? 1 : -1;
+  local_wp_slots_ += on ? 1 : -1;
+  touch(k);
+  if (e.slot >= 0) refresh_slot(e.slot);
+}
+
+void Controller::set_remote_wp(TrackKey k, bool on) {
+  TrackEntry& e = table_.at(k);
+  if (e.remote_wp == on) return;
+  const bool was_any = e.local_wp || e.remote_wp;
+  e.remote_wp = on;
+  const bool now_any = e.local_wp || e.remote_wp;
+  if (was_any != now_any) wp_slots_ += now_any ? 1 : -1;
+  remote_wp_tracks_ += on ? 1 : -1;
+  volume_remote_wp_[k.volume] += on ? 1 : -1;
+  if (!on && e.slot >= 0 && cache_[e.slot].resync_copy) {
+    cache_[e.slot].resync_copy = false;
+    --resync_pending_;
+  }
+  touch(k);
+  if (e.slot >= 0) refresh_slot(e.slot);
+}
+
+void Controller::set_invalid_remote(TrackKey k, bool on) {
+  if (table_.set_invalid_remote(k, on)) touch(k);
+}
+
+void Controller::set_invalid_local(TrackKey k, bool on) {
+  TrackEntry& e = table_.at(k);
+  if (!on) e.divergent = false;
+  if (e.invalid_local == on) return;
+  e.invalid_local = on;
+  invalid_local_count_ += on ? 1 : static_cast<uint64_t>(-1);
+  touch(k);
+}
+
+void Controller::refresh_slot(int32_t i) {
+  const Slot& sl = cache_[i];
+  const TrackEntry& e = table_.at(sl.key);
+  const bool clean = sl.in_use && sl.has_data && !sl.reading && !e.local_wp && !e.remote_wp && !sl.destaging &&
+                     sl.copies_in_flight == 0 && sl.sync_waiters.empty() && sl.read_waiters.empty();
+  cache_.set_clean(i, clean);
+}
+
+void Controller::touch(TrackKey k) {
+  uint32_t& stamp = touched_stamp_[volume_base_[k.volume] + k.track];
+  if (stamp == step_stamp_) return;
+  stamp = step_stamp_;
+  touched_.push_back(k);
+}
+
+Version Controller::next_version(const TrackEntry& e) const {
+  return std::max(e.version + 1, make_version(generation_, 1));
+}
+
+void Controller::send(Message m) {
+  const uint32_t bytes = wire_bytes(m);
+  emit(Send{std::move(m), bytes});
+}
+
+Version Controller::content_version(TrackKey k) const {
+  const TrackEntry& e = table_.at(k);
+  if (e.slot >= 0 && cache_[e.slot].has_data) return cache_[e.slot].version;
+  return e.disk_version;
+}
+
+const Slot* Controller::slot_of(TrackKey k) const {
+  const TrackEntry& e = table_.at(k);
+  return e.slot >= 0 ? &cache_[e.slot] : nullptr;
+}
+
+uint32_t Controller::disk_of(TrackKey k) const {
+  return static_cast<uint32_t>((k.track + 7u * k.volume) % cfg_.disks);
+}
+
+}  // namespace mirrorsim

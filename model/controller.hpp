@@ -1,0 +1,235 @@
+// A storage controller of a mirrored pair, as a sans-IO state machine.
+//
+// One class holds both personalities: the primary (R1) caches host writes,
+// sets the local and remote write-pending indicators, destages and copies;
+// the secondary (R2) stores copies, acknowledges them and destages. Failover
+// and failback move the personality between the two controllers.
+//
+//   step(now, input, out)  apply one input, append the commands to execute
+//   next_deadline()        when the controller next wants a TimerFired
+//
+// Nothing here reads a clock, touches a file or a socket.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <set>
+#include <span>
+#include <vector>
+
+#include "model/cache.hpp"
+#include "model/config.hpp"
+#include "model/io.hpp"
+#include "model/track_table.hpp"
+
+namespace mirrorsim {
+
+struct ControllerCounters {
+  uint64_t host_writes = 0;           // accepted into the cache
+  uint64_t host_writes_delayed = 0;   // waited at the write-pending limit (delayed fast write)
+  uint64_t host_writes_rejected = 0;
+  uint64_t host_reads = 0;
+  uint64_t read_hits = 0;
+  uint64_t read_misses = 0;
+  uint64_t destages = 0;              // disk writes issued
+  uint64_t disk_errors = 0;
+  uint64_t copies_sent = 0;
+  uint64_t copy_bytes_sent = 0;
+  uint64_t copies_stored = 0;         // at the secondary
+  uint64_t stores_delayed = 0;        // copies that waited for a slot at the secondary
+  uint64_t stale_messages = 0;        // dropped: wrong epoch or wrong personality
+  uint64_t establishes = 0;
+  uint64_t suspensions = 0;
+  uint64_t evictions = 0;
+};
+
+class Controller {
+ public:
+  Controller(Side side, Role role, ControllerConfig config);
+
+  void step(Time now, const Input& in, Commands& out);
+  std::optional<Time> next_deadline() const;
+
+  // ---- inspection ----
+  Side side() const { return side_; }
+  Role role() const { return role_; }
+  PairState pair_state() const { return state_; }
+  bool mirrored() const { return role_ == Role::Primary && state_ != PairState::Suspended; }
+  bool crashed() const { return crashed_; }
+  bool reachable() const { return reachable_; }
+  bool session_open() const { return role_ == Role::Primary ? state_ != PairState::Suspended : session_open_; }
+  bool operator_suspended() const { return operator_suspended_; }
+  bool handing_over() const { return handing_over_; }
+  Epoch epoch() const { return epoch_; }
+  Generation generation() const { return generation_; }
+  const ControllerConfig& config() const { return cfg_; }
+  const ControllerCounters& counters() const { return counters_; }
+
+  const TrackTable& tracks() const { return table_; }
+  const TrackEntry& track(TrackKey k) const { return table_.at(k); }
+  bool invalid_remote(TrackKey k) const { return table_.invalid_remote(k); }
+  // The version of the track's data this side holds now: the cache slot's if
+  // the slot has data, else the local disk's.
+  Version content_version(TrackKey k) const;
+  const Slot* slot_of(TrackKey k) const;
+  uint32_t disk_of(TrackKey k) const;
+
+  uint32_t wp_slots() const { return wp_slots_; }           // slots holding local or remote WP data
+  uint32_t local_wp_slots() const { return local_wp_slots_; }
+  uint32_t remote_wp_tracks() const { return remote_wp_tracks_; }
+  uint32_t remote_wp_tracks(VolumeId v) const { return volume_remote_wp_[v]; }
+  uint64_t invalid_remote_tracks() const { return table_.invalid_remote_count(); }
+  uint64_t invalid_local_tracks() const { return invalid_local_count_; }
+  uint32_t copies_in_flight() const { return copies_in_flight_; }
+  uint32_t delayed_requests() const { return static_cast<uint32_t>(delayed_.size()); }
+  // Semi-sync: the host write of the volume whose copy is not yet acknowledged.
+  size_t semi_sync_outstanding(VolumeId v) const { return volumes_[v].outstanding.size(); }
+
+  // Tracks whose entry or slot the last step changed (each listed once).
+  std::span<const TrackKey> touched() const { return touched_; }
+  // True when the last step lost cache data on purpose: a restart with a
+  // volatile cache, or a demotion that discards divergent tracks.
+  bool last_step_lost_data() const { return lost_data_; }
+
+  // Everything that affects future behaviour, canonical (independent of
+  // which slot index holds which track), for the exhaustive checker.
+  uint64_t state_hash() const;
+
+ private:
+  struct VolumeState {
+    std::vector<std::pair<TrackKey, Version>> outstanding;  // semi-sync: unacknowledged remote writes
+    std::deque<HostWrite> gated;  // semi-sync: writes waiting for the outstanding one
+    uint32_t delayed = 0;         // this volume's writes waiting at the write-pending limit
+  };
+  using HostRequest = std::variant<HostWrite, HostRead>;
+  enum class RetryKind : uint8_t { Destage, SlotRead, RecoveryRead, FetchRead };
+  struct Retry {
+    RetryKind kind;
+    TrackKey key;
+  };
+
+  // input handlers
+  void on_host_write(const HostWrite& w);
+  void on_host_read(const HostRead& r);
+  void on_destage_done(const DiskWriteDone& d);
+  void on_disk_read_done(const DiskReadDone& d);
+  void on_received(const Message& m);
+  void on_link_state(bool up);
+  void on_timer(uint64_t id);
+  void on_crash();
+  void on_restart();
+  void on_failover();
+  void on_failback();
+
+  // messages
+  void on_establish(const Establish& m);
+  void on_establish_ack(const EstablishAck& m);
+  void on_write_command(const WriteCommand& m);
+  void on_transfer_ready(const TransferReady& m);
+  void on_copy_data(const CopyData& m);
+  void on_copy_acked(const CopyAck& m);
+  void on_takeover(const Takeover& m);
+
+  // primary write path
+  void admit_write(const HostWrite& w);
+  bool try_accept(const HostRequest& r);  // false: must wait at the write-pending limit
+  std::optional<RejectReason> refusal(const HostWrite& w) const;
+  void accept_write(const HostWrite& w, int32_t slot);
+  void start_read(const HostRead& r);
+  void release_volume_gate(VolumeId v);
+  void release_delayed();
+  void ack_write(const HostWrite& w, Version v);
+  void reject(RequestId req, TrackKey key, RejectReason why, bool write);
+
+  // secondary path
+  bool store_copy(const CopyData& m);     // false: must wait for a slot
+  bool store_fetched(const CopyData& m);  // primary: a track fetched back; false: wait for a slot
+  void release_pending_stores();
+
+  // pair control
+  void establish();
+  void suspend();
+  void demote();
+  void promote(Generation g);
+  void start_recovery();
+  void maybe_hand_over();
+  Epoch next_epoch() const;
+
+  // work pumps, run after every input
+  void pump();
+  void pump_destages();
+  void pump_copies();
+  void send_copy(int32_t slot_index);
+  void queue_copy(int32_t slot_index);
+  void queue_destage(int32_t slot_index);
+  void add_retry(RetryKind kind, TrackKey key);
+
+  // indicator and slot bookkeeping
+  int32_t allocate_slot(TrackKey key);  // -1 when no slot can be had
+  void free_slot(int32_t i);
+  void set_local_wp(TrackKey k, bool on);
+  void set_remote_wp(TrackKey k, bool on);
+  void set_invalid_remote(TrackKey k, bool on);
+  void set_invalid_local(TrackKey k, bool on);
+  void refresh_slot(int32_t i);  // LRU membership after a change
+  void touch(TrackKey k);
+  Version next_version(const TrackEntry& e) const;
+  const VolumeConfig& volume(VolumeId v) const { return cfg_.volumes[v]; }
+  void emit(Command c) { out_->push_back(std::move(c)); }
+  void send(Message m);
+
+  // configuration
+  Side side_;
+  ControllerConfig cfg_;
+  uint32_t wp_slots_max_;
+
+  // persistent state (survives a crash)
+  Role role_;
+  Generation generation_ = 1;
+  Epoch epoch_ = 1;
+  TrackTable table_;
+  uint64_t invalid_local_count_ = 0;
+  bool operator_suspended_ = false;
+
+  // volatile state
+  Cache cache_;
+  bool crashed_ = false;
+  bool reachable_ = true;
+  PairState state_ = PairState::Synchronized;
+  bool session_open_ = true;  // secondary: a primary's Establish opened the current epoch
+  bool handing_over_ = false;
+  bool takeover_sent_ = false;
+  uint32_t wp_slots_ = 0;
+  uint32_t local_wp_slots_ = 0;
+  uint32_t remote_wp_tracks_ = 0;
+  std::vector<uint32_t> volume_remote_wp_;
+  uint32_t copies_in_flight_ = 0;
+  uint32_t copy_reads_in_flight_ = 0;
+  uint32_t resync_pending_ = 0;  // copier-converted tracks not yet acknowledged
+  std::vector<VolumeState> volumes_;
+  std::deque<HostRequest> delayed_;      // waiting at the write-pending limit, in arrival order
+  std::deque<CopyData> pending_stores_;  // copies waiting for a slot, in arrival order
+  std::deque<TrackKey> copy_queue_;
+  std::vector<std::deque<TrackKey>> destage_queue_;  // per disk
+  std::vector<uint32_t> destages_in_flight_;         // per disk
+  TrackKey resync_cursor_;
+  std::set<TrackKey> recovery_reads_;  // primary after a volatile crash: learning disk versions
+  std::set<TrackKey> wanted_;          // primary: tracks to fetch back from the secondary
+  std::set<TrackKey> fetch_reads_;     // secondary: disk reads answering Establish::wanted
+  std::vector<Retry> retries_;
+  std::optional<Time> retry_at_;
+  uint64_t timer_id_ = 0;
+  ControllerCounters counters_;
+
+  // per-step scratch
+  Time now_;
+  Commands* out_ = nullptr;
+  std::vector<TrackKey> touched_;
+  std::vector<uint32_t> touched_stamp_;  // per volume offset + track → step stamp
+  std::vector<uint64_t> volume_base_;
+  uint32_t step_stamp_ = 0;
+  bool lost_data_ = false;
+};
+
+}  // namespace mirrorsim

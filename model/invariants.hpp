@@ -1,0 +1,163 @@
+// The invariant observer: watches both controllers of a pair from outside,
+// sees every input and command, and checks DESIGN.md's I1–I11 at every step.
+//
+// It keeps its own evidence (what the disks confirmed, what the secondary
+// acknowledged, which host writes were acknowledged) rather than trusting the
+// controllers' bookkeeping. Violations are data: counted, recorded with the
+// events that led to them, never thrown.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "model/controller.hpp"
+
+namespace mirrorsim {
+
+enum class Invariant : uint8_t {
+  I1 = 1,  // local WP reset ⇒ the local disk holds the slot's version
+  I2,      // remote WP reset ⇒ the secondary acknowledged the slot's version (or the track went invalid)
+  I3,      // write-pending data is never evicted or overwritten at the primary
+  I4,      // sync: host ack of w ⇒ the secondary holds w at that instant
+  I5,      // semi-sync: ≤ 1 acknowledged write per volume the secondary lacks
+  I6,      // adaptive-copy-wp: tracks acknowledged ahead of the secondary ≤ skew
+  I7,      // domino: no host write acknowledged while the secondary is unreachable
+  I8,      // what the secondary lacks is owed: remote WP or invalid-remote; writes while suspended are invalid tracks
+  I9,      // quiesced: no WP, no invalid track, disks hold the content, R2 == R1
+  I10,     // acknowledged writes lost within the mode's bound
+  I11,     // the secondary never regresses a track's version
+};
+std::string_view describe(Invariant);
+
+struct Violation {
+  Invariant which = Invariant::I1;
+  Time at;
+  Side side = Side::A;
+  std::string what;
+  std::vector<std::string> trace;  // the events that led here, oldest first
+};
+
+// Acknowledged writes that no controller holds any more.
+struct LossEvent {
+  enum class Cause : uint8_t { Failover, VolatileCache, Discard };
+  Cause cause = Cause::Failover;
+  Time at;
+  Side acked_by = Side::A;
+  uint64_t writes = 0;
+  uint64_t bytes = 0;
+  // ...of which acknowledged to the host while the pair was mirrored and
+  // never acknowledged by the secondary: what the mode's bound limits.
+  uint64_t writes_acked_while_mirrored = 0;
+  std::vector<uint64_t> writes_by_volume;
+};
+std::string_view to_string(LossEvent::Cause);
+
+class Observer {
+ public:
+  Observer(const Controller& a, const Controller& b, size_t trace_length = 48);
+  // Points a copied observer at the copies of its controllers.
+  void rebind(const Controller& a, const Controller& b) { ctl_ = {&a, &b}; }
+
+  // After every step of either controller, with the input it got and the
+  // commands it returned.
+  void after_step(Side side, Time now, const Input& in, std::span<const Command> out);
+  // The pair is at rest (no host I/O, link up, everything drained): I9.
+  void check_quiesced(Time now);
+
+  uint64_t violation_count() const { return violation_count_; }
+  // The first violations in full (up to a bound; the count goes on).
+  const std::vector<Violation>& violations() const { return violations_; }
+  std::string report() const;  // a readable list of the recorded violations
+
+  // Acknowledged writes the acking controller's peer does not hold: the data
+  // at risk if the acking site were lost now (RPO).
+  uint64_t writes_at_risk() const { return risk_writes_[0] + risk_writes_[1]; }
+  uint64_t bytes_at_risk() const { return risk_bytes_[0] + risk_bytes_[1]; }
+  const std::vector<LossEvent>& losses() const { return losses_; }
+  uint64_t writes_lost() const;
+  uint64_t writes_acked() const { return writes_acked_; }
+
+  static constexpr size_t kViolationsKept = 64;
+
+ private:
+  struct Shadow {
+    Version content_seen = 0;  // highest content version seen on this side
+    Version disk_seen = 0;     // what a disk completion last confirmed
+    Version ack_evidence = 0;  // newest version the peer acknowledged (as this side's secondary) in ack_epoch
+    Epoch ack_epoch = 0;
+    Version acked_ever = 0;    // newest version the peer ever acknowledged, any session
+    bool local_wp = false;
+    bool remote_wp = false;
+    bool invalid_remote = false;
+    bool invalid_local = false;
+  };
+  struct AckedWrite {
+    Version version = 0;
+    uint32_t bytes = 0;
+    Side acked_by = Side::A;
+    bool mirrored = false;  // acknowledged while the pair was mirrored (not suspended)
+    // The secondary acknowledged it and lost it since (a volatile cache):
+    // that double failure is the cache option's risk, outside the mode's bound.
+    bool peer_acked = false;
+  };
+  struct TrackRecord {
+    std::vector<AckedWrite> acked;  // not yet safe on both disks
+    std::array<uint32_t, 2> risk_writes{};
+    std::array<uint64_t, 2> risk_bytes{};
+    std::array<uint32_t, 2> risk_mirrored{};
+  };
+  struct TraceEvent {
+    Time at;
+    Side side = Side::A;
+    Input in;
+    Commands out;
+  };
+
+  const Controller& ctl(Side s) const { return *ctl_[index_of(s)]; }
+  size_t index(TrackKey k) const { return base_[k.volume] + k.track; }
+  Shadow& shadow(Side s, TrackKey k) { return shadow_[index_of(s)][index(k)]; }
+  Version effective_content(Side s, TrackKey k) const;
+  void violate(Invariant which, Side side, Time now, std::string what);
+  void check_track(Side side, Time now, TrackKey k, bool lossy_step);
+  bool in_step(const std::vector<TrackKey>& v, TrackKey k) const { return std::find(v.begin(), v.end(), k) != v.end(); }
+  void check_owed(Time now, TrackKey k);
+  void recompute_risk(TrackKey k, Time now);
+  void on_ack(Side side, Time now, const AckHost& a);
+  void on_failover(Side new_primary, Time now);
+  void clear_mirrored(Side acked_by);
+  void check_volume_bounds(Side side, Time now, VolumeId v);
+  void record_loss(LossEvent::Cause cause, Side acked_by, Time now, const std::vector<std::pair<TrackKey, AckedWrite>>& lost);
+
+  std::array<const Controller*, 2> ctl_;
+  std::vector<size_t> base_;
+  std::array<std::vector<Shadow>, 2> shadow_;
+  std::vector<TrackRecord> records_;
+  std::array<std::vector<uint32_t>, 2> risk_mirrored_by_volume_;
+  std::array<std::vector<uint32_t>, 2> risk_mirrored_tracks_by_volume_;
+  std::array<uint64_t, 2> risk_writes_{};
+  std::array<uint64_t, 2> risk_bytes_{};
+  std::array<PairState, 2> pair_state_seen_{};
+  std::array<Role, 2> role_seen_{};
+  std::unordered_map<RequestId, uint32_t> request_bytes_;  // host writes in progress
+  uint64_t writes_acked_ = 0;
+  std::vector<LossEvent> losses_;
+
+  std::vector<TraceEvent> ring_;
+  size_t ring_next_ = 0;
+  size_t ring_size_ = 0;
+  uint64_t violation_count_ = 0;
+  std::vector<Violation> violations_;
+  std::vector<VolumeId> volumes_to_check_;
+  // Tracks this step started a destage or a copy for: an indicator set and
+  // reset within one step is still a transition to check.
+  std::vector<TrackKey> destaged_in_step_;
+  std::vector<TrackKey> copied_in_step_;
+};
+
+}  // namespace mirrorsim

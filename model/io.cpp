@@ -1,0 +1,120 @@
+#include "model/io.hpp"
+
+#include <fmt/format.h>
+
+namespace mirrorsim {
+
+namespace {
+template <class... Ts>
+struct overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+overloaded(Ts...) -> overloaded<Ts...>;
+
+std::string tracks_to_string(const std::vector<TrackKey>& ks) {
+  std::string s = "[";
+  for (size_t i = 0; i < ks.size(); ++i) {
+    if (i) s += ' ';
+    if (i == 8) {
+      s += fmt::format("… {} in all", ks.size());
+      break;
+    }
+    s += to_string(ks[i]);
+  }
+  return s + "]";
+}
+}  // namespace
+
+uint32_t wire_bytes(const Message& m) {
+  return std::visit(overloaded{
+                        [](const Establish& x) { return kMessageHeaderBytes + 8u * static_cast<uint32_t>(x.wanted.size()); },
+                        [](const EstablishAck& x) { return kMessageHeaderBytes + 8u * static_cast<uint32_t>(x.owed.size()); },
+                        [](const CopyData& x) { return kMessageHeaderBytes + x.bytes; },
+                        [](const auto&) { return kMessageHeaderBytes; },
+                    },
+                    m);
+}
+
+std::string to_string(const TrackKey& k) { return fmt::format("{}/{}", k.volume, k.track); }
+
+std::string to_string(Version v) { return fmt::format("{}.{}", version_generation(v), version_sequence(v)); }
+
+std::string to_string(const Message& m) {
+  return std::visit(
+      overloaded{
+          [](const Establish& x) {
+            return fmt::format("Establish(epoch {}, generation {}, wanted {})", x.epoch, x.generation,
+                               tracks_to_string(x.wanted));
+          },
+          [](const EstablishAck& x) {
+            return fmt::format("EstablishAck(epoch {}, owed {})", x.epoch, tracks_to_string(x.owed));
+          },
+          [](const WriteCommand& x) {
+            return fmt::format("WriteCommand(epoch {}, track {}, v{}, {} B)", x.epoch, to_string(x.key),
+                               to_string(x.version), x.bytes);
+          },
+          [](const TransferReady& x) {
+            return fmt::format("TransferReady(epoch {}, track {}, v{})", x.epoch, to_string(x.key), to_string(x.version));
+          },
+          [](const CopyData& x) {
+            return fmt::format("{}(epoch {}, track {}, v{}, {} B)", x.fetch ? "FetchData" : "CopyData", x.epoch,
+                               to_string(x.key), to_string(x.version), x.bytes);
+          },
+          [](const CopyAck& x) {
+            return fmt::format("CopyAck(epoch {}, track {}, v{})", x.epoch, to_string(x.key), to_string(x.version));
+          },
+          [](const Takeover& x) { return fmt::format("Takeover(epoch {}, generation {})", x.epoch, x.generation); },
+      },
+      m);
+}
+
+std::string to_string(const Input& in) {
+  return std::visit(
+      overloaded{
+          [](const HostWrite& x) { return fmt::format("HostWrite(req {}, track {}, {} B)", x.req, to_string(x.key), x.bytes); },
+          [](const HostRead& x) { return fmt::format("HostRead(req {}, track {}, {} B)", x.req, to_string(x.key), x.bytes); },
+          [](const DiskWriteDone& x) {
+            return fmt::format("DiskWriteDone(track {}, v{}, {})", to_string(x.key), to_string(x.version),
+                               x.ok ? "ok" : "I/O error");
+          },
+          [](const DiskReadDone& x) {
+            return fmt::format("DiskReadDone(track {}, v{}, {})", to_string(x.key), to_string(x.version),
+                               x.ok ? "ok" : "I/O error");
+          },
+          [](const Received& x) { return fmt::format("Received {}", to_string(x.msg)); },
+          [](const LinkStateChanged& x) { return fmt::format("LinkStateChanged({})", x.up ? "up" : "down"); },
+          [](const TimerFired& x) { return fmt::format("TimerFired({})", x.id); },
+          [](const Crash&) { return std::string("Crash"); },
+          [](const Restart&) { return std::string("Restart"); },
+          [](const Suspend&) { return std::string("Suspend"); },
+          [](const Resume&) { return std::string("Resume"); },
+          [](const Failover&) { return std::string("Failover"); },
+          [](const Failback&) { return std::string("Failback"); },
+      },
+      in);
+}
+
+std::string to_string(const Command& c) {
+  return std::visit(
+      overloaded{
+          [](const DiskWrite& x) {
+            return fmt::format("DiskWrite(disk {}, track {}, v{}, {} B)", x.disk, to_string(x.key), to_string(x.version),
+                               x.bytes);
+          },
+          [](const DiskRead& x) { return fmt::format("DiskRead(disk {}, track {})", x.disk, to_string(x.key)); },
+          [](const Send& x) { return fmt::format("Send {}", to_string(x.msg)); },
+          [](const AckHost& x) {
+            return fmt::format("AckHost(req {}, {} track {}, v{})", x.req, x.write ? "write" : "read", to_string(x.key),
+                               to_string(x.version));
+          },
+          [](const RejectHost& x) {
+            return fmt::format("RejectHost(req {}, {} track {}, {})", x.req, x.write ? "write" : "read",
+                               to_string(x.key), to_string(x.reason));
+          },
+          [](const ArmTimer& x) { return fmt::format("ArmTimer({}, at {} us)", x.id, x.at.us()); },
+      },
+      c);
+}
+
+}  // namespace mirrorsim

@@ -1,0 +1,166 @@
+// What flows in and out of a controller: link messages, inputs, commands.
+//
+// A controller is a state machine: a driver feeds it inputs with the current
+// time and executes the commands it returns. Completions of those commands
+// come back as inputs. Nothing here knows how time passes or bytes move.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "model/types.hpp"
+
+namespace mirrorsim {
+
+// ---- Messages between the two controllers -------------------------------
+// Every message after the handshake carries the epoch of the link session it
+// belongs to; a controller drops messages of any other epoch, so nothing from
+// a torn-down session can act on a new one.
+
+// Primary → secondary: open a link session. `generation` is the sender's
+// primary generation: a primary that receives a higher one gives up the
+// primary role. `wanted` lists tracks the primary lost (volatile cache crash)
+// and asks the secondary to send back.
+struct Establish {
+  Epoch epoch = 0;
+  Generation generation = 0;
+  std::vector<TrackKey> wanted;
+};
+// Secondary → primary: session open. `owed` lists the secondary's invalid
+// tracks (data it lacks or must discard); the primary marks them
+// invalid-remote and copies them.
+struct EstablishAck {
+  Epoch epoch = 0;
+  std::vector<TrackKey> owed;
+};
+// First leg of a two-round-trip (FCP) write: announce the write.
+struct WriteCommand {
+  Epoch epoch = 0;
+  TrackKey key;
+  Version version = 0;
+  uint32_t bytes = 0;
+};
+// Second leg: the target is ready for the data (FCP XFER_RDY).
+struct TransferReady {
+  Epoch epoch = 0;
+  TrackKey key;
+  Version version = 0;
+  uint32_t bytes = 0;  // of the data phase announced
+};
+// A track's data (`bytes` of it) at `version`. From the primary it is a copy;
+// from the secondary it answers Establish::wanted (fetch = true).
+struct CopyData {
+  Epoch epoch = 0;
+  TrackKey key;
+  Version version = 0;
+  uint32_t bytes = 0;
+  bool fetch = false;
+};
+// Secondary → primary: the secondary now holds `version` (or newer) of the track.
+struct CopyAck {
+  Epoch epoch = 0;
+  TrackKey key;
+  Version version = 0;
+};
+// Primary → peer: take over the primary role with `generation` (failback).
+struct Takeover {
+  Epoch epoch = 0;
+  Generation generation = 0;
+};
+
+using Message = std::variant<Establish, EstablishAck, WriteCommand, TransferReady, CopyData, CopyAck, Takeover>;
+
+// ---- Inputs -------------------------------------------------------------
+struct HostWrite {
+  RequestId req = 0;
+  TrackKey key;
+  uint32_t bytes = 0;
+};
+struct HostRead {
+  RequestId req = 0;
+  TrackKey key;
+  uint32_t bytes = 0;
+};
+struct DiskWriteDone {
+  TrackKey key;
+  Version version = 0;
+  bool ok = true;
+};
+// `version` is the version the disk holds for the track (from its header in
+// the real driver, from the disk model elsewhere).
+struct DiskReadDone {
+  TrackKey key;
+  Version version = 0;
+  bool ok = true;
+};
+struct Received {
+  Message msg;
+};
+// The driver's view of the link and the peer behind it: up when a session can
+// be opened, down when the peer is unreachable (cut, crash, timeout).
+struct LinkStateChanged {
+  bool up = false;
+};
+struct TimerFired {
+  uint64_t id = 0;
+};
+struct Crash {};
+struct Restart {};
+// Operator commands.
+struct Suspend {};   // stop mirroring; writes are tracked as invalid tracks
+struct Resume {};    // re-establish and resynchronise
+struct Failover {};  // at the secondary: take over the primary role now
+struct Failback {};  // at the primary: resync the peer, then hand the primary role to it
+
+using Input = std::variant<HostWrite, HostRead, DiskWriteDone, DiskReadDone, Received, LinkStateChanged, TimerFired,
+                           Crash, Restart, Suspend, Resume, Failover, Failback>;
+
+// ---- Commands -----------------------------------------------------------
+struct DiskWrite {
+  uint32_t disk = 0;
+  TrackKey key;
+  Version version = 0;
+  uint32_t bytes = 0;
+};
+struct DiskRead {
+  uint32_t disk = 0;
+  TrackKey key;
+  uint32_t bytes = 0;
+};
+struct Send {
+  Message msg;
+  uint32_t bytes = 0;  // on the wire, header included
+};
+struct AckHost {
+  RequestId req = 0;
+  TrackKey key;
+  Version version = 0;
+  bool write = true;
+};
+struct RejectHost {
+  RequestId req = 0;
+  TrackKey key;
+  RejectReason reason = RejectReason::NotReady;
+  bool write = true;
+};
+struct ArmTimer {
+  uint64_t id = 0;
+  Time at;
+};
+
+using Command = std::variant<DiskWrite, DiskRead, Send, AckHost, RejectHost, ArmTimer>;
+using Commands = std::vector<Command>;
+
+// Size of the fixed part of every message on the wire.
+constexpr uint32_t kMessageHeaderBytes = 64;
+uint32_t wire_bytes(const Message&);
+
+std::string to_string(const TrackKey&);
+std::string to_string(Version);
+std::string to_string(const Message&);
+std::string to_string(const Input&);
+std::string to_string(const Command&);
+
+}  // namespace mirrorsim

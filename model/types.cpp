@@ -1,0 +1,51 @@
+#include "model/types.hpp"
+
+namespace mirrorsim {
+
+std::string_view to_string(Side s) { return s == Side::A ? "A" : "B"; }
+
+std::string_view to_string(Role r) { return r == Role::Primary ? "primary" : "secondary"; }
+
+std::string_view to_string(Mode m) {
+  switch (m) {
+    case Mode::Sync: return "sync";
+    case Mode::SemiSync: return "semi-sync";
+    case Mode::AdaptiveCopyWp: return "adaptive-copy-wp";
+    case Mode::AdaptiveCopyDisk: return "adaptive-copy-disk";
+  }
+  return "?";
+}
+
+bool parse_mode(std::string_view text, Mode& out) {
+  for (Mode m : {Mode::Sync, Mode::SemiSync, Mode::AdaptiveCopyWp, Mode::AdaptiveCopyDisk})
+    if (to_string(m) == text) {
+      out = m;
+      return true;
+    }
+  return false;
+}
+
+std::string_view to_string(PairState s) {
+  switch (s) {
+    case PairState::Suspended: return "suspended";
+    case PairState::Establishing: return "establishing";
+    case PairState::Syncing: return "syncing";
+    case PairState::Synchronized: return "synchronized";
+  }
+  return "?";
+}
+
+std::string_view to_string(RejectReason r) {
+  switch (r) {
+    case RejectReason::WriteDisabled: return "write-disabled";
+    case RejectReason::NotReady: return "not-ready";
+    case RejectReason::Domino: return "domino";
+    case RejectReason::IoError: return "io-error";
+    case RejectReason::Crashed: return "crashed";
+    case RejectReason::QueueFull: return "queue-full";
+    case RejectReason::BadAddress: return "bad-address";
+  }
+  return "?";
+}
+
+}  // namespace mirrorsim

@@ -1,0 +1,144 @@
+// A closed, timeless mirrored pair: two controllers, their disks, the link
+// between them and the hosts, with every event that can happen next listed
+// explicitly. Whoever drives it picks the order: a test by script or seeded
+// RNG, the exhaustive checker by trying every choice. It is not a timing
+// engine: time advances one microsecond per event, only so that timers
+// have an order.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/controller.hpp"
+#include "model/invariants.hpp"
+
+namespace mirrorsim {
+
+struct WorldConfig {
+  ControllerConfig side_a;  // starts as the primary (R1)
+  ControllerConfig side_b;  // starts as the secondary (R2)
+  uint32_t links = 1;       // parallel links; each is FIFO, but they overtake each other
+  size_t trace_length = 48;
+};
+
+struct WorldEvent {
+  enum class Kind : uint8_t {
+    // internal: work the pair has already started
+    Deliver,       // side = receiver, index = link
+    CompleteDisk,  // side, index = position among that side's in-flight disk I/Os
+    FireTimer,     // side
+    Notify,        // side: the driver tells it the peer's reachability changed
+    // external: hosts, failures, operators
+    HostWrite,     // side, key
+    HostRead,      // side, key
+    LinkDown,
+    LinkUp,
+    Crash,         // side; flag = in-flight disk writes land before the crash
+    Restart,       // side
+    DiskFail,      // side, index = disk
+    DiskRepair,    // side, index = disk
+    Disaster,      // the primary's site: controller crash and link cut at once
+    Suspend,       // side (operator)
+    Resume,        // side
+    Failover,      // side
+    Failback,      // side
+  };
+  Kind kind = Kind::Deliver;
+  Side side = Side::A;
+  uint32_t index = 0;
+  TrackKey key;
+  bool flag = false;
+};
+std::string to_string(const WorldEvent&);
+
+class World {
+ public:
+  explicit World(const WorldConfig& cfg);
+  World(const World& other);
+  World& operator=(const World&) = delete;
+
+  const Controller& controller(Side s) const { return *ctl_[index_of(s)]; }
+  const Observer& observer() const { return *observer_; }
+  Time now() const { return now_; }
+  bool link_up() const { return link_up_; }
+  bool disk_failed(Side s, uint32_t disk) const;
+  // What the disk really holds (the truth the controllers only learn through completions).
+  Version disk_version(Side s, TrackKey k) const;
+  // The side hosts send to: the only primary, or A when that is ambiguous.
+  Side host_side() const;
+
+  std::vector<WorldEvent> internal_events() const;
+  void apply(const WorldEvent& ev);
+
+  // Convenience for tests: issue host I/O (returns the request id).
+  RequestId write(TrackKey k, uint32_t bytes = 4096);
+  RequestId read(TrackKey k, uint32_t bytes = 4096);
+
+  // Brings the pair to rest: repairs disks, restarts crashed controllers,
+  // brings the link up, resumes a suspended pair, then runs every internal
+  // event (oldest first) until nothing is left. False if it did not settle
+  // within `max_events`.
+  bool quiesce(uint64_t max_events = 1'000'000);
+  // After quiesce: the observer's I9 and the disks compared track by track.
+  // Returns the number of findings (0 = R2 == R1 and nothing owed).
+  uint64_t check_quiesced();
+
+  struct HostStats {
+    uint64_t writes_issued = 0, writes_acked = 0, writes_rejected = 0;
+    uint64_t reads_issued = 0, reads_acked = 0, reads_rejected = 0;
+  };
+  const HostStats& host_stats() const { return host_; }
+  // Requests that got neither an ack nor a rejection yet.
+  size_t requests_in_progress() const { return in_progress_.size(); }
+  bool acked(RequestId r) const { return acked_.count(r) > 0; }
+  bool rejected(RequestId r) const { return rejected_.count(r) > 0; }
+  std::optional<RejectReason> reject_reason(RequestId r) const;
+  uint64_t events_applied() const { return events_; }
+  uint64_t state_hash() const;
+
+ private:
+  struct DiskIo {
+    bool write = true;
+    TrackKey key;
+    Version version = 0;
+  };
+  struct SideEnv {
+    std::vector<std::map<TrackNo, Version>> disk;  // per volume: written tracks only
+    std::vector<bool> failed;
+    std::vector<DiskIo> in_flight;
+    std::optional<ArmTimer> timer;
+    bool notified_up = true;          // reachability the controller last heard
+    bool connection_broken = false;   // the session it knows of ended; it has not heard yet
+  };
+
+  bool reachable_from(Side s) const;  // is the peer reachable, as the driver would tell s
+  void step(Side s, const Input& in);
+  void execute(Side s, const Commands& out);
+  void crash(Side s, bool land_in_flight);
+  void cut_link();
+  RequestId host_io(Side s, bool write, TrackKey k, uint32_t bytes);
+
+  WorldConfig cfg_;
+  std::unique_ptr<Controller> ctl_[2];
+  std::unique_ptr<Observer> observer_;
+  SideEnv env_[2];
+  bool link_up_ = true;
+  // Messages in flight per direction (index = receiver) and link.
+  std::vector<std::deque<Message>> links_[2];
+  uint32_t next_link_[2] = {0, 0};
+  Time now_;
+  RequestId next_req_ = 1;
+  uint64_t events_ = 0;
+  HostStats host_;
+  std::map<RequestId, bool> in_progress_;  // → is a write
+  std::map<RequestId, bool> acked_;
+  std::map<RequestId, RejectReason> rejected_;
+  Commands scratch_;
+};
+
+}  // namespace mirrorsim
