@@ -182,6 +182,11 @@ bool Controller::try_accept(const HostRequest& r) {
       refresh_slot(e.slot);
     } else {
       sl.read_waiters.push_back(rd.req);
+      if (!sl.reading) {
+        // The slot's earlier read failed and awaits its retry: read now.
+        sl.reading = true;
+        emit(DiskRead{disk_of(k), k, cfg_.track_bytes});
+      }
       refresh_slot(e.slot);
     }
     return true;
@@ -212,6 +217,11 @@ void Controller::accept_write(const HostWrite& w, int32_t s) {
   sl.local_dirty_bytes = std::min(cfg_.track_bytes, sl.local_dirty_bytes + w.bytes);
   ++counters_.host_writes;
   touch(k);
+  if (!sl.reading) {
+    // Reads that waited for a failed disk read see this write's data.
+    for (RequestId r : sl.read_waiters) emit(AckHost{r, k, v, false});
+    sl.read_waiters.clear();
+  }
   set_local_wp(k, true);
   queue_destage(s);
 
@@ -339,8 +349,15 @@ void Controller::on_disk_read_done(const DiskReadDone& d) {
     recovery_reads_.erase(k);
     e.disk_version = d.version;
     touch(k);
-    if (d.version >= e.version) set_invalid_local(k, false);  // the disk had the newest data after all
-    else wanted_.insert(k);                                    // fetch it back from the peer
+    if (d.version == e.version) {
+      set_invalid_local(k, false);  // the disk had the newest data after all
+    } else {
+      // Older: fetch the newest back from the peer. Newer than anything this
+      // side accepted: a divergent leftover of a discarded write, which the
+      // peer's data must replace whatever its version.
+      if (d.version > e.version) e.divergent = true;
+      wanted_.insert(k);
+    }
     return;
   }
   if (fetch_reads_.count(k)) {
@@ -558,6 +575,11 @@ bool Controller::store_fetched(const CopyData& m) {
       if (s < 0) return false;
     }
     Slot& sl = cache_[s];
+    // Divergent data is forgotten outright: the peer's version becomes the
+    // newest this side knows, so a divergent leftover on the local disk can
+    // never pass for current. (Writes of this primary carry a newer
+    // generation than any divergent version, so numbering stays unique.)
+    if (e.divergent) e.version = m.version;
     sl.version = m.version;
     sl.has_data = true;
     sl.local_dirty_bytes = cfg_.track_bytes;
@@ -767,10 +789,10 @@ void Controller::on_restart() {
       e.slot = -1;
       e.local_wp = e.remote_wp = false;
       if (owed) set_invalid_remote(k, true);
-      if (lost) {
-        if (role_ == Role::Secondary) e.version = e.disk_version;
-        set_invalid_local(k, true);
-      }
+      // The version high-water mark stays: a recovery read that finds an
+      // older version on disk then knows the newest data must come back
+      // from the peer.
+      if (lost) set_invalid_local(k, true);
     });
   }
   // A primary with invalid tracks first learns what its disk really holds

@@ -68,15 +68,19 @@ Version Observer::effective_content(Side s, TrackKey k) const {
 void Observer::violate(Invariant which, Side side, Time now, std::string what) {
   ++violation_count_;
   if (violations_.size() >= kViolationsKept) return;
-  Violation v{which, now, side, std::move(what), {}};
+  violations_.push_back(Violation{which, now, side, std::move(what), recent_events()});
+}
+
+std::vector<std::string> Observer::recent_events() const {
+  std::vector<std::string> out;
   const size_t n = ring_.size();
   for (size_t i = 0; i < ring_size_; ++i) {
     const TraceEvent& ev = ring_[(ring_next_ + n - ring_size_ + i) % n];
     std::string line = fmt::format("t={:.3f}us {}: {}", ev.at.us(), to_string(ev.side), to_string(ev.in));
     for (const Command& c : ev.out) line += fmt::format("\n      -> {}", to_string(c));
-    v.trace.push_back(std::move(line));
+    out.push_back(std::move(line));
   }
-  violations_.push_back(std::move(v));
+  return out;
 }
 
 std::string Observer::report() const {
@@ -148,7 +152,10 @@ void Observer::after_step(Side side, Time now, const Input& in, std::span<const 
   for (TrackKey k : c.touched()) check_track(side, now, k, lossy);
 
   // Personality and pair-state transitions.
-  if (c.role() == Role::Primary && role_seen_[index_of(side)] != Role::Primary) on_failover(side, now);
+  if (c.role() == Role::Primary && role_seen_[index_of(side)] != Role::Primary)
+    drop_superseded(peer, side, LossEvent::Cause::Failover, now);
+  if (c.role() == Role::Secondary && role_seen_[index_of(side)] == Role::Primary)
+    drop_superseded(side, peer, LossEvent::Cause::Discard, now);
   if (c.role() == Role::Primary && c.pair_state() == PairState::Suspended &&
       pair_state_seen_[index_of(side)] != PairState::Suspended)
     clear_mirrored(side);
@@ -318,10 +325,11 @@ void Observer::recompute_risk(TrackKey k, Time now) {
   }
 }
 
-void Observer::on_failover(Side new_primary, Time now) {
+void Observer::drop_superseded(Side old, Side new_primary, LossEvent::Cause cause, Time now) {
   // Acknowledged writes of the old primary that the new one lacks are lost:
-  // the new primary's data is authoritative from here on.
-  const Side old = peer_of(new_primary);
+  // the new primary's data is authoritative from here on. This happens when
+  // the peer takes over (failover) and again when the old primary learns of
+  // it and steps down (writes it acknowledged in between are discarded).
   std::vector<std::pair<TrackKey, AckedWrite>> lost;
   for (VolumeId v = 0; v < base_.size(); ++v) {
     for (TrackNo t = 0; t < ctl(old).tracks().tracks(v); ++t) {
@@ -338,7 +346,7 @@ void Observer::on_failover(Side new_primary, Time now) {
       recompute_risk(k, now);
     }
   }
-  record_loss(LossEvent::Cause::Failover, old, now, lost);
+  if (cause == LossEvent::Cause::Failover || !lost.empty()) record_loss(cause, old, now, lost);
 }
 
 void Observer::record_loss(LossEvent::Cause cause, Side acked_by, Time now,

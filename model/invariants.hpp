@@ -74,6 +74,8 @@ class Observer {
   // The first violations in full (up to a bound; the count goes on).
   const std::vector<Violation>& violations() const { return violations_; }
   std::string report() const;  // a readable list of the recorded violations
+  // The last events seen (as many as the trace length), oldest first.
+  std::vector<std::string> recent_events() const;
 
   // Acknowledged writes the acking controller's peer does not hold: the data
   // at risk if the acking site were lost now (RPO).
@@ -129,7 +131,7 @@ class Observer {
   void check_owed(Time now, TrackKey k);
   void recompute_risk(TrackKey k, Time now);
   void on_ack(Side side, Time now, const AckHost& a);
-  void on_failover(Side new_primary, Time now);
+  void drop_superseded(Side old, Side new_primary, LossEvent::Cause cause, Time now);
   void clear_mirrored(Side acked_by);
   void check_volume_bounds(Side side, Time now, VolumeId v);
   void record_loss(LossEvent::Cause cause, Side acked_by, Time now, const std::vector<std::pair<TrackKey, AckedWrite>>& lost);

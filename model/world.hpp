@@ -95,6 +95,11 @@ class World {
   const HostStats& host_stats() const { return host_; }
   // Requests that got neither an ack nor a rejection yet.
   size_t requests_in_progress() const { return in_progress_.size(); }
+  std::vector<RequestId> pending_requests() const {
+    std::vector<RequestId> r;
+    for (const auto& [id, write] : in_progress_) r.push_back(id);
+    return r;
+  }
   bool acked(RequestId r) const { return acked_.count(r) > 0; }
   bool rejected(RequestId r) const { return rejected_.count(r) > 0; }
   std::optional<RejectReason> reject_reason(RequestId r) const;

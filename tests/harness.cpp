@@ -1,6 +1,7 @@
 #include "tests/harness.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace mirrorsim::test {
 
@@ -146,9 +147,14 @@ RandomRunResult random_run(const PairOptions& o, uint64_t seed, const RandomRunO
   res.quiesce_findings = w.check_quiesced();
   res.violations = w.observer().violation_count();
   res.hung_requests = w.requests_in_progress();
+  res.hung = w.pending_requests();
   res.writes_acked = w.host_stats().writes_acked;
   res.writes_lost = w.observer().writes_lost();
   if (res.violations) res.report = w.observer().report();
+  if (res.hung_requests) {
+    res.report += fmt::format("requests never answered: {}\nlast events:\n", fmt::join(res.hung, ", "));
+    for (const auto& line : w.observer().recent_events()) res.report += "  " + line + "\n";
+  }
   res.events = w.events_applied();
   return res;
 }

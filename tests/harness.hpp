@@ -63,6 +63,7 @@ struct RandomRunResult {
   uint64_t writes_lost = 0;
   std::vector<std::string> failures_injected;
   std::string report;  // the observer's violations, when there are any
+  std::vector<RequestId> hung;
 };
 
 // One random schedule: host I/O, reordered deliveries and completions,
