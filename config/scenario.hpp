@@ -1,0 +1,182 @@
+// A scenario: topology, workload, modes, failure schedule, measurement —
+// one TOML file that every driver (sim, real, check) and the Python
+// bindings share. This header is the typed, validated form of that file.
+//
+// Units are last in every key and every field name. Defaults are documented
+// in scenarios/README.md; anything unknown, mistyped or out of range is a
+// ScenarioError naming file:line:col, never a silent default.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/config.hpp"
+#include "model/types.hpp"
+
+namespace mirrorsim {
+
+// An error in a scenario file or an override, with the place it was found.
+// `where` is "file:line:col" for files, "--set key=value" (or the Python
+// key) for overrides.
+class ScenarioError : public std::runtime_error {
+ public:
+  ScenarioError(std::string where, const std::string& message)
+      : std::runtime_error(where.empty() ? message : where + ": " + message), where_(std::move(where)) {}
+  const std::string& where() const { return where_; }
+
+ private:
+  std::string where_;
+};
+
+struct ControllerScenario {
+  uint32_t cache_slots = 65536;
+  uint32_t track_bytes = 65536;
+  double write_pending_limit = 0.8;  // fraction of slots that may hold WP data, (0, 1]
+  double cache_store_us = 50;        // service time of a cache store (host write, copy at R2, read hit)
+  bool cache_nonvolatile = true;     // battery-backed: slots and WP indicators survive a crash
+  uint32_t disks = 8;
+  double disk_latency_us = 200;      // fixed part of every disk I/O
+  double disk_bandwidth_mb_per_s = 500;  // per disk, MB = 10^6 bytes
+  uint32_t destages_per_disk_max = 32;
+  uint32_t copies_in_flight_max = 256;
+  double disk_retry_ms = 1;          // wait before retrying a failed disk I/O
+};
+
+struct LinkScenario {
+  double distance_km = 100;          // one-way propagation at 5 us/km
+  double overhead_us = 20;           // adapters and switches, each direction
+  double bandwidth_gbit_per_s = 10;  // per link, Gbit = 10^9 bits
+  uint32_t links = 2;
+  uint32_t round_trips_per_write = 1;  // 1 = single-round-trip protocol, 2 = plain FCP (XFER_RDY)
+  double failure_detection_ms = 50;  // until the controllers notice a cut link or a dead peer
+  std::string network_model = "cm02";  // "cm02": latency + size/bandwidth; "lv08": SimGrid's TCP-flavoured default
+
+  double one_way_latency_us() const { return 5.0 * distance_km + overhead_us; }
+};
+
+struct VolumeScenario {
+  std::string name;
+  uint32_t tracks = 0;
+  Mode mode = Mode::Sync;
+  uint32_t skew_tracks = 1000;  // adaptive-copy-wp
+  bool domino = false;
+};
+
+enum class Arrival : uint8_t { Poisson, Closed };
+enum class AddressPattern : uint8_t { Uniform, Zipf, Sequential, Hotspot };
+
+struct WorkloadScenario {
+  std::string volume;          // a VolumeScenario name
+  VolumeId volume_index = 0;   // resolved from `volume`
+  Arrival arrival = Arrival::Poisson;
+  double rate_iops = 1000;     // poisson
+  uint32_t queue_depth = 1;    // closed: requests outstanding at once
+  double think_us = 0;         // closed: pause between a completion and the next request
+  double write_fraction = 1.0; // [0, 1]
+  uint32_t block_bytes = 8192; // per request, ≤ the primary's track_bytes
+  AddressPattern addresses = AddressPattern::Uniform;
+  double zipf_theta = 0.9;           // zipf, (0, 10]
+  double hotspot_fraction = 0.1;     // hotspot: fraction of the volume's tracks that are hot
+  double hotspot_probability = 0.9;  // hotspot: fraction of requests that go to them
+  double start_s = 0;
+  std::optional<double> stop_s;      // default: the scenario's duration
+  std::optional<uint64_t> requests;  // stop after this many requests (reads and writes)
+};
+
+enum class FailureEvent : uint8_t {
+  LinkDown,       // all links, or `link`
+  LinkUp,
+  LinkDegrade,    // set bandwidth_gbit_per_s (and/or added latency) on all links, or `link`
+  Crash,          // controller ("r1" | "r2"): crash; cache lost unless non-volatile
+  Restart,        // controller
+  DiskFailure,    // controller, disk: every I/O fails until repaired
+  DiskRepair,     // controller, disk
+  Disaster,       // the site of the current primary: controller crash and links cut
+  Failover,       // operator, at the secondary: take over the primary role
+  Failback,       // operator, at the current primary: resync the peer, hand the role back
+  Suspend,        // operator, at the current primary
+  Resume,
+};
+std::string_view to_string(FailureEvent);
+
+struct FailureScenario {
+  double at_s = 0;
+  FailureEvent event = FailureEvent::LinkDown;
+  std::optional<Side> controller;   // "r1" = side A, "r2" = side B (crash, restart, disk-*)
+  std::optional<uint32_t> disk;     // disk-failure, disk-repair
+  std::optional<uint32_t> link;     // link-down, link-up, link-degrade: one link only
+  std::optional<double> bandwidth_gbit_per_s;  // link-degrade
+  std::optional<double> added_latency_us;      // link-degrade
+  std::string where;                // file:line:col of the entry, for run-time messages
+};
+
+struct MeasurementScenario {
+  double warmup_s = 0;  // excluded from response-time statistics
+  std::vector<double> percentiles{50, 90, 99, 99.9};
+  double timeseries_interval_s = 0.1;
+};
+
+// [sweep]: every key but `repeat` is a dotted scenario key with a list of
+// values (or "start:stop:step"); the grid is their cartesian product.
+struct SweepParam {
+  std::string key;
+  std::vector<std::string> values;  // as TOML value text, applied with set_value
+};
+struct SweepScenario {
+  std::vector<SweepParam> params;
+  uint32_t repeat = 1;
+};
+
+// [check]: bounds of the exhaustive exploration (the scenario scaled down).
+struct CheckScenario {
+  uint32_t writes = 4;
+  uint32_t tracks = 2;   // per volume
+  uint32_t volumes = 1;  // the scenario's first volumes
+  uint32_t cache_slots = 2;
+  uint32_t links = 1;
+  uint32_t link_failures = 1;    // link cut + restore
+  uint32_t crashes = 1;          // controller crash + restart
+  uint32_t disk_errors = 0;      // disk failure + repair
+  uint32_t disasters = 0;        // primary-site disaster + failover
+  uint32_t operator_actions = 0; // suspend/resume, failback
+  uint64_t max_states = 10'000'000;
+};
+
+struct Scenario {
+  std::string source;  // the file it came from, or a name given to parse_scenario
+  uint64_t seed = 1;
+  double duration_s = 10;  // hosts issue I/O from 0 to duration_s (simulated)
+  ControllerScenario primary;    // R1 = side A
+  ControllerScenario secondary;  // R2 = side B
+  LinkScenario link;
+  std::vector<VolumeScenario> volumes;
+  std::vector<WorkloadScenario> workloads;
+  std::vector<FailureScenario> failures;  // sorted by at_s, file order kept on ties
+  MeasurementScenario measurement;
+  std::optional<SweepScenario> sweep;
+  std::optional<CheckScenario> check;
+
+  // The document with every override applied, as TOML text: loading it
+  // again gives the same scenario. What --out records as "the resolved scenario".
+  std::string resolved_toml;
+};
+
+Scenario load_scenario_file(const std::string& path);
+Scenario parse_scenario(std::string_view toml_text, std::string source_name);
+
+// Dotted keys address any value: "link.distance_km", "primary.cache_slots",
+// "volume.db.mode" (volumes by name), "workload.0.rate_iops" (by index),
+// "failure.1.at_s", "seed". `value_text` is a TOML value ("200", "\"sync\"",
+// or a bare word for strings: "semi-sync"). The result is validated like a
+// file; errors name `where` (e.g. "--set link.distance_km=abc").
+void set_value(Scenario& s, std::string_view dotted_key, std::string_view value_text, const std::string& where);
+std::string get_value(const Scenario& s, std::string_view dotted_key);  // TOML text of the value
+
+// The model's view of one side's controller.
+ControllerConfig controller_config(const Scenario& s, Side side);
+
+}  // namespace mirrorsim
