@@ -108,6 +108,7 @@ void Observer::after_step(Side side, Time now, const Input& in, std::span<const 
   const Controller& c = ctl(side);
   const Side peer = peer_of(side);
   volumes_to_check_.clear();
+  ++steps_;
 
   // Evidence carried by the input.
   if (const auto* w = std::get_if<HostWrite>(&in)) {
@@ -152,8 +153,10 @@ void Observer::after_step(Side side, Time now, const Input& in, std::span<const 
   for (TrackKey k : c.touched()) check_track(side, now, k, lossy);
 
   // Personality and pair-state transitions.
-  if (c.role() == Role::Primary && role_seen_[index_of(side)] != Role::Primary)
+  if (c.role() == Role::Primary && role_seen_[index_of(side)] != Role::Primary) {
     drop_superseded(peer, side, LossEvent::Cause::Failover, now);
+    superseded_at_step_[index_of(peer)] = steps_;
+  }
   if (c.role() == Role::Secondary && role_seen_[index_of(side)] == Role::Primary)
     drop_superseded(side, peer, LossEvent::Cause::Discard, now);
   if (c.role() == Role::Primary && c.pair_state() == PairState::Suspended &&
@@ -266,7 +269,7 @@ void Observer::on_ack(Side side, Time now, const AckHost& a) {
             fmt::format("write req {} to track {} acknowledged while suspended but the track is not invalid-remote",
                         a.req, to_string(k)));
   }
-  records_[index(k)].acked.push_back(AckedWrite{a.version, bytes, side, mirrored});
+  records_[index(k)].acked.push_back(AckedWrite{a.version, bytes, side, mirrored, false, steps_});
 }
 
 void Observer::recompute_risk(TrackKey k, Time now) {
@@ -337,8 +340,14 @@ void Observer::drop_superseded(Side old, Side new_primary, LossEvent::Cause caus
       TrackRecord& r = records_[index(k)];
       if (r.acked.empty()) continue;
       const Version have = effective_content(new_primary, k);
+      const uint64_t fence = cause == LossEvent::Cause::Discard ? superseded_at_step_[index_of(old)] : 0;
       std::erase_if(r.acked, [&](AckedWrite& w) {
-        if (w.acked_by != old || w.version <= have) return false;
+        if (w.acked_by != old) return false;
+        // Version numbers only compare along one line of primaries: a write
+        // the old primary acknowledged after the takeover is lost whatever
+        // its number.
+        const bool split_brain = fence != 0 && w.ack_step > fence;
+        if (w.version <= have && !split_brain) return false;
         w.peer_acked = shadow(old, k).acked_ever >= w.version;
         lost.emplace_back(k, w);
         return true;

@@ -107,6 +107,7 @@ class Observer {
     // The secondary acknowledged it and lost it since (a volatile cache):
     // that double failure is the cache option's risk, outside the mode's bound.
     bool peer_acked = false;
+    uint64_t ack_step = 0;  // observer step at which the host was acknowledged
   };
   struct TrackRecord {
     std::vector<AckedWrite> acked;  // not yet safe on both disks
@@ -146,6 +147,11 @@ class Observer {
   std::array<uint64_t, 2> risk_bytes_{};
   std::array<PairState, 2> pair_state_seen_{};
   std::array<Role, 2> role_seen_{};
+  // The step at which each side's peer last took the primary role over: what
+  // the side acknowledges after it, still believing itself primary, lives on
+  // a line the new primary never takes up (split brain).
+  std::array<uint64_t, 2> superseded_at_step_{};
+  uint64_t steps_ = 0;
   std::unordered_map<RequestId, uint32_t> request_bytes_;  // host writes in progress
   uint64_t writes_acked_ = 0;
   std::vector<LossEvent> losses_;
