@@ -126,6 +126,7 @@ void Controller::admit_write(const HostWrite& w) {
   delayed_.push_back(w);
   ++volumes_[w.key.volume].delayed;
   ++counters_.host_writes_delayed;
+  emit(HostRequestDelayed{w.req});
 }
 
 void Controller::on_host_read(const HostRead& r) {
@@ -144,6 +145,7 @@ void Controller::on_host_read(const HostRead& r) {
     return;
   }
   delayed_.push_back(r);
+  emit(HostRequestDelayed{r.req});
 }
 
 bool Controller::try_accept(const HostRequest& r) {
@@ -294,6 +296,7 @@ void Controller::release_delayed() {
     HostRequest r = delayed_.front();
     if (!try_accept(r)) break;
     delayed_.pop_front();
+    emit(HostRequestAdmitted{std::visit([](const auto& x) { return x.req; }, r)});
     if (const auto* w = std::get_if<HostWrite>(&r)) --volumes_[w->key.volume].delayed;
   }
 }

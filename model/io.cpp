@@ -113,6 +113,8 @@ std::string to_string(const Command& c) {
                                to_string(x.key), to_string(x.reason));
           },
           [](const ArmTimer& x) { return fmt::format("ArmTimer({}, at {} us)", x.id, x.at.us()); },
+          [](const HostRequestDelayed& x) { return fmt::format("HostRequestDelayed(req {})", x.req); },
+          [](const HostRequestAdmitted& x) { return fmt::format("HostRequestAdmitted(req {})", x.req); },
       },
       c);
 }

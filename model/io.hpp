@@ -149,8 +149,17 @@ struct ArmTimer {
   uint64_t id = 0;
   Time at;
 };
+// Bookkeeping for the driver's metrics, no action needed: a host request
+// started / stopped waiting at the write-pending limit (delayed fast write).
+struct HostRequestDelayed {
+  RequestId req = 0;
+};
+struct HostRequestAdmitted {
+  RequestId req = 0;
+};
 
-using Command = std::variant<DiskWrite, DiskRead, Send, AckHost, RejectHost, ArmTimer>;
+using Command =
+    std::variant<DiskWrite, DiskRead, Send, AckHost, RejectHost, ArmTimer, HostRequestDelayed, HostRequestAdmitted>;
 using Commands = std::vector<Command>;
 
 // Size of the fixed part of every message on the wire.
