@@ -18,7 +18,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: run test deps build clean
 
 run: build
-	$(BUILD_DIR)/tests/mirrorsim_demo
+	$(BUILD_DIR)/cli/mirrorsim run scenarios/quickstart.toml
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)

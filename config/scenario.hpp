@@ -44,6 +44,8 @@ struct ControllerScenario {
   uint32_t destages_per_disk_max = 32;
   uint32_t copies_in_flight_max = 256;
   double disk_retry_ms = 1;          // wait before retrying a failed disk I/O
+
+  bool operator==(const ControllerScenario&) const = default;
 };
 
 struct LinkScenario {
@@ -56,6 +58,7 @@ struct LinkScenario {
   std::string network_model = "cm02";  // "cm02": latency + size/bandwidth; "lv08": SimGrid's TCP-flavoured default
 
   double one_way_latency_us() const { return 5.0 * distance_km + overhead_us; }
+  bool operator==(const LinkScenario&) const = default;
 };
 
 struct VolumeScenario {
@@ -64,10 +67,14 @@ struct VolumeScenario {
   Mode mode = Mode::Sync;
   uint32_t skew_tracks = 1000;  // adaptive-copy-wp
   bool domino = false;
+
+  bool operator==(const VolumeScenario&) const = default;
 };
 
 enum class Arrival : uint8_t { Poisson, Closed };
 enum class AddressPattern : uint8_t { Uniform, Zipf, Sequential, Hotspot };
+std::string_view to_string(Arrival);         // "poisson", "closed"
+std::string_view to_string(AddressPattern);  // "uniform", "zipf", "sequential", "hotspot"
 
 struct WorkloadScenario {
   std::string volume;          // a VolumeScenario name
@@ -85,6 +92,8 @@ struct WorkloadScenario {
   double start_s = 0;
   std::optional<double> stop_s;      // default: the scenario's duration
   std::optional<uint64_t> requests;  // stop after this many requests (reads and writes)
+
+  bool operator==(const WorkloadScenario&) const = default;
 };
 
 enum class FailureEvent : uint8_t {
@@ -112,12 +121,16 @@ struct FailureScenario {
   std::optional<double> bandwidth_gbit_per_s;  // link-degrade
   std::optional<double> added_latency_us;      // link-degrade
   std::string where;                // file:line:col of the entry, for run-time messages
+
+  bool operator==(const FailureScenario&) const = default;
 };
 
 struct MeasurementScenario {
   double warmup_s = 0;  // excluded from response-time statistics
   std::vector<double> percentiles{50, 90, 99, 99.9};
   double timeseries_interval_s = 0.1;
+
+  bool operator==(const MeasurementScenario&) const = default;
 };
 
 // [sweep]: every key but `repeat` is a dotted scenario key with a list of
@@ -125,10 +138,14 @@ struct MeasurementScenario {
 struct SweepParam {
   std::string key;
   std::vector<std::string> values;  // as TOML value text, applied with set_value
+
+  bool operator==(const SweepParam&) const = default;
 };
 struct SweepScenario {
   std::vector<SweepParam> params;
   uint32_t repeat = 1;
+
+  bool operator==(const SweepScenario&) const = default;
 };
 
 // [check]: bounds of the exhaustive exploration (the scenario scaled down).
@@ -144,6 +161,8 @@ struct CheckScenario {
   uint32_t disasters = 0;        // primary-site disaster + failover
   uint32_t operator_actions = 0; // suspend/resume, failback
   uint64_t max_states = 10'000'000;
+
+  bool operator==(const CheckScenario&) const = default;
 };
 
 struct Scenario {
@@ -163,6 +182,9 @@ struct Scenario {
   // The document with every override applied, as TOML text: loading it
   // again gives the same scenario. What --out records as "the resolved scenario".
   std::string resolved_toml;
+
+  // Every field, including source, resolved_toml and the failures' `where`.
+  bool operator==(const Scenario&) const = default;
 };
 
 Scenario load_scenario_file(const std::string& path);
@@ -173,8 +195,16 @@ Scenario parse_scenario(std::string_view toml_text, std::string source_name);
 // "failure.1.at_s", "seed". `value_text` is a TOML value ("200", "\"sync\"",
 // or a bare word for strings: "semi-sync"). The result is validated like a
 // file; errors name `where` (e.g. "--set link.distance_km=abc").
+//
+// set_value changes that one key only: an override of a primary.* key does
+// not carry over to the secondary (inheritance applies to files, see
+// scenarios/README.md), except primary.track_bytes, which both sides share.
+// Overrides start from the fields of `s` as they stand. With a [sweep], the
+// sweep's keys are checked again but its values only when they are applied.
 void set_value(Scenario& s, std::string_view dotted_key, std::string_view value_text, const std::string& where);
-std::string get_value(const Scenario& s, std::string_view dotted_key);  // TOML text of the value
+// TOML text of the value; "" for an optional key that is not set (e.g.
+// workload.0.stop_s, or any check.* key without a [check] table).
+std::string get_value(const Scenario& s, std::string_view dotted_key);
 
 // The model's view of one side's controller.
 ControllerConfig controller_config(const Scenario& s, Side side);

@@ -1,0 +1,304 @@
+// Internal to config/: the keys of every scenario table and the rule that
+// decodes, checks and prints each key's value.
+//
+// One list per table (the `visit_keys` overloads, in file order) drives
+// reading a document, writing the resolved TOML and recognising dotted keys,
+// so the three can never disagree about which keys exist or what they accept.
+// A visitor is called as v(key, field, rule) or v(key, field, rule, kRequired);
+// the field is const when the visitor only reads the scenario.
+#pragma once
+
+#include <cmath>
+#include <concepts>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "config/scenario.hpp"
+
+namespace mirrorsim::config {
+
+// Where errors are reported: a position in the document's source, or — for
+// an override (`--set`, a sweep value) — always the override itself, since
+// positions in the regenerated document would mean nothing to the user.
+struct Origin {
+  std::string source;                       // file name used in positions
+  std::optional<std::string> override_where;
+
+  std::string position(const toml::source_region& at) const;
+  [[noreturn]] void fail(const toml::source_region& at, const std::string& message) const;
+};
+
+// Raised by a rule on a value it refuses: "<key>: expected <what>, got <value>".
+class Refusal {
+ public:
+  Refusal(const Origin& origin, std::string key) : origin_(origin), key_(std::move(key)) {}
+  // `at` is the offending node: the value itself, or one element of it.
+  [[noreturn]] void operator()(const toml::node& at, std::string_view expected, std::string_view hint = {}) const;
+
+ private:
+  const Origin& origin_;
+  std::string key_;
+};
+
+// ---- TOML text ------------------------------------------------------------
+
+std::string toml_string(std::string_view text);       // a TOML basic string
+std::string real_text(double value);             // shortest text that reads back as the same double
+std::optional<std::string> toml_text(const toml::node& node);  // scalars and arrays; nullopt for tables, dates, times
+std::string describe(const toml::node& node);    // for "got ...": the value, or "a table"
+
+// The candidate closest to a misspelt `word`, if one is close enough to suggest.
+std::optional<std::string_view> closest(std::string_view word, const std::vector<std::string_view>& candidates);
+
+// ---- rules ----------------------------------------------------------------
+
+enum class Presence : uint8_t { Optional, Required };
+inline constexpr Presence kRequired = Presence::Required;
+
+// An integer in [min, max]. A float is refused even when it is whole: counts
+// are never fractional, so 1.0 slots is more likely a mistake than a count.
+template <std::unsigned_integral T>
+struct Integer {
+  T min = 0;
+  T max = std::numeric_limits<T>::max();
+
+  bool bounded() const { return max != std::numeric_limits<T>::max(); }
+  std::string expected() const;
+  T decode(const toml::node& node, const Refusal& refuse) const;
+  std::string text(T value) const { return std::to_string(value); }
+};
+
+// A finite number in an interval; integers are accepted (100 km is 100.0 km).
+struct Real {
+  double min = 0;
+  double max = std::numeric_limits<double>::infinity();
+  bool min_open = false;
+  bool max_open = false;
+
+  bool contains(double v) const;
+  std::string expected() const;
+  double decode(const toml::node& node, const Refusal& refuse) const;
+  std::string text(double value) const { return real_text(value); }
+};
+
+struct Flag {
+  std::string expected() const { return "true or false"; }
+  bool decode(const toml::node& node, const Refusal& refuse) const;
+  std::string text(bool value) const { return value ? "true" : "false"; }
+};
+
+// One of a fixed set of spellings.
+template <class T>
+struct Choice {
+  std::vector<std::pair<std::string_view, T>> spellings;
+
+  std::string expected() const;
+  T decode(const toml::node& node, const Refusal& refuse) const;
+  std::string text(const T& value) const;
+};
+
+// A volume name: it appears in dotted keys (volume.<name>.mode), so no dots.
+struct Name {
+  static constexpr size_t kLengthMax = 64;
+  std::string expected() const { return "a name of 1 to 64 letters, digits, '_' or '-'"; }
+  std::string decode(const toml::node& node, const Refusal& refuse) const;
+  std::string text(const std::string& value) const { return toml_string(value); }
+};
+
+// A non-empty array of numbers, each within `element`, strictly increasing.
+struct AscendingReals {
+  Real element;
+
+  std::string expected() const;
+  std::vector<double> decode(const toml::node& node, const Refusal& refuse) const;
+  std::string text(const std::vector<double>& values) const;
+};
+
+extern const Choice<Mode> kModes;
+extern const Choice<Arrival> kArrivals;
+extern const Choice<AddressPattern> kAddressPatterns;
+extern const Choice<FailureEvent> kFailureEvents;
+extern const Choice<Side> kControllers;          // "r1" = side A, "r2" = side B
+extern const Choice<std::string> kNetworkModels;
+
+// ---- the keys of each table, in file order --------------------------------
+
+template <class C, class S>
+concept Either = std::same_as<std::remove_const_t<C>, S>;
+
+// The scalar keys at the top level (the tables are listed in kTopLevelTables).
+template <class V, Either<Scenario> S>
+void visit_keys(V& v, S& s) {
+  v("seed", s.seed, Integer<uint64_t>{});
+  v("duration_s", s.duration_s, Real{.min = 0, .min_open = true});
+}
+
+inline const std::vector<std::string_view> kTopLevelTables{
+    "primary", "secondary", "link", "volume", "workload", "failure", "measurement", "sweep", "check"};
+
+template <class V, Either<ControllerScenario> C>
+void visit_keys(V& v, C& c) {
+  // 512 bytes is one sector; anything smaller is a unit slip (KiB for bytes).
+  v("cache_slots", c.cache_slots, Integer<uint32_t>{.min = 1});
+  v("track_bytes", c.track_bytes, Integer<uint32_t>{.min = 512});
+  v("write_pending_limit", c.write_pending_limit, Real{.min = 0, .max = 1, .min_open = true});
+  v("cache_store_us", c.cache_store_us, Real{});
+  v("cache_nonvolatile", c.cache_nonvolatile, Flag{});
+  v("disks", c.disks, Integer<uint32_t>{.min = 1});
+  v("disk_latency_us", c.disk_latency_us, Real{});
+  v("disk_bandwidth_mb_per_s", c.disk_bandwidth_mb_per_s, Real{.min = 0, .min_open = true});
+  v("destages_per_disk_max", c.destages_per_disk_max, Integer<uint32_t>{.min = 1});
+  v("copies_in_flight_max", c.copies_in_flight_max, Integer<uint32_t>{.min = 1});
+  // A zero retry interval would retry a failed disk in a busy loop.
+  v("disk_retry_ms", c.disk_retry_ms, Real{.min = 0, .min_open = true});
+}
+
+template <class V, Either<LinkScenario> L>
+void visit_keys(V& v, L& l) {
+  v("distance_km", l.distance_km, Real{});
+  v("overhead_us", l.overhead_us, Real{});
+  v("bandwidth_gbit_per_s", l.bandwidth_gbit_per_s, Real{.min = 0, .min_open = true});
+  v("links", l.links, Integer<uint32_t>{.min = 1});
+  v("round_trips_per_write", l.round_trips_per_write, Integer<uint32_t>{.min = 1, .max = 2});
+  v("failure_detection_ms", l.failure_detection_ms, Real{});
+  v("network_model", l.network_model, kNetworkModels);
+}
+
+template <class V, Either<VolumeScenario> Vol>
+void visit_keys(V& v, Vol& vol) {
+  v("name", vol.name, Name{}, kRequired);
+  v("tracks", vol.tracks, Integer<uint32_t>{.min = 1}, kRequired);
+  v("mode", vol.mode, kModes);
+  v("skew_tracks", vol.skew_tracks, Integer<uint32_t>{});
+  v("domino", vol.domino, Flag{});
+}
+
+template <class V, Either<WorkloadScenario> W>
+void visit_keys(V& v, W& w) {
+  v("volume", w.volume, Name{}, kRequired);
+  v("arrival", w.arrival, kArrivals);
+  // Positive even for closed workloads, which ignore it: a zero rate has no
+  // meaningful Poisson process behind it, whichever arrival is chosen later.
+  v("rate_iops", w.rate_iops, Real{.min = 0, .min_open = true});
+  v("queue_depth", w.queue_depth, Integer<uint32_t>{.min = 1});
+  v("think_us", w.think_us, Real{});
+  v("write_fraction", w.write_fraction, Real{.min = 0, .max = 1});
+  v("block_bytes", w.block_bytes, Integer<uint32_t>{.min = 512});
+  v("addresses", w.addresses, kAddressPatterns);
+  v("zipf_theta", w.zipf_theta, Real{.min = 0, .max = 10, .min_open = true});
+  v("hotspot_fraction", w.hotspot_fraction, Real{.min = 0, .max = 1, .min_open = true});
+  v("hotspot_probability", w.hotspot_probability, Real{.min = 0, .max = 1});
+  v("start_s", w.start_s, Real{});
+  v("stop_s", w.stop_s, Real{});
+  v("requests", w.requests, Integer<uint64_t>{.min = 1});
+}
+
+template <class V, Either<FailureScenario> F>
+void visit_keys(V& v, F& f) {
+  v("at_s", f.at_s, Real{}, kRequired);
+  v("event", f.event, kFailureEvents, kRequired);
+  v("controller", f.controller, kControllers);
+  v("disk", f.disk, Integer<uint32_t>{});
+  v("link", f.link, Integer<uint32_t>{});
+  v("bandwidth_gbit_per_s", f.bandwidth_gbit_per_s, Real{.min = 0, .min_open = true});
+  v("added_latency_us", f.added_latency_us, Real{});
+}
+
+template <class V, Either<MeasurementScenario> M>
+void visit_keys(V& v, M& m) {
+  v("warmup_s", m.warmup_s, Real{});
+  v("percentiles", m.percentiles, AscendingReals{Real{.min = 0, .max = 100, .min_open = true, .max_open = true}});
+  v("timeseries_interval_s", m.timeseries_interval_s, Real{.min = 0, .min_open = true});
+}
+
+template <class V, Either<CheckScenario> C>
+void visit_keys(V& v, C& c) {
+  v("writes", c.writes, Integer<uint32_t>{.min = 1});
+  v("tracks", c.tracks, Integer<uint32_t>{.min = 1});
+  v("volumes", c.volumes, Integer<uint32_t>{.min = 1});
+  v("cache_slots", c.cache_slots, Integer<uint32_t>{.min = 1});
+  v("links", c.links, Integer<uint32_t>{.min = 1});
+  v("link_failures", c.link_failures, Integer<uint32_t>{});
+  v("crashes", c.crashes, Integer<uint32_t>{});
+  v("disk_errors", c.disk_errors, Integer<uint32_t>{});
+  v("disasters", c.disasters, Integer<uint32_t>{});
+  v("operator_actions", c.operator_actions, Integer<uint32_t>{});
+  v("max_states", c.max_states, Integer<uint64_t>{.min = 1});
+}
+
+struct KeyLister {
+  std::vector<std::string_view> keys;
+  template <class T, class Rule>
+  void operator()(std::string_view key, const T&, const Rule&, Presence = Presence::Optional) {
+    keys.push_back(key);
+  }
+};
+
+// The key names of one table, in file order.
+template <class S>
+std::vector<std::string_view> keys_of() {
+  KeyLister lister;
+  const S s{};
+  visit_keys(lister, s);
+  return lister.keys;
+}
+
+// ---- rule templates -------------------------------------------------------
+
+template <std::unsigned_integral T>
+std::string Integer<T>::expected() const {
+  if (!bounded()) return "an integer ≥ " + std::to_string(min);
+  if (max == min + 1) return std::to_string(min) + " or " + std::to_string(max);
+  return "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+}
+
+template <std::unsigned_integral T>
+T Integer<T>::decode(const toml::node& node, const Refusal& refuse) const {
+  const auto* integer = node.as_integer();
+  if (!integer) refuse(node, expected());
+  const int64_t v = integer->get();
+  if (v < 0 || static_cast<uint64_t>(v) < min) refuse(node, expected());
+  if (static_cast<uint64_t>(v) > max)
+    refuse(node, bounded() ? expected() : "an integer ≤ " + std::to_string(max));
+  return static_cast<T>(v);
+}
+
+template <class T>
+std::string Choice<T>::expected() const {
+  std::string text = "one of ";
+  for (size_t i = 0; i < spellings.size(); ++i) text += (i ? ", " : "") + toml_string(spellings[i].first);
+  return text;
+}
+
+template <class T>
+T Choice<T>::decode(const toml::node& node, const Refusal& refuse) const {
+  const auto* string = node.as_string();
+  if (!string) refuse(node, expected());
+  std::vector<std::string_view> names;
+  for (const auto& [name, value] : spellings) {
+    if (name == string->get()) return value;
+    names.push_back(name);
+  }
+  const auto suggestion = closest(string->get(), names);
+  refuse(node, expected(), suggestion ? "did you mean " + toml_string(*suggestion) + "?" : "");
+}
+
+template <class T>
+std::string Choice<T>::text(const T& value) const {
+  for (const auto& [name, v] : spellings)
+    if (v == value) return toml_string(name);
+  // Only a field set directly in the struct can hold an unlisted value; print
+  // it so that reading the text back reports it instead of hiding it.
+  if constexpr (std::is_same_v<T, std::string>) return toml_string(value);
+  return toml_string("?");
+}
+
+}  // namespace mirrorsim::config

@@ -1,0 +1,167 @@
+#include "report/result.hpp"
+
+#include <fmt/format.h>
+
+namespace mirrorsim {
+
+namespace {
+
+nlohmann::json response_json(const OpStats& s, const std::vector<double>& percentiles, double measured_s) {
+  nlohmann::json j;
+  j["completed"] = s.completed;
+  j["rejected"] = s.rejected;
+  j["iops"] = measured_s > 0 ? static_cast<double>(s.completed) / measured_s : 0.0;
+  j["mb_per_s"] = measured_s > 0 ? static_cast<double>(s.bytes) / 1e6 / measured_s : 0.0;
+  nlohmann::json rt;
+  rt["mean"] = s.response.mean_ns() / 1e6;
+  for (double p : percentiles) rt[fmt::format("p{}", p)] = s.response.percentile_ns(p) / 1e6;
+  rt["max"] = static_cast<double>(s.response.max_ns()) / 1e6;
+  j["response_ms"] = rt;
+  return j;
+}
+
+std::string ms(double ns) { return fmt::format("{:.3f}", ns / 1e6); }
+
+}  // namespace
+
+uint64_t RunResult::writes_lost() const {
+  uint64_t n = 0;
+  for (const auto& l : losses) n += l.writes;
+  return n;
+}
+
+nlohmann::json to_json(const RunResult& r) {
+  nlohmann::json j;
+  j["mirrorsim_version"] = r.mirrorsim_version;
+  j["driver"] = r.driver;
+  j["engine_version"] = r.engine_version;
+  j["engine_config"] = r.engine_config;
+  j["seed"] = r.seed;
+  j["scenario"] = r.scenario;
+  nlohmann::json m;
+  m["simulated_s"] = r.simulated_s;
+  m["measured_s"] = r.measured_s;
+  nlohmann::json vols = nlohmann::json::array();
+  for (const auto& v : r.volumes) {
+    nlohmann::json vj;
+    vj["name"] = v.name;
+    vj["mode"] = std::string(to_string(v.mode));
+    vj["writes"] = response_json(v.writes, r.percentiles, r.measured_s);
+    vj["reads"] = response_json(v.reads, r.percentiles, r.measured_s);
+    vj["delayed_writes"] = v.delayed_writes;
+    vj["delayed_write_s"] = v.delayed_write_s;
+    vols.push_back(vj);
+  }
+  m["volumes"] = vols;
+  m["mean_wp_slots"] = r.mean_wp_slots;
+  m["wp_episodes_per_s"] = r.wp_episodes_per_s;
+  m["wp_residence_mean_ms"] = r.wp_residence_mean_ms;
+  m["peak_remote_wp_tracks"] = r.peak_remote_wp_tracks;
+  m["peak_local_wp_slots"] = r.peak_local_wp_slots;
+  m["peak_invalid_remote_tracks"] = r.peak_invalid_remote_tracks;
+  m["peak_writes_at_risk"] = r.peak_writes_at_risk;
+  m["peak_bytes_at_risk"] = r.peak_bytes_at_risk;
+  m["link_utilisation_to_secondary"] = r.link_utilisation_to_secondary;
+  m["link_utilisation_to_primary"] = r.link_utilisation_to_primary;
+  m["disk_utilisation_r1_mean"] = r.disk_utilisation_r1_mean;
+  m["disk_utilisation_r1_max"] = r.disk_utilisation_r1_max;
+  m["disk_utilisation_r2_mean"] = r.disk_utilisation_r2_mean;
+  m["disk_utilisation_r2_max"] = r.disk_utilisation_r2_max;
+  m["copies_sent"] = r.copies_sent;
+  m["disk_errors"] = r.disk_errors;
+  nlohmann::json rs = nlohmann::json::array();
+  for (const auto& x : r.resyncs) {
+    nlohmann::json xj;
+    xj["start_s"] = x.start_s;
+    xj["end_s"] = x.end_s ? nlohmann::json(*x.end_s) : nlohmann::json(nullptr);
+    xj["duration_s"] = x.end_s ? nlohmann::json(*x.end_s - x.start_s) : nlohmann::json(nullptr);
+    xj["invalid_tracks_at_start"] = x.invalid_tracks_at_start;
+    rs.push_back(xj);
+  }
+  m["resyncs"] = rs;
+  nlohmann::json ls = nlohmann::json::array();
+  for (const auto& l : r.losses) {
+    nlohmann::json lj;
+    lj["cause"] = l.cause;
+    lj["at_s"] = l.at_s;
+    lj["acked_by"] = l.acked_by;
+    lj["writes"] = l.writes;
+    lj["bytes"] = l.bytes;
+    lj["writes_acked_while_mirrored"] = l.writes_acked_while_mirrored;
+    lj["writes_by_volume"] = l.writes_by_volume;
+    ls.push_back(lj);
+  }
+  m["losses"] = ls;
+  m["writes_lost"] = r.writes_lost();
+  m["invariant_violations"] = r.invariant_violations;
+  m["quiesced_at_end"] = r.quiesced_at_end;
+  m["end_state"] = r.end_state;
+  m["host_writes"] = r.host_writes;
+  m["engine_activities"] = r.engine_activities;
+  m["engine_activities_per_write"] =
+      r.host_writes ? static_cast<double>(r.engine_activities) / static_cast<double>(r.host_writes) : 0.0;
+  j["metrics"] = m;
+  if (!r.violation_report.empty()) j["violation_report"] = r.violation_report;
+  return j;
+}
+
+std::string summary_text(const RunResult& r) {
+  std::string s;
+  s += fmt::format("mirrorsim {} ({}), seed {}, {:.3f} s measured of {:.3f} s\n", r.mirrorsim_version, r.driver,
+                   r.seed, r.measured_s, r.simulated_s);
+  for (const auto& v : r.volumes) {
+    s += fmt::format("\nvolume {} ({})\n", v.name, to_string(v.mode));
+    for (const auto* op : {&v.writes, &v.reads}) {
+      const bool w = op == &v.writes;
+      if (op->completed == 0 && op->rejected == 0) continue;
+      const double iops = r.measured_s > 0 ? static_cast<double>(op->completed) / r.measured_s : 0;
+      const double mbps = r.measured_s > 0 ? static_cast<double>(op->bytes) / 1e6 / r.measured_s : 0;
+      s += fmt::format("  {:<6} {:>9} done {:>10.1f} IOPS {:>9.2f} MB/s", w ? "writes" : "reads", op->completed, iops,
+                       mbps);
+      if (op->rejected) s += fmt::format("   {} rejected", op->rejected);
+      s += "\n  response ms  mean " + ms(op->response.mean_ns());
+      for (double p : r.percentiles) s += fmt::format("  p{} {}", p, ms(op->response.percentile_ns(p)));
+      s += "  max " + ms(static_cast<double>(op->response.max_ns())) + "\n";
+    }
+    s += fmt::format("  delayed fast writes {} ({:.3f} s waiting in all)\n", v.delayed_writes, v.delayed_write_s);
+  }
+  s += "\npair\n";
+  s += fmt::format("  cache: mean {:.1f} slots holding WP data, each for {:.3f} ms on average\n", r.mean_wp_slots,
+                   r.wp_residence_mean_ms);
+  s += fmt::format("  peak remote_wp_tracks {}   peak local_wp_slots {}   peak invalid_remote_tracks {}\n",
+                   r.peak_remote_wp_tracks, r.peak_local_wp_slots, r.peak_invalid_remote_tracks);
+  s += fmt::format("  link utilisation  to secondary {:.1f} %   to primary {:.1f} %\n",
+                   100 * r.link_utilisation_to_secondary, 100 * r.link_utilisation_to_primary);
+  s += fmt::format("  disk utilisation  R1 mean {:.1f} % max {:.1f} %   R2 mean {:.1f} % max {:.1f} %\n",
+                   100 * r.disk_utilisation_r1_mean, 100 * r.disk_utilisation_r1_max, 100 * r.disk_utilisation_r2_mean,
+                   100 * r.disk_utilisation_r2_max);
+  s += fmt::format("  data at risk (RPO)  peak {} writes, {} bytes\n", r.peak_writes_at_risk, r.peak_bytes_at_risk);
+  if (r.resyncs.empty()) s += "  resyncs: none\n";
+  for (const auto& x : r.resyncs) {
+    if (x.end_s)
+      s += fmt::format("  resync at {:.3f} s: {} invalid tracks, {:.3f} s to synchronize\n", x.start_s,
+                       x.invalid_tracks_at_start, *x.end_s - x.start_s);
+    else
+      s += fmt::format("  resync at {:.3f} s: {} invalid tracks, not finished\n", x.start_s, x.invalid_tracks_at_start);
+  }
+  for (const auto& l : r.losses)
+    s += fmt::format("  data lost at {} ({:.3f} s): {} acknowledged writes, {} bytes ({} acknowledged while mirrored)\n",
+                     l.cause, l.at_s, l.writes, l.bytes, l.writes_acked_while_mirrored);
+  if (r.disk_errors) s += fmt::format("  disk I/O errors {}\n", r.disk_errors);
+  s += fmt::format("  end: {}\n", r.quiesced_at_end ? "drained, R2 == R1 checked" : r.end_state);
+  s += fmt::format("\ninvariant violations: {}\n", r.invariant_violations);
+  return s;
+}
+
+std::string timeseries_csv(const RunResult& r) {
+  std::string s =
+      "t_s,remote_wp_tracks,local_wp_slots,invalid_remote_tracks,delayed_writes,writes_at_risk,bytes_at_risk,"
+      "link_utilisation,write_iops,write_response_mean_ms,pair_state\n";
+  for (const auto& x : r.timeseries)
+    s += fmt::format("{:.6f},{},{},{},{},{},{},{:.6f},{:.3f},{:.6f},{}\n", x.t_s, x.remote_wp_tracks, x.local_wp_slots,
+                     x.invalid_remote_tracks, x.delayed_writes, x.writes_at_risk, x.bytes_at_risk, x.link_utilisation,
+                     x.write_iops, x.write_response_mean_ms, x.pair_state);
+  return s;
+}
+
+}  // namespace mirrorsim

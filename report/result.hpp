@@ -1,0 +1,118 @@
+// The result of one run (simulated or on real devices): the metrics a
+// storage engineer reads, in one shape for every driver, with the readable
+// summary, the self-describing JSON and the time-series CSV made from it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/types.hpp"
+#include "report/histogram.hpp"
+
+namespace mirrorsim {
+
+struct OpStats {
+  uint64_t completed = 0;  // acknowledged, within the measured window
+  uint64_t rejected = 0;
+  uint64_t bytes = 0;
+  LatencyHistogram response;
+  SampleReservoir samples;
+};
+
+struct VolumeResult {
+  std::string name;
+  Mode mode = Mode::Sync;
+  OpStats writes;
+  OpStats reads;
+  uint64_t delayed_writes = 0;    // waited at the write-pending limit (delayed fast writes)
+  double delayed_write_s = 0;     // total time they waited
+};
+
+struct LossResult {
+  std::string cause;  // failover | volatile-cache | discard
+  double at_s = 0;
+  std::string acked_by;  // r1 | r2
+  uint64_t writes = 0;
+  uint64_t bytes = 0;
+  uint64_t writes_acked_while_mirrored = 0;
+  std::vector<uint64_t> writes_by_volume;
+};
+
+struct ResyncResult {
+  double start_s = 0;                  // the session opened with invalid tracks owed
+  std::optional<double> end_s;         // synchronized again
+  uint64_t invalid_tracks_at_start = 0;
+};
+
+struct TimeSample {
+  double t_s = 0;
+  uint64_t remote_wp_tracks = 0;
+  uint64_t local_wp_slots = 0;
+  uint64_t invalid_remote_tracks = 0;
+  uint64_t delayed_writes = 0;   // waiting at the write-pending limit at that instant
+  uint64_t writes_at_risk = 0;   // acknowledged writes the secondary lacks (RPO)
+  uint64_t bytes_at_risk = 0;
+  double link_utilisation = 0;   // primary → secondary, over the interval
+  double write_iops = 0;         // completions over the interval
+  double write_response_mean_ms = 0;
+  std::string pair_state;
+};
+
+struct RunResult {
+  std::string driver;  // "sim" | "real"
+  std::string mirrorsim_version;
+  std::string engine_version;      // SimGrid version, or the kernel for real runs
+  std::vector<std::string> engine_config;  // e.g. network/model:CM02
+  uint64_t seed = 0;
+  std::string scenario_toml;       // resolved
+  nlohmann::json scenario;         // the same, as JSON
+
+  double simulated_s = 0;          // when the run ended (drained)
+  double measured_s = 0;           // the window statistics cover: duration − warm-up
+  std::vector<double> percentiles;
+  std::vector<VolumeResult> volumes;
+
+  // Primary cache occupancy over the measured window: the time-average of
+  // slots holding WP data, and the slots' write-pending episodes (from the
+  // moment a track gets a WP indicator until it has none).
+  double mean_wp_slots = 0;
+  double wp_episodes_per_s = 0;
+  double wp_residence_mean_ms = 0;
+
+  uint64_t peak_remote_wp_tracks = 0;
+  uint64_t peak_local_wp_slots = 0;
+  uint64_t peak_invalid_remote_tracks = 0;
+  uint64_t peak_writes_at_risk = 0;
+  uint64_t peak_bytes_at_risk = 0;
+  double link_utilisation_to_secondary = 0;  // mean over the measured window and all links
+  double link_utilisation_to_primary = 0;
+  double disk_utilisation_r1_mean = 0, disk_utilisation_r1_max = 0;
+  double disk_utilisation_r2_mean = 0, disk_utilisation_r2_max = 0;
+  uint64_t copies_sent = 0;
+  uint64_t disk_errors = 0;
+  std::vector<ResyncResult> resyncs;
+  std::vector<LossResult> losses;
+
+  uint64_t invariant_violations = 0;
+  std::string violation_report;  // the observer's, with the traces that led there
+  bool quiesced_at_end = false;  // the pair drained: R2 == R1 was checked (I9)
+  std::string end_state;         // why not, when it did not
+
+  uint64_t engine_activities = 0;  // SimGrid activities started (sim)
+  uint64_t host_writes = 0;        // all host writes issued (not only measured ones)
+  std::vector<TimeSample> timeseries;
+
+  uint64_t writes_lost() const;
+};
+
+nlohmann::json to_json(const RunResult& r);
+// The readable summary printed by `mirrorsim run`.
+std::string summary_text(const RunResult& r);
+// One row per sample; the header names the columns.
+std::string timeseries_csv(const RunResult& r);
+
+}  // namespace mirrorsim
