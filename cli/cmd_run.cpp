@@ -95,6 +95,10 @@ int run_main(int argc, char** argv) {
     fmt::print(stderr, "\n{}", result.violation_report);
     return kExitFailed;
   }
+  if (result.drain_failed) {
+    fmt::print(stderr, "mirrorsim run: {}\n", result.end_state);
+    return kExitFailed;
+  }
   return written ? kExitOk : kExitFailed;
 }
 

@@ -96,6 +96,7 @@ nlohmann::json to_json(const RunResult& r) {
   m["invariant_violations"] = r.invariant_violations;
   m["quiesced_at_end"] = r.quiesced_at_end;
   m["end_state"] = r.end_state;
+  m["drain_failed"] = r.drain_failed;
   m["host_writes"] = r.host_writes;
   m["engine_activities"] = r.engine_activities;
   m["engine_activities_per_write"] =

@@ -101,6 +101,7 @@ struct RunResult {
   std::string violation_report;  // the observer's, with the traces that led there
   bool quiesced_at_end = false;  // the pair drained: R2 == R1 was checked (I9)
   std::string end_state;         // why not, when it did not
+  bool drain_failed = false;     // it should have drained and did not: fails the run
 
   uint64_t engine_activities = 0;  // SimGrid activities started (sim)
   uint64_t host_writes = 0;        // all host writes issued (not only measured ones)

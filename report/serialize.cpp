@@ -120,6 +120,7 @@ RunResult deserialize(const std::vector<uint8_t>& bytes) {
     r.invariant_violations = m.at("invariant_violations");
     r.quiesced_at_end = m.at("quiesced_at_end");
     r.end_state = m.at("end_state");
+    r.drain_failed = m.at("drain_failed");
     r.host_writes = m.at("host_writes");
     r.engine_activities = m.at("engine_activities");
     for (const json& t : j.at("timeseries")) {

@@ -7,14 +7,16 @@
 //              TCP connection or FC exchange); the comm gets the rate that
 //              makes it arrive when that transmission ends plus the latency
 //              SimGrid adds, so queueing on a link is M/D/1, not shared.
-//   DiskWrite  a comm over the disk's bus link (latency + bytes/bandwidth) to
-//   DiskRead   that disk's actor; one receive at a time makes each disk a
-//              FIFO server; the actor steps its controller with the completion
+//   DiskWrite  a FIFO server per disk (latency + bytes/bandwidth, one I/O at
+//   DiskRead   a time); the completion is an event on the controller's
+//              scheduler actor, which steps the controller with it
 //   ArmTimer   an event on the controller's scheduler actor
 //
 // Every actor that steps a controller runs on a host of that controller's
 // side, so the comms the step starts leave from that side: routes exist from
-// every host of a side to the peer's link ports and to its own disks.
+// every host of a side to the peer's link ports. (Disks are not SimGrid
+// comms: a timer wake-up costs about a quarter of a comm here, and a disk
+// shares nothing with the network model.)
 //
 // Fixed service times cost no activity: a host request reaches the model
 // one cache_store_us after it was issued (the scheduler applies it then),
@@ -118,8 +120,10 @@ class Simulation {
     Time cache_store;
     sg::Host* host = nullptr;
     std::vector<sg::Host*> hosts;  // every host of this side (controller, ports, disks)
-    std::vector<sg::Mailbox*> port_mb, resp_mb, disk_mb;
-    std::vector<double> disk_latency_s, disk_bandwidth_bytes_per_s;
+    std::vector<sg::Mailbox*> port_mb, resp_mb;
+    std::vector<Time> disk_latency;
+    std::vector<double> disk_bandwidth_bytes_per_s;
+    std::vector<Time> disk_free;  // when each disk finishes the I/O it is serving
     std::vector<std::vector<Version>> disk_content;  // per volume, per track
     std::vector<bool> disk_failed;
     std::vector<double> disk_busy_s;  // service time of I/Os issued in the measured window
@@ -153,7 +157,7 @@ class Simulation {
   void build_platform();
   void start_actors();
   void receiver_loop(SideState& s, sg::Mailbox* mb, uint32_t link);
-  void disk_loop(SideState& s, uint32_t disk);
+  void disk_done(SideState& s, const DiskRequest& r);
   void scheduler_loop(SideState& s);
   void schedule(SideState& s, Time at, std::function<void()> fn);
 
@@ -204,7 +208,7 @@ class Simulation {
   std::unordered_map<RequestId, Request> requests_;
   RequestId next_req_ = 1;
   uint64_t next_event_seq_ = 0;
-  Commands scratch_;
+  std::vector<Commands> spare_commands_;  // cleared buffers, kept for their capacity
   bool finished_ = false;
   bool deadlocked_ = false;
   Time warmup_, duration_;
@@ -250,7 +254,6 @@ void Simulation::build_platform() {
       s.hosts.push_back(zone->create_host(fmt::format("{}-port{}", tag, l), 1e9));
       s.hosts.push_back(zone->create_host(fmt::format("{}-responses{}", tag, l), 1e9));
     }
-    for (uint32_t d = 0; d < s.cfg->disks; ++d) s.hosts.push_back(zone->create_host(fmt::format("{}-disk{}", tag, d), 1e9));
   }
   // The SimGrid links carry latency and fail; bandwidth is enforced per
   // message by the FIFO transmitter (see send()).
@@ -270,15 +273,11 @@ void Simulation::build_platform() {
     SideState& p = sides_[1 - i];
     const std::string tag = i == 0 ? "r1" : "r2";
     auto* processing = zone->create_link(tag + "-cache-store", kUnlimited)->set_latency(s.cache_store.s());
-    std::vector<sg::Link*> buses;
+    (void)p;
     for (uint32_t d = 0; d < s.cfg->disks; ++d) {
-      const double bw = s.cfg->disk_bandwidth_mb_per_s * 1e6;
-      const double lat = s.cfg->disk_latency_us * 1e-6;
-      buses.push_back(zone->create_link(fmt::format("{}-disk{}-bus", tag, d), bw)->set_latency(lat));
-      s.disk_latency_s.push_back(lat);
-      s.disk_bandwidth_bytes_per_s.push_back(bw);
+      s.disk_latency.push_back(Time::from_us(s.cfg->disk_latency_us));
+      s.disk_bandwidth_bytes_per_s.push_back(s.cfg->disk_bandwidth_mb_per_s * 1e6);
     }
-    const size_t first_disk_host = 1 + 2 * L.links;
     for (sg::Host* from : s.hosts) {
       for (uint32_t l = 0; l < L.links; ++l) {
         sg::Host* port = p.hosts[1 + 2 * l];
@@ -287,11 +286,6 @@ void Simulation::build_platform() {
         zone->add_route(from->get_netpoint(), port->get_netpoint(), nullptr, nullptr, {sg::LinkInRoute(wire)}, false);
         zone->add_route(from->get_netpoint(), responses->get_netpoint(), nullptr, nullptr,
                         {sg::LinkInRoute(processing), sg::LinkInRoute(wire)}, false);
-      }
-      for (uint32_t d = 0; d < s.cfg->disks; ++d) {
-        sg::Host* disk = s.hosts[first_disk_host + d];
-        if (disk != from)
-          zone->add_route(from->get_netpoint(), disk->get_netpoint(), nullptr, nullptr, {sg::LinkInRoute(buses[d])}, false);
       }
     }
   }
@@ -314,11 +308,6 @@ void Simulation::start_actors() {
         // messages on one link travel concurrently and arrive in order.
         mb->set_receiver(actor);
       }
-    }
-    const size_t first_disk_host = 1 + 2 * links;
-    for (uint32_t d = 0; d < s.cfg->disks; ++d) {
-      s.disk_mb.push_back(sg::Mailbox::by_name(fmt::format("{}-disk{}", tag, d)));
-      sg::Actor::create(fmt::format("{}-disk{}", tag, d), s.hosts[first_disk_host + d], [this, &s, d] { disk_loop(s, d); });
     }
     sg::Actor::create(tag + "-scheduler", s.host, [this, &s] { scheduler_loop(s); });
   }
@@ -350,28 +339,22 @@ void Simulation::receiver_loop(SideState& s, sg::Mailbox* mb, uint32_t link) {
   }
 }
 
-void Simulation::disk_loop(SideState& s, uint32_t disk) {
-  sg::Actor::self()->daemonize();
-  for (;;) {
-    std::unique_ptr<DiskRequest> r(s.disk_mb[disk]->get<DiskRequest>());
-    const Time now = now_time();
-    if (r->issued >= warmup_ && r->issued < duration_)
-      s.disk_busy_s[disk] += s.disk_latency_s[disk] + r->bytes / s.disk_bandwidth_bytes_per_s[disk];
-    if (r->incarnation != s.incarnation || s.ctl->crashed()) continue;  // lost with a crash
-    const bool ok = !s.disk_failed[disk];
-    Version& on_disk = s.disk_content[r->key.volume][r->key.track];
-    if (r->write) {
-      if (tracing_) {
-        auto it = trace_rows_.find({r->key, r->version});
-        if (it != trace_rows_.end())
-          trace_.add(fmt::format("destage v{}", to_string(r->version)), s.side == Side::A ? "R1" : "R2", it->second,
-                     r->issued, now);
-      }
-      if (ok) on_disk = r->version;
-      step(s, DiskWriteDone{r->key, r->version, ok});
-    } else {
-      step(s, DiskReadDone{r->key, ok ? on_disk : 0, ok});
+void Simulation::disk_done(SideState& s, const DiskRequest& r) {
+  if (r.incarnation != s.incarnation || s.ctl->crashed()) return;  // lost with a crash
+  const Time now = now_time();
+  const bool ok = !s.disk_failed[r.disk];
+  Version& on_disk = s.disk_content[r.key.volume][r.key.track];
+  if (r.write) {
+    if (tracing_) {
+      auto it = trace_rows_.find({r.key, r.version});
+      if (it != trace_rows_.end())
+        trace_.add(fmt::format("destage v{}", to_string(r.version)), s.side == Side::A ? "R1" : "R2", it->second,
+                   r.issued, now);
     }
+    if (ok) on_disk = r.version;
+    step(s, DiskWriteDone{r.key, r.version, ok});
+  } else {
+    step(s, DiskReadDone{r.key, ok ? on_disk : 0, ok});
   }
 }
 
@@ -412,13 +395,19 @@ void Simulation::scheduler_loop(SideState& s) {
 
 void Simulation::step(SideState& s, const Input& in) {
   const Time now = now_time();
-  scratch_.clear();
-  s.ctl->step(now, in, scratch_);
-  observer_->after_step(s.side, now, in, scratch_);
+  // The commands need a buffer of their own: executing them makes simcalls,
+  // which yield to other actors that step controllers too.
   Commands out;
-  out.swap(scratch_);
+  if (!spare_commands_.empty()) {
+    out = std::move(spare_commands_.back());
+    spare_commands_.pop_back();
+  }
+  s.ctl->step(now, in, out);
+  observer_->after_step(s.side, now, in, out);
   track_pair_state(s, now);
   execute(s, out);
+  out.clear();
+  spare_commands_.push_back(std::move(out));
 }
 
 void Simulation::execute(SideState& s, const Commands& out) {
@@ -497,11 +486,14 @@ void Simulation::send(SideState& s, const Send& snd) {
 }
 
 void Simulation::disk_io(SideState& s, DiskRequest r) {
-  const uint32_t disk = r.disk;
-  const uint32_t bytes = std::max<uint32_t>(r.bytes, 1);
-  auto* req = new DiskRequest(r);
-  s.disk_mb[disk]->put_init(req, bytes)->detach([](void* data) { delete static_cast<DiskRequest*>(data); });
-  ++activities_;
+  // One I/O at a time per disk, in arrival order: latency + bytes/bandwidth.
+  const uint32_t d = r.disk;
+  const Time start = std::max(r.issued, s.disk_free[d]);
+  const Time done = start + s.disk_latency[d] + Time::from_s(std::max<uint32_t>(r.bytes, 1) / s.disk_bandwidth_bytes_per_s[d]);
+  s.disk_free[d] = done;
+  const Time busy_from = std::max(start, warmup_), busy_to = std::min(done, duration_);
+  if (busy_to > busy_from) s.disk_busy_s[d] += (busy_to - busy_from).s();
+  schedule(s, done, [this, &s, r] { disk_done(s, r); });
 }
 
 void Simulation::complete_request(RequestId id, bool acked, Time now) {
@@ -851,7 +843,15 @@ void Simulation::sample() {
     return;
   }
   if (now >= duration_ + Time::from_s(kDrainMaxS)) {
-    finish(fmt::format("stopped {} s after the end of host I/O without draining", kDrainMaxS));
+    // With both controllers up, a link and no operator suspension, the pair
+    // must drain: not draining is a liveness failure (a stuck indicator).
+    const bool could_drain = !sides_[0].ctl->crashed() && !sides_[1].ctl->crashed() && any_link_up() &&
+                             !side(host_side()).ctl->operator_suspended() &&
+                             std::none_of(sides_[0].disk_failed.begin(), sides_[0].disk_failed.end(), [](bool f) { return f; }) &&
+                             std::none_of(sides_[1].disk_failed.begin(), sides_[1].disk_failed.end(), [](bool f) { return f; });
+    result_.drain_failed = could_drain;
+    finish(fmt::format("{} s after the end of host I/O the pair has not drained{}", kDrainMaxS,
+                       could_drain ? " although nothing stops it (liveness failure)" : ""));
     return;
   }
   schedule(sides_[0], now + Time::from_s(interval_s), [this] { sample(); });
@@ -892,6 +892,7 @@ RunResult Simulation::run() {
     s.cache_store = Time::from_us(s.cfg->cache_store_us);
     for (const auto& v : sc_.volumes) s.disk_content.emplace_back(v.tracks, 0);
     s.disk_failed.assign(s.cfg->disks, false);
+    s.disk_free.assign(s.cfg->disks, Time{});
     s.disk_busy_s.assign(s.cfg->disks, 0);
   }
   observer_ = std::make_unique<Observer>(*sides_[0].ctl, *sides_[1].ctl, opt_.violation_trace_length);

@@ -194,6 +194,7 @@ TEST_CASE("every shipped scenario runs with zero invariant violations") {
     INFO(fmt::format("{}: {} host writes, {} violations, end: {}\n{}", f.filename().string(), r.host_writes,
                      r.invariant_violations, r.quiesced_at_end ? "drained" : r.end_state, r.violation_report));
     CHECK(r.invariant_violations == 0);
+    CHECK_FALSE(r.drain_failed);
     CHECK(r.host_writes > 0);
   }
 }
