@@ -1224,3 +1224,94 @@ uint32_t Controller::disk_of(TrackKey k) const {
 }
 
 }  // namespace mirrorsim
+
+namespace mirrorsim {
+
+DurableTrack Controller::durable_track(TrackKey k) const {
+  const TrackEntry& e = table_.at(k);
+  DurableTrack d;
+  d.version = e.version;
+  d.disk_version = e.disk_version;
+  d.local_wp = e.local_wp;
+  d.remote_wp = e.remote_wp;
+  d.invalid_local = e.invalid_local;
+  d.divergent = e.divergent;
+  d.invalid_remote = table_.invalid_remote(k);
+  if (e.slot >= 0 && cache_[e.slot].has_data) {
+    d.cached = true;
+    d.cached_version = cache_[e.slot].version;
+  }
+  return d;
+}
+
+DurableState Controller::durable_state() const {
+  DurableState s;
+  s.role = role_;
+  s.generation = generation_;
+  s.epoch = epoch_;
+  s.operator_suspended = operator_suspended_;
+  s.tracks.resize(table_.volume_count());
+  for (VolumeId v = 0; v < table_.volume_count(); ++v) {
+    s.tracks[v].reserve(table_.tracks(v));
+    for (TrackNo t = 0; t < table_.tracks(v); ++t) s.tracks[v].push_back(durable_track(TrackKey{v, t}));
+  }
+  return s;
+}
+
+Controller Controller::recovered(Side side, ControllerConfig config, const DurableState& state) {
+  Controller c(side, state.role, std::move(config));
+  c.generation_ = state.generation;
+  c.epoch_ = state.epoch;
+  c.operator_suspended_ = state.operator_suspended;
+  for (VolumeId v = 0; v < state.tracks.size() && v < c.table_.volume_count(); ++v) {
+    for (TrackNo t = 0; t < state.tracks[v].size() && t < c.table_.tracks(v); ++t) {
+      const DurableTrack& d = state.tracks[v][t];
+      const TrackKey k{v, t};
+      TrackEntry& e = c.table_.at(k);
+      e.version = d.version;
+      e.disk_version = d.disk_version;
+      e.divergent = d.divergent;
+      if (d.invalid_local) {
+        e.invalid_local = true;
+        ++c.invalid_local_count_;
+      }
+      c.table_.set_invalid_remote(k, d.invalid_remote);
+      // Write-pending data comes back only in cache slots that survived.
+      const bool slot_survives = c.cfg_.cache_nonvolatile && d.cached;
+      if (slot_survives) {
+        TrackKey evicted;
+        bool did_evict = false;
+        const int32_t s = c.cache_.allocate(k, &evicted, &did_evict);
+        if (s >= 0) {
+          e.slot = s;
+          Slot& sl = c.cache_[s];
+          sl.version = d.cached_version;
+          sl.has_data = true;
+        }
+      }
+      if (e.slot >= 0) {
+        c.set_local_wp(k, d.local_wp);
+        c.set_remote_wp(k, d.remote_wp);
+        c.refresh_slot(e.slot);
+      } else if (!c.cfg_.cache_nonvolatile) {
+        // The indicators were set but their data is gone: the restart's
+        // volatile-cache rules see local WP (lost) and remote WP (owed).
+        e.local_wp = d.local_wp;
+        e.remote_wp = d.remote_wp;
+      } else {
+        // Non-volatile, yet no data: a copy was still reading it from disk
+        // (owed through the track table now), or a damaged record (lost).
+        if (d.remote_wp) c.table_.set_invalid_remote(k, true);
+        if (d.local_wp && !e.invalid_local) {
+          e.invalid_local = true;
+          ++c.invalid_local_count_;
+        }
+      }
+    }
+  }
+  c.crashed_ = true;
+  c.touched_.clear();
+  return c;
+}
+
+}  // namespace mirrorsim

@@ -44,9 +44,38 @@ struct ControllerCounters {
   uint64_t evictions = 0;
 };
 
+// What a controller keeps across a crash of its process: the track table
+// (vault memory) and, when the cache is non-volatile, which tracks sit in
+// cache slots at which version. A real-device driver persists this (e.g. in
+// a mapped file) and rebuilds the controller from it after a restart.
+struct DurableTrack {
+  Version version = 0;
+  Version disk_version = 0;
+  bool local_wp = false;
+  bool remote_wp = false;
+  bool invalid_local = false;
+  bool divergent = false;
+  bool invalid_remote = false;
+  bool cached = false;        // non-volatile cache: a slot holds the track...
+  Version cached_version = 0;  // ...at this version
+  bool operator==(const DurableTrack&) const = default;
+};
+struct DurableState {
+  Role role = Role::Primary;
+  Generation generation = 1;
+  Epoch epoch = 1;
+  bool operator_suspended = false;
+  std::vector<std::vector<DurableTrack>> tracks;  // per volume, per track
+  bool operator==(const DurableState&) const = default;
+};
+
 class Controller {
  public:
   Controller(Side side, Role role, ControllerConfig config);
+  // A controller rebuilt from its durable state, as it is right after a
+  // crash: step it with Restart to bring it up (volatile-cache rules apply
+  // then). Cached tracks come back only with a non-volatile cache.
+  static Controller recovered(Side side, ControllerConfig config, const DurableState& state);
 
   void step(Time now, const Input& in, Commands& out);
   std::optional<Time> next_deadline() const;
@@ -95,6 +124,9 @@ class Controller {
   // Everything that affects future behaviour, canonical (independent of
   // which slot index holds which track), for the exhaustive checker.
   uint64_t state_hash() const;
+
+  DurableTrack durable_track(TrackKey k) const;
+  DurableState durable_state() const;
 
  private:
   struct VolumeState {
