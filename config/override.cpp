@@ -187,19 +187,31 @@ namespace mirrorsim {
 using config::Address;
 
 void set_value(Scenario& s, std::string_view dotted_key, std::string_view value_text, const std::string& where) {
-  const Address address = config::address_of(s, dotted_key, where);
-  const toml::table value = config::value_document(value_text, dotted_key, where);
+  set_values(s, {Override{std::string(dotted_key), std::string(value_text), where}});
+}
+
+void set_values(Scenario& s, const std::vector<Override>& overrides) {
+  if (overrides.empty()) return;
+  // Every override is addressed and parsed on its own (errors name it), then
+  // the document is checked once with all of them applied, so that values
+  // checked against each other (warm-up and duration, say) can change together.
+  std::string where;
+  for (const Override& o : overrides) where += (where.empty() ? "" : ", ") + o.where;
   config::ReadOptions options{config::Origin{s.source, where}, config::failure_wheres(s), false};
   toml::table document = config::parse_document(config::resolved_text(s), options.origin);
-  const auto assign = [&](toml::table& table) {
-    value.get("value")->visit([&](const auto& node) { table.insert_or_assign(address.key, node); });
-  };
-  assign(*config::table_of(document, address, true));
-  // The track is the unit of mirroring and both sides must use the same
-  // size, so the primary's carries over; a sweep over it would otherwise be
-  // impossible.
-  if (address.table == "primary" && address.key == "track_bytes")
-    assign(*config::table_of(document, Address{"secondary", std::nullopt, address.key}, true));
+  for (const Override& o : overrides) {
+    const Address address = config::address_of(s, o.key, o.where);
+    const toml::table value = config::value_document(o.value, o.key, o.where);
+    const auto assign = [&](toml::table& table) {
+      value.get("value")->visit([&](const auto& node) { table.insert_or_assign(address.key, node); });
+    };
+    assign(*config::table_of(document, address, true));
+    // The track is the unit of mirroring and both sides must use the same
+    // size, so the primary's carries over; a sweep over it would otherwise
+    // be impossible.
+    if (address.table == "primary" && address.key == "track_bytes")
+      assign(*config::table_of(document, Address{"secondary", std::nullopt, address.key}, true));
+  }
   s = config::read_scenario(document, options);
 }
 

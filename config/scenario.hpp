@@ -202,6 +202,15 @@ Scenario parse_scenario(std::string_view toml_text, std::string source_name);
 // Overrides start from the fields of `s` as they stand. With a [sweep], the
 // sweep's keys are checked again but its values only when they are applied.
 void set_value(Scenario& s, std::string_view dotted_key, std::string_view value_text, const std::string& where);
+// Several overrides at once, checked together after all are applied (so
+// `duration_s` and `measurement.warmup_s` can change in either order).
+// Errors in one override name its `where`; errors across keys name them all.
+struct Override {
+  std::string key;
+  std::string value;
+  std::string where;
+};
+void set_values(Scenario& s, const std::vector<Override>& overrides);
 // TOML text of the value; "" for an optional key that is not set (e.g.
 // workload.0.stop_s, or any check.* key without a [check] table).
 std::string get_value(const Scenario& s, std::string_view dotted_key);

@@ -232,6 +232,7 @@ class Simulation {
   uint64_t traced_writes_ = 0;
   std::map<std::tuple<int, TrackKey, Version>, Time> trace_pending_;  // phase starts by (side, track, version)
   std::map<std::pair<TrackKey, Version>, int64_t> trace_rows_;         // traced writes by track and version
+  std::optional<std::pair<TrackKey, int64_t>> trace_applying_;          // the traced write being stepped in
   bool tracing_ = false;
   std::chrono::steady_clock::time_point wall_start_, last_progress_;
   bool progress_shown_ = false;
@@ -330,9 +331,20 @@ void Simulation::receiver_loop(SideState& s, sg::Mailbox* mb, uint32_t link) {
       if (const auto* c = std::get_if<CopyData>(&env->msg); c && !c->fetch) {
         auto it = trace_rows_.find({c->key, c->version});
         auto start = trace_pending_.find({index_of(peer_of(s.side)), c->key, c->version});
-        if (it != trace_rows_.end() && start != trace_pending_.end())
+        if (it != trace_rows_.end() && start != trace_pending_.end()) {
           trace_.add(fmt::format("copy v{} on link {}", to_string(c->version), link), "link", it->second, start->second,
                      now_time());
+          trace_pending_.erase(start);
+          trace_pending_[{index_of(s.side), c->key, c->version}] = now_time();  // stored at the secondary
+        }
+      } else if (const auto* a = std::get_if<CopyAck>(&env->msg)) {
+        auto it = trace_rows_.find({a->key, a->version});
+        auto stored = trace_pending_.find({index_of(peer_of(s.side)), a->key, a->version});
+        if (it != trace_rows_.end() && stored != trace_pending_.end()) {
+          trace_.add(fmt::format("secondary store, acknowledgement v{}", to_string(a->version)), "link", it->second,
+                     stored->second, now_time());
+          trace_pending_.erase(stored);
+        }
       }
     }
     step(s, Received{std::move(env->msg)});
@@ -412,6 +424,20 @@ void Simulation::step(SideState& s, const Input& in) {
 
 void Simulation::execute(SideState& s, const Commands& out) {
   const Time now = now_time();
+  if (trace_applying_) {
+    // The step that stored the traced write: its version is in the commands.
+    for (const Command& cmd : out) {
+      Version v = 0;
+      TrackKey k;
+      if (const auto* w = std::get_if<DiskWrite>(&cmd)) k = w->key, v = w->version;
+      else if (const auto* a = std::get_if<AckHost>(&cmd); a && a->write) k = a->key, v = a->version;
+      else if (const auto* snd = std::get_if<Send>(&cmd)) {
+        if (const auto* c = std::get_if<CopyData>(&snd->msg)) k = c->key, v = c->version;
+        else if (const auto* wc = std::get_if<WriteCommand>(&snd->msg)) k = wc->key, v = wc->version;
+      }
+      if (v && k == trace_applying_->first) trace_rows_[{k, v}] = trace_applying_->second;
+    }
+  }
   for (const Command& cmd : out) {
     if (const auto* w = std::get_if<DiskWrite>(&cmd)) {
       disk_io(s, DiskRequest{true, w->key, w->version, w->bytes, s.incarnation, w->disk, now});
@@ -773,8 +799,9 @@ void Simulation::apply_request(WorkloadState& w, Time arrival, Side target) {
   if (s.ctl->crashed()) {
     complete_request(id, false, now_time());  // nobody answers at a dead controller
   } else if (write) {
+    if (r.traced >= 0) trace_applying_ = std::make_pair(key, r.traced);
     step(s, HostWrite{id, key, c.block_bytes});
-    if (r.traced >= 0) trace_rows_[{key, s.ctl->track(key).version}] = r.traced;
+    trace_applying_.reset();
   } else {
     step(s, HostRead{id, key, c.block_bytes});
   }
