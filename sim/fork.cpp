@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -38,6 +39,9 @@ void write_frame(int fd, char tag, const std::vector<uint8_t>& bytes) {
 }  // namespace
 
 ChildRun::ChildRun(const Scenario& scenario, const SimOptions& options) {
+  // Whatever the parent has buffered would be written twice otherwise.
+  std::fflush(stdout);
+  std::fflush(stderr);
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw ChildFailed(fmt::format("pipe: {}", std::strerror(errno)));
   pid_ = ::fork();
