@@ -261,8 +261,10 @@ void Simulation::build_platform() {
   constexpr double kUnlimited = 1e15;
   for (uint32_t l = 0; l < L.links; ++l) {
     std::array<LinkDirection, 2> dirs;
-    dirs[0].link = zone->create_link(fmt::format("link{}-r1-to-r2", l), kUnlimited)->set_latency(latency_s);
-    dirs[1].link = zone->create_link(fmt::format("link{}-r2-to-r1", l), kUnlimited)->set_latency(latency_s);
+    // FATPIPE: flows do not share the link (each has its own rate), which
+    // also keeps SimGrid's max-min solver out of the way.
+    dirs[0].link = zone->create_link(fmt::format("link{}-r1-to-r2", l), kUnlimited)->set_latency(latency_s)->set_sharing_policy(sg::Link::SharingPolicy::FATPIPE);
+    dirs[1].link = zone->create_link(fmt::format("link{}-r2-to-r1", l), kUnlimited)->set_latency(latency_s)->set_sharing_policy(sg::Link::SharingPolicy::FATPIPE);
     dirs[0].bandwidth_bytes_per_s = dirs[1].bandwidth_bytes_per_s = link_bandwidth_bytes_per_s_;
     links_.push_back(dirs);
     link_base_latency_s_.push_back(latency_s);
@@ -273,7 +275,9 @@ void Simulation::build_platform() {
     SideState& s = sides_[i];
     SideState& p = sides_[1 - i];
     const std::string tag = i == 0 ? "r1" : "r2";
-    auto* processing = zone->create_link(tag + "-cache-store", kUnlimited)->set_latency(s.cache_store.s());
+    auto* processing = zone->create_link(tag + "-cache-store", kUnlimited)
+                           ->set_latency(s.cache_store.s())
+                           ->set_sharing_policy(sg::Link::SharingPolicy::FATPIPE);
     (void)p;
     for (uint32_t d = 0; d < s.cfg->disks; ++d) {
       s.disk_latency.push_back(Time::from_us(s.cfg->disk_latency_us));
