@@ -106,6 +106,45 @@ nlohmann::json to_json(const RunResult& r) {
   return j;
 }
 
+std::vector<std::pair<std::string, double>> summary_metrics(const RunResult& r) {
+  std::vector<std::pair<std::string, double>> m;
+  auto add = [&](std::string name, double v) { m.emplace_back(std::move(name), v); };
+  for (const auto& v : r.volumes) {
+    for (const auto* op : {&v.writes, &v.reads}) {
+      const std::string kind = op == &v.writes ? "write" : "read";
+      add(v.name + "." + kind + "_iops", r.measured_s > 0 ? static_cast<double>(op->completed) / r.measured_s : 0);
+      add(v.name + "." + kind + "_mb_per_s", r.measured_s > 0 ? static_cast<double>(op->bytes) / 1e6 / r.measured_s : 0);
+      add(v.name + "." + kind + "_response_mean_ms", op->response.mean_ns() / 1e6);
+      for (double p : r.percentiles)
+        add(fmt::format("{}.{}_response_p{}_ms", v.name, kind, p), op->response.percentile_ns(p) / 1e6);
+      add(v.name + "." + kind + "_response_max_ms", static_cast<double>(op->response.max_ns()) / 1e6);
+      add(v.name + "." + kind + "s_rejected", static_cast<double>(op->rejected));
+    }
+    const double writes = static_cast<double>(v.writes.completed);
+    add(v.name + ".delayed_writes", static_cast<double>(v.delayed_writes));
+    add(v.name + ".delayed_write_fraction", writes > 0 ? static_cast<double>(v.delayed_writes) / writes : 0);
+    add(v.name + ".delayed_write_s", v.delayed_write_s);
+  }
+  add("mean_wp_slots", r.mean_wp_slots);
+  add("wp_residence_mean_ms", r.wp_residence_mean_ms);
+  add("peak_remote_wp_tracks", static_cast<double>(r.peak_remote_wp_tracks));
+  add("peak_local_wp_slots", static_cast<double>(r.peak_local_wp_slots));
+  add("peak_invalid_remote_tracks", static_cast<double>(r.peak_invalid_remote_tracks));
+  add("peak_writes_at_risk", static_cast<double>(r.peak_writes_at_risk));
+  add("peak_bytes_at_risk", static_cast<double>(r.peak_bytes_at_risk));
+  add("link_utilisation_to_secondary", r.link_utilisation_to_secondary);
+  add("link_utilisation_to_primary", r.link_utilisation_to_primary);
+  add("disk_utilisation_r1_mean", r.disk_utilisation_r1_mean);
+  add("disk_utilisation_r2_mean", r.disk_utilisation_r2_mean);
+  double resync_s = 0;
+  for (const auto& x : r.resyncs)
+    if (x.end_s) resync_s += *x.end_s - x.start_s;
+  add("resync_s", resync_s);
+  add("writes_lost", static_cast<double>(r.writes_lost()));
+  add("invariant_violations", static_cast<double>(r.invariant_violations));
+  return m;
+}
+
 std::string summary_text(const RunResult& r) {
   std::string s;
   s += fmt::format("mirrorsim {} ({}), seed {}, {:.3f} s measured of {:.3f} s\n", r.mirrorsim_version, r.driver,

@@ -111,6 +111,10 @@ struct RunResult {
 };
 
 nlohmann::json to_json(const RunResult& r);
+// Every summary metric as (column, value), in a fixed order: the columns of
+// a sweep's CSV and of the Python bindings' DataFrames. Per-volume metrics
+// are prefixed by the volume's name ("db.write_response_p99_ms").
+std::vector<std::pair<std::string, double>> summary_metrics(const RunResult& r);
 // The readable summary printed by `mirrorsim run`.
 std::string summary_text(const RunResult& r);
 // One row per sample; the header names the columns.
