@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 
+#include "cli/analytic_report.hpp"
 #include "cli/command.hpp"
 #include "cli/scenario_args.hpp"
 #include "sim/simulation.hpp"
@@ -38,6 +39,7 @@ int run_main(int argc, char** argv) {
       ("timeseries", po::value(&timeseries_path), "write the time series as CSV")                      //
       ("trace", po::value(&trace_path), "write a Chrome trace-event JSON of the first writes' phases")  //
       ("trace-writes", po::value(&trace_writes)->default_value(200), "how many host writes --trace follows")  //
+      ("analytic", "print the analytic reference's predictions beside the simulated figures")  //
       ("quiet,q", "no progress on stderr");
   po::options_description hidden;
   hidden.add_options()("scenario", po::value<std::string>());
@@ -88,6 +90,7 @@ int run_main(int argc, char** argv) {
     return kExitFailed;
   }
   fmt::print("{}", summary_text(result));
+  if (vm.count("analytic")) fmt::print("{}", analytic_report(scenario, result));
   bool written = true;
   if (!out_path.empty()) written &= write_file(out_path, to_json(result).dump(2) + "\n");
   if (!timeseries_path.empty()) written &= write_file(timeseries_path, timeseries_csv(result));

@@ -54,6 +54,7 @@ nlohmann::json to_json(const RunResult& r) {
   }
   m["volumes"] = vols;
   m["mean_wp_slots"] = r.mean_wp_slots;
+  m["in_sync_fraction"] = r.in_sync_fraction;
   m["wp_episodes_per_s"] = r.wp_episodes_per_s;
   m["wp_residence_mean_ms"] = r.wp_residence_mean_ms;
   m["peak_remote_wp_tracks"] = r.peak_remote_wp_tracks;
@@ -126,6 +127,7 @@ std::vector<std::pair<std::string, double>> summary_metrics(const RunResult& r) 
     add(v.name + ".delayed_write_s", v.delayed_write_s);
   }
   add("mean_wp_slots", r.mean_wp_slots);
+  add("in_sync_fraction", r.in_sync_fraction);
   add("wp_residence_mean_ms", r.wp_residence_mean_ms);
   add("peak_remote_wp_tracks", static_cast<double>(r.peak_remote_wp_tracks));
   add("peak_local_wp_slots", static_cast<double>(r.peak_local_wp_slots));

@@ -80,6 +80,7 @@ struct RunResult {
   // slots holding WP data, and the slots' write-pending episodes (from the
   // moment a track gets a WP indicator until it has none).
   double mean_wp_slots = 0;
+  double in_sync_fraction = 0;  // of the measured window with no remote-WP and no invalid-remote track
   double wp_episodes_per_s = 0;
   double wp_residence_mean_ms = 0;
 

@@ -84,6 +84,7 @@ RunResult deserialize(const std::vector<uint8_t>& bytes) {
       r.volumes.push_back(std::move(vr));
     }
     r.mean_wp_slots = m.at("mean_wp_slots");
+    r.in_sync_fraction = m.at("in_sync_fraction");
     r.wp_episodes_per_s = m.at("wp_episodes_per_s");
     r.wp_residence_mean_ms = m.at("wp_residence_mean_ms");
     r.peak_remote_wp_tracks = m.at("peak_remote_wp_tracks");

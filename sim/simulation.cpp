@@ -225,6 +225,8 @@ class Simulation {
   Time occupancy_last_;
   uint32_t occupancy_wp_slots_ = 0;
   double occupancy_slot_s_ = 0;
+  bool in_sync_ = true;     // the primary owes the secondary nothing
+  double in_sync_s_ = 0;
   std::unordered_map<uint64_t, Time> wp_since_;  // tracks holding WP data, since when
   uint64_t wp_episodes_ = 0;
   double wp_residence_s_ = 0;
@@ -563,9 +565,13 @@ void Simulation::track_pair_state(SideState& s, Time now) {
     // this step touched.
     const Time from = std::max(occupancy_last_, warmup_);
     const Time to = std::min(now, duration_);
-    if (to > from) occupancy_slot_s_ += occupancy_wp_slots_ * (to - from).s();
+    if (to > from) {
+      occupancy_slot_s_ += occupancy_wp_slots_ * (to - from).s();
+      if (in_sync_) in_sync_s_ += (to - from).s();
+    }
     occupancy_last_ = now;
     occupancy_wp_slots_ = c.wp_slots();
+    in_sync_ = c.remote_wp_tracks() == 0 && c.invalid_remote_tracks() == 0 && c.pair_state() != PairState::Suspended;
     for (TrackKey k : c.touched()) {
       const TrackEntry& e = c.track(k);
       const uint64_t id = (static_cast<uint64_t>(k.volume) << 32) | k.track;
@@ -966,7 +972,14 @@ RunResult Simulation::collect() {
   r.measured_s = sc_.duration_s - sc_.measurement.warmup_s;
   r.percentiles = sc_.measurement.percentiles;
   r.volumes = std::move(volumes_);
+  // The last interval up to the end of the window.
+  if (occupancy_last_ < duration_) {
+    const Time from = std::max(occupancy_last_, warmup_);
+    occupancy_slot_s_ += occupancy_wp_slots_ * (duration_ - from).s();
+    if (in_sync_) in_sync_s_ += (duration_ - from).s();
+  }
   r.mean_wp_slots = occupancy_slot_s_ / r.measured_s;
+  r.in_sync_fraction = in_sync_s_ / r.measured_s;
   r.wp_episodes_per_s = static_cast<double>(wp_episodes_) / r.measured_s;
   r.wp_residence_mean_ms = wp_episodes_ ? wp_residence_s_ / static_cast<double>(wp_episodes_) * 1e3 : 0;
   const double link_s = sc_.link.links * r.measured_s;

@@ -198,3 +198,12 @@ TEST_CASE("mirrorsim run: the same seed writes byte-identical JSON, another seed
   CHECK(slurp(a) == slurp(b));
   CHECK(slurp(a) != slurp(c));
 }
+
+TEST_CASE("mirrorsim run --analytic prints predictions beside the simulation and names failed assumptions") {
+  const Outcome o = mirrorsim("run " + std::string(MIRRORSIM_SCENARIOS_DIR) + "/modes_100km.toml --quiet --analytic "
+                              "--set duration_s=1 --set measurement.warmup_s=0.2");
+  REQUIRE(o.exit_code == 0);
+  CHECK_THAT(o.out, Catch::Contains("analytic reference") && Catch::Contains("volume semi-sync (semi-sync)") &&
+                        Catch::Contains("analytic 1.3567, simulated 1.3567"));
+  CHECK_THAT(o.out, Catch::Contains("not modelled here") && Catch::Contains("disks (the CTMC models one FIFO disk)"));
+}

@@ -259,3 +259,22 @@ warmup_s = 5
     }
   }
 }
+
+TEST_CASE("adaptive copy: the secondary is fully in sync for the fraction of time the M/G/inf model predicts") {
+  // Copies in flight behave as an infinite-server system: P(none) = exp(-lambda R).
+  for (double rate : {300.0, 1500.0}) {
+    const RunResult r = run(kUnloaded, {{"duration_s", "30"},
+                                        {"measurement.warmup_s", "1"},
+                                        {"link.distance_km", "100"},
+                                        {"volume.db.mode", "adaptive-copy-wp"},
+                                        {"volume.db.skew_tracks", "100000"},
+                                        {"volume.db.tracks", "1000000"},
+                                        {"workload.0.arrival", "poisson"},
+                                        {"workload.0.rate_iops", fmt::format("{}", rate)}});
+    analytic::UnloadedWrite w{250e-6, 50e-6, 525e-6, 10e9 / 8, 1, 512};
+    const double residence = analytic::unloaded_sync_write_s(w) - 250e-6;
+    const double expected = analytic::in_sync_fraction(rate, residence);
+    INFO(fmt::format("{} writes/s: in sync {:.4f} simulated, {:.4f} analytic", rate, r.in_sync_fraction, expected));
+    CHECK(r.in_sync_fraction == Approx(expected).epsilon(0.03));
+  }
+}
