@@ -163,7 +163,11 @@ std::vector<PointOutcome> run_sweep(const Scenario& base, const std::vector<Swee
                std::string(width - filled, '.'), n, total, failed, running.size(), eta);
   };
   const unsigned jobs = std::max(1u, options.jobs);
-  auto stopping = [&] { return options.stop && options.stop->load(); };
+  bool halted = false;
+  auto stopping = [&] {
+    if (!halted && options.keep_going && !options.keep_going()) halted = true;
+    return halted || (options.stop && options.stop->load());
+  };
 
   while ((next < todo.size() || !running.empty()) && !stopping()) {
     while (running.size() < jobs && next < todo.size() && !stopping()) {

@@ -63,6 +63,9 @@ struct SweepOptions {
   // Checked between completions: when it turns true no new point starts,
   // running ones are stopped, and the finished ones are returned.
   const std::atomic<bool>* stop = nullptr;
+  // Called at least twice a second while points run; returning false stops
+  // like `stop` does (the Python bindings check for Ctrl-C here).
+  std::function<bool()> keep_going;
   std::function<void(const PointOutcome&)> on_point_done;
 };
 
