@@ -22,6 +22,8 @@ run: build
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+	@echo "seeded random runs of the model (seeds and invariant violations):"
+	@$(BUILD_DIR)/tests/model_tests "seeded random runs*" | grep "^seeded random runs \["
 
 deps:
 	@missing=""; \

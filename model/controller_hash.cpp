@@ -11,7 +11,7 @@ uint64_t key_bits(TrackKey k) { return (static_cast<uint64_t>(k.volume) << 32) |
 }  // namespace
 
 uint64_t Controller::state_hash() const {
-  Hasher h;
+  StateFold h;
   h.add(static_cast<uint64_t>(role_)).add(generation_).add(epoch_).add(static_cast<uint64_t>(state_));
   h.add(crashed_).add(reachable_).add(session_open_).add(operator_suspended_).add(handing_over_).add(takeover_sent_);
   h.add(copies_in_flight_).add(copy_reads_in_flight_).add(resync_pending_);

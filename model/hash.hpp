@@ -1,24 +1,28 @@
-// A small, deterministic 64-bit hasher for canonical state fingerprints.
+// The fold behind every state fingerprint (controller, observer, world),
+// which the exhaustive checker computes on every transition: one multiply a
+// word, each step a bijection of the running value, a full avalanche only at
+// the end. Deterministic across runs and machines.
 #pragma once
 
 #include <cstdint>
 
 namespace mirrorsim {
 
-class Hasher {
+class StateFold {
  public:
-  Hasher& add(uint64_t x) {
-    h_ ^= mix(x + 0x9e3779b97f4a7c15ull + (h_ << 6) + (h_ >> 2));
+  StateFold& add(uint64_t x) {
+    h_ = (h_ ^ x) * 0x9e3779b97f4a7c15ull;
+    h_ ^= h_ >> 29;
     return *this;
   }
-  uint64_t value() const { return mix(h_); }
-
- private:
-  static uint64_t mix(uint64_t z) {
+  uint64_t value() const {
+    uint64_t z = h_;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
   }
+
+ private:
   uint64_t h_ = 0x243f6a8885a308d3ull;
 };
 

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+
 namespace mirrorsim {
 
 std::string_view describe(Invariant i) {
@@ -95,6 +96,35 @@ std::string Observer::report() const {
   return s;
 }
 
+uint64_t Observer::state_hash() const {
+  StateFold h;
+  for (int s = 0; s < 2; ++s) {
+    h.add(static_cast<uint64_t>(pair_state_seen_[s])).add(static_cast<uint64_t>(role_seen_[s]));
+    for (const Shadow& sh : shadow_[s]) {
+      h.add(sh.content_seen).add(sh.disk_seen).add(sh.ack_evidence).add(sh.ack_epoch).add(sh.acked_ever);
+      h.add((sh.local_wp ? 1u : 0u) | (sh.remote_wp ? 2u : 0u) | (sh.invalid_remote ? 4u : 0u) |
+            (sh.invalid_local ? 8u : 0u));
+    }
+  }
+  // Step numbers are history; what decides a verdict is only whether a side
+  // was ever superseded and whether a write was acknowledged after that
+  // fence. A later fence lies after every step taken so far, so these two
+  // facts carry every future comparison.
+  for (int s = 0; s < 2; ++s) h.add(superseded_at_step_[s] != 0);
+  // The per-volume risk totals are sums of these per-track figures.
+  for (const TrackRecord& r : records_) {
+    h.add(r.acked.size());
+    for (const AckedWrite& w : r.acked) {
+      const uint64_t fence = superseded_at_step_[index_of(w.acked_by)];
+      const bool after_fence = fence != 0 && w.ack_step > fence;
+      h.add(w.version).add(index_of(w.acked_by) | (w.mirrored ? 2u : 0u) | (w.peer_acked ? 4u : 0u) |
+                           (after_fence ? 8u : 0u));
+    }
+    for (int s = 0; s < 2; ++s) h.add(r.risk_writes[s]).add(r.risk_mirrored[s]);
+  }
+  return h.value();
+}
+
 void Observer::after_step(Side side, Time now, const Input& in, std::span<const Command> out) {
   if (!ring_.empty()) {
     TraceEvent& ev = ring_[ring_next_];
@@ -180,6 +210,10 @@ void Observer::after_step(Side side, Time now, const Input& in, std::span<const 
     check_volume_bounds(Side::A, now, v);
     check_volume_bounds(Side::B, now, v);
   }
+  // Per-step scratch: left empty, a copied observer copies nothing of it.
+  volumes_to_check_.clear();
+  destaged_in_step_.clear();
+  copied_in_step_.clear();
 }
 
 void Observer::check_track(Side side, Time now, TrackKey k, bool lossy) {

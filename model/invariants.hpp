@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "model/controller.hpp"
+#include "model/hash.hpp"
 
 namespace mirrorsim {
 
@@ -74,6 +75,13 @@ class Observer {
   // The first violations in full (up to a bound; the count goes on).
   const std::vector<Violation>& violations() const { return violations_; }
   std::string report() const;  // a readable list of the recorded violations
+  // A fingerprint of the evidence that decides future verdicts (shadows of
+  // both sides, acknowledged writes not yet safe, the personalities and pair
+  // states last seen), for the exhaustive checker. Counters, losses already
+  // recorded, the trace and request sizes (which only feed byte counts) are
+  // history and left out. State added to the observer that a verdict
+  // depends on must be added here too, or the checker prunes futures.
+  uint64_t state_hash() const;
   // The last events seen (as many as the trace length), oldest first.
   std::vector<std::string> recent_events() const;
 

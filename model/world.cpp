@@ -1,10 +1,11 @@
 #include "model/world.hpp"
 
 #include <algorithm>
+#include <iterator>
+#include <type_traits>
 
 #include <fmt/format.h>
 
-#include "model/hash.hpp"
 
 namespace mirrorsim {
 
@@ -51,9 +52,9 @@ std::string to_string(const WorldEvent& e) {
   }
 }
 
-World::World(const WorldConfig& cfg) : cfg_(cfg) {
-  ctl_[0] = std::make_unique<Controller>(Side::A, Role::Primary, cfg.side_a);
-  ctl_[1] = std::make_unique<Controller>(Side::B, Role::Secondary, cfg.side_b);
+World::World(const WorldConfig& cfg) : cfg_(std::make_shared<const WorldConfig>(cfg)) {
+  ctl_[0] = std::make_shared<Controller>(Side::A, Role::Primary, cfg.side_a);
+  ctl_[1] = std::make_shared<Controller>(Side::B, Role::Secondary, cfg.side_b);
   observer_ = std::make_unique<Observer>(*ctl_[0], *ctl_[1], cfg.trace_length);
   const ControllerConfig* cc[2] = {&cfg.side_a, &cfg.side_b};
   for (int i = 0; i < 2; ++i) {
@@ -63,33 +64,121 @@ World::World(const WorldConfig& cfg) : cfg_(cfg) {
   }
 }
 
-World::World(const World& o)
-    : cfg_(o.cfg_),
-      link_up_(o.link_up_),
-      now_(o.now_),
-      next_req_(o.next_req_),
-      events_(o.events_),
-      host_(o.host_),
-      in_progress_(o.in_progress_),
-      acked_(o.acked_),
-      rejected_(o.rejected_) {
-  ctl_[0] = std::make_unique<Controller>(*o.ctl_[0]);
-  ctl_[1] = std::make_unique<Controller>(*o.ctl_[1]);
-  observer_ = std::make_unique<Observer>(*o.observer_);
-  observer_->rebind(*ctl_[0], *ctl_[1]);
+World::World(const World& o) : observer_(std::make_unique<Observer>(*o.observer_)) { copy_all_but_observer(o); }
+
+World& World::operator=(const World& o) {
+  if (this == &o) return *this;
+  *observer_ = *o.observer_;  // into the buffers this world's observer already has
+  copy_all_but_observer(o);
+  return *this;
+}
+
+void World::copy_all_but_observer(const World& o) {
+  cfg_ = o.cfg_;
   for (int i = 0; i < 2; ++i) {
+    ctl_[i] = o.ctl_[i];
+    ctl_hash_[i] = o.ctl_hash_[i];
     env_[i] = o.env_[i];
     links_[i] = o.links_[i];
     next_link_[i] = o.next_link_[i];
   }
+  link_up_ = o.link_up_;
+  now_ = o.now_;
+  next_req_ = o.next_req_;
+  events_ = o.events_;
+  host_ = o.host_;
+  in_progress_ = o.in_progress_;
+  acked_ = o.acked_;
+  rejected_ = o.rejected_;
+}
+
+namespace {
+// Controllers given up by worlds, kept to be assigned over: a copy assigned
+// into a controller that already owns queues, sets and slot vectors reuses
+// them, where a copy-constructed one allocates every container afresh. Per
+// thread, bounded; what is beyond the bound is freed.
+class ControllerPool {
+ public:
+  ~ControllerPool() {
+    gone_ = true;  // worlds that outlive the pool (thread exit) free their controllers themselves
+    for (Controller* c : spare_) delete c;
+  }
+  std::shared_ptr<Controller> copy_of(const Controller& from) {
+    Controller* c = nullptr;
+    if (spare_.empty()) {
+      c = new Controller(from);
+    } else {
+      c = spare_.back();
+      spare_.pop_back();
+      *c = from;
+    }
+    return std::shared_ptr<Controller>(c, [](Controller* unused) {
+      if (gone_) delete unused;
+      else pool().give_back(unused);
+    });
+  }
+  static ControllerPool& pool() {
+    thread_local ControllerPool p;
+    return p;
+  }
+
+ private:
+  void give_back(Controller* c) {
+    if (spare_.size() < kSpareMax) spare_.push_back(c);
+    else delete c;
+  }
+  static constexpr size_t kSpareMax = 64;
+  static thread_local bool gone_;  // trivially destructible: readable after the pool is destroyed
+  std::vector<Controller*> spare_;
+};
+thread_local bool ControllerPool::gone_ = false;
+}  // namespace
+
+Controller& World::mutable_controller(Side s) {
+  const int i = index_of(s);
+  if (ctl_[i].use_count() > 1) {
+    ctl_[i] = ControllerPool::pool().copy_of(*ctl_[i]);
+    observer_->rebind(*ctl_[0], *ctl_[1]);
+  }
+  ctl_hash_[i] = 0;
+  return *ctl_[i];
 }
 
 bool World::disk_failed(Side s, uint32_t disk) const { return env_[index_of(s)].failed[disk]; }
 
+size_t World::disk_writes_in_flight(Side s) const {
+  const auto& ios = env_[index_of(s)].in_flight;
+  return static_cast<size_t>(std::count_if(ios.begin(), ios.end(), [](const DiskIo& io) { return io.write; }));
+}
+
 Version World::disk_version(Side s, TrackKey k) const {
-  const auto& m = env_[index_of(s)].disk[k.volume];
-  auto it = m.find(k.track);
-  return it == m.end() ? 0 : it->second;
+  const auto& written = env_[index_of(s)].disk[k.volume];
+  auto it = std::lower_bound(written.begin(), written.end(), k.track,
+                             [](const auto& entry, TrackNo t) { return entry.first < t; });
+  return it == written.end() || it->first != k.track ? 0 : it->second;
+}
+
+bool World::take_in_progress(RequestId r) {
+  auto it = std::lower_bound(in_progress_.begin(), in_progress_.end(), r,
+                             [](const auto& entry, RequestId id) { return entry.first < id; });
+  if (it == in_progress_.end() || it->first != r) return false;
+  in_progress_.erase(it);
+  return true;
+}
+
+void World::record_rejection(RequestId r, RejectReason why) {
+  auto it = std::lower_bound(rejected_.begin(), rejected_.end(), r,
+                             [](const auto& entry, RequestId id) { return entry.first < id; });
+  if (it != rejected_.end() && it->first == r) it->second = why;
+  else rejected_.insert(it, {r, why});
+}
+
+void World::write_disk(int side, TrackKey k, Version v) {
+  auto& written = env_[side].disk[k.volume];
+  auto it = std::lower_bound(written.begin(), written.end(), k.track,
+                             [](const auto& entry, TrackNo t) { return entry.first < t; });
+  if (it != written.end() && it->first == k.track) it->second = v;
+  else written.insert(it, {k.track, v});
 }
 
 Side World::host_side() const {
@@ -104,8 +193,9 @@ Side World::host_side() const {
 }
 
 std::optional<RejectReason> World::reject_reason(RequestId r) const {
-  auto it = rejected_.find(r);
-  if (it == rejected_.end()) return std::nullopt;
+  auto it = std::lower_bound(rejected_.begin(), rejected_.end(), r,
+                             [](const auto& entry, RequestId id) { return entry.first < id; });
+  if (it == rejected_.end() || it->first != r) return std::nullopt;
   return it->second;
 }
 
@@ -131,13 +221,11 @@ std::vector<WorldEvent> World::internal_events() const {
 
 void World::step(Side s, const Input& in) {
   scratch_.clear();
-  Controller& c = *ctl_[index_of(s)];
-  now_ += Time::from_us(1);
+  Controller& c = mutable_controller(s);
+  if (!cfg_->time_frozen) now_ += Time::from_us(1);
   c.step(now_, in, scratch_);
   observer_->after_step(s, now_, in, scratch_);
-  Commands out;
-  out.swap(scratch_);
-  execute(s, out);
+  execute(s, scratch_);  // executing never steps a controller: the scratch stays intact
 }
 
 void World::execute(Side s, const Commands& out) {
@@ -153,13 +241,13 @@ void World::execute(Side s, const Commands& out) {
       const uint32_t l = next_link_[to]++ % links_[to].size();
       links_[to][l].push_back(snd->msg);
     } else if (const auto* a = std::get_if<AckHost>(&cmd)) {
-      if (in_progress_.erase(a->req)) {
-        acked_[a->req] = true;
+      if (take_in_progress(a->req)) {
+        acked_.insert(std::upper_bound(acked_.begin(), acked_.end(), a->req), a->req);
         (a->write ? host_.writes_acked : host_.reads_acked)++;
       }
     } else if (const auto* r = std::get_if<RejectHost>(&cmd)) {
-      if (in_progress_.erase(r->req)) {
-        rejected_[r->req] = r->reason;
+      if (take_in_progress(r->req)) {
+        record_rejection(r->req, r->reason);
         (r->write ? host_.writes_rejected : host_.reads_rejected)++;
       }
     } else if (const auto* t = std::get_if<ArmTimer>(&cmd)) {
@@ -182,7 +270,7 @@ void World::crash(Side s, bool land_in_flight) {
   env_[index_of(peer_of(s))].connection_broken = true;
   if (land_in_flight)
     for (const DiskIo& io : env_[i].in_flight)
-      if (io.write && !env_[i].failed[ctl_[i]->disk_of(io.key)]) env_[i].disk[io.key.volume][io.key.track] = io.version;
+      if (io.write && !env_[i].failed[ctl_[i]->disk_of(io.key)]) write_disk(i, io.key, io.version);
   env_[i].in_flight.clear();
   env_[i].timer.reset();
   for (auto& q : links_[i]) q.clear();  // messages to a dead controller are lost
@@ -197,7 +285,7 @@ void World::apply(const WorldEvent& ev) {
     case K::Deliver: {
       auto& q = links_[i][ev.index];
       Message m = std::move(q.front());
-      q.pop_front();
+      q.erase(q.begin());
       step(ev.side, Received{std::move(m)});
       break;
     }
@@ -206,7 +294,7 @@ void World::apply(const WorldEvent& ev) {
       env_[i].in_flight.erase(env_[i].in_flight.begin() + ev.index);
       const bool ok = !env_[i].failed[ctl_[i]->disk_of(io.key)];
       if (io.write) {
-        if (ok) env_[i].disk[io.key.volume][io.key.track] = io.version;
+        if (ok) write_disk(i, io.key, io.version);
         step(ev.side, DiskWriteDone{io.key, io.version, ok});
       } else {
         step(ev.side, DiskReadDone{io.key, ok ? disk_version(ev.side, io.key) : 0, ok});
@@ -216,7 +304,7 @@ void World::apply(const WorldEvent& ev) {
     case K::FireTimer: {
       const ArmTimer t = *env_[i].timer;
       env_[i].timer.reset();
-      now_ = std::max(now_, t.at);
+      if (!cfg_->time_frozen) now_ = std::max(now_, t.at);
       step(ev.side, TimerFired{t.id});
       break;
     }
@@ -279,11 +367,11 @@ RequestId World::host_io(Side s, bool write, TrackKey k, uint32_t bytes) {
   (write ? host_.writes_issued : host_.reads_issued)++;
   if (controller(s).crashed()) {
     // Nobody answers at a dead controller: the host's I/O times out.
-    rejected_[r] = RejectReason::Crashed;
+    record_rejection(r, RejectReason::Crashed);
     (write ? host_.writes_rejected : host_.reads_rejected)++;
     return r;
   }
-  in_progress_[r] = write;
+  in_progress_.emplace_back(r, write);  // ids only grow: the order holds
   if (write) step(s, HostWrite{r, k, bytes});
   else step(s, HostRead{r, k, bytes});
   return r;
@@ -331,9 +419,43 @@ uint64_t World::check_quiesced() {
   return findings;
 }
 
+namespace {
+uint64_t key_bits(TrackKey k) { return (static_cast<uint64_t>(k.volume) << 32) | k.track; }
+
+void add_message(StateFold& h, const Message& m) {
+  h.add(m.index());
+  std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        h.add(x.epoch);
+        if constexpr (std::is_same_v<T, Establish>) {
+          h.add(x.generation).add(x.wanted.size());
+          for (TrackKey k : x.wanted) h.add(key_bits(k));
+        } else if constexpr (std::is_same_v<T, EstablishAck>) {
+          h.add(x.owed.size());
+          for (TrackKey k : x.owed) h.add(key_bits(k));
+        } else if constexpr (std::is_same_v<T, WriteCommand> || std::is_same_v<T, TransferReady>) {
+          h.add(key_bits(x.key)).add(x.version).add(x.bytes);
+        } else if constexpr (std::is_same_v<T, CopyData>) {
+          h.add(key_bits(x.key)).add(x.version).add(x.bytes).add(x.fetch);
+        } else if constexpr (std::is_same_v<T, CopyAck>) {
+          h.add(key_bits(x.key)).add(x.version);
+        } else {
+          static_assert(std::is_same_v<T, Takeover>);
+          h.add(x.generation);
+        }
+      },
+      m);
+}
+}  // namespace
+
 uint64_t World::state_hash() const {
-  Hasher h;
-  h.add(ctl_[0]->state_hash()).add(ctl_[1]->state_hash()).add(link_up_);
+  StateFold h;
+  for (int i = 0; i < 2; ++i) {
+    if (ctl_hash_[i] == 0) ctl_hash_[i] = ctl_[i]->state_hash();
+    h.add(ctl_hash_[i]);
+  }
+  h.add(observer_->state_hash()).add(link_up_);
   for (int i = 0; i < 2; ++i) {
     const SideEnv& e = env_[i];
     for (const auto& vol : e.disk) {
@@ -342,21 +464,33 @@ uint64_t World::state_hash() const {
     }
     for (bool f : e.failed) h.add(f);
     // In-flight disk I/O completes in any order: hash it as a multiset.
-    std::vector<uint64_t> ios;
-    for (const DiskIo& io : e.in_flight)
-      ios.push_back(Hasher().add(io.write).add(io.key.volume).add(io.key.track).add(io.version).value());
-    std::sort(ios.begin(), ios.end());
-    h.add(ios.size());
-    for (uint64_t x : ios) h.add(x);
+    uint64_t ios[16];
+    std::vector<uint64_t> more;
+    uint64_t* first = ios;
+    if (e.in_flight.size() > std::size(ios)) {
+      more.resize(e.in_flight.size());
+      first = more.data();
+    }
+    for (size_t n = 0; n < e.in_flight.size(); ++n) {
+      const DiskIo& io = e.in_flight[n];
+      first[n] = StateFold().add(io.write).add(key_bits(io.key)).add(io.version).value();
+    }
+    std::sort(first, first + e.in_flight.size());
+    h.add(e.in_flight.size());
+    for (size_t n = 0; n < e.in_flight.size(); ++n) h.add(first[n]);
+    // Only one timer is ever armed per side and it is always the current
+    // one, so its id (a count of timers armed so far) is history, not state.
     h.add(e.timer.has_value());
-    if (e.timer) h.add(e.timer->id);
     h.add(e.notified_up).add(e.connection_broken);
     for (const auto& q : links_[i]) {
       h.add(q.size());
-      for (const Message& m : q) h.add(Hasher().add(m.index()).value()).add(std::hash<std::string>{}(to_string(m)));
+      for (const Message& m : q) add_message(h, m);
     }
     h.add(next_link_[i] % links_[i].size());
   }
+  // Requests nobody will answer any more make a difference at the end.
+  h.add(in_progress_.size());
+  for (const auto& [id, write] : in_progress_) h.add(id).add(write);
   return h.value();
 }
 

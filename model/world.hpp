@@ -6,9 +6,8 @@
 // have an order.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
-#include <deque>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,7 +22,11 @@ struct WorldConfig {
   ControllerConfig side_a;  // starts as the primary (R1)
   ControllerConfig side_b;  // starts as the secondary (R2)
   uint32_t links = 1;       // parallel links; each is FIFO, but they overtake each other
-  size_t trace_length = 48;
+  size_t trace_length = 48;  // steps the observer keeps for its reports; 0 keeps none
+  // Every step happens at t = 0. The exhaustive checker sets it: a timer
+  // is then only armed or not, and two states reached by paths of
+  // different lengths are the same state.
+  bool time_frozen = false;
 };
 
 struct WorldEvent {
@@ -59,14 +62,19 @@ std::string to_string(const WorldEvent&);
 class World {
  public:
   explicit World(const WorldConfig& cfg);
+  // Cheap: the copy shares both controllers with the original until one of
+  // the two worlds steps one (copy on write), and shares the configuration.
+  // Assigning over an existing world also reuses its buffers.
   World(const World& other);
-  World& operator=(const World&) = delete;
+  World& operator=(const World& other);
 
   const Controller& controller(Side s) const { return *ctl_[index_of(s)]; }
   const Observer& observer() const { return *observer_; }
   Time now() const { return now_; }
   bool link_up() const { return link_up_; }
   bool disk_failed(Side s, uint32_t disk) const;
+  // Disk writes issued by `s` and not yet completed.
+  size_t disk_writes_in_flight(Side s) const;
   // What the disk really holds (the truth the controllers only learn through completions).
   Version disk_version(Side s, TrackKey k) const;
   // The side hosts send to: the only primary, or A when that is ambiguous.
@@ -100,10 +108,15 @@ class World {
     for (const auto& [id, write] : in_progress_) r.push_back(id);
     return r;
   }
-  bool acked(RequestId r) const { return acked_.count(r) > 0; }
-  bool rejected(RequestId r) const { return rejected_.count(r) > 0; }
+  bool acked(RequestId r) const { return std::binary_search(acked_.begin(), acked_.end(), r); }
+  bool rejected(RequestId r) const { return reject_reason(r).has_value(); }
   std::optional<RejectReason> reject_reason(RequestId r) const;
   uint64_t events_applied() const { return events_; }
+  // A fingerprint of everything that decides what can happen next and what
+  // the observer will judge: both controllers, the disks, in-flight I/O as a
+  // multiset, the links, whether a timer is armed, the host requests in
+  // progress and the observer's evidence. Not the clock, counters or
+  // history. Equal fingerprints ⇒ the same futures (up to 64-bit collisions).
   uint64_t state_hash() const;
 
  private:
@@ -113,7 +126,9 @@ class World {
     Version version = 0;
   };
   struct SideEnv {
-    std::vector<std::map<TrackNo, Version>> disk;  // per volume: written tracks only
+    // Per volume, the written tracks only, sorted by track: a few entries
+    // in the small pairs that get copied often.
+    std::vector<std::vector<std::pair<TrackNo, Version>>> disk;
     std::vector<bool> failed;
     std::vector<DiskIo> in_flight;
     std::optional<ArmTimer> timer;
@@ -122,27 +137,39 @@ class World {
   };
 
   bool reachable_from(Side s) const;  // is the peer reachable, as the driver would tell s
+  Controller& mutable_controller(Side s);  // unshares it first
+  void copy_all_but_observer(const World& o);
   void step(Side s, const Input& in);
   void execute(Side s, const Commands& out);
   void crash(Side s, bool land_in_flight);
   void cut_link();
+  void write_disk(int side, TrackKey k, Version v);
+  bool take_in_progress(RequestId r);  // false if it was not in progress
+  void record_rejection(RequestId r, RejectReason why);
   RequestId host_io(Side s, bool write, TrackKey k, uint32_t bytes);
 
-  WorldConfig cfg_;
-  std::unique_ptr<Controller> ctl_[2];
+  std::shared_ptr<const WorldConfig> cfg_;
+  // Shared between copies until stepped; a controller's fingerprint is
+  // cached with it (0 = not computed yet), so a copy that never steps it
+  // never hashes it again.
+  std::shared_ptr<Controller> ctl_[2];
+  mutable uint64_t ctl_hash_[2] = {0, 0};
   std::unique_ptr<Observer> observer_;
   SideEnv env_[2];
   bool link_up_ = true;
-  // Messages in flight per direction (index = receiver) and link.
-  std::vector<std::deque<Message>> links_[2];
+  // Messages in flight per direction (index = receiver) and link, oldest
+  // first. Links hold a handful of messages: a vector is cheaper to copy
+  // than a deque.
+  std::vector<std::vector<Message>> links_[2];
   uint32_t next_link_[2] = {0, 0};
   Time now_;
   RequestId next_req_ = 1;
   uint64_t events_ = 0;
   HostStats host_;
-  std::map<RequestId, bool> in_progress_;  // → is a write
-  std::map<RequestId, bool> acked_;
-  std::map<RequestId, RejectReason> rejected_;
+  // Sorted by request id (ids only grow, so appending keeps the order).
+  std::vector<std::pair<RequestId, bool>> in_progress_;  // → is a write
+  std::vector<RequestId> acked_;
+  std::vector<std::pair<RequestId, RejectReason>> rejected_;
   Commands scratch_;
 };
 

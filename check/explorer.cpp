@@ -1,0 +1,554 @@
+#include "check/explorer.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "check/fingerprints.hpp"
+
+namespace mirrorsim::check {
+
+std::string_view to_string(Finding::Kind k) {
+  switch (k) {
+    case Finding::Kind::Invariant: return "invariant";
+    case Finding::Kind::EndState: return "end-state";
+    case Finding::Kind::HungRequest: return "hung-request";
+    case Finding::Kind::NoRest: return "no-rest";
+  }
+  return "?";
+}
+
+std::string_view to_string(Result::Outcome o) {
+  switch (o) {
+    case Result::Outcome::Complete: return "complete";
+    case Result::Outcome::Violation: return "violation";
+    case Result::Outcome::StateLimit: return "state-limit";
+    case Result::Outcome::DepthLimit: return "depth-limit";
+  }
+  return "?";
+}
+
+namespace {
+
+using mirrorsim::to_string;  // Version is an integer: no argument-dependent lookup
+using Kind = WorldEvent::Kind;
+using Clock = std::chrono::steady_clock;
+
+// Bringing a state to rest runs the internal events oldest first; a bounded
+// pair settles in a few dozen. Far more means it never will.
+constexpr uint64_t kRestEventsMax = 100'000;
+
+// The part of the environment's budget a path has used. Part of the state:
+// two paths that reach the same pair with different budgets left have
+// different futures.
+struct Used {
+  uint32_t writes = 0;
+  uint32_t reads = 0;
+  uint32_t link_failures = 0;
+  uint32_t crashes = 0;
+  uint32_t disk_errors = 0;
+  uint32_t disasters = 0;
+  uint32_t failovers = 0;
+  uint32_t operator_actions = 0;
+
+  uint64_t bits() const {
+    return StateFold()
+        .add(writes)
+        .add(reads)
+        .add(link_failures)
+        .add(crashes)
+        .add(disk_errors)
+        .add(disasters)
+        .add(failovers)
+        .add(operator_actions)
+        .value();
+  }
+};
+
+struct State {
+  World world;
+  Used used;
+  explicit State(const WorldConfig& c) : world(c) {}
+  State(const State&) = default;
+  State& operator=(const State&) = default;
+};
+
+// States a search has finished with, kept to be assigned over: most
+// transitions lead to a state already seen, and a copy assigned into a
+// spent state reuses its buffers instead of allocating them again.
+class Spares {
+ public:
+  std::unique_ptr<State> copy_of(const State& from) {
+    if (spare_.empty()) return std::make_unique<State>(from);
+    std::unique_ptr<State> s = std::move(spare_.back());
+    spare_.pop_back();
+    *s = from;
+    return s;
+  }
+  void give_back(std::unique_ptr<State> s) {
+    if (s && spare_.size() < kSpareMax) spare_.push_back(std::move(s));
+  }
+
+ private:
+  static constexpr size_t kSpareMax = 16;
+  std::vector<std::unique_ptr<State>> spare_;
+};
+
+uint64_t fingerprint(const State& s) { return StateFold().add(s.world.state_hash()).add(s.used.bits()).value(); }
+
+WorldConfig explorer_config(WorldConfig c) {
+  c.trace_length = 0;  // the trace is rebuilt by replaying the path
+  c.time_frozen = true;
+  return c;
+}
+
+// Every event enabled in `s`, in a fixed order: work already under way
+// first, then the hosts, then failures and operators within their bounds.
+void enabled_events(const State& s, const Bounds& b, std::vector<WorldEvent>& out) {
+  const World& w = s.world;
+  out = w.internal_events();
+  const Side host = w.host_side();
+  const auto& volumes = w.controller(Side::A).config().volumes;
+  auto each_track = [&](Kind kind) {
+    for (VolumeId v = 0; v < volumes.size(); ++v)
+      for (TrackNo t = 0; t < volumes[v].tracks; ++t) out.push_back({kind, host, 0, TrackKey{v, t}, false});
+  };
+  if (s.used.writes < b.writes) each_track(Kind::HostWrite);
+  if (s.used.reads < b.reads) each_track(Kind::HostRead);
+
+  if (w.link_up()) {
+    if (s.used.link_failures < b.link_failures) out.push_back({Kind::LinkDown, Side::A, 0, {}, false});
+  } else {
+    out.push_back({Kind::LinkUp, Side::A, 0, {}, false});
+  }
+  for (Side side : {Side::A, Side::B}) {
+    const Controller& c = w.controller(side);
+    if (c.crashed()) {
+      out.push_back({Kind::Restart, side, 0, {}, false});
+    } else if (s.used.crashes < b.crashes) {
+      out.push_back({Kind::Crash, side, 0, {}, false});
+      // With no disk write in flight both variants of the crash reach the
+      // same state: offering one is enough.
+      if (w.disk_writes_in_flight(side) > 0) out.push_back({Kind::Crash, side, 0, {}, true});
+    }
+  }
+  for (Side side : {Side::A, Side::B}) {
+    const uint32_t disks = w.controller(side).config().disks;
+    for (uint32_t d = 0; d < disks; ++d) {
+      if (w.disk_failed(side, d)) out.push_back({Kind::DiskRepair, side, d, {}, false});
+      else if (s.used.disk_errors < b.disk_errors) out.push_back({Kind::DiskFail, side, d, {}, false});
+    }
+  }
+  if (s.used.disasters < b.disasters && !w.controller(host).crashed() &&
+      w.controller(host).role() == Role::Primary)
+    out.push_back({Kind::Disaster, host, 0, {}, false});
+  for (Side side : {Side::A, Side::B}) {
+    const Controller& c = w.controller(side);
+    if (c.crashed()) continue;
+    // After a disaster the operator moves the work to the surviving site.
+    if (c.role() == Role::Secondary && s.used.failovers < s.used.disasters)
+      out.push_back({Kind::Failover, side, 0, {}, false});
+    if (c.operator_suspended()) out.push_back({Kind::Resume, side, 0, {}, false});
+    if (c.role() == Role::Primary && s.used.operator_actions < b.operator_actions) {
+      if (!c.operator_suspended()) out.push_back({Kind::Suspend, side, 0, {}, false});
+      if (!c.handing_over()) out.push_back({Kind::Failback, side, 0, {}, false});
+    }
+  }
+}
+
+void count(Used& u, const WorldEvent& e) {
+  switch (e.kind) {
+    case Kind::HostWrite: ++u.writes; break;
+    case Kind::HostRead: ++u.reads; break;
+    case Kind::LinkDown: ++u.link_failures; break;
+    case Kind::Crash: ++u.crashes; break;
+    case Kind::DiskFail: ++u.disk_errors; break;
+    case Kind::Disaster: ++u.disasters; break;
+    case Kind::Failover: ++u.failovers; break;
+    case Kind::Suspend:
+    case Kind::Failback: ++u.operator_actions; break;
+    default: break;
+  }
+}
+
+std::string describe(const Violation& v) {
+  return fmt::format("{} on side {}: {}", describe(v.which), to_string(v.side), v.what);
+}
+
+// The observer's verdict on the event just applied (the state before it had
+// no violation: the search stops at the first).
+std::optional<Finding> judge_step(const World& w) {
+  if (w.observer().violation_count() == 0) return std::nullopt;
+  const Violation& v = w.observer().violations().front();
+  return Finding{Finding::Kind::Invariant, v.which, describe(v)};
+}
+
+bool quiet(const World& w) { return w.internal_events().empty(); }
+
+// Brings a copy of a quiet state to rest (disks repaired, link up,
+// controllers restarted, suspensions resumed, everything drained oldest
+// first) and judges the end state: R2 == R1 on disk and in content, no WP
+// or invalid track anywhere, nothing at risk, every host request answered.
+std::optional<Finding> judge_at_rest(const World& w) {
+  World rest(w);
+  if (!rest.quiesce(kRestEventsMax))
+    return Finding{Finding::Kind::NoRest, std::nullopt,
+                   fmt::format("the pair did not settle within {} events", kRestEventsMax)};
+  rest.check_quiesced();
+  const Observer& ob = rest.observer();
+  if (ob.violation_count() > 0) {
+    std::string what;
+    for (const Violation& v : ob.violations()) {
+      if (!what.empty()) what += '\n';
+      what += describe(v);
+    }
+    return Finding{Finding::Kind::EndState, ob.violations().front().which, what};
+  }
+  std::string what;
+  const Controller& a = rest.controller(Side::A);
+  for (VolumeId v = 0; v < a.tracks().volume_count(); ++v)
+    for (TrackNo t = 0; t < a.tracks().tracks(v); ++t) {
+      const TrackKey k{v, t};
+      const Version da = rest.disk_version(Side::A, k), db = rest.disk_version(Side::B, k);
+      if (da != db) what += fmt::format("{}track {}: disk A holds v{}, disk B v{}", what.empty() ? "" : "\n",
+                                        to_string(k), to_string(da), to_string(db));
+      if (da != a.content_version(k))
+        what += fmt::format("{}track {}: disk A holds v{}, A's content is v{}", what.empty() ? "" : "\n",
+                            to_string(k), to_string(da), to_string(a.content_version(k)));
+    }
+  if (!what.empty()) return Finding{Finding::Kind::EndState, Invariant::I9, what};
+  if (rest.requests_in_progress() > 0) {
+    std::string ids;
+    for (RequestId r : rest.pending_requests()) ids += fmt::format("{}{}", ids.empty() ? "" : ", ", r);
+    return Finding{Finding::Kind::HungRequest, std::nullopt,
+                   fmt::format("host requests never answered after the pair came to rest: {}", ids)};
+  }
+  return std::nullopt;
+}
+
+class Progress {
+ public:
+  explicit Progress(const Options& o) : options_(o), start_(Clock::now()), next_(start_ + std::chrono::seconds(1)) {}
+  double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+  // Cheap enough to call on every transition: reads the clock every 4096.
+  void tick(const Stats& st, uint32_t depth) {
+    if (!options_.progress || (++ticks_ & 4095) != 0) return;
+    const auto now = Clock::now();
+    if (now < next_) return;
+    next_ = now + std::chrono::seconds(1);
+    options_.progress(st.states, st.transitions, depth, seconds());
+  }
+
+ private:
+  const Options& options_;
+  Clock::time_point start_;
+  Clock::time_point next_;
+  uint64_t ticks_ = 0;
+};
+
+struct Frame {
+  std::unique_ptr<State> state;
+  std::vector<WorldEvent> events;
+  size_t next = 0;
+  uint32_t depth = 0;
+};
+
+// Takes the frame's next event, on a copy of its state, or on the state
+// itself when it is the last one (no copy; the frame is spent).
+std::unique_ptr<State> take_next(Frame& f, WorldEvent& ev, Spares& spares) {
+  ev = f.events[f.next++];
+  if (f.next == f.events.size()) return std::move(f.state);
+  return spares.copy_of(*f.state);
+}
+
+void apply(State& s, const WorldEvent& ev) {
+  s.world.apply(ev);
+  count(s.used, ev);
+}
+
+Counterexample make_counterexample(const Options& o, std::vector<WorldEvent> events, bool rest) {
+  Counterexample cx;
+  cx.world = o.world;
+  cx.bounds = o.bounds;
+  cx.events = std::move(events);
+  cx.rest_at_end = rest;
+  return cx;
+}
+
+// The main search: depth-first, every distinct state expanded once, stops
+// at the first finding.
+//
+// No partial-order or symmetry reduction: every event steps the observer,
+// whose verdicts depend on the interleaving itself (I4 judges the instant of
+// a host acknowledgement, I2 the moment an indicator resets), so two
+// "independent" events do not commute for the checker; tracks are not
+// symmetric either (they map to different disks and sit at different places
+// in the LRU). The only merging is sound by construction: the state
+// fingerprint leaves out what cannot influence the future (see
+// World::state_hash), and a crash with no disk write in flight is offered
+// once, not in both variants.
+Result depth_first(const Options& o) {
+  Result r;
+  Progress progress(o);
+  FingerprintTable visited(/*with_depth=*/false);
+  Spares spares;
+  std::vector<Frame> stack;
+  std::vector<WorldEvent> path;
+  const WorldConfig cfg = explorer_config(o.world);
+
+  auto finish = [&](Result::Outcome outcome) {
+    r.outcome = outcome;
+    r.stats.seconds = progress.seconds();
+    r.stats.visited_bytes = visited.bytes();
+    return r;
+  };
+  auto found = [&](Finding f, bool rest) {
+    r.finding = std::move(f);
+    r.counterexample = make_counterexample(o, path, rest);
+    return finish(Result::Outcome::Violation);
+  };
+
+  auto root = std::make_unique<State>(cfg);
+  visited.insert(fingerprint(*root), 0);
+  r.stats.states = 1;
+  if (quiet(root->world)) {
+    ++r.stats.end_states;
+    if (auto f = judge_at_rest(root->world)) return found(std::move(*f), true);
+  }
+  stack.push_back(Frame{std::move(root), {}, 0, 0});
+  enabled_events(*stack.back().state, o.bounds, stack.back().events);
+
+  while (!stack.empty()) {
+    Frame& f = stack.back();
+    if (f.next == f.events.size()) {
+      stack.pop_back();
+      continue;
+    }
+    const uint32_t depth = f.depth + 1;
+    WorldEvent ev;
+    std::unique_ptr<State> child = take_next(f, ev, spares);
+    if (f.next == f.events.size()) stack.pop_back();  // its state moved into the child
+    apply(*child, ev);
+    ++r.stats.transitions;
+    progress.tick(r.stats, depth);
+    path.resize(depth - 1);
+    path.push_back(ev);
+    if (auto fnd = judge_step(child->world)) return found(std::move(*fnd), false);
+    if (!visited.insert(fingerprint(*child), depth)) {
+      spares.give_back(std::move(child));
+      continue;
+    }
+    ++r.stats.states;
+    r.stats.max_depth = std::max(r.stats.max_depth, depth);
+    if (quiet(child->world)) {
+      ++r.stats.end_states;
+      if (auto fnd = judge_at_rest(child->world)) return found(std::move(*fnd), true);
+    }
+    if (r.stats.states >= o.bounds.max_states) return finish(Result::Outcome::StateLimit);
+    if (depth >= o.bounds.max_depth) return finish(Result::Outcome::DepthLimit);
+    Frame next{std::move(child), {}, 0, depth};
+    enabled_events(*next.state, o.bounds, next.events);
+    stack.push_back(std::move(next));
+  }
+  return finish(Result::Outcome::Complete);
+}
+
+// Shortest counterexamples: depth-first again, bounded by a depth that
+// doubles from `first_bound` until a finding turns up (or `depth_max` is
+// reached), re-expanding a state whenever a shorter path reaches it. Within
+// a bound that re-expansion gives every state its true distance from the
+// initial state, so a pass that runs to its end finds the shortest finding
+// within its bound; once one is known only strictly shorter paths are
+// followed. Memory stays that of the depth-first search (a fingerprint and a
+// depth per state), where a breadth-first search would hold a whole level of
+// pairs; the price is re-expansion, a few times the work of a plain pass.
+struct Bounded {
+  std::optional<Finding> finding;
+  std::vector<WorldEvent> events;
+  bool rest = false;
+  bool shortest = false;  // the pass that found it ran to its end
+  Stats stats;
+};
+
+Bounded bounded_search(const Options& o, uint32_t first_bound, uint32_t depth_max, uint64_t transitions_max) {
+  Bounded best;
+  Progress progress(o);
+  const WorldConfig cfg = explorer_config(o.world);
+  uint32_t best_length = UINT32_MAX;
+
+  for (uint32_t bound = std::min(first_bound, depth_max);; bound = std::min(bound * 2, depth_max)) {
+    FingerprintTable seen(/*with_depth=*/true);
+    Spares spares;
+    std::vector<Frame> stack;
+    std::vector<WorldEvent> path;
+    auto root = std::make_unique<State>(cfg);
+    seen.insert(fingerprint(*root), 0);
+    stack.push_back(Frame{std::move(root), {}, 0, 0});
+    enabled_events(*stack.back().state, o.bounds, stack.back().events);
+    bool cut_short = false;
+    bool bound_reached = false;  // some state was left unexpanded at the bound
+
+    while (!stack.empty()) {
+      Frame& f = stack.back();
+      if (f.next == f.events.size()) {
+        stack.pop_back();
+        continue;
+      }
+      const uint32_t depth = f.depth + 1;
+      WorldEvent ev;
+      std::unique_ptr<State> child = take_next(f, ev, spares);
+      if (f.next == f.events.size()) stack.pop_back();
+      apply(*child, ev);
+      ++best.stats.transitions;
+      progress.tick(best.stats, depth);
+      path.resize(depth - 1);
+      path.push_back(ev);
+      auto record = [&](Finding fnd, bool rest) {
+        best.finding = std::move(fnd);
+        best.events = path;
+        best.rest = rest;
+        best_length = depth;
+      };
+      if (auto fnd = judge_step(child->world)) {
+        if (depth < best_length) record(std::move(*fnd), false);
+        spares.give_back(std::move(child));
+        continue;
+      }
+      if (!seen.insert(fingerprint(*child), depth)) {  // reached before by a path as short
+        spares.give_back(std::move(child));
+        continue;
+      }
+      ++best.stats.states;
+      best.stats.max_depth = std::max(best.stats.max_depth, depth);
+      if (quiet(child->world)) {
+        ++best.stats.end_states;
+        if (auto fnd = judge_at_rest(child->world)) {
+          if (depth < best_length) record(std::move(*fnd), true);
+          spares.give_back(std::move(child));
+          continue;
+        }
+      }
+      if (seen.size() >= o.bounds.max_states || best.stats.transitions >= transitions_max) {
+        cut_short = true;
+        break;
+      }
+      // A finding through the child needs at least one more event.
+      if (depth + 1 >= best_length || depth >= bound) {
+        bound_reached = bound_reached || depth >= bound;
+        spares.give_back(std::move(child));
+        continue;
+      }
+      Frame next{std::move(child), {}, 0, depth};
+      enabled_events(*next.state, o.bounds, next.events);
+      stack.push_back(std::move(next));
+    }
+    best.stats.visited_bytes = std::max(best.stats.visited_bytes, seen.bytes());
+    best.shortest = best.finding && !cut_short;
+    // A pass that never reached its bound explored everything there is.
+    if (cut_short || best.finding || !bound_reached || bound >= depth_max) break;
+  }
+  best.stats.seconds = progress.seconds();
+  return best;
+}
+
+// Whether World::apply can take `ev` now: internal events must be among
+// those listed, external ones must name tracks and disks that exist. (The
+// World trusts its caller; a trace file is not to be trusted.)
+bool applicable(const World& w, const WorldEvent& ev) {
+  switch (ev.kind) {
+    case Kind::Deliver:
+    case Kind::CompleteDisk:
+    case Kind::FireTimer:
+    case Kind::Notify: {
+      const auto evs = w.internal_events();
+      return std::any_of(evs.begin(), evs.end(), [&](const WorldEvent& e) {
+        return e.kind == ev.kind && e.side == ev.side && e.index == ev.index;
+      });
+    }
+    case Kind::HostWrite:
+    case Kind::HostRead: return w.controller(ev.side).tracks().contains(ev.key);
+    case Kind::DiskFail:
+    case Kind::DiskRepair: return ev.index < w.controller(ev.side).config().disks;
+    default: return true;
+  }
+}
+
+}  // namespace
+
+Result explore(const Options& o) {
+  // First a shallow search, within a small budget: mistakes that show
+  // within a few events are found at once, with a shortest trace, however
+  // large the state space a depth-first search could lose itself in first.
+  const uint64_t shallow_budget = std::max<uint64_t>(10'000, o.bounds.max_states / 50);
+  Bounded shallow = bounded_search(o, 4, o.bounds.max_depth, shallow_budget);
+  auto adopt = [&](Result& r, Bounded& b) {
+    r.finding = std::move(b.finding);
+    r.counterexample = make_counterexample(o, std::move(b.events), b.rest);
+    r.counterexample->shortest = b.shortest;
+  };
+  if (shallow.finding) {
+    Result r;
+    r.outcome = Result::Outcome::Violation;
+    r.stats = shallow.stats;
+    adopt(r, shallow);
+    return r;
+  }
+  // Then every state, once.
+  Result r = depth_first(o);
+  r.shallow_stats = shallow.stats;
+  if (r.outcome != Result::Outcome::Violation || !o.shortest_counterexample) return r;
+  // The shallow search ruled out findings within the depth it completed;
+  // the shortest lies between there and the depth-first trace's length.
+  const auto dfs_length = static_cast<uint32_t>(r.counterexample->events.size());
+  Bounded s = bounded_search(o, std::max<uint32_t>(shallow.stats.max_depth, 4), dfs_length, 8 * o.bounds.max_states);
+  r.shortest_stats = s.stats;
+  if (s.finding && s.events.size() <= dfs_length) adopt(r, s);
+  return r;
+}
+
+Replay replay(const Counterexample& cx) {
+  Replay out;
+  WorldConfig cfg = explorer_config(cx.world);
+  // One observer step per event at most: keep them all for the narrative.
+  cfg.trace_length = cx.events.size() + 1;
+  World w(cfg);
+  size_t steps_seen = 0;
+  auto narrate_steps = [&](const World& world) {
+    const auto lines = world.observer().recent_events();
+    for (size_t i = steps_seen; i < lines.size(); ++i) {
+      std::string line = lines[i];
+      // Time is frozen in the checker: drop the constant timestamp.
+      if (const auto colon = line.find("us "); line.rfind("t=", 0) == 0 && colon != std::string::npos)
+        line.erase(0, colon + 3);
+      out.narrative.push_back("     " + line);
+    }
+    steps_seen = lines.size();
+  };
+  for (size_t i = 0; i < cx.events.size(); ++i) {
+    const WorldEvent& ev = cx.events[i];
+    if (!applicable(w, ev))
+      throw std::invalid_argument(fmt::format("event {} ({}) cannot happen at that point of the trace", i + 1,
+                                              to_string(ev)));
+    out.narrative.push_back(fmt::format("{:>3}. {}", i + 1, to_string(ev)));
+    w.apply(ev);
+    ++out.events_applied;
+    narrate_steps(w);
+    if (auto f = judge_step(w)) {
+      out.finding = std::move(f);
+      return out;
+    }
+  }
+  if (cx.rest_at_end) {
+    out.narrative.push_back(
+        "  -- the pair is brought to rest: disks repaired, link up, controllers restarted, suspensions resumed, "
+        "everything drained oldest first");
+    out.finding = judge_at_rest(w);
+  }
+  return out;
+}
+
+}  // namespace mirrorsim::check
