@@ -820,8 +820,8 @@ void Controller::on_failback() {
   }
   handing_over_ = true;
   // New host I/O is refused from now on; what waits in queues is refused too.
-  std::deque<HostRequest> waiting;
-  waiting.swap(delayed_);
+  Fifo<HostRequest> waiting;
+  std::swap(waiting, delayed_);
   for (const HostRequest& r : waiting) {
     if (const auto* w = std::get_if<HostWrite>(&r)) reject(w->req, w->key, RejectReason::NotReady, true);
     else delayed_.push_back(r);  // reads still complete

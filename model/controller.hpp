@@ -12,7 +12,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <set>
 #include <span>
@@ -20,6 +19,7 @@
 
 #include "model/cache.hpp"
 #include "model/config.hpp"
+#include "model/fifo.hpp"
 #include "model/io.hpp"
 #include "model/track_table.hpp"
 
@@ -131,7 +131,7 @@ class Controller {
  private:
   struct VolumeState {
     std::vector<std::pair<TrackKey, Version>> outstanding;  // semi-sync: unacknowledged remote writes
-    std::deque<HostWrite> gated;  // semi-sync: writes waiting for the outstanding one
+    Fifo<HostWrite> gated;  // semi-sync: writes waiting for the outstanding one
     uint32_t delayed = 0;         // this volume's writes waiting at the write-pending limit
   };
   using HostRequest = std::variant<HostWrite, HostRead>;
@@ -240,10 +240,10 @@ class Controller {
   uint32_t copy_reads_in_flight_ = 0;
   uint32_t resync_pending_ = 0;  // copier-converted tracks not yet acknowledged
   std::vector<VolumeState> volumes_;
-  std::deque<HostRequest> delayed_;      // waiting at the write-pending limit, in arrival order
-  std::deque<CopyData> pending_stores_;  // copies waiting for a slot, in arrival order
-  std::deque<TrackKey> copy_queue_;
-  std::vector<std::deque<TrackKey>> destage_queue_;  // per disk
+  Fifo<HostRequest> delayed_;           // waiting at the write-pending limit, in arrival order
+  Fifo<CopyData> pending_stores_;       // copies waiting for a slot, in arrival order
+  Fifo<TrackKey> copy_queue_;
+  std::vector<Fifo<TrackKey>> destage_queue_;  // per disk
   std::vector<uint32_t> destages_in_flight_;         // per disk
   TrackKey resync_cursor_;
   std::set<TrackKey> recovery_reads_;  // primary after a volatile crash: learning disk versions
