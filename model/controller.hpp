@@ -110,6 +110,9 @@ class Controller {
   uint32_t remote_wp_tracks(VolumeId v) const { return volume_remote_wp_[v]; }
   uint64_t invalid_remote_tracks() const { return table_.invalid_remote_count(); }
   uint64_t invalid_local_tracks() const { return invalid_local_count_; }
+  // Tracks a resynchronisation owes the peer: still invalid-remote, or taken
+  // up by the copier and not yet acknowledged.
+  uint64_t resync_tracks_owed() const { return table_.invalid_remote_count() + resync_pending_; }
   uint32_t copies_in_flight() const { return copies_in_flight_; }
   uint32_t delayed_requests() const { return static_cast<uint32_t>(delayed_.size()); }
   // Semi-sync: the host write of the volume whose copy is not yet acknowledged.

@@ -598,7 +598,7 @@ void Simulation::track_pair_state(SideState& s, Time now) {
   if (before == after) return;
   pair_state_seen_[s.side] = after;
   if (after == PairState::Syncing && before != PairState::Syncing)
-    result_.resyncs.push_back(ResyncResult{now.s(), std::nullopt, c.invalid_remote_tracks()});
+    result_.resyncs.push_back(ResyncResult{now.s(), std::nullopt, c.resync_tracks_owed()});
   if (after == PairState::Synchronized && before == PairState::Syncing && !result_.resyncs.empty() &&
       !result_.resyncs.back().end_s)
     result_.resyncs.back().end_s = now.s();

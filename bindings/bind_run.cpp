@@ -1,0 +1,118 @@
+// run(): one simulation in a forked child. sweep(): the sweep engine
+// (sweep/sweep.hpp) that `mirrorsim sweep` runs, with Ctrl-C and progress
+// reaching Python.
+#include <pybind11/functional.h>
+#include <pybind11/stl.h>
+
+#include "bindings/bindings.hpp"
+#include "bindings/forked_call.hpp"
+#include "sweep/sweep.hpp"
+
+namespace mirrorsim::bindings {
+
+namespace {
+
+using Table = std::pair<std::vector<std::string>, std::vector<std::vector<std::string>>>;
+
+Table as_pair(const SweepTable& t) { return {t.columns, t.rows}; }
+
+// A Python error raised inside a callback the sweep engine calls: kept
+// until the engine returns, then raised.
+struct PendingError {
+  std::optional<py::error_already_set> error;
+  bool set() const { return error.has_value(); }
+};
+
+py::tuple sweep(const Scenario& base, const std::vector<std::pair<std::string, std::vector<std::string>>>& grid,
+                uint32_t repeat, unsigned jobs, const std::function<void(uint64_t, uint64_t, uint64_t)>& on_progress) {
+  if (grid.empty()) throw py::value_error("sweep: the grid is empty: give {dotted key: [values]}");
+  if (repeat == 0) throw py::value_error("sweep: repeat must be at least 1");
+  if (jobs == 0) throw py::value_error("sweep: jobs must be at least 1");
+  std::vector<SweepParam> params;
+  std::vector<std::string> keys;
+  for (const auto& [key, values] : grid) {
+    if (values.empty()) throw ScenarioError("sweep " + key, "no values to sweep");
+    (void)get_value(base, key);  // a key that addresses nothing is the sweep's mistake, not a point's
+    params.push_back(SweepParam{key, values});
+    keys.push_back(key);
+  }
+  const std::vector<SweepPoint> points = sweep_points(base, params, repeat);
+
+  PendingError pending;
+  uint64_t done = 0, failed = 0;
+  SweepOptions options;
+  options.jobs = jobs;
+  options.progress = false;  // C's stderr is not the notebook's: Python prints progress
+  options.sim.progress = false;
+  options.keep_going = [&] {
+    py::gil_scoped_acquire gil;
+    if (pending.set()) return false;
+    if (PyErr_CheckSignals() != 0) {
+      pending.error.emplace();  // fetches KeyboardInterrupt
+      return false;
+    }
+    return true;
+  };
+  options.on_point_done = [&](const PointOutcome& o) {
+    ++done;
+    if (!o.error.empty()) ++failed;
+    if (!on_progress) return;
+    py::gil_scoped_acquire gil;
+    if (pending.set()) return;
+    try {
+      on_progress(done, points.size(), failed);
+    } catch (py::error_already_set& e) {
+      pending.error.emplace(std::move(e));
+    }
+  };
+  std::vector<PointOutcome> outcomes;
+  {
+    py::gil_scoped_release release;
+    outcomes = run_sweep(base, points, options);
+  }
+  if (pending.set()) {
+    py::error_already_set e = std::move(*pending.error);
+    pending.error.reset();
+    throw e;
+  }
+  const SweepTable runs = runs_table(outcomes, keys);
+  const SweepTable ci = confidence_table(runs, keys);
+  return py::make_tuple(as_pair(runs), as_pair(ci));
+}
+
+}  // namespace
+
+void bind_run(py::module_& m) {
+  using namespace pybind11::literals;
+  m.def(
+      "run",
+      [](const Scenario& s, const std::string& trace_path, uint32_t trace_writes) {
+        SimOptions options;
+        options.progress = false;
+        options.trace_path = trace_path;
+        options.trace_writes = trace_writes;
+        return run_in_child(s, options);
+      },
+      "scenario"_a, "trace_path"_a = "", "trace_writes"_a = 200,
+      "Simulates the scenario in a forked child (SimGrid allows one engine per process) and returns its "
+      "RunResult; with a trace_path, the child also writes a Chrome trace-event JSON of the first trace_writes "
+      "host writes (as `mirrorsim run --trace`). The GIL is released while waiting; Ctrl-C raises "
+      "KeyboardInterrupt and kills the child; a failed child raises RunFailed with its message.");
+  m.def("sweep", &sweep, "scenario"_a, "grid"_a, "repeat"_a, "jobs"_a, "on_progress"_a,
+        "Runs the sweep engine of `mirrorsim sweep` over the grid [(dotted key, [TOML value text])] x repeat "
+        "(repeat r runs with seed base + r), each point in a forked child, `jobs` at once. on_progress(done, total, "
+        "failed) is called (with the GIL) after each point, or None. Returns ((columns, rows) of the runs table, "
+        "(columns, rows) of the confidence table), cells as text exactly as in the CLI's CSV. Ctrl-C raises "
+        "KeyboardInterrupt and stops every child.");
+  m.def(
+      "parse_sweep_param",
+      [](const std::string& text, const std::string& where) {
+        const SweepParam p = parse_sweep_param(text, where);
+        return std::make_pair(p.key, p.values);
+      },
+      "text"_a, "where"_a,
+      "\"key=v1,v2,...\" or \"key=start:stop:step\" (a --param flag) as (key, [value text]). Raises ScenarioError "
+      "naming `where`.");
+}
+
+}  // namespace mirrorsim::bindings

@@ -1,0 +1,67 @@
+// validate(): the simulator against this machine (real/validate.hpp) —
+// calibrate, run the scaled scenario on real processes and in the
+// simulator, compare the response-time distributions — in a forked child.
+#include <pybind11/stl.h>
+
+#include "bindings/bindings.hpp"
+#include "bindings/forked_call.hpp"
+
+#if MIRRORSIM_BIND_VALIDATE
+#include "real/validate.hpp"
+#include "report/serialize.hpp"
+#endif
+
+namespace mirrorsim::bindings {
+
+void bind_validate(py::module_& m) {
+#if MIRRORSIM_BIND_VALIDATE
+  using namespace pybind11::literals;
+  m.attr("HAVE_VALIDATE") = true;
+  m.def(
+      "validate",
+      [](const Scenario& s, double duration_s, uint32_t tracks_max, uint32_t track_bytes_max, int calibration_ops) {
+        if (!(duration_s > 0) || tracks_max < 1 || track_bytes_max < 512 || calibration_ops < 10)
+          throw py::value_error(
+              "validate: duration_s > 0, tracks_max >= 1, track_bytes_max >= 512 and calibration_ops >= 10");
+        real::ValidateOptions o;
+        o.duration_s = duration_s;
+        o.tracks_max = tracks_max;
+        o.track_bytes_max = track_bytes_max;
+        o.calibration_ops = calibration_ops;
+        o.real.progress = false;
+        // What the real driver cannot run is bad input: refused before forking.
+        real::check_real_support(real::scale_for_validation(s, o), o.real);
+        auto bytes = [](const RunResult& r) {
+          const std::vector<uint8_t> b = serialize(r);
+          return std::string(b.begin(), b.end());
+        };
+        const auto parts = call_in_child(
+            [&] {
+              const real::Validation v = real::validate(s, o);
+              return std::vector<std::string>{real::to_json(v).dump(2) + "\n", real::validation_text(v),
+                                              bytes(v.real.result), bytes(v.sim), v.scenario.resolved_toml,
+                                              v.scenario.source, v.real.verification.ok() ? "1" : "0"};
+            },
+            "the validation");
+        const auto result = [](const std::string& b) { return deserialize(std::vector<uint8_t>(b.begin(), b.end())); };
+        py::dict d;
+        d["json"] = parts.at(0);
+        d["text"] = parts.at(1);
+        d["real"] = result(parts.at(2));
+        d["sim"] = result(parts.at(3));
+        d["scenario_toml"] = parts.at(4);
+        d["scenario_source"] = parts.at(5);
+        d["verified"] = parts.at(6) == "1";
+        return d;
+      },
+      "scenario"_a, "duration_s"_a, "tracks_max"_a, "track_bytes_max"_a, "calibration_ops"_a,
+      "`mirrorsim validate` in a forked child: the scenario scaled down, calibrated on this machine, run on real "
+      "processes and in the simulator. Returns {json: the text `mirrorsim validate --out` writes, text: what it "
+      "prints, real: RunResult, sim: RunResult, scenario_toml, scenario_source: what both ran, verified: the real "
+      "run's verification passed}.");
+#else
+  m.attr("HAVE_VALIDATE") = false;
+#endif
+}
+
+}  // namespace mirrorsim::bindings

@@ -1,0 +1,80 @@
+"""mirrorsim from Python: the simulator and reference model of remote data
+mirroring with local and remote write-pending indicators (US 6,647,474).
+
+The same C++ core as the ``mirrorsim`` command::
+
+    import mirrorsim
+    sc = mirrorsim.Scenario.load("scenarios/quickstart.toml")
+    sc["link.distance_km"] = 200
+    r = mirrorsim.run(sc, seed=7)          # one forked child per run
+    r.summary["volumes"][0]["writes"]["response_ms"]["p99"]
+    r.latencies("db")                      # numpy, ms
+    r.timeseries()                         # pandas
+    df = mirrorsim.sweep(sc, {"link.distance_km": [0, 100, 300]}, repeat=3, jobs=2)
+
+- :class:`Scenario` — load, read and change values by dotted key
+- :func:`run` → :class:`Result`
+- :func:`sweep` → pandas DataFrame (the engine of ``mirrorsim sweep``)
+- :func:`check` → :class:`CheckReport` (``mirrorsim check``)
+- :func:`validate` → :class:`Validation` (``mirrorsim validate``)
+
+Each simulation runs in a forked child: SimGrid allows one engine per
+process, and the child keeps SimGrid's SIGINT handler away from the
+interpreter (Ctrl-C in a notebook raises KeyboardInterrupt).
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import _mirrorsim
+from .result import Result
+from .scenario import Scenario, ScenarioError
+from .sweep import sweep
+
+__version__: str = _mirrorsim.__version__
+
+RunFailed = _mirrorsim.RunFailed
+
+__all__ = ["Scenario", "ScenarioError", "Result", "RunFailed", "run", "sweep", "simgrid_version", "__version__"]
+
+
+def run(scenario: Scenario, seed: int | None = None, *, trace_path: str | os.PathLike[str] | None = None,
+        trace_writes: int = 200) -> Result:
+    """Simulates ``scenario`` (as ``mirrorsim run``) and returns its
+    :class:`Result`. ``seed`` overrides the scenario's seed on a copy. With a
+    ``trace_path``, also writes a Chrome trace-event JSON of the first
+    ``trace_writes`` host writes' phases (``mirrorsim run --trace``).
+
+    The run happens in a forked child; the interpreter waits with the GIL
+    released. Ctrl-C raises KeyboardInterrupt and kills the child. A run that
+    fails (a deadlock, a crash of the child) raises :class:`RunFailed`, a
+    RuntimeError with the child's message. What ``mirrorsim run`` reports
+    with exit code 1 does not raise: invariant violations are in
+    ``summary["invariant_violations"]`` (the observer's report in
+    :attr:`Result.violation_report`), a pair that should have drained and did
+    not in ``summary["drain_failed"]`` and ``summary["end_state"]``.
+    """
+    if not isinstance(scenario, Scenario):
+        raise TypeError("run() takes a mirrorsim.Scenario (Scenario.load(path) or Scenario.from_toml(text))")
+    s = scenario if seed is None else scenario.with_values({"seed": seed})
+    if not isinstance(trace_writes, int) or trace_writes < 0:
+        raise ValueError(f"trace_writes must be a whole number ≥ 0, got {trace_writes!r}")
+    path = "" if trace_path is None else os.fspath(trace_path)
+    return Result(_mirrorsim.run(s._core, path, trace_writes))
+
+
+def simgrid_version() -> str:
+    """The SimGrid version the simulator runs on, e.g. ``"3.32"``."""
+    return _mirrorsim.simgrid_version()
+
+
+if _mirrorsim.HAVE_CHECK:
+    from .check import CheckReport, check
+
+    __all__ += ["check", "CheckReport"]
+
+if _mirrorsim.HAVE_VALIDATE:
+    from .validate import Validation, validate
+
+    __all__ += ["validate", "Validation"]

@@ -1,0 +1,59 @@
+"""Python values as the TOML value text the scenario loader reads, and back.
+
+The loader (config/) is the only judge of a value: this module only spells
+Python numbers, booleans, strings and lists the way a ``--set key=value``
+flag would, so that a refused value is refused with the loader's message.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import re
+import tomllib
+from typing import Any
+
+__all__ = ["toml_value_text", "python_value"]
+
+# A string the loader takes as a bare word (``--set volume.db.mode=semi-sync``)
+# and TOML would not read as something else: written without quotes, as the
+# CLI's users write it, so a sweep's parameter column matches the CLI's CSV.
+_BARE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+_TOML_WORDS = {"true", "false", "inf", "nan"}
+
+
+def toml_value_text(value: Any) -> str:
+    """The TOML value text of ``value``: ``True`` → ``true``, ``200`` → ``200``,
+    ``0.1`` → ``0.1`` (the shortest text that reads back as the same float),
+    ``"semi-sync"`` → ``semi-sync`` (a bare word) or a quoted TOML string,
+    a list or tuple → ``[a, b]``. numpy scalars count as the Python numbers
+    they hold. Raises TypeError for anything else (dicts, None, objects)."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return "true" if bool(value) else "false"
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        v = float(value)
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(value, str):
+        if _BARE_WORD.fullmatch(value) and value not in _TOML_WORDS:
+            return value
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "ndarray":
+        return "[" + ", ".join(toml_value_text(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} {value!r} as a scenario value "
+                    "(numbers, booleans, strings and lists of them)")
+
+
+def python_value(text: str) -> Any:
+    """The Python value of TOML value text (as ``get_value`` returns it):
+    int, float, bool, str or list; ``None`` for ``""`` (an optional key that
+    is not set)."""
+    if text == "":
+        return None
+    return tomllib.loads("value = " + text)["value"]

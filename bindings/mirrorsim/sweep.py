@@ -1,0 +1,121 @@
+"""Parameter sweeps through the C++ sweep engine of ``mirrorsim sweep``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from . import _mirrorsim
+from ._values import toml_value_text
+from .scenario import Scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["sweep"]
+
+# Columns of the runs and confidence tables that are whole numbers.
+_INTEGER_COLUMNS = ("index", "grid_index", "repeat", "seed", "runs", "failed")
+
+
+def _grid_params(grid: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
+    """{dotted key: values} as (key, [TOML value text]) in the grid's order. A
+    string value is a ``--param`` spec: ``"0,100,300"`` or ``"0:300:50"``."""
+    if not isinstance(grid, Mapping):
+        raise TypeError("grid is a dict {dotted key: list of values}, e.g. {'link.distance_km': [0, 100, 300]}")
+    params = []
+    for key, values in grid.items():
+        if isinstance(values, str):
+            params.append(_mirrorsim.parse_sweep_param(f"{key}={values}", f"grid[{key!r}] = {values!r}"))
+        elif isinstance(values, Iterable):
+            params.append((key, [toml_value_text(v) for v in values]))
+        else:
+            params.append((key, [toml_value_text(values)]))
+    return params
+
+
+def _number(cell: str) -> float | None:
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
+def _frame(columns: list[str], rows: list[list[str]], text_columns: Iterable[str]) -> pd.DataFrame:
+    """A table of text cells as a DataFrame: the text columns as strings, a
+    parameter column as numbers when every cell is one, every other column
+    as floats (NaN where empty: a failed point has no metrics)."""
+    import numpy as np
+    import pandas as pd
+
+    text = set(text_columns)
+    data: dict[str, Any] = {}
+    for i, c in enumerate(columns):
+        cells = [r[i] for r in rows]
+        if c == "error":
+            data[c] = pd.Series(cells, dtype=object)
+        elif c in _INTEGER_COLUMNS:
+            data[c] = pd.Series([int(x) for x in cells], dtype="int64")
+        elif c in text:
+            numbers = [_number(x) for x in cells]
+            data[c] = (pd.Series(numbers, dtype="float64") if all(n is not None for n in numbers)
+                       else pd.Series(cells, dtype=object))
+        else:
+            data[c] = pd.Series([float(x) if x != "" else np.nan for x in cells], dtype="float64")
+    return pd.DataFrame(data, columns=columns)
+
+
+def sweep(scenario: Scenario, grid: Mapping[str, Any], repeat: int = 1, jobs: int | None = None,
+          progress: bool = True, summary: bool = False, seed: int | None = None) -> pd.DataFrame:
+    """Runs ``scenario`` at every point of ``grid`` with the sweep engine of
+    ``mirrorsim sweep`` (sweep/sweep.hpp): each run in its own forked child,
+    ``jobs`` at once.
+
+    - ``grid``: {dotted key: list of values}, e.g. ``{"link.distance_km": [0,
+      100, 300], "volume.db.mode": ["sync", "semi-sync"]}``; the first key
+      varies slowest. A string value is a ``--param`` spec (``"0:300:50"``).
+    - ``repeat``: runs per grid point; repeat r runs with seed base + r (the
+      same seeds at every point: common random numbers).
+    - ``jobs``: children at once; None is ``os.cpu_count()``.
+    - ``progress``: a counter of finished points on stderr.
+    - ``seed``: the base seed (default: the scenario's).
+
+    Returns the runs table of ``mirrorsim sweep --out`` as a DataFrame, one
+    row per run: ``index``, ``grid_index``, ``repeat``, ``seed``, the
+    parameters (numbers when every value is one), ``error`` (``""`` or why the
+    point failed; its metrics are then NaN) and every summary metric as
+    floats. With ``summary=True``: the confidence table instead (the CLI's
+    ``.ci.csv``), one row per grid point with ``runs``, ``failed`` and every
+    metric's ``<metric>_mean`` and ``<metric>_ci95``.
+
+    A bad key raises :class:`ScenarioError` before anything runs; a bad value
+    fails only its points. Ctrl-C raises KeyboardInterrupt and stops every
+    child.
+    """
+    if not isinstance(scenario, Scenario):
+        raise TypeError("sweep() takes a mirrorsim.Scenario")
+    if not isinstance(repeat, int) or repeat < 1:
+        raise ValueError(f"repeat must be a whole number ≥ 1, got {repeat!r}")
+    if jobs is None:
+        jobs = os.cpu_count() or 1
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a whole number ≥ 1, got {jobs!r}")
+    params = _grid_params(grid)
+    if not params:
+        raise ValueError("the grid is empty: give {dotted key: [values]}")
+    base = scenario if seed is None else scenario.with_values({"seed": seed})
+
+    on_progress = None
+    if progress:
+        def on_progress(done: int, total: int, failed: int) -> None:
+            end = "\n" if done == total else ""
+            print(f"\r  sweep: {done}/{total} runs, {failed} failed", end=end, file=sys.stderr, flush=True)
+
+    (runs_columns, runs_rows), (ci_columns, ci_rows) = _mirrorsim.sweep(
+        base._core, params, repeat, jobs, on_progress)
+    keys = [k for k, _ in params]
+    if summary:
+        return _frame(ci_columns, ci_rows, keys)
+    return _frame(runs_columns, runs_rows, keys)

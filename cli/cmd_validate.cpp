@@ -1,0 +1,119 @@
+// mirrorsim validate: the simulator against this machine — calibrate, run the
+// scenario (scaled down) in real mode and in the simulator, compare the
+// response-time distributions.
+#include <csignal>
+#include <fstream>
+#include <iostream>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+
+#include "cli/command.hpp"
+#include "cli/scenario_args.hpp"
+#include "real/validate.hpp"
+
+namespace mirrorsim::cli {
+namespace {
+
+namespace po = boost::program_options;
+
+int validate_main(int argc, char** argv) {
+  po::options_description opts("mirrorsim validate SCENARIO [options]");
+  std::vector<std::string> sets;
+  std::string out_path;
+  real::ValidateOptions o;
+  double demerit_max_pct = -1;
+  opts.add_options()                                                                                 //
+      ("help,h", "this help")                                                                         //
+      ("set", po::value(&sets)->composing(), "override a scenario value before scaling")             //
+      ("seed", po::value<uint64_t>(), "random seed (overrides the scenario's)")                      //
+      ("duration-s", po::value(&o.duration_s)->default_value(o.duration_s), "length of the compared runs")  //
+      ("tracks-max", po::value(&o.tracks_max)->default_value(o.tracks_max), "tracks per volume at most")    //
+      ("track-bytes-max", po::value(&o.track_bytes_max)->default_value(o.track_bytes_max),
+       "track size at most (never below the largest request)")                                      //
+      ("ops", po::value(&o.calibration_ops)->default_value(o.calibration_ops), "calibration measurements per size")  //
+      ("demerit-max-pct", po::value(&demerit_max_pct), "fail (exit 1) when a demerit exceeds this % of the mean")  //
+      ("out", po::value(&out_path), "write calibration, both results and the comparison as JSON")    //
+      ("quiet,q", "no progress on stderr");
+  po::options_description hidden;
+  hidden.add_options()("scenario", po::value<std::string>());
+  po::options_description all;
+  all.add(opts).add(hidden);
+  po::positional_options_description pos;
+  pos.add("scenario", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    fmt::print(stderr, "mirrorsim validate: {}\n\n", e.what());
+    std::cerr << opts;
+    return kExitBadInput;
+  }
+  if (vm.count("help")) {
+    std::cout << opts
+              << "\nScales SCENARIO down to run in seconds, calibrates its disk and link keys on this machine\n"
+                 "(as `mirrorsim calibrate`) and its cache-store times with two short probe runs, runs it in\n"
+                 "real mode (raw loopback link) and in the simulator, and prints both response-time\n"
+                 "distributions side by side with the demerit (RMS of the quantile differences).\n"
+                 "Exit code 0 when both runs are clean (and within --demerit-max-pct), 1 otherwise, 2 on bad input.\n";
+    return kExitOk;
+  }
+  if (!vm.count("scenario")) {
+    fmt::print(stderr, "mirrorsim validate: missing SCENARIO (a .toml file)\n\n");
+    std::cerr << opts;
+    return kExitBadInput;
+  }
+  if (!(o.duration_s > 0) || o.tracks_max < 1 || o.track_bytes_max < 512 || o.calibration_ops < 10) {
+    fmt::print(stderr, "mirrorsim validate: --duration-s > 0, --tracks-max ≥ 1, --track-bytes-max ≥ 512, --ops ≥ 10\n");
+    return kExitBadInput;
+  }
+  o.real.progress = false;
+  Scenario scenario;
+  try {
+    std::optional<uint64_t> seed;
+    if (vm.count("seed")) seed = vm["seed"].as<uint64_t>();
+    scenario = load_scenario_with_overrides(vm["scenario"].as<std::string>(), sets, seed);
+    real::check_real_support(real::scale_for_validation(scenario, o), o.real);
+  } catch (const ScenarioError& e) {
+    fmt::print(stderr, "mirrorsim validate: {}\n", e.what());
+    return kExitBadInput;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  if (!vm.count("quiet")) fmt::print(stderr, "mirrorsim validate {}: calibrating, probing, then one real and one simulated run\n", scenario.source);
+  real::Validation v;
+  try {
+    v = real::validate(scenario, o);
+  } catch (const ScenarioError& e) {
+    fmt::print(stderr, "mirrorsim validate: {}\n", e.what());
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "mirrorsim validate: {}\n", e.what());
+    return kExitFailed;
+  }
+  fmt::print("{}", real::validation_text(v));
+  if (!out_path.empty()) {
+    std::ofstream out(out_path);
+    out << real::to_json(v).dump(2) << "\n";
+    if (!out) {
+      fmt::print(stderr, "mirrorsim validate: cannot write {}\n", out_path);
+      return kExitFailed;
+    }
+  }
+  bool ok = v.real.verification.ok() && !v.real.result.invariant_violations && !v.sim.invariant_violations;
+  if (!ok) fmt::print(stderr, "mirrorsim validate: a run was not clean\n{}", v.real.result.violation_report);
+  if (demerit_max_pct >= 0)
+    for (const auto& c : v.comparisons)
+      if (c.demerit_percent_of_mean > demerit_max_pct) {
+        fmt::print(stderr, "mirrorsim validate: volume {} {}: demerit {:.1f} % of the mean exceeds {:.1f} %\n", c.volume,
+                   c.op, c.demerit_percent_of_mean, demerit_max_pct);
+        ok = false;
+      }
+  return ok ? kExitOk : kExitFailed;
+}
+
+const Registration registration{{"validate", "compare the simulator with this machine: calibrate, run both, compare",
+                                  validate_main}};
+
+}  // namespace
+}  // namespace mirrorsim::cli

@@ -1,0 +1,301 @@
+#include "real/disk.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "real/clock.hpp"
+
+namespace mirrorsim::real {
+namespace {
+
+constexpr uint32_t kDirectBlockBytes = 4096;
+
+[[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what + ": " + std::strerror(errno)); }
+
+bool pwrite_all(int fd, const uint8_t* p, size_t n, uint64_t off) {
+  while (n) {
+    const ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(off));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<size_t>(w);
+    off += static_cast<uint64_t>(w);
+  }
+  return true;
+}
+
+bool pread_all(int fd, uint8_t* p, size_t n, uint64_t off) {
+  while (n) {
+    const ssize_t r = ::pread(fd, p, n, static_cast<off_t>(off));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      if (r == 0) errno = EIO;  // short file: treat as an I/O error
+      return false;
+    }
+    p += r;
+    n -= static_cast<size_t>(r);
+    off += static_cast<uint64_t>(r);
+  }
+  return true;
+}
+
+}  // namespace
+
+AlignedBuffer::AlignedBuffer(size_t bytes) : size_(bytes) {
+  void* p = nullptr;
+  const size_t rounded = (bytes + kDirectBlockBytes - 1) / kDirectBlockBytes * kDirectBlockBytes;
+  if (posix_memalign(&p, kDirectBlockBytes, std::max<size_t>(rounded, kDirectBlockBytes)) != 0) throw std::bad_alloc();
+  data_.reset(static_cast<uint8_t*>(p));
+}
+
+DiskSet::DiskSet(const Geometry& g, std::string dir, DiskOptions options, std::function<void()> wake)
+    : g_(g), dir_(std::move(dir)), opt_(options), wake_(std::move(wake)) {
+  added_latency_ns_ = opt_.added_latency.ns;
+  for (uint32_t d = 0; d < g_.disks; ++d) {
+    workers_.push_back(std::make_unique<Worker>());
+    workers_.back()->disk = d;
+  }
+}
+
+DiskSet::~DiskSet() {
+  for (auto& w : workers_) {
+    {
+      std::lock_guard lock(w->mu);
+      w->stop = true;
+    }
+    w->cv.notify_all();
+  }
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+    if (w->fd >= 0) ::close(w->fd);
+  }
+}
+
+std::string DiskSet::path_of(uint32_t disk) const { return fmt::format("{}/disk{}.img", dir_, disk); }
+
+uint32_t DiskSet::io_bytes_for(uint32_t bytes) const {
+  if (!opt_.o_direct) return bytes;
+  return (bytes + kDirectBlockBytes - 1) / kDirectBlockBytes * kDirectBlockBytes;
+}
+
+void DiskSet::format(uint64_t seed) {
+  // Whole tracks in batches of about 1 MiB, written in file order.
+  const uint32_t per_batch = std::max<uint32_t>(1, (1u << 20) / g_.track_bytes);
+  std::vector<uint8_t> batch(static_cast<size_t>(per_batch) * g_.track_bytes);
+  std::vector<std::vector<TrackKey>> by_disk(g_.disks);
+  for (uint64_t i = 0; i < g_.total_tracks; ++i) {
+    const TrackKey k = g_.key_of(i);
+    by_disk[g_.disk_of(k)].push_back(k);
+  }
+  for (uint32_t d = 0; d < g_.disks; ++d) {
+    const std::string path = path_of(d);
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) fail("cannot create " + path);
+    uint64_t off = 0;
+    for (size_t i = 0; i < by_disk[d].size(); i += per_batch) {
+      const size_t n = std::min<size_t>(per_batch, by_disk[d].size() - i);
+      for (size_t j = 0; j < n; ++j) {
+        auto* p = batch.data() + j * g_.track_bytes;
+        write_image(std::span<uint8_t>(p, g_.track_bytes), by_disk[d][i + j], 0, g_.track_bytes, seed);
+      }
+      if (!pwrite_all(fd, batch.data(), n * g_.track_bytes, off)) {
+        const int err = errno;
+        ::close(fd);
+        errno = err;
+        fail("cannot pre-write " + path);
+      }
+      off += n * g_.track_bytes;
+    }
+    if (::fdatasync(fd) != 0) fail("fdatasync " + path);
+    ::close(fd);
+  }
+  open_files();
+}
+
+void DiskSet::open_existing() { open_files(); }
+
+void DiskSet::open_files() {
+  for (uint32_t d = 0; d < g_.disks; ++d) {
+    const std::string path = path_of(d);
+    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (opt_.o_direct ? O_DIRECT : 0));
+    if (fd < 0) fail("cannot open " + path + (opt_.o_direct ? " with O_DIRECT" : ""));
+    struct stat st{};
+    fstat(fd, &st);
+    const uint64_t want = g_.tracks_on_disk[d] * g_.track_bytes;
+    if (static_cast<uint64_t>(st.st_size) != want) {
+      ::close(fd);
+      throw std::runtime_error(fmt::format("{} holds {} bytes, the geometry needs {}", path, st.st_size, want));
+    }
+    workers_[d]->fd = fd;
+  }
+}
+
+void DiskSet::start() {
+  for (auto& w : workers_) {
+    Worker* raw = w.get();
+    w->thread = std::thread([this, raw] { run(*raw); });
+  }
+}
+
+void DiskSet::submit_write(uint32_t disk, TrackKey key, Version version, std::span<const uint8_t> data,
+                           uint32_t io_bytes, int64_t tag) {
+  Worker& w = *workers_.at(disk);
+  const uint32_t n = io_bytes_for(io_bytes);
+  if (n > data.size()) throw std::logic_error("a disk write beyond its buffer");
+  {
+    std::lock_guard lock(w.mu);
+    w.queue.push_back(Request{true, key, version, data, AlignedBuffer(), n, tag});
+  }
+  w.cv.notify_one();
+}
+
+void DiskSet::submit_read(uint32_t disk, TrackKey key) {
+  Worker& w = *workers_.at(disk);
+  {
+    std::lock_guard lock(w.mu);
+    w.queue.push_back(Request{false, key, 0, {}, AlignedBuffer(g_.track_bytes), io_bytes_for(g_.track_bytes), -1});
+  }
+  w.cv.notify_one();
+}
+
+std::vector<DiskCompletion> DiskSet::take_completions() {
+  wake_pending_ = false;  // completions after this point wake the loop again
+  std::lock_guard lock(done_mu_);
+  std::vector<DiskCompletion> out;
+  out.swap(done_);
+  return out;
+}
+
+void DiskSet::set_failed(uint32_t disk, bool failed) { workers_.at(disk)->failed = failed; }
+
+uint64_t DiskSet::ios() const {
+  uint64_t n = 0;
+  for (const auto& w : workers_) n += w->ios.load();
+  return n;
+}
+
+void DiskSet::power_loss() {
+  power_lost_ = true;
+  for (auto& w : workers_) {
+    {
+      std::lock_guard lock(w->mu);
+      w->stop = true;
+      w->queue.clear();  // never started: never written
+    }
+    w->cv.notify_all();
+  }
+  for (auto& w : workers_)
+    if (w->thread.joinable()) w->thread.join();
+}
+
+void DiskSet::run(Worker& w) {
+  for (;;) {
+    Request r;
+    {
+      std::unique_lock lock(w.mu);
+      w.cv.wait(lock, [&] { return w.stop || !w.queue.empty(); });
+      if (w.stop) return;
+      r = std::move(w.queue.front());
+      w.queue.pop_front();
+    }
+    DiskCompletion c = serve(w, r);
+    if (power_lost_) return;  // the machine is off: nobody hears of it
+    {
+      std::lock_guard lock(done_mu_);
+      done_.push_back(std::move(c));
+    }
+    if (!wake_pending_.exchange(true)) wake_();
+  }
+}
+
+DiskCompletion DiskSet::serve(Worker& w, Request& r) {
+  const Time started = monotonic_now();
+  DiskCompletion c;
+  c.write = r.write;
+  c.disk = w.disk;
+  c.key = r.key;
+  c.version = r.version;
+  c.tag = r.tag;
+  if (const int64_t extra = added_latency_ns_.load(); extra > 0) {
+    std::unique_lock lock(w.mu);
+    w.cv.wait_for(lock, std::chrono::nanoseconds(extra), [&] { return w.stop; });
+  }
+  const uint64_t off = g_.offset_of(r.key);
+  if (w.failed) {
+    c.ok = false;
+    c.error = std::strerror(r.write ? opt_.failure_errno : EIO);
+  } else if (r.write) {
+    AlignedBuffer undo;
+    if (opt_.undo_unsynced) {
+      undo = AlignedBuffer(r.io_bytes);
+      if (!pread_all(w.fd, undo.data(), r.io_bytes, off)) undo = AlignedBuffer();
+    }
+    if (!pwrite_all(w.fd, r.source.data(), r.io_bytes, off)) {
+      c.ok = false;
+      c.error = fmt::format("pwrite: {}", std::strerror(errno));
+    } else if (power_lost_) {
+      // Written but not synced when the power went: the device never got it.
+      if (undo.size()) pwrite_all(w.fd, undo.data(), r.io_bytes, off);
+      return c;
+    } else if (::fdatasync(w.fd) != 0) {
+      c.ok = false;
+      c.error = fmt::format("fdatasync: {}", std::strerror(errno));
+    }
+  } else {
+    if (!pread_all(w.fd, r.data.data(), r.io_bytes, off)) {
+      c.ok = false;
+      c.error = fmt::format("pread: {}", std::strerror(errno));
+    } else {
+      ImageHeader h;
+      const ImageCheck check = check_image(std::span<const uint8_t>(r.data.data(), g_.track_bytes), &h);
+      if (check != ImageCheck::Ok || h.key != r.key) {
+        c.ok = false;
+        c.error = check != ImageCheck::Ok ? fmt::format("track {} on disk: {}", to_string(r.key), to_string(check))
+                                          : fmt::format("track {} on disk holds track {}", to_string(r.key), to_string(h.key));
+      } else {
+        c.version = h.version;
+        c.data = std::move(r.data);
+      }
+    }
+  }
+  w.busy_ns += static_cast<uint64_t>((monotonic_now() - started).ns);
+  ++w.ios;
+  return c;
+}
+
+std::vector<TrackDigest> DiskSet::digest(uint64_t first, uint32_t count) {
+  std::vector<TrackDigest> out;
+  std::vector<uint8_t> buf(g_.track_bytes);
+  std::vector<int> fds(g_.disks, -1);
+  for (uint32_t d = 0; d < g_.disks; ++d) {
+    fds[d] = ::open(path_of(d).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fds[d] < 0) fail("cannot open " + path_of(d));
+  }
+  for (uint64_t i = first; i < first + count && i < g_.total_tracks; ++i) {
+    const TrackKey k = g_.key_of(i);
+    TrackDigest t;
+    if (pread_all(fds[g_.disk_of(k)], buf.data(), buf.size(), g_.offset_of(k))) {
+      ImageHeader h;
+      t.check = check_image(buf, &h);
+      if (t.check == ImageCheck::Ok && h.key != k) t.check = ImageCheck::NoHeader;
+      if (t.check == ImageCheck::Ok) {
+        t.version = h.version;
+        t.length = h.length;
+        t.checksum = h.checksum;
+      }
+    }
+    out.push_back(t);
+  }
+  for (int fd : fds) ::close(fd);
+  return out;
+}
+
+}  // namespace mirrorsim::real

@@ -1,0 +1,154 @@
+// The controller's disks: one pre-written backing file per model disk under
+// the controller's directory, written with pwrite + fdatasync (optionally
+// O_DIRECT), one worker thread per disk serving its I/Os in arrival order
+// (the model's disk is a FIFO server). Completions return to the event loop
+// through its wake-up.
+//
+// Fault injection wraps the file I/O: a failed disk answers every I/O with
+// an error (EIO, or ENOSPC for writes), an added latency delays each I/O,
+// and a simulated power loss drops every write that was not yet synced: a
+// worker between its pwrite and its fdatasync puts the old bytes back, and
+// nothing queued is written.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "model/types.hpp"
+#include "real/geometry.hpp"
+#include "real/track_image.hpp"
+
+namespace mirrorsim::real {
+
+// Page-aligned bytes, as O_DIRECT needs.
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  explicit AlignedBuffer(size_t bytes);
+  uint8_t* data() { return data_.get(); }
+  const uint8_t* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+  std::span<uint8_t> span() { return {data_.get(), size_}; }
+  std::span<const uint8_t> span() const { return {data_.get(), size_}; }
+
+ private:
+  struct Free {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint8_t, Free> data_;
+  size_t size_ = 0;
+};
+
+struct DiskOptions {
+  bool o_direct = false;
+  int failure_errno = 5;   // EIO; ENOSPC (28) for "disk full" failures of writes
+  Time added_latency;      // every I/O, on top of the device's own time
+  // Keep the old bytes of every write until it is synced, so a simulated
+  // power loss can drop it. Costs a read per write: on only when the
+  // scenario schedules a disaster.
+  bool undo_unsynced = false;
+};
+
+struct DiskCompletion {
+  bool write = true;
+  uint32_t disk = 0;
+  int64_t tag = -1;      // the submitter's (writes)
+  TrackKey key;
+  Version version = 0;   // written; or read from the track's header
+  bool ok = true;
+  std::string error;     // why not ok
+  AlignedBuffer data;    // reads: the track as read
+};
+
+// One track's state on disk, for verification.
+struct TrackDigest {
+  ImageCheck check = ImageCheck::NoHeader;
+  Version version = 0;
+  uint32_t length = 0;
+  uint32_t checksum = 0;
+};
+
+class DiskSet {
+ public:
+  // `wake` is called from worker threads when completions are ready.
+  DiskSet(const Geometry& g, std::string dir, DiskOptions options, std::function<void()> wake);
+  ~DiskSet();  // stops and joins the workers (queued I/O is abandoned)
+
+  // Creates the backing files and writes version 0 of every track (the
+  // first write into unallocated space is slower: pre-writing keeps that
+  // out of the measurements), then syncs. Throws std::runtime_error.
+  void format(uint64_t seed);
+  // Opens files `format` made earlier (a restart). Throws when missing or
+  // of the wrong size.
+  void open_existing();
+  void start();  // the worker threads
+
+  // Writes `data` (at least io_bytes, rounded up to the 4 KiB block with
+  // O_DIRECT, and then page-aligned) from where it is: the caller keeps it
+  // unchanged until the completion carrying `tag` comes back.
+  void submit_write(uint32_t disk, TrackKey key, Version version, std::span<const uint8_t> data, uint32_t io_bytes,
+                    int64_t tag);
+  void submit_read(uint32_t disk, TrackKey key);
+  std::vector<DiskCompletion> take_completions();
+
+  void set_failed(uint32_t disk, bool failed);
+  void set_added_latency(Time t) { added_latency_ns_.store(t.ns); }
+  // Drops every write not yet synced and stops the workers; returns when
+  // none of them will touch a file again.
+  void power_loss();
+
+  // Reads every track back (the workers must be idle or stopped).
+  std::vector<TrackDigest> digest(uint64_t first, uint32_t count);
+  uint64_t busy_ns(uint32_t disk) const { return workers_[disk]->busy_ns.load(); }
+  uint64_t ios() const;
+  uint32_t io_bytes_for(uint32_t bytes) const;
+  const Geometry& geometry() const { return g_; }
+
+ private:
+  struct Request {
+    bool write = true;
+    TrackKey key;
+    Version version = 0;
+    std::span<const uint8_t> source;  // writes
+    AlignedBuffer data;               // reads
+    uint32_t io_bytes = 0;
+    int64_t tag = -1;
+  };
+  struct Worker {
+    uint32_t disk = 0;
+    int fd = -1;
+    std::thread thread;
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<Request> queue;
+    bool stop = false;
+    std::atomic<bool> failed{false};
+    std::atomic<uint64_t> busy_ns{0};
+    std::atomic<uint64_t> ios{0};
+  };
+  std::string path_of(uint32_t disk) const;
+  void open_files();
+  void run(Worker& w);
+  DiskCompletion serve(Worker& w, Request& r);
+
+  Geometry g_;
+  std::string dir_;
+  DiskOptions opt_;
+  std::function<void()> wake_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<int64_t> added_latency_ns_{0};
+  std::atomic<bool> power_lost_{false};
+  std::mutex done_mu_;
+  std::vector<DiskCompletion> done_;
+  std::atomic<bool> wake_pending_{false};  // one wake-up per batch of completions
+};
+
+}  // namespace mirrorsim::real

@@ -1,0 +1,99 @@
+// `mirrorsim real`: a scenario on real devices. The orchestrator (this
+// process) plays the hosts and the failure schedule; R1 and R2 are
+// controller processes (controller_server.hpp) — both forked here, or R2 a
+// `mirrorsim secondary` on another machine. After host I/O ends and the pair
+// drains, every run is verified:
+//
+//   - R2's disks equal R1's track by track (version, length and checksum of
+//     every track image, and the checksum is that of the image generated for
+//     that version), and both equal what the replayed model says they hold;
+//   - every acknowledged write (the hosts' log of volume, track, version) is
+//     held by the surviving primary, or its loss is one the model's observer
+//     accounts for (a disaster in an asynchronous mode); versions newer than
+//     anything acknowledged — durable but not acknowledged — are accepted;
+//   - the invariant observer replays both controllers' input logs (replay.hpp).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/scenario.hpp"
+#include "real/net.hpp"
+#include "report/result.hpp"
+
+namespace mirrorsim::real {
+
+// Kernel-level link faults (root only): R2 serves inside network namespace
+// `netns`, reached over a veth pair whose root-side end is `device`; then
+// link-down and link-up set that device down and up, and a link-degrade's
+// bandwidth becomes a tbf qdisc on it, instead of the in-process wrapper.
+// This kernel has no netem, so an added latency has no kernel counterpart.
+struct KernelLink {
+  std::string netns;
+  std::string device;
+  std::string r2_address;  // R2's address in the namespace
+};
+
+struct RealOptions {
+  std::string run_dir;               // empty: a new directory under temp_parent, removed at the end
+  std::string temp_parent;           // empty: $TMPDIR, else /tmp
+  bool keep_run_dir = false;
+  std::optional<Endpoint> secondary; // R2 is a `mirrorsim secondary` there; else forked here
+  std::string state_dir = "/dev/shm";
+  bool o_direct = false;
+  // Add the scenario's link on top of the real one: 5 µs/km × distance_km
+  // one way and its aggregate bandwidth (links × bandwidth_gbit_per_s). Off:
+  // the real link as it is (validate, which calibrates from it).
+  bool emulate_link = true;
+  double link_jitter_us = 0;
+  double link_loss = 0;              // probability per frame; a loss breaks the connection
+  int disk_failure_errno = 5;        // EIO; ENOSPC makes failed disks answer "no space"
+  double disk_added_latency_us = 0;
+  double drain_timeout_s = 30;       // after host I/O, for the pair to drain
+  uint64_t disk_bytes_max = 2ull << 30;  // backing files per side
+  uint64_t log_bytes = 1ull << 30;       // input log per controller (sparse)
+  bool progress = true;              // a progress line on stderr
+  bool controller_logs = false;      // the controllers' own log lines on stderr
+  std::optional<KernelLink> kernel_link;
+};
+
+struct Verification {
+  bool disks_compared = false;       // the pair drained: R2 == R1 was checked
+  uint64_t tracks_compared = 0;
+  uint64_t tracks_differing = 0;     // R2's image differs from R1's
+  uint64_t tracks_damaged = 0;       // an image fails its checksum, or is not the one generated for its version
+  uint64_t tracks_unlike_model = 0;  // the disk holds another version than the replayed model says
+  std::string survivor;              // whose data the acknowledged writes were checked against: "r1" | "r2"
+  uint64_t writes_acked = 0;
+  uint64_t writes_acked_lost = 0;    // not held by the survivor
+  uint64_t writes_lost_by_model = 0; // what the observer accounts for (the mode's allowance)
+  uint64_t tracks_durable_unacked = 0;  // hold a version newer than any acknowledged: accepted
+  uint64_t link_connections = 0;    // R1's link connections over the run (1 when it never broke)
+  uint64_t replay_steps = 0;
+  uint64_t restarts_checked = 0;
+  bool log_truncated = false;        // the observer saw only part of the run
+  std::vector<std::string> findings; // what failed, first ones in full
+  bool ok() const { return findings.empty(); }
+};
+
+struct RealRun {
+  RunResult result;
+  Verification verification;
+};
+
+// What `mirrorsim real` cannot do with this scenario and these options:
+// throws ScenarioError naming the failure entry (file:line:col) or the keys.
+void check_real_support(const Scenario& s, const RealOptions& o);
+
+// Runs the scenario; throws std::runtime_error when the run cannot happen
+// (a controller does not start, the link never comes up). Findings of the
+// verification are in the result, counted as invariant violations.
+RealRun run_real(const Scenario& s, const RealOptions& o);
+
+std::string verification_text(const Verification& v);
+nlohmann::json to_json(const Verification& v);
+
+}  // namespace mirrorsim::real

@@ -1,0 +1,27 @@
+// Controller processes on this machine: forked from the orchestrator (no
+// exec, so the test binary can spawn them as well as `mirrorsim`), each
+// serving one run and dying with its parent (PR_SET_PDEATHSIG).
+#pragma once
+
+#include <sys/types.h>
+
+#include "model/types.hpp"
+#include "real/controller_server.hpp"
+
+namespace mirrorsim::real {
+
+struct LocalController {
+  pid_t pid = -1;
+  Endpoint endpoint;  // where it listens (the port it got, when asked for 0)
+};
+
+// Forks a controller serving `options` and waits (up to `timeout`) for it to
+// announce its port. Throws std::runtime_error when it does not come up.
+LocalController spawn_controller(ServeOptions options, Time timeout);
+// Sends `signal` and reaps the process; true when it was still running.
+bool kill_controller(LocalController& c, int signal);
+// Waits up to `timeout` for the process to exit by itself, then kills it.
+// Returns its exit status as waitpid gave it (-1 if it had to be killed).
+int reap_controller(LocalController& c, Time timeout);
+
+}  // namespace mirrorsim::real

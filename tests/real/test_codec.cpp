@@ -1,0 +1,237 @@
+// The bytes on the wire and on the disks: frames, link messages, logged
+// inputs, control frames and track images — what each accepts and what it
+// refuses, with the reason it gives.
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "model/config.hpp"
+#include "real/checksum.hpp"
+#include "real/geometry.hpp"
+#include "real/messages.hpp"
+#include "real/protocol.hpp"
+#include "real/track_image.hpp"
+#include "real/wire.hpp"
+
+using namespace mirrorsim;
+using namespace mirrorsim::real;
+
+namespace {
+
+Geometry small_geometry() {
+  ControllerConfig c;
+  c.track_bytes = 4096;
+  c.disks = 3;
+  c.volumes = {VolumeConfig{"a", 10}, VolumeConfig{"b", 5}};
+  return Geometry::of(c);
+}
+
+std::vector<uint8_t> frame(FrameType t, std::vector<uint8_t> body) {
+  std::vector<uint8_t> out;
+  append_frame(out, t, body);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a frame fed in pieces comes out whole and checked") {
+  const auto bytes = frame(FrameType::Heartbeat, {1, 2, 3});
+  FrameDecoder d(1024);
+  for (uint8_t b : bytes) {
+    REQUIRE_FALSE(d.next().has_value());
+    d.feed(std::span<const uint8_t>(&b, 1));
+  }
+  const auto f = d.next();
+  REQUIRE(f);
+  CHECK(f->type == FrameType::Heartbeat);
+  CHECK(f->body == std::vector<uint8_t>{1, 2, 3});
+  CHECK_FALSE(d.failed());
+}
+
+TEST_CASE("the frame decoder refuses a bad magic, an unknown type, a body over the limit and a checksum mismatch") {
+  SECTION("bad magic") {
+    FrameDecoder d(1024);
+    const std::vector<uint8_t> junk(40, 0xAB);
+    d.feed(junk);
+    CHECK_FALSE(d.next());
+    CHECK(d.failed());
+    CHECK_THAT(d.error(), Catch::Contains("bad frame magic"));
+  }
+  SECTION("unknown type") {
+    auto bytes = frame(FrameType::Heartbeat, {});
+    bytes[4] = 0xEE;
+    FrameDecoder d(1024);
+    d.feed(bytes);
+    CHECK_FALSE(d.next());
+    CHECK_THAT(d.error(), Catch::Contains("unknown frame type"));
+  }
+  SECTION("oversized: refused from the header alone, before the body arrives") {
+    const auto bytes = frame(FrameType::Status, std::vector<uint8_t>(2000, 7));
+    FrameDecoder d(1024);
+    d.feed(std::span<const uint8_t>(bytes.data(), kFrameHeaderBytes));
+    CHECK_FALSE(d.next());
+    CHECK_THAT(d.error(), Catch::Contains("exceeds the limit of 1024 bytes"));
+  }
+  SECTION("one flipped bit in the body") {
+    auto bytes = frame(FrameType::Status, {1, 2, 3, 4});
+    bytes.back() ^= 0x10;
+    FrameDecoder d(1024);
+    d.feed(bytes);
+    CHECK_FALSE(d.next());
+    CHECK_THAT(d.error(), Catch::Contains("fails its checksum"));
+  }
+  SECTION("an unchecked tail on anything but a link message") {
+    std::vector<uint8_t> bytes;
+    const std::vector<uint8_t> body{1, 2}, tail{3, 4};
+    append_frame(bytes, FrameType::Status, body, tail);
+    FrameDecoder d(1024);
+    d.feed(bytes);
+    CHECK_FALSE(d.next());
+    CHECK_THAT(d.error(), Catch::Contains("only a PeerMessage may carry an unchecked track image"));
+  }
+}
+
+TEST_CASE("every link message round-trips through its encoding") {
+  const Geometry g = small_geometry();
+  const std::vector<Message> all{
+      Establish{3, 2, {TrackKey{0, 1}, TrackKey{1, 4}}},
+      EstablishAck{3, {TrackKey{0, 9}}},
+      WriteCommand{5, TrackKey{1, 2}, make_version(2, 7), 4096},
+      TransferReady{5, TrackKey{1, 2}, make_version(2, 7), 512},
+      CopyData{5, TrackKey{0, 0}, make_version(1, 1), 100, true},
+      CopyAck{5, TrackKey{0, 3}, make_version(1, 9)},
+      Takeover{6, 3},
+  };
+  for (const Message& m : all) {
+    std::vector<uint8_t> b;
+    ByteWriter w(b);
+    encode_message(w, m);
+    ByteReader r(b);
+    const auto back = decode_message(r, g);
+    REQUIRE(back);
+    CHECK(r.finish("message"));
+    CHECK(to_string(*back) == to_string(m));
+  }
+}
+
+TEST_CASE("a link message naming a track outside the volumes, or more bytes than a track, is refused") {
+  const Geometry g = small_geometry();
+  for (const Message& m : {Message{CopyAck{1, TrackKey{1, 5}, 1}}, Message{CopyAck{1, TrackKey{2, 0}, 1}},
+                           Message{WriteCommand{1, TrackKey{0, 0}, 1, 4097}}}) {
+    std::vector<uint8_t> b;
+    ByteWriter w(b);
+    encode_message(w, m);
+    ByteReader r(b);
+    CHECK_FALSE(decode_message(r, g));
+    CHECK_FALSE(r.error().empty());
+  }
+}
+
+TEST_CASE("a list claiming more tracks than the frame holds is refused before anything is allocated") {
+  const Geometry g = small_geometry();
+  std::vector<uint8_t> b;
+  ByteWriter w(b);
+  w.u8(2);  // EstablishAck
+  w.u32(1);
+  w.u32(0xFFFFFFFF);
+  ByteReader r(b);
+  CHECK_FALSE(decode_message(r, g));
+  CHECK_THAT(r.error(), Catch::Contains("exceeds the limit"));
+}
+
+TEST_CASE("every input the controllers log round-trips through its encoding") {
+  const Geometry g = small_geometry();
+  const std::vector<Input> all{HostWrite{9, TrackKey{0, 2}, 512}, HostRead{10, TrackKey{1, 1}, 4096},
+                               DiskWriteDone{TrackKey{0, 2}, 7, false}, DiskReadDone{TrackKey{0, 2}, 6, true},
+                               Received{CopyAck{2, TrackKey{0, 1}, 3}}, LinkStateChanged{true}, TimerFired{44},
+                               Crash{}, Restart{}, Suspend{}, Resume{}, Failover{}, Failback{}};
+  for (const Input& in : all) {
+    std::vector<uint8_t> b;
+    ByteWriter w(b);
+    encode_input(w, in);
+    ByteReader r(b);
+    const auto back = decode_input(r, g);
+    REQUIRE(back);
+    CHECK(r.finish("input"));
+    CHECK(to_string(*back) == to_string(in));
+  }
+}
+
+TEST_CASE("control frames refuse trailing bytes and out-of-range fields") {
+  SECTION("a Hello with an unknown kind") {
+    auto b = encode(Hello{});
+    b[2] = 9;
+    ByteReader r(b);
+    CHECK_FALSE(decode_hello(r));
+    CHECK_THAT(r.error(), Catch::Contains("Hello.kind"));
+  }
+  SECTION("a HostRequest with a trailing byte") {
+    auto b = encode(HostRequest{1, true, TrackKey{0, 1}, 512});
+    b.push_back(0);
+    ByteReader r(b);
+    CHECK_FALSE(decode_host_request(r));
+    CHECK_THAT(r.error(), Catch::Contains("trailing"));
+  }
+  SECTION("a truncated Configure") {
+    Configure c;
+    c.scenario_toml = "seed = 1";
+    auto b = encode(c);
+    b.resize(b.size() / 2);
+    ByteReader r(b);
+    CHECK_FALSE(decode_configure(r));
+    CHECK_THAT(r.error(), Catch::Contains("truncated"));
+  }
+  SECTION("a link fault with a loss probability above 1") {
+    LinkFault f{LinkFault::Kind::Shape, {}};
+    f.shaping.loss_probability = 2;
+    auto b = encode(f);
+    ByteReader r(b);
+    CHECK_FALSE(decode_link_fault(r));
+  }
+}
+
+TEST_CASE("a track image names its track and version, and any changed byte fails its checksum") {
+  std::vector<uint8_t> buf(8192);
+  write_image(buf, TrackKey{3, 77}, make_version(2, 5), 6000, 42);
+  ImageHeader h;
+  REQUIRE(check_image(buf, &h) == ImageCheck::Ok);
+  CHECK(h.key == TrackKey{3, 77});
+  CHECK(h.version == make_version(2, 5));
+  CHECK(h.length == 6000);
+  CHECK(h.checksum == expected_checksum(TrackKey{3, 77}, make_version(2, 5), 6000, 42));
+  CHECK(h.checksum != expected_checksum(TrackKey{3, 77}, make_version(2, 6), 6000, 42));
+  CHECK(h.checksum != expected_checksum(TrackKey{3, 77}, make_version(2, 5), 6000, 43));
+  for (size_t at : {size_t{9}, size_t{20}, size_t{100}, size_t{5999}}) {
+    auto copy = buf;
+    copy[at] ^= 1;
+    CHECK(check_image(copy, nullptr) != ImageCheck::Ok);
+  }
+  // Bytes past the image's length are leftovers: they do not count.
+  auto copy = buf;
+  copy[7000] ^= 1;
+  CHECK(check_image(copy, nullptr) == ImageCheck::Ok);
+  CHECK(check_image(std::span<const uint8_t>(buf.data(), 5000), nullptr) == ImageCheck::BadLength);
+}
+
+TEST_CASE("the geometry places every track once, on the disk the model destages it to") {
+  const Geometry g = small_geometry();
+  std::set<std::pair<uint32_t, uint64_t>> seen;
+  for (uint64_t i = 0; i < g.total_tracks; ++i) {
+    const TrackKey k = g.key_of(i);
+    CHECK(g.index(k) == i);
+    CHECK(seen.insert({g.disk_of(k), g.offset_of(k)}).second);
+    CHECK(g.offset_of(k) < g.tracks_on_disk[g.disk_of(k)] * g.track_bytes);
+  }
+}
+
+TEST_CASE("CRC-32C: the check value, and the same result in one call or in pieces of any size") {
+  const char* nine = "123456789";
+  CHECK(crc32c(nine, 9) == 0xE3069283u);  // the standard check value
+  std::vector<uint8_t> data(3 * 2048 * 3 + 77);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 131 + 7);
+  const uint32_t whole = crc32c(data.data(), data.size());
+  for (size_t cut : {size_t{0}, size_t{1}, size_t{5000}, size_t{6144}, size_t{12289}, data.size()}) {
+    const uint32_t first = crc32c(data.data(), cut);
+    CHECK(crc32c(data.data() + cut, data.size() - cut, first) == whole);
+  }
+}

@@ -1,0 +1,187 @@
+// Whole runs on loopback: R1 and R2 as processes, TCP, backing files. Each
+// run ends with the verification (R2 == R1 track by track, acknowledged
+// writes against the survivor, the observer's replay of both controllers).
+#include <catch2/catch.hpp>
+
+#include <cerrno>
+
+#include "helpers.hpp"
+
+using namespace mirrorsim;
+using namespace mirrorsim::real;
+using namespace mirrorsim::real::test;
+
+namespace {
+
+RealRun run(const Small& s, RealOptions o = quiet_options()) {
+  const Scenario sc = small_scenario(s);
+  return run_real(sc, o);
+}
+
+// The run drained, verified, and did real work.
+void require_clean(const RealRun& r, uint64_t writes_min = 500) {
+  INFO(r.result.violation_report);
+  INFO(verification_text(r.verification));
+  INFO("end: " << r.result.end_state);
+  REQUIRE(r.result.invariant_violations == 0);
+  REQUIRE(r.verification.ok());
+  REQUIRE(r.result.quiesced_at_end);
+  REQUIRE(r.verification.disks_compared);
+  CHECK(r.verification.tracks_compared == 1024);
+  CHECK(r.verification.tracks_differing == 0);
+  CHECK(r.verification.writes_acked_lost == 0);
+  CHECK(r.verification.replay_steps > 1000);
+  CHECK(r.result.volumes.at(0).writes.completed > writes_min);
+}
+
+}  // namespace
+
+TEST_CASE("sync mode on loopback: the run verifies clean and R2 == R1 track by track") {
+  const RealRun r = run(Small{.mode = "sync"});
+  require_clean(r);
+  // Sync: R2 holds every acknowledged write — while the link holds (a busy
+  // machine can starve a heartbeat past the detection time; then the pair
+  // suspends, acknowledges at R1, and resynchronises, as it should).
+  if (r.verification.link_connections == 1) CHECK(r.result.peak_writes_at_risk == 0);
+}
+
+TEST_CASE("semi-sync mode on loopback: the run verifies clean and R2 == R1 track by track") {
+  require_clean(run(Small{.mode = "semi-sync"}));
+}
+
+TEST_CASE("adaptive-copy-wp mode on loopback: copies trail, the run verifies clean, R2 == R1 after draining") {
+  const RealRun r = run(Small{.mode = "adaptive-copy-wp", .rate_iops = 3000});
+  require_clean(r);
+  CHECK(r.result.peak_remote_wp_tracks > 0);
+}
+
+TEST_CASE("adaptive-copy-disk mode on loopback: owed copies move from disk, R2 == R1 after draining") {
+  const RealRun r = run(Small{.mode = "adaptive-copy-disk"});
+  require_clean(r);
+  CHECK(r.result.peak_writes_at_risk > 0);  // acknowledged before R2 had them
+}
+
+TEST_CASE("a link cut mid-run leaves invalid tracks, the resync after it restores R2 == R1") {
+  const RealRun r = run(Small{.duration_s = 1.5, .failures = failure(0.4, "link-down") + failure(0.8, "link-up")});
+  require_clean(r);
+  CHECK(r.result.peak_invalid_remote_tracks > 50);
+  REQUIRE_FALSE(r.result.resyncs.empty());
+  CHECK(r.result.resyncs.back().start_s > 0.8);
+  CHECK(r.result.resyncs.back().end_s.has_value());
+}
+
+TEST_CASE("SIGKILL of R2, then of R1, with a non-volatile cache: in sync mode no acknowledged write is lost, and R2 == R1 "
+          "after the resync") {
+  const RealRun r = run(Small{.duration_s = 1.6,
+                              .failures = failure(0.3, "crash", "controller = \"r2\"") +
+                                          failure(0.5, "restart", "controller = \"r2\"") +
+                                          failure(0.8, "crash", "controller = \"r1\"") +
+                                          failure(1.0, "restart", "controller = \"r1\"")});
+  require_clean(r);
+  // Both restarts recovered exactly the state their logs lead to.
+  CHECK(r.verification.restarts_checked == 2);
+  CHECK(r.verification.writes_acked > 1000);
+  CHECK(r.result.volumes.at(0).writes.rejected > 0);  // the hosts saw R1 down
+  CHECK(r.result.losses.empty());
+}
+
+TEST_CASE("SIGKILL of R1 with a volatile cache: what it lost comes back from R2, and in sync mode no acknowledged write "
+          "is lost") {
+  const RealRun r = run(Small{.duration_s = 1.3,
+                              .cache_nonvolatile = false,
+                              .failures = failure(0.4, "crash", "controller = \"r1\"") +
+                                          failure(0.6, "restart", "controller = \"r1\"")});
+  require_clean(r);
+  CHECK(r.verification.restarts_checked == 1);
+}
+
+TEST_CASE("a failed disk answers with errors, destages are retried, and after its repair the run verifies clean") {
+  RealOptions o = quiet_options();
+  SECTION("EIO") { o.disk_failure_errno = EIO; }
+  SECTION("ENOSPC") { o.disk_failure_errno = ENOSPC; }
+  const RealRun r = run(Small{.duration_s = 1.2,
+                              .failures = failure(0.3, "disk-failure", "controller = \"r1\"\ndisk = 0") +
+                                          failure(0.6, "disk-repair", "controller = \"r1\"\ndisk = 0")},
+                        o);
+  require_clean(r);
+  CHECK(r.result.disk_errors > 0);
+}
+
+TEST_CASE("a disaster in sync mode drops R1's unsynced writes, and after the failover R2 holds every acknowledged write") {
+  const RealRun r = run(Small{.duration_s = 1.0,
+                              .failures = failure(0.5, "disaster") + failure(0.55, "failover")});
+  INFO(r.result.violation_report);
+  INFO(verification_text(r.verification));
+  CHECK(r.result.invariant_violations == 0);
+  CHECK(r.verification.ok());
+  CHECK(r.verification.survivor == "r2");
+  CHECK(r.verification.writes_acked > 300);
+  CHECK(r.verification.writes_acked_lost == 0);
+  CHECK(r.verification.writes_lost_by_model == 0);
+  CHECK_FALSE(r.result.quiesced_at_end);
+  CHECK(r.result.end_state == "R1 is down at the end");
+}
+
+TEST_CASE("a disaster in adaptive-copy-wp mode loses acknowledged writes, no more than the model accounts for") {
+  const RealRun r = run(Small{.mode = "adaptive-copy-wp",
+                              .duration_s = 1.0,
+                              .rate_iops = 3000,
+                              .failures = failure(0.5, "disaster") + failure(0.55, "failover")});
+  INFO(r.result.violation_report);
+  INFO(verification_text(r.verification));
+  CHECK(r.result.invariant_violations == 0);
+  CHECK(r.verification.ok());
+  CHECK(r.verification.writes_acked_lost <= r.verification.writes_lost_by_model);
+}
+
+TEST_CASE("the emulated distance adds its round trip to every synchronous write") {
+  // 100 km: 500 us each way.
+  const RealRun r = run(Small{.duration_s = 1.0, .rate_iops = 400, .distance_km = 100});
+  require_clean(r, 200);
+  const auto& w = r.result.volumes.at(0).writes.response;
+  CHECK(w.percentile_ns(10) > 1.0e6);
+  CHECK(w.percentile_ns(50) < 5.0e6);
+}
+
+TEST_CASE("frames lost on the link break the connection, the pair reconnects, resynchronises and verifies") {
+  RealOptions o = quiet_options();
+  o.link_loss = 0.002;
+  const RealRun r = run(Small{.duration_s = 1.2}, o);
+  require_clean(r);
+  CHECK(r.verification.link_connections > 1);
+}
+
+TEST_CASE("an event on one link alone is refused, naming the failure entry's place in the file") {
+  const Scenario s = parse_scenario(small_toml(Small{}) + "\n[[failure]]\nat_s = 0.5\nevent = \"link-down\"\nlink = 0\n",
+                                    "one-link.toml");
+  try {
+    check_real_support(s, quiet_options());
+    FAIL("accepted an event on one link");
+  } catch (const ScenarioError& e) {
+    CHECK_THAT(e.where(), Catch::StartsWith("one-link.toml:"));
+    CHECK_THAT(e.what(), Catch::Contains("link 0 alone"));
+  }
+}
+
+TEST_CASE("a scenario needing more backing file than allowed is refused, naming the keys to scale down") {
+  RealOptions o = quiet_options();
+  o.disk_bytes_max = 1 << 20;
+  try {
+    check_real_support(small_scenario(Small{}), o);
+    FAIL("accepted 16 MiB of backing file with a 1 MiB limit");
+  } catch (const ScenarioError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("volume.*.tracks") && Catch::Contains("--disk-mib-max"));
+  }
+}
+
+TEST_CASE("after a disaster, a failover, R1's restart and a failback, R1 is primary again and R2 == R1") {
+  const RealRun r = run(Small{.duration_s = 1.6,
+                              .failures = failure(0.4, "disaster") + failure(0.45, "failover") +
+                                          failure(0.7, "restart", "controller = \"r1\"") + failure(0.75, "link-up") +
+                                          failure(1.1, "failback")});
+  require_clean(r);
+  CHECK(r.verification.survivor == "r1");
+  CHECK(r.verification.restarts_checked == 1);
+  CHECK(r.result.losses.size() == 2);  // the failover and the hand-back, each losing nothing in sync mode
+  CHECK(r.verification.writes_lost_by_model == 0);
+}
