@@ -215,7 +215,7 @@ void Replay::after_step(Side s, Time now) {
   const PairState after = c.pair_state();
   if (seen == after) return;
   if (after == PairState::Syncing && seen != PairState::Syncing)
-    resyncs_.push_back(ResyncResult{run_s(now), std::nullopt, c.invalid_remote_tracks()});
+    resyncs_.push_back(ResyncResult{run_s(now), std::nullopt, c.resync_tracks_owed()});
   if (after == PairState::Synchronized && seen == PairState::Syncing && !resyncs_.empty() && !resyncs_.back().end_s)
     resyncs_.back().end_s = run_s(now);
   seen = after;

@@ -757,19 +757,30 @@ TEST_CASE("[sweep] refuses keys and values that do not apply, at their position"
 }
 
 TEST_CASE("[check] reads the bounds of the exhaustive exploration") {
-  const Scenario s = load_scenario_file(std::string(MIRRORSIM_SCENARIOS_DIR) + "/check_small.toml");
+  const Scenario small = load_scenario_file(std::string(MIRRORSIM_SCENARIOS_DIR) + "/check_small.toml");
+  REQUIRE(small.check);
+  CHECK(small.check->writes == 3);
+  CHECK(small.check->link_failures == 1);
+  CHECK(small.check->crashes == 1);
+  CHECK(small.check->disk_errors == 0);
+
+  // Every bound away from its default, so a key read into the wrong field shows.
+  const Scenario s = parse(kVolume +
+                           "[check]\nwrites = 5\ntracks = 3\nvolumes = 1\ncache_slots = 4\nlinks = 2\n"
+                           "link_failures = 2\ncrashes = 3\ndisk_errors = 1\ndisasters = 1\noperator_actions = 2\n"
+                           "max_states = 12345\n");
   REQUIRE(s.check);
-  CHECK(s.check->writes == 4);
-  CHECK(s.check->tracks == 2);
+  CHECK(s.check->writes == 5);
+  CHECK(s.check->tracks == 3);
   CHECK(s.check->volumes == 1);
-  CHECK(s.check->cache_slots == 2);
-  CHECK(s.check->links == 1);
-  CHECK(s.check->link_failures == 1);
-  CHECK(s.check->crashes == 1);
+  CHECK(s.check->cache_slots == 4);
+  CHECK(s.check->links == 2);
+  CHECK(s.check->link_failures == 2);
+  CHECK(s.check->crashes == 3);
   CHECK(s.check->disk_errors == 1);
   CHECK(s.check->disasters == 1);
-  CHECK(s.check->operator_actions == 1);
-  CHECK(s.check->max_states == 10'000'000);
+  CHECK(s.check->operator_actions == 2);
+  CHECK(s.check->max_states == 12345);
 
   const Scenario defaults = parse(kVolume + "[check]\n");
   REQUIRE(defaults.check);
