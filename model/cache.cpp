@@ -2,7 +2,11 @@
 
 namespace mirrorsim {
 
-Cache::Cache(uint32_t slots) : slots_(slots) { clear(); }
+Cache::Cache(uint32_t slots) : slots_(slots) {
+  // The slots are fresh: only the free list needs building.
+  free_.reserve(slots);
+  for (int32_t i = static_cast<int32_t>(slots) - 1; i >= 0; --i) free_.push_back(i);
+}
 
 void Cache::clear() {
   for (auto& s : slots_) s = Slot{};
