@@ -14,6 +14,7 @@
 #include "check/counterexample.hpp"
 #include "check/explorer.hpp"
 #include "cli/command.hpp"
+#include "cli/command_line.hpp"
 #if MIRRORSIM_CHECK_SCENARIOS
 #include "check/scenario_options.hpp"
 #include "cli/scenario_args.hpp"
@@ -97,14 +98,7 @@ void print_narrative(const check::Replay& r) {
 }
 
 bool write_json(const std::string& path, const nlohmann::json& j) {
-  std::ofstream out(path);
-  out << j.dump(2) << '\n';
-  out.close();
-  if (!out) {
-    fmt::print(stderr, "mirrorsim check: cannot write {}\n", path);
-    return false;
-  }
-  return true;
+  return write_text_file("check", path, j.dump(2) + "\n");
 }
 
 int replay_main(const std::string& path) {
@@ -152,33 +146,19 @@ int check_main(int argc, char** argv) {
       ("trace", po::value(&trace_path), "where a counterexample is saved (default counterexample.json)")  //
       ("replay", po::value(&replay_path), "replay a saved counterexample instead of exploring")           //
       ("quiet,q", "no progress on stderr");
-  po::options_description hidden;
-  hidden.add_options()("scenario", po::value<std::string>());
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("scenario", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    fmt::print(stderr, "mirrorsim check: {}\n\n", e.what());
-    std::cerr << opts;
-    return kExitBadInput;
-  }
-  if (vm.count("help")) {
-    std::cout << opts
-              << "\nExplores every ordering of events of SCENARIO scaled down to its [check] table (or the\n"
-                 "flags): host writes, disk completions, deliveries in any order the links allow, link\n"
-                 "cuts, crashes, disk errors, disasters with failover, operator actions. Every step is\n"
-                 "checked against invariants I1-I11; every quiet state is brought to rest and must end\n"
-                 "with R2 == R1, nothing owed and every request answered.\n\n"
-                 "Exit code 0: every reachable state explored, no violation. 1: a violation; the shortest\n"
-                 "counterexample is printed and saved (--trace). 2: bad input, or bounds too large to\n"
-                 "explore within --max-states / --max-depth.\n";
-    return kExitOk;
-  }
+  if (const auto exit = parse_command_line(
+          "check", argc, argv, opts, vm,
+          "Explores every ordering of events of SCENARIO scaled down to its [check] table (or the\n"
+          "flags): host writes, disk completions, deliveries in any order the links allow, link\n"
+          "cuts, crashes, disk errors, disasters with failover, operator actions. Every step is\n"
+          "checked against invariants I1-I11; every quiet state is brought to rest and must end\n"
+          "with R2 == R1, nothing owed and every request answered.\n\n"
+          "Exit code 0: every reachable state explored, no violation. 1: a violation; the shortest\n"
+          "counterexample is printed and saved (--trace). 2: bad input, or bounds too large to\n"
+          "explore within --max-states / --max-depth.\n",
+          Positional{"scenario", nullptr, 1}))
+    return *exit;
   if (!replay_path.empty()) return replay_main(replay_path);
   if (!vm.count("scenario")) {
     fmt::print(stderr, "mirrorsim check: a SCENARIO file (or --replay FILE) is needed\nusage: {}\n", kUsage);

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
+#include "cli/command_line.hpp"
 #include "sweep/sweep.hpp"
 
 namespace mirrorsim::cli {
@@ -18,25 +19,13 @@ int merge_main(int argc, char** argv) {
   po::options_description opts("mirrorsim merge SHARD.csv... --out ALL.csv");
   std::string out_path;
   opts.add_options()("help,h", "this help")("out", po::value(&out_path), "the merged runs (CSV; .jsonl and .ci.csv beside it)");
-  po::options_description hidden;
-  hidden.add_options()("shards", po::value<std::vector<std::string>>());
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("shards", -1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    fmt::print(stderr, "mirrorsim merge: {}\n", e.what());
-    return kExitBadInput;
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\nJoins the runs tables of `mirrorsim sweep --shard i/N --out shard-i.csv` into the\n"
-                         "table the unsharded sweep would have written (and its means and confidence intervals).\n";
-    return kExitOk;
-  }
+  if (const auto exit = parse_command_line(
+          "merge", argc, argv, opts, vm,
+          "Joins the runs tables of `mirrorsim sweep --shard i/N --out shard-i.csv` into the\n"
+          "table the unsharded sweep would have written (and its means and confidence intervals).\n",
+          Positional{"shards", nullptr, -1}))
+    return *exit;
   if (!vm.count("shards") || out_path.empty()) {
     fmt::print(stderr, "mirrorsim merge: give the shards' CSV files and --out\n");
     return kExitBadInput;
@@ -55,12 +44,13 @@ int merge_main(int argc, char** argv) {
     const std::string stem = out_path.size() > 4 && out_path.substr(out_path.size() - 4) == ".csv"
                                  ? out_path.substr(0, out_path.size() - 4)
                                  : out_path;
-    std::ofstream(out_path) << to_csv(merged);
-    std::ofstream(stem + ".jsonl") << to_jsonl(merged);
     const int repeat = merged.column("repeat");
     bool repeats = false;
     for (const auto& row : merged.rows) repeats |= row[static_cast<size_t>(repeat)] != "0";
-    if (repeats) std::ofstream(stem + ".ci.csv") << to_csv(confidence_table(merged, keys));
+    bool written = write_text_file("merge", out_path, to_csv(merged));
+    written &= write_text_file("merge", stem + ".jsonl", to_jsonl(merged));
+    if (repeats) written &= write_text_file("merge", stem + ".ci.csv", to_csv(confidence_table(merged, keys)));
+    if (!written) return kExitFailed;
     fmt::print("merged {} shards: {} runs into {}\n", shards.size(), merged.rows.size(), out_path);
   } catch (const std::exception& e) {
     fmt::print(stderr, "mirrorsim merge: {}\n", e.what());

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
+#include "cli/command_line.hpp"
 #include "cli/scenario_args.hpp"
 #include "real/real_run.hpp"
 
@@ -17,17 +18,6 @@ namespace mirrorsim::cli {
 namespace {
 
 namespace po = boost::program_options;
-
-bool write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path);
-  out << text;
-  out.close();
-  if (!out) {
-    fmt::print(stderr, "mirrorsim real: cannot write {}\n", path);
-    return false;
-  }
-  return true;
-}
 
 int real_main(int argc, char** argv) {
   po::options_description opts("mirrorsim real SCENARIO [options]");
@@ -57,35 +47,15 @@ int real_main(int argc, char** argv) {
        "refuse scenarios needing more backing file per controller (MiB)")                               //
       ("controller-logs", "show the controllers' log lines on stderr")                                  //
       ("quiet,q", "no progress on stderr");
-  po::options_description hidden;
-  hidden.add_options()("scenario", po::value<std::string>());
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("scenario", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    fmt::print(stderr, "mirrorsim real: {}\n\n", e.what());
-    std::cerr << opts;
-    return kExitBadInput;
-  }
-  if (vm.count("help")) {
-    std::cout << opts
-              << "\nRuns SCENARIO on real devices: R1 and R2 as processes, TCP between them (the scenario's\n"
-                 "distance emulated as delay), backing files as disks, the failure schedule as real faults.\n"
-                 "Then verifies R2 == R1 block by block, every acknowledged write against what survives, and\n"
-                 "replays both controllers under the invariant observer. Response times are measured at R1.\n"
-                 "Exit code 0 when verified, 1 on any finding or failure, 2 on bad input.\n";
-    return kExitOk;
-  }
-  if (!vm.count("scenario")) {
-    fmt::print(stderr, "mirrorsim real: missing SCENARIO (a .toml file)\n\n");
-    std::cerr << opts;
-    return kExitBadInput;
-  }
+  if (const auto exit = parse_command_line(
+          "real", argc, argv, opts, vm,
+          "Runs SCENARIO on real devices: R1 and R2 as processes, TCP between them (the scenario's\n"
+          "distance emulated as delay), backing files as disks, the failure schedule as real faults.\n"
+          "Then verifies R2 == R1 block by block, every acknowledged write against what survives, and\n"
+          "replays both controllers under the invariant observer. Response times are measured at R1.\n"
+          "Exit code 0 when verified, 1 on any finding or failure, 2 on bad input.\n"))
+    return *exit;
   real::RealOptions o;
   auto bad = [](const std::string& what) {
     fmt::print(stderr, "mirrorsim real: {}\n", what);
@@ -145,9 +115,9 @@ int real_main(int argc, char** argv) {
   if (!out_path.empty()) {
     nlohmann::json j = to_json(run.result);
     j["verification"] = real::to_json(run.verification);
-    written &= write_file(out_path, j.dump(2) + "\n");
+    written &= write_text_file("real", out_path, j.dump(2) + "\n");
   }
-  if (!timeseries_path.empty()) written &= write_file(timeseries_path, timeseries_csv(run.result));
+  if (!timeseries_path.empty()) written &= write_text_file("real", timeseries_path, timeseries_csv(run.result));
   if (run.result.invariant_violations) {
     fmt::print(stderr, "\n{}", run.result.violation_report);
     return kExitFailed;

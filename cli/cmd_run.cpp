@@ -7,6 +7,7 @@
 
 #include "cli/analytic_report.hpp"
 #include "cli/command.hpp"
+#include "cli/command_line.hpp"
 #include "cli/scenario_args.hpp"
 #include "sim/simulation.hpp"
 
@@ -14,17 +15,6 @@ namespace mirrorsim::cli {
 namespace {
 
 namespace po = boost::program_options;
-
-bool write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path);
-  out << text;
-  out.close();
-  if (!out) {
-    fmt::print(stderr, "mirrorsim run: cannot write {}\n", path);
-    return false;
-  }
-  return true;
-}
 
 int run_main(int argc, char** argv) {
   po::options_description opts("mirrorsim run SCENARIO [options]");
@@ -41,32 +31,13 @@ int run_main(int argc, char** argv) {
       ("trace-writes", po::value(&trace_writes)->default_value(200), "how many host writes --trace follows")  //
       ("analytic", "print the analytic reference's predictions beside the simulated figures")  //
       ("quiet,q", "no progress on stderr");
-  po::options_description hidden;
-  hidden.add_options()("scenario", po::value<std::string>());
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("scenario", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    fmt::print(stderr, "mirrorsim run: {}\n\n", e.what());
-    std::cerr << opts;
-    return kExitBadInput;
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\nRuns SCENARIO (a TOML file, see scenarios/README.md) in simulated time and prints\n"
-                         "response times, IOPS, backlog, utilisation, resyncs, data lost and invariant violations.\n"
-                         "Exit code 0 when the run completed with no invariant violation, 1 otherwise, 2 on bad input.\n";
-    return kExitOk;
-  }
-  if (!vm.count("scenario")) {
-    fmt::print(stderr, "mirrorsim run: missing SCENARIO (a .toml file)\n\n");
-    std::cerr << opts;
-    return kExitBadInput;
-  }
+  if (const auto exit = parse_command_line(
+          "run", argc, argv, opts, vm,
+          "Runs SCENARIO (a TOML file, see scenarios/README.md) in simulated time and prints\n"
+          "response times, IOPS, backlog, utilisation, resyncs, data lost and invariant violations.\n"
+          "Exit code 0 when the run completed with no invariant violation, 1 otherwise, 2 on bad input.\n"))
+    return *exit;
   Scenario scenario;
   try {
     std::optional<uint64_t> seed;
@@ -92,8 +63,8 @@ int run_main(int argc, char** argv) {
   fmt::print("{}", summary_text(result));
   if (vm.count("analytic")) fmt::print("{}", analytic_report(scenario, result));
   bool written = true;
-  if (!out_path.empty()) written &= write_file(out_path, to_json(result).dump(2) + "\n");
-  if (!timeseries_path.empty()) written &= write_file(timeseries_path, timeseries_csv(result));
+  if (!out_path.empty()) written &= write_text_file("run", out_path, to_json(result).dump(2) + "\n");
+  if (!timeseries_path.empty()) written &= write_text_file("run", timeseries_path, timeseries_csv(result));
   if (result.invariant_violations) {
     fmt::print(stderr, "\n{}", result.violation_report);
     return kExitFailed;

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
+#include "cli/command_line.hpp"
 #include "cli/scenario_args.hpp"
 #include "model/analytic.hpp"
 #include "sweep/sweep.hpp"
@@ -19,14 +20,6 @@ namespace po = boost::program_options;
 
 std::atomic<bool> interrupted{false};
 extern "C" void on_sigint(int) { interrupted = true; }
-
-bool write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path);
-  out << text;
-  out.close();
-  if (!out) fmt::print(stderr, "mirrorsim sweep: cannot write {}\n", path);
-  return static_cast<bool>(out);
-}
 
 std::string stem_of(const std::string& csv) {
   return csv.size() > 4 && csv.substr(csv.size() - 4) == ".csv" ? csv.substr(0, csv.size() - 4) : csv;
@@ -98,33 +91,14 @@ int sweep_main(int argc, char** argv) {
       ("set", po::value(&sets)->composing(), "override a scenario value for every point")                        //
       ("seed", po::value<uint64_t>(), "base seed")                                                                //
       ("quiet,q", "no progress bar");
-  po::options_description hidden;
-  hidden.add_options()("scenario", po::value<std::string>());
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("scenario", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    fmt::print(stderr, "mirrorsim sweep: {}\n\n", e.what());
-    std::cerr << opts;
-    return kExitBadInput;
-  }
-  if (vm.count("help")) {
-    std::cout << opts
-              << "\nRuns SCENARIO at every point of a grid (the --param flags, else the scenario's [sweep]\n"
-                 "table), each in its own process. A failing point is reported and the rest complete;\n"
-                 "Ctrl-C keeps the finished points. Large sweeps spread over machines with --shard i/N\n"
-                 "(e.g. a Slurm job array) and `mirrorsim merge`.\n";
-    return kExitOk;
-  }
-  if (!vm.count("scenario")) {
-    fmt::print(stderr, "mirrorsim sweep: missing SCENARIO\n");
-    return kExitBadInput;
-  }
+  if (const auto exit = parse_command_line(
+          "sweep", argc, argv, opts, vm,
+          "Runs SCENARIO at every point of a grid (the --param flags, else the scenario's [sweep]\n"
+          "table), each in its own process. A failing point is reported and the rest complete;\n"
+          "Ctrl-C keeps the finished points. Large sweeps spread over machines with --shard i/N\n"
+          "(e.g. a Slurm job array) and `mirrorsim merge`.\n"))
+    return *exit;
   Scenario base;
   std::vector<SweepParam> grid;
   Shard shard;
@@ -205,9 +179,9 @@ int sweep_main(int argc, char** argv) {
   fmt::print("{} runs, {} failed{}\n", outcomes.size(), failed, interrupted ? " (interrupted: the unfinished points are missing)" : "");
   bool written = true;
   if (!out_path.empty()) {
-    written &= write_file(out_path, to_csv(runs));
-    written &= write_file(stem_of(out_path) + ".jsonl", to_jsonl(runs));
-    if (repeat > 1) written &= write_file(stem_of(out_path) + ".ci.csv", to_csv(ci));
+    written &= write_text_file("sweep", out_path, to_csv(runs));
+    written &= write_text_file("sweep", stem_of(out_path) + ".jsonl", to_jsonl(runs));
+    if (repeat > 1) written &= write_text_file("sweep", stem_of(out_path) + ".ci.csv", to_csv(ci));
   }
   for (const auto& f : fits)
     if (const int rc = fit(runs, f); rc != kExitOk) return rc;

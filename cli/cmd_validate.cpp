@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
+#include "cli/command_line.hpp"
 #include "cli/scenario_args.hpp"
 #include "real/validate.hpp"
 
@@ -35,35 +36,15 @@ int validate_main(int argc, char** argv) {
       ("demerit-max-pct", po::value(&demerit_max_pct), "fail (exit 1) when a demerit exceeds this % of the mean")  //
       ("out", po::value(&out_path), "write calibration, both results and the comparison as JSON")    //
       ("quiet,q", "no progress on stderr");
-  po::options_description hidden;
-  hidden.add_options()("scenario", po::value<std::string>());
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("scenario", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    fmt::print(stderr, "mirrorsim validate: {}\n\n", e.what());
-    std::cerr << opts;
-    return kExitBadInput;
-  }
-  if (vm.count("help")) {
-    std::cout << opts
-              << "\nScales SCENARIO down to run in seconds, calibrates its disk and link keys on this machine\n"
-                 "(as `mirrorsim calibrate`) and its cache-store times with two short probe runs, runs it in\n"
-                 "real mode (raw loopback link) and in the simulator, and prints both response-time\n"
-                 "distributions side by side with the demerit (RMS of the quantile differences).\n"
-                 "Exit code 0 when both runs are clean (and within --demerit-max-pct), 1 otherwise, 2 on bad input.\n";
-    return kExitOk;
-  }
-  if (!vm.count("scenario")) {
-    fmt::print(stderr, "mirrorsim validate: missing SCENARIO (a .toml file)\n\n");
-    std::cerr << opts;
-    return kExitBadInput;
-  }
+  if (const auto exit = parse_command_line(
+          "validate", argc, argv, opts, vm,
+          "Scales SCENARIO down to run in seconds, calibrates its disk and link keys on this machine\n"
+          "(as `mirrorsim calibrate`) and its cache-store times with two short probe runs, runs it in\n"
+          "real mode (raw loopback link) and in the simulator, and prints both response-time\n"
+          "distributions side by side with the demerit (RMS of the quantile differences).\n"
+          "Exit code 0 when both runs are clean (and within --demerit-max-pct), 1 otherwise, 2 on bad input.\n"))
+    return *exit;
   if (!(o.duration_s > 0) || o.tracks_max < 1 || o.track_bytes_max < 512 || o.calibration_ops < 10) {
     fmt::print(stderr, "mirrorsim validate: --duration-s > 0, --tracks-max ≥ 1, --track-bytes-max ≥ 512, --ops ≥ 10\n");
     return kExitBadInput;
@@ -93,12 +74,7 @@ int validate_main(int argc, char** argv) {
   }
   fmt::print("{}", real::validation_text(v));
   if (!out_path.empty()) {
-    std::ofstream out(out_path);
-    out << real::to_json(v).dump(2) << "\n";
-    if (!out) {
-      fmt::print(stderr, "mirrorsim validate: cannot write {}\n", out_path);
-      return kExitFailed;
-    }
+    if (!write_text_file("validate", out_path, real::to_json(v).dump(2) + "\n")) return kExitFailed;
   }
   bool ok = v.real.verification.ok() && !v.real.result.invariant_violations && !v.sim.invariant_violations;
   if (!ok) fmt::print(stderr, "mirrorsim validate: a run was not clean\n{}", v.real.result.violation_report);

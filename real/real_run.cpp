@@ -221,6 +221,7 @@ void Orchestrator::start_controller(Proc& p, bool restart) {
   } else {
     ServeOptions so;
     so.dir = p.dir;
+    so.exit_after_run = true;  // one run, then gone with it
     so.state_dir = opt_.state_dir;
     so.quiet = !opt_.controller_logs;
     // A restarted controller takes its old port again, where its peer redials.

@@ -47,7 +47,6 @@ LocalController spawn_controller(ServeOptions options, Time timeout) {
     ::close_range(4, UINT_MAX, 0);
     ::signal(SIGPIPE, SIG_IGN);
     options.announce_fd = 3;
-    options.exit_after_run = true;
     int code = 1;
     try {
       code = serve_controller(options);

@@ -15,7 +15,9 @@ struct LocalController {
   Endpoint endpoint;  // where it listens (the port it got, when asked for 0)
 };
 
-// Forks a controller serving `options` and waits (up to `timeout`) for it to
+// Forks a controller serving `options` (one run with exit_after_run, as
+// `mirrorsim real` starts R2; run after run without, as `mirrorsim
+// secondary` serves) and waits (up to `timeout`) for it to
 // announce its port. Throws std::runtime_error when it does not come up.
 LocalController spawn_controller(ServeOptions options, Time timeout);
 // Sends `signal` and reaps the process; true when it was still running.

@@ -92,6 +92,7 @@ struct Fixture {
     ServeOptions o;
     o.dir = dir;
     o.quiet = true;
+    o.exit_after_run = true;
     controller = spawn_controller(o, Time::from_s(10));
   }
   ~Fixture() {

@@ -4,8 +4,13 @@
 #include <catch2/catch.hpp>
 
 #include <cerrno>
+#include <filesystem>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "helpers.hpp"
+#include "real/spawn.hpp"
 
 using namespace mirrorsim;
 using namespace mirrorsim::real;
@@ -184,4 +189,27 @@ TEST_CASE("after a disaster, a failover, R1's restart and a failback, R1 is prim
   CHECK(r.verification.restarts_checked == 1);
   CHECK(r.result.losses.size() == 2);  // the failover and the hand-back, each losing nothing in sync mode
   CHECK(r.verification.writes_lost_by_model == 0);
+}
+
+TEST_CASE("a secondary serving run after run (mirrorsim secondary --listen) takes two runs in turn, each verifying clean") {
+  // What `mirrorsim real SCENARIO --secondary HOST:PORT` talks to: a
+  // controller that is not the orchestrator's child and outlives each run.
+  const std::string dir = fmt::format("/tmp/mirrorsim-secondary-{}", ::getpid());
+  ServeOptions serve;
+  serve.dir = dir;
+  serve.quiet = true;
+  serve.exit_after_run = false;
+  LocalController r2 = spawn_controller(serve, Time::from_s(10));
+  RealOptions o = quiet_options();
+  o.secondary = r2.endpoint;
+  const RealRun first = run(Small{.mode = "sync", .duration_s = 0.8}, o);
+  const RealRun second = run(Small{.mode = "semi-sync", .duration_s = 0.8}, o);
+  const bool still_serving = ::waitpid(r2.pid, nullptr, WNOHANG) == 0;
+  kill_controller(r2, SIGKILL);
+  ::unlink(state_file_path("/dev/shm", dir).c_str());
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  require_clean(first, 300);
+  require_clean(second, 300);
+  CHECK(still_serving);
 }
