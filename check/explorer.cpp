@@ -108,9 +108,12 @@ WorldConfig explorer_config(WorldConfig c) {
 
 // Every event enabled in `s`, in a fixed order: work already under way
 // first, then the hosts, then failures and operators within their bounds.
-void enabled_events(const State& s, const Bounds& b, std::vector<WorldEvent>& out) {
+// Returns how many are the pair's own work: none means the state is quiet.
+size_t enabled_events(const State& s, const Bounds& b, std::vector<WorldEvent>& out) {
   const World& w = s.world;
-  out = w.internal_events();
+  out.clear();
+  w.internal_events(out);
+  const size_t internal = out.size();
   const Side host = w.host_side();
   const auto& volumes = w.controller(Side::A).config().volumes;
   auto each_track = [&](Kind kind) {
@@ -158,6 +161,7 @@ void enabled_events(const State& s, const Bounds& b, std::vector<WorldEvent>& ou
       if (!c.handing_over()) out.push_back({Kind::Failback, side, 0, {}, false});
     }
   }
+  return internal;
 }
 
 void count(Used& u, const WorldEvent& e) {
@@ -257,6 +261,32 @@ struct Frame {
   uint32_t depth = 0;
 };
 
+// The search stack, whose frames keep their event lists' buffers when
+// popped: a push reuses them instead of allocating.
+class Stack {
+ public:
+  bool empty() const { return size_ == 0; }
+  Frame& back() { return frames_[size_ - 1]; }
+  void pop() {
+    Frame& f = frames_[--size_];
+    f.state.reset();
+  }
+  // A new top frame for `state`, its event list empty.
+  Frame& push(std::unique_ptr<State> state, uint32_t depth) {
+    if (size_ == frames_.size()) frames_.emplace_back();
+    Frame& f = frames_[size_++];
+    f.state = std::move(state);
+    f.events.clear();
+    f.next = 0;
+    f.depth = depth;
+    return f;
+  }
+
+ private:
+  std::vector<Frame> frames_;
+  size_t size_ = 0;
+};
+
 // Takes the frame's next event, on a copy of its state, or on the state
 // itself when it is the last one (no copy; the frame is spent).
 std::unique_ptr<State> take_next(Frame& f, WorldEvent& ev, Spares& spares) {
@@ -296,7 +326,7 @@ Result depth_first(const Options& o) {
   Progress progress(o);
   FingerprintTable visited(/*with_depth=*/false);
   Spares spares;
-  std::vector<Frame> stack;
+  Stack stack;
   std::vector<WorldEvent> path;
   const WorldConfig cfg = explorer_config(o.world);
 
@@ -315,23 +345,24 @@ Result depth_first(const Options& o) {
   auto root = std::make_unique<State>(cfg);
   visited.insert(fingerprint(*root), 0);
   r.stats.states = 1;
-  if (quiet(root->world)) {
-    ++r.stats.end_states;
-    if (auto f = judge_at_rest(root->world)) return found(std::move(*f), true);
+  {
+    Frame& top = stack.push(std::move(root), 0);
+    if (enabled_events(*top.state, o.bounds, top.events) == 0) {
+      ++r.stats.end_states;
+      if (auto f = judge_at_rest(top.state->world)) return found(std::move(*f), true);
+    }
   }
-  stack.push_back(Frame{std::move(root), {}, 0, 0});
-  enabled_events(*stack.back().state, o.bounds, stack.back().events);
 
   while (!stack.empty()) {
     Frame& f = stack.back();
     if (f.next == f.events.size()) {
-      stack.pop_back();
+      stack.pop();
       continue;
     }
     const uint32_t depth = f.depth + 1;
     WorldEvent ev;
     std::unique_ptr<State> child = take_next(f, ev, spares);
-    if (f.next == f.events.size()) stack.pop_back();  // its state moved into the child
+    if (f.next == f.events.size()) stack.pop();  // its state moved into the child
     apply(*child, ev);
     ++r.stats.transitions;
     progress.tick(r.stats, depth);
@@ -344,15 +375,13 @@ Result depth_first(const Options& o) {
     }
     ++r.stats.states;
     r.stats.max_depth = std::max(r.stats.max_depth, depth);
-    if (quiet(child->world)) {
+    Frame& next = stack.push(std::move(child), depth);
+    if (enabled_events(*next.state, o.bounds, next.events) == 0) {
       ++r.stats.end_states;
-      if (auto fnd = judge_at_rest(child->world)) return found(std::move(*fnd), true);
+      if (auto fnd = judge_at_rest(next.state->world)) return found(std::move(*fnd), true);
     }
     if (r.stats.states >= o.bounds.max_states) return finish(Result::Outcome::StateLimit);
     if (depth >= o.bounds.max_depth) return finish(Result::Outcome::DepthLimit);
-    Frame next{std::move(child), {}, 0, depth};
-    enabled_events(*next.state, o.bounds, next.events);
-    stack.push_back(std::move(next));
   }
   return finish(Result::Outcome::Complete);
 }

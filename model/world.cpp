@@ -202,8 +202,13 @@ std::optional<RejectReason> World::reject_reason(RequestId r) const {
 bool World::reachable_from(Side s) const { return link_up_ && !controller(peer_of(s)).crashed(); }
 
 std::vector<WorldEvent> World::internal_events() const {
-  using K = WorldEvent::Kind;
   std::vector<WorldEvent> evs;
+  internal_events(evs);
+  return evs;
+}
+
+void World::internal_events(std::vector<WorldEvent>& evs) const {
+  using K = WorldEvent::Kind;
   for (Side s : {Side::A, Side::B}) {
     const int i = index_of(s);
     const bool up = !controller(s).crashed();
@@ -216,7 +221,6 @@ std::vector<WorldEvent> World::internal_events() const {
         evs.push_back({K::Notify, s, 0, {}, false});
     }
   }
-  return evs;
 }
 
 void World::step(Side s, const Input& in) {

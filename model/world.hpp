@@ -80,7 +80,11 @@ class World {
   // The side hosts send to: the only primary, or A when that is ambiguous.
   Side host_side() const;
 
+  // The events the pair's own work has enabled (deliveries, disk and timer
+  // completions, link notifications), in a fixed order; the second form
+  // appends them to `out` (no allocation once `out` has grown).
   std::vector<WorldEvent> internal_events() const;
+  void internal_events(std::vector<WorldEvent>& out) const;
   void apply(const WorldEvent& ev);
 
   // Convenience for tests: issue host I/O (returns the request id).
