@@ -4,6 +4,8 @@
 #include "model/controller.hpp"
 #include "model/hash.hpp"
 
+#include <initializer_list>
+
 namespace mirrorsim {
 
 namespace {
@@ -11,21 +13,35 @@ uint64_t key_bits(TrackKey k) { return (static_cast<uint64_t>(k.volume) << 32) |
 }  // namespace
 
 uint64_t Controller::state_hash() const {
+  // Flags and small counts are packed into words (the fold costs a multiply
+  // a word, and this runs on every transition of the checker); each packing
+  // is injective over the fields' ranges, so it merges no two states.
+  auto bits = [](std::initializer_list<bool> flags) {
+    uint64_t b = 0, bit = 1;
+    for (bool f : flags) b |= f ? bit : 0, bit <<= 1;
+    return b;
+  };
+  auto pair32 = [](uint32_t hi, uint32_t lo) { return (static_cast<uint64_t>(hi) << 32) | lo; };
   StateFold h;
-  h.add(static_cast<uint64_t>(role_)).add(generation_).add(epoch_).add(static_cast<uint64_t>(state_));
-  h.add(crashed_).add(reachable_).add(session_open_).add(operator_suspended_).add(handing_over_).add(takeover_sent_);
-  h.add(copies_in_flight_).add(copy_reads_in_flight_).add(resync_pending_);
+  h.add(static_cast<uint64_t>(role_) | static_cast<uint64_t>(state_) << 8 |
+        bits({crashed_, reachable_, session_open_, operator_suspended_, handing_over_, takeover_sent_}) << 16);
+  h.add(generation_).add(epoch_);
+  h.add(pair32(copies_in_flight_, copy_reads_in_flight_)).add(resync_pending_);
   table_.for_each([&](TrackKey k, const TrackEntry& e) {
-    h.add(e.version).add(e.disk_version).add(e.local_wp).add(e.remote_wp).add(e.invalid_local).add(e.divergent);
-    h.add(table_.invalid_remote(k));
+    h.add(e.version).add(e.disk_version);
+    const uint64_t entry_bits =
+        bits({e.local_wp, e.remote_wp, e.invalid_local, e.divergent, table_.invalid_remote(k), e.slot >= 0});
     if (e.slot < 0) {
-      h.add(0xffff);
+      h.add(entry_bits);
       return;
     }
     const Slot& s = cache_[e.slot];
-    h.add(s.version).add(s.has_data).add(s.reading).add(s.copy_read).add(s.resync_copy).add(s.destage_queued);
-    h.add(s.destaging ? *s.destaging + 1 : 0).add(s.copies_in_flight).add(s.sent_version).add(s.copy_queued);
-    h.add(s.local_dirty_bytes).add(s.remote_dirty_bytes);
+    h.add(entry_bits |
+          bits({s.has_data, s.reading, s.copy_read, s.resync_copy, s.destage_queued, s.copy_queued, s.destaging.has_value()})
+              << 8 |
+          static_cast<uint64_t>(s.copies_in_flight) << 32);
+    h.add(s.version).add(s.destaging.value_or(0)).add(s.sent_version);
+    h.add(pair32(s.local_dirty_bytes, s.remote_dirty_bytes));
     h.add(s.sync_waiters.size());
     for (const auto& w : s.sync_waiters) h.add(w.req).add(w.version);
     h.add(s.read_waiters.size());

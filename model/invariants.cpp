@@ -99,11 +99,12 @@ std::string Observer::report() const {
 uint64_t Observer::state_hash() const {
   StateFold h;
   for (int s = 0; s < 2; ++s) {
-    h.add(static_cast<uint64_t>(pair_state_seen_[s])).add(static_cast<uint64_t>(role_seen_[s]));
+    h.add(static_cast<uint64_t>(pair_state_seen_[s]) | static_cast<uint64_t>(role_seen_[s]) << 8);
     for (const Shadow& sh : shadow_[s]) {
-      h.add(sh.content_seen).add(sh.disk_seen).add(sh.ack_evidence).add(sh.ack_epoch).add(sh.acked_ever);
-      h.add((sh.local_wp ? 1u : 0u) | (sh.remote_wp ? 2u : 0u) | (sh.invalid_remote ? 4u : 0u) |
-            (sh.invalid_local ? 8u : 0u));
+      h.add(sh.content_seen).add(sh.disk_seen).add(sh.ack_evidence).add(sh.acked_ever);
+      // The epoch and the flags share a word (a multiply fewer per track).
+      h.add(static_cast<uint64_t>(sh.ack_epoch) << 8 | (sh.local_wp ? 1u : 0u) | (sh.remote_wp ? 2u : 0u) |
+            (sh.invalid_remote ? 4u : 0u) | (sh.invalid_local ? 8u : 0u));
     }
   }
   // Step numbers are history; what decides a verdict is only whether a side
@@ -142,7 +143,10 @@ void Observer::after_step(Side side, Time now, const Input& in, std::span<const 
 
   // Evidence carried by the input.
   if (const auto* w = std::get_if<HostWrite>(&in)) {
-    request_bytes_[w->req] = w->bytes;
+    auto it = std::lower_bound(request_bytes_.begin(), request_bytes_.end(), w->req,
+                               [](const auto& e, RequestId id) { return e.first < id; });
+    if (it != request_bytes_.end() && it->first == w->req) it->second = w->bytes;
+    else request_bytes_.insert(it, {w->req, w->bytes});
   } else if (const auto* d = std::get_if<DiskWriteDone>(&in)) {
     if (d->ok && c.tracks().contains(d->key)) shadow(side, d->key).disk_seen = d->version;
   } else if (const auto* d = std::get_if<DiskReadDone>(&in)) {
@@ -175,7 +179,7 @@ void Observer::after_step(Side side, Time now, const Input& in, std::span<const 
         acked_tracks.push_back(a->key);
       }
     } else if (const auto* r = std::get_if<RejectHost>(&cmd)) {
-      if (r->write) request_bytes_.erase(r->req);
+      if (r->write) take_request_bytes(r->req);
     }
   }
 
@@ -271,13 +275,18 @@ void Observer::check_owed(Time now, TrackKey k) {
   }
 }
 
+uint32_t Observer::take_request_bytes(RequestId r) {
+  auto it = std::lower_bound(request_bytes_.begin(), request_bytes_.end(), r,
+                             [](const auto& e, RequestId id) { return e.first < id; });
+  if (it == request_bytes_.end() || it->first != r) return 0;
+  const uint32_t bytes = it->second;
+  request_bytes_.erase(it);
+  return bytes;
+}
+
 void Observer::on_ack(Side side, Time now, const AckHost& a) {
   ++writes_acked_;
-  uint32_t bytes = 0;
-  if (auto it = request_bytes_.find(a.req); it != request_bytes_.end()) {
-    bytes = it->second;
-    request_bytes_.erase(it);
-  }
+  const uint32_t bytes = take_request_bytes(a.req);
   const Controller& c = ctl(side);
   const TrackKey k = a.key;
   const bool suspended = c.pair_state() == PairState::Suspended;

@@ -160,7 +160,10 @@ class Observer {
   // a line the new primary never takes up (split brain).
   std::array<uint64_t, 2> superseded_at_step_{};
   uint64_t steps_ = 0;
-  std::unordered_map<RequestId, uint32_t> request_bytes_;  // host writes in progress
+  // Host writes in progress and their sizes, sorted by request (ids grow:
+  // inserts land at the end; a flat vector copies cheaply in the checker).
+  std::vector<std::pair<RequestId, uint32_t>> request_bytes_;
+  uint32_t take_request_bytes(RequestId r);  // 0 if unknown
   uint64_t writes_acked_ = 0;
   std::vector<LossEvent> losses_;
 

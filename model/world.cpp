@@ -400,8 +400,10 @@ bool World::quiesce(uint64_t max_events) {
     if (controller(s).crashed()) apply({K::Restart, s, 0, {}, false});
   for (Side s : {Side::A, Side::B})
     if (controller(s).operator_suspended()) apply({K::Resume, s, 0, {}, false});
+  std::vector<WorldEvent> evs;
   for (uint64_t n = 0; n < max_events; ++n) {
-    auto evs = internal_events();
+    evs.clear();
+    internal_events(evs);
     if (evs.empty()) return true;
     // Oldest work first: deliveries and completions before timers.
     apply(evs.front());
@@ -466,7 +468,13 @@ uint64_t World::state_hash() const {
       h.add(vol.size());
       for (const auto& [t, v] : vol) h.add(t).add(v);
     }
-    for (bool f : e.failed) h.add(f);
+    h.add(e.failed.size());
+    for (size_t first = 0; first < e.failed.size(); first += 64) {  // 64 disks a word
+      uint64_t failed_bits = 0;
+      for (size_t d = first; d < std::min(first + 64, e.failed.size()); ++d)
+        failed_bits |= static_cast<uint64_t>(e.failed[d] != 0) << (d - first);
+      h.add(failed_bits);
+    }
     // In-flight disk I/O completes in any order: hash it as a multiset.
     uint64_t ios[16];
     std::vector<uint64_t> more;

@@ -133,7 +133,7 @@ class World {
     // Per volume, the written tracks only, sorted by track: a few entries
     // in the small pairs that get copied often.
     std::vector<std::vector<std::pair<TrackNo, Version>>> disk;
-    std::vector<bool> failed;
+    std::vector<uint8_t> failed;  // per disk (bytes: copied and hashed a word at a time, unlike vector<bool>)
     std::vector<DiskIo> in_flight;
     std::optional<ArmTimer> timer;
     bool notified_up = true;          // reachability the controller last heard
