@@ -12,38 +12,19 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/cli/run_mirrorsim.hpp"
+
 namespace fs = std::filesystem;
+using namespace cli_test;
 
 namespace {
 
-struct Outcome {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 fs::path temp_dir() {
-  static const fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / fmt::format("mirrorsim-check-cli-{}", ::getpid());
-    fs::create_directories(d);
-    return d;
-  }();
+  static const fs::path dir = make_temp_dir("check-cli");
   return dir;
 }
 
-Outcome mirrorsim(const std::string& args) {
-  const fs::path out = temp_dir() / "stdout.txt", err = temp_dir() / "stderr.txt";
-  const std::string cmd = fmt::format("{} {} >{} 2>{}", MIRRORSIM_BINARY, args, out.string(), err.string());
-  const int status = std::system(cmd.c_str());
-  return Outcome{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
-}
+Outcome mirrorsim(const std::string& args) { return run_mirrorsim(args, temp_dir()); }
 
 const std::string kSmall = std::string(MIRRORSIM_SCENARIOS_DIR) + "/check_small.toml";
 

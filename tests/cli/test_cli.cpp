@@ -13,38 +13,19 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/cli/run_mirrorsim.hpp"
+
 namespace fs = std::filesystem;
+using namespace cli_test;
 
 namespace {
 
-struct Outcome {
-  int exit_code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 fs::path temp_dir() {
-  static const fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / fmt::format("mirrorsim-cli-{}", ::getpid());
-    fs::create_directories(d);
-    return d;
-  }();
+  static const fs::path dir = make_temp_dir("cli");
   return dir;
 }
 
-Outcome mirrorsim(const std::string& args) {
-  const fs::path out = temp_dir() / "stdout.txt", err = temp_dir() / "stderr.txt";
-  const std::string cmd = fmt::format("{} {} >{} 2>{}", MIRRORSIM_BINARY, args, out.string(), err.string());
-  const int status = std::system(cmd.c_str());
-  return Outcome{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
-}
+Outcome mirrorsim(const std::string& args) { return run_mirrorsim(args, temp_dir()); }
 
 fs::path write_scenario(const std::string& name, const std::string& text) {
   const fs::path p = temp_dir() / name;

@@ -12,23 +12,15 @@
 
 #include <fmt/format.h>
 
+#include "tests/cli/run_mirrorsim.hpp"
+
 namespace fs = std::filesystem;
+using namespace cli_test;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 fs::path dir() {
-  static const fs::path d = [] {
-    fs::path p = fs::temp_directory_path() / fmt::format("mirrorsim-sweep-{}", ::getpid());
-    fs::create_directories(p);
-    return p;
-  }();
+  static const fs::path d = make_temp_dir("sweep");
   return d;
 }
 
