@@ -55,17 +55,13 @@ struct Used {
   uint32_t failovers = 0;
   uint32_t operator_actions = 0;
 
-  uint64_t bits() const {
-    return StateFold()
-        .add(writes)
-        .add(reads)
-        .add(link_failures)
-        .add(crashes)
-        .add(disk_errors)
-        .add(disasters)
-        .add(failovers)
-        .add(operator_actions)
-        .value();
+  // Folded into the state's fingerprint, two counts a word.
+  void add_to(StateFold& h) const {
+    auto pair32 = [](uint32_t hi, uint32_t lo) { return (static_cast<uint64_t>(hi) << 32) | lo; };
+    h.add(pair32(writes, reads))
+        .add(pair32(link_failures, crashes))
+        .add(pair32(disk_errors, disasters))
+        .add(pair32(failovers, operator_actions));
   }
 };
 
@@ -98,7 +94,12 @@ class Spares {
   std::vector<std::unique_ptr<State>> spare_;
 };
 
-uint64_t fingerprint(const State& s) { return StateFold().add(s.world.state_hash()).add(s.used.bits()).value(); }
+uint64_t fingerprint(const State& s) {
+  StateFold h;
+  h.add(s.world.state_hash());
+  s.used.add_to(h);
+  return h.value();
+}
 
 WorldConfig explorer_config(WorldConfig c) {
   c.trace_length = 0;  // the trace is rebuilt by replaying the path

@@ -475,25 +475,31 @@ uint64_t World::state_hash() const {
         failed_bits |= static_cast<uint64_t>(e.failed[d] != 0) << (d - first);
       h.add(failed_bits);
     }
-    // In-flight disk I/O completes in any order: hash it as a multiset.
-    uint64_t ios[16];
-    std::vector<uint64_t> more;
-    uint64_t* first = ios;
+    // In-flight disk I/O completes in any order: hash it as a multiset, in
+    // a canonical (sorted) order of its exact contents.
+    struct Io {
+      uint64_t key_and_kind;
+      Version version;
+      auto operator<=>(const Io&) const = default;
+    };
+    Io ios[16];
+    std::vector<Io> more;
+    Io* first = ios;
     if (e.in_flight.size() > std::size(ios)) {
       more.resize(e.in_flight.size());
       first = more.data();
     }
     for (size_t n = 0; n < e.in_flight.size(); ++n) {
       const DiskIo& io = e.in_flight[n];
-      first[n] = StateFold().add(io.write).add(key_bits(io.key)).add(io.version).value();
+      // key_bits keeps the volume below bit 48: bit 63 is free for the kind.
+      first[n] = Io{key_bits(io.key) | (io.write ? uint64_t{1} << 63 : 0), io.version};
     }
     std::sort(first, first + e.in_flight.size());
     h.add(e.in_flight.size());
-    for (size_t n = 0; n < e.in_flight.size(); ++n) h.add(first[n]);
+    for (size_t n = 0; n < e.in_flight.size(); ++n) h.add(first[n].key_and_kind).add(first[n].version);
     // Only one timer is ever armed per side and it is always the current
     // one, so its id (a count of timers armed so far) is history, not state.
-    h.add(e.timer.has_value());
-    h.add(e.notified_up).add(e.connection_broken);
+    h.add((e.timer.has_value() ? 1u : 0u) | (e.notified_up ? 2u : 0u) | (e.connection_broken ? 4u : 0u));
     for (const auto& q : links_[i]) {
       h.add(q.size());
       for (const Message& m : q) add_message(h, m);
