@@ -14,6 +14,8 @@
 #include <fmt/format.h>
 #include <pybind11/pybind11.h>
 
+#include "sim/fork.hpp"
+
 namespace mirrorsim::bindings {
 
 namespace py = pybind11;
@@ -42,29 +44,16 @@ void wait_interruptibly(int fd, Pump&& pump, Stop&& stop) {
   }
 }
 
-void write_all(int fd, const void* data, size_t n) {
-  const auto* p = static_cast<const char*>(data);
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      _exit(3);
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-}
-
 // One frame: a tag ('R' result, 'S' ScenarioError, 'E' error), the number
 // of parts, then each part as an 8-byte length and its bytes.
 void write_frame(int fd, char tag, const std::vector<std::string>& parts) {
-  write_all(fd, &tag, 1);
+  child_write_all(fd, &tag, 1);
   const uint64_t count = parts.size();
-  write_all(fd, &count, sizeof count);
+  child_write_all(fd, &count, sizeof count);
   for (const std::string& part : parts) {
     const uint64_t n = part.size();
-    write_all(fd, &n, sizeof n);
-    write_all(fd, part.data(), part.size());
+    child_write_all(fd, &n, sizeof n);
+    child_write_all(fd, part.data(), part.size());
   }
 }
 

@@ -192,8 +192,6 @@ std::optional<Finding> judge_step(const World& w) {
   return Finding{Finding::Kind::Invariant, v.which, describe(v)};
 }
 
-bool quiet(const World& w) { return w.internal_events().empty(); }
-
 // Brings a copy of a quiet state to rest (disks repaired, link up,
 // controllers restarted, suspensions resumed, everything drained oldest
 // first) and judges the end state: R2 == R1 on disk and in content, no WP
@@ -413,25 +411,27 @@ Bounded bounded_search(const Options& o, uint32_t first_bound, uint32_t depth_ma
   for (uint32_t bound = std::min(first_bound, depth_max);; bound = std::min(bound * 2, depth_max)) {
     FingerprintTable seen(/*with_depth=*/true);
     Spares spares;
-    std::vector<Frame> stack;
+    Stack stack;
     std::vector<WorldEvent> path;
     auto root = std::make_unique<State>(cfg);
     seen.insert(fingerprint(*root), 0);
-    stack.push_back(Frame{std::move(root), {}, 0, 0});
-    enabled_events(*stack.back().state, o.bounds, stack.back().events);
+    {
+      Frame& top = stack.push(std::move(root), 0);
+      enabled_events(*top.state, o.bounds, top.events);
+    }
     bool cut_short = false;
     bool bound_reached = false;  // some state was left unexpanded at the bound
 
     while (!stack.empty()) {
       Frame& f = stack.back();
       if (f.next == f.events.size()) {
-        stack.pop_back();
+        stack.pop();
         continue;
       }
       const uint32_t depth = f.depth + 1;
       WorldEvent ev;
       std::unique_ptr<State> child = take_next(f, ev, spares);
-      if (f.next == f.events.size()) stack.pop_back();
+      if (f.next == f.events.size()) stack.pop();
       apply(*child, ev);
       ++best.stats.transitions;
       progress.tick(best.stats, depth);
@@ -454,11 +454,14 @@ Bounded bounded_search(const Options& o, uint32_t first_bound, uint32_t depth_ma
       }
       ++best.stats.states;
       best.stats.max_depth = std::max(best.stats.max_depth, depth);
-      if (quiet(child->world)) {
+      // The child's frame, popped again below if it is not to be expanded.
+      Frame& next = stack.push(std::move(child), depth);
+      if (enabled_events(*next.state, o.bounds, next.events) == 0) {
         ++best.stats.end_states;
-        if (auto fnd = judge_at_rest(child->world)) {
+        if (auto fnd = judge_at_rest(next.state->world)) {
           if (depth < best_length) record(std::move(*fnd), true);
-          spares.give_back(std::move(child));
+          spares.give_back(std::move(next.state));
+          stack.pop();
           continue;
         }
       }
@@ -469,12 +472,9 @@ Bounded bounded_search(const Options& o, uint32_t first_bound, uint32_t depth_ma
       // A finding through the child needs at least one more event.
       if (depth + 1 >= best_length || depth >= bound) {
         bound_reached = bound_reached || depth >= bound;
-        spares.give_back(std::move(child));
-        continue;
+        spares.give_back(std::move(next.state));
+        stack.pop();
       }
-      Frame next{std::move(child), {}, 0, depth};
-      enabled_events(*next.state, o.bounds, next.events);
-      stack.push_back(std::move(next));
     }
     best.stats.visited_bytes = std::max(best.stats.visited_bytes, seen.bytes());
     best.shortest = best.finding && !cut_short;

@@ -14,10 +14,7 @@
 
 namespace mirrorsim {
 
-namespace {
-// The child writes one frame: a tag ('R' result, 'E' error), an 8-byte
-// length, then the bytes.
-void write_all(int fd, const void* data, size_t n) {
+void child_write_all(int fd, const void* data, size_t n) {
   const auto* p = static_cast<const uint8_t*>(data);
   while (n > 0) {
     const ssize_t w = ::write(fd, p, n);
@@ -30,11 +27,14 @@ void write_all(int fd, const void* data, size_t n) {
   }
 }
 
+namespace {
+// The child writes one frame: a tag ('R' result, 'E' error), an 8-byte
+// length, then the bytes.
 void write_frame(int fd, char tag, const std::vector<uint8_t>& bytes) {
   const uint64_t n = bytes.size();
-  write_all(fd, &tag, 1);
-  write_all(fd, &n, sizeof n);
-  write_all(fd, bytes.data(), bytes.size());
+  child_write_all(fd, &tag, 1);
+  child_write_all(fd, &n, sizeof n);
+  child_write_all(fd, bytes.data(), bytes.size());
 }
 }  // namespace
 

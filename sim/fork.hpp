@@ -49,4 +49,9 @@ class ChildRun {
 
 RunResult simulate_in_child(const Scenario& scenario, const SimOptions& options);
 
+// In a forked child: writes all of `data` to the pipe `fd`, retrying on
+// EINTR; a pipe that fails ends the child (exit code 3), since it has no one
+// left to tell.
+void child_write_all(int fd, const void* data, size_t n);
+
 }  // namespace mirrorsim

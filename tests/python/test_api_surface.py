@@ -1,5 +1,5 @@
-"""The API as editors see it: the stub of the compiled core matches the
-core, and everything public has a docstring."""
+"""The API as editors see it: the type declarations of the compiled core
+(_mirrorsim.pyi) match the core, and everything public has a docstring."""
 
 from __future__ import annotations
 
