@@ -19,22 +19,22 @@ TrackKey key_of(const std::variant<HostWrite, HostRead>& r) {
 }
 }  // namespace
 
-Controller::Controller(Side side, Role role, ControllerConfig config)
-    : side_(side), cfg_(std::move(config)), wp_slots_max_(cfg_.write_pending_slots_max()), role_(role) {
+Controller::Controller(Side side, Role role, ControllerConfig config) : side_(side), role_(role) {
+  auto shape = std::make_shared<Shape>();
+  shape->cfg = std::move(config);
+  shape->wp_slots_max = shape->cfg.write_pending_slots_max();
   std::vector<TrackNo> tracks;
-  uint64_t base = 0;
-  for (const auto& v : cfg_.volumes) {
+  for (const auto& v : shape->cfg.volumes) {
     tracks.push_back(v.tracks);
-    volume_base_.push_back(base);
-    base += v.tracks;
+    shape->volume_base.push_back(shape->tracks);
+    shape->tracks += v.tracks;
   }
+  shape_ = std::move(shape);
   table_ = TrackTable(tracks);
-  cache_ = Cache(cfg_.cache_slots);
-  volume_remote_wp_.assign(cfg_.volumes.size(), 0);
-  volumes_.resize(cfg_.volumes.size());
-  destage_queue_.resize(cfg_.disks);
-  destages_in_flight_.assign(cfg_.disks, 0);
-  touched_stamp_.assign(base, 0);
+  cache_ = Cache(cfg().cache_slots);
+  volumes_.resize(cfg().volumes.size());
+  disks_.resize(cfg().disks);
+  scratch_.stamp.assign(shape_->tracks, 0);
 }
 
 // ---------------------------------------------------------------------------
@@ -43,11 +43,16 @@ Controller::Controller(Side side, Role role, ControllerConfig config)
 void Controller::step(Time now, const Input& in, Commands& out) {
   now_ = now;
   out_ = &out;
-  touched_.clear();
+  scratch_.touched.clear();
   lost_data_ = false;
-  if (++step_stamp_ == 0) {
-    std::fill(touched_stamp_.begin(), touched_stamp_.end(), 0);
-    step_stamp_ = 1;
+  // A copy keeps the buffers it had: size them for this controller's tracks.
+  if (scratch_.stamp.size() != shape_->tracks) {
+    scratch_.stamp.assign(shape_->tracks, 0);
+    scratch_.step = 0;
+  }
+  if (++scratch_.step == 0) {
+    std::fill(scratch_.stamp.begin(), scratch_.stamp.end(), 0);
+    scratch_.step = 1;
   }
   if (crashed_) {
     // A crashed controller does nothing until it restarts; the driver is
@@ -107,7 +112,7 @@ void Controller::on_host_write(const HostWrite& w) {
     return;
   }
   VolumeState& vs = volumes_[w.key.volume];
-  const size_t outstanding_max = cfg_.mutant == Mutant::SemiSyncTwoOutstanding ? 2 : 1;
+  const size_t outstanding_max = cfg().mutant == Mutant::SemiSyncTwoOutstanding ? 2 : 1;
   const bool gated = volume(w.key.volume).mode == Mode::SemiSync && state_ != PairState::Suspended &&
                      (vs.outstanding.size() + vs.delayed >= outstanding_max || !vs.gated.empty());
   if (gated) {
@@ -119,7 +124,7 @@ void Controller::on_host_write(const HostWrite& w) {
 
 void Controller::admit_write(const HostWrite& w) {
   if (delayed_.empty() && try_accept(w)) return;
-  if (delayed_.size() >= cfg_.delayed_requests_max) {
+  if (delayed_.size() >= cfg().delayed_requests_max) {
     reject(w.req, w.key, RejectReason::QueueFull, true);
     return;
   }
@@ -140,7 +145,7 @@ void Controller::on_host_read(const HostRead& r) {
   }
   ++counters_.host_reads;
   if (delayed_.empty() && try_accept(r)) return;
-  if (delayed_.size() >= cfg_.delayed_requests_max) {
+  if (delayed_.size() >= cfg().delayed_requests_max) {
     reject(r.req, r.key, RejectReason::QueueFull, false);
     return;
   }
@@ -158,12 +163,12 @@ bool Controller::try_accept(const HostRequest& r) {
     }
     // A semi-sync write that waited while the pair was suspended meets the
     // gate again if the pair is mirrored by the time it can be stored.
-    const size_t outstanding_max = cfg_.mutant == Mutant::SemiSyncTwoOutstanding ? 2 : 1;
+    const size_t outstanding_max = cfg().mutant == Mutant::SemiSyncTwoOutstanding ? 2 : 1;
     if (volume(k.volume).mode == Mode::SemiSync && state_ != PairState::Suspended &&
         volumes_[k.volume].outstanding.size() >= outstanding_max)
       return false;
     const bool adds_wp = !(e.local_wp || e.remote_wp);
-    if (adds_wp && wp_slots_ >= wp_slots_max_ && cfg_.mutant != Mutant::EvictWpSlot) return false;
+    if (adds_wp && wp_slots_ >= shape_->wp_slots_max && cfg().mutant != Mutant::EvictWpSlot) return false;
     int32_t s = e.slot;
     if (s < 0) s = allocate_slot(k);
     if (s < 0) return false;
@@ -187,7 +192,7 @@ bool Controller::try_accept(const HostRequest& r) {
       if (!sl.reading) {
         // The slot's earlier read failed and awaits its retry: read now.
         sl.reading = true;
-        emit(DiskRead{disk_of(k), k, cfg_.track_bytes});
+        emit(DiskRead{disk_of(k), k, cfg().track_bytes});
       }
       refresh_slot(e.slot);
     }
@@ -204,7 +209,7 @@ void Controller::start_read(const HostRead& r) {
   Slot& sl = cache_[table_.at(r.key).slot];
   sl.read_waiters.push_back(r.req);
   sl.reading = true;
-  emit(DiskRead{disk_of(r.key), r.key, cfg_.track_bytes});
+  emit(DiskRead{disk_of(r.key), r.key, cfg().track_bytes});
   refresh_slot(table_.at(r.key).slot);
 }
 
@@ -216,7 +221,7 @@ void Controller::accept_write(const HostWrite& w, int32_t s) {
   e.version = v;
   sl.version = v;
   sl.has_data = true;
-  sl.local_dirty_bytes = std::min(cfg_.track_bytes, sl.local_dirty_bytes + w.bytes);
+  sl.local_dirty_bytes = std::min(cfg().track_bytes, sl.local_dirty_bytes + w.bytes);
   ++counters_.host_writes;
   touch(k);
   if (!sl.reading) {
@@ -244,15 +249,15 @@ void Controller::accept_write(const HostWrite& w, int32_t s) {
   if (table_.invalid_remote(k)) {
     // The secondary lacks earlier versions: the next copy carries the whole track.
     set_invalid_remote(k, false);
-    sl.remote_dirty_bytes = cfg_.track_bytes;
+    sl.remote_dirty_bytes = cfg().track_bytes;
   } else {
-    sl.remote_dirty_bytes = std::min(cfg_.track_bytes, sl.remote_dirty_bytes + w.bytes);
+    sl.remote_dirty_bytes = std::min(cfg().track_bytes, sl.remote_dirty_bytes + w.bytes);
   }
   set_remote_wp(k, true);
   queue_copy(s);
   switch (mode) {
     case Mode::Sync:
-      if (cfg_.mutant == Mutant::SyncAckBeforeRemoteAck) ack_write(w, v);
+      if (cfg().mutant == Mutant::SyncAckBeforeRemoteAck) ack_write(w, v);
       else sl.sync_waiters.push_back({w.req, v});
       break;
     case Mode::SemiSync:
@@ -261,7 +266,7 @@ void Controller::accept_write(const HostWrite& w, int32_t s) {
       break;
     case Mode::AdaptiveCopyWp:
       // Above the skew the volume behaves as sync until it is back under.
-      if (volume_remote_wp_[k.volume] > volume(k.volume).skew_tracks) sl.sync_waiters.push_back({w.req, v});
+      if (volumes_[k.volume].remote_wp_tracks > volume(k.volume).skew_tracks) sl.sync_waiters.push_back({w.req, v});
       else ack_write(w, v);
       break;
     case Mode::AdaptiveCopyDisk:
@@ -280,7 +285,7 @@ void Controller::reject(RequestId req, TrackKey key, RejectReason why, bool writ
 
 void Controller::release_volume_gate(VolumeId v) {
   VolumeState& vs = volumes_[v];
-  const size_t outstanding_max = cfg_.mutant == Mutant::SemiSyncTwoOutstanding ? 2 : 1;
+  const size_t outstanding_max = cfg().mutant == Mutant::SemiSyncTwoOutstanding ? 2 : 1;
   while (!vs.gated.empty()) {
     const bool semi = volume(v).mode == Mode::SemiSync && state_ != PairState::Suspended;
     if (semi && vs.outstanding.size() + vs.delayed >= outstanding_max) break;
@@ -317,7 +322,7 @@ void Controller::on_destage_done(const DiskWriteDone& d) {
   }
   Slot& sl = cache_[s];
   sl.destaging.reset();
-  --destages_in_flight_[disk_of(d.key)];
+  --disks_[disk_of(d.key)].in_flight;
   touch(d.key);
   if (!d.ok) {
     // I/O error policy: the local WP indicator stays set and the destage is
@@ -372,7 +377,7 @@ void Controller::on_disk_read_done(const DiskReadDone& d) {
     fetch_reads_.erase(k);
     e.disk_version = d.version;
     const Version v = std::max(d.version, content_version(k));
-    send(CopyData{epoch_, k, v, cfg_.track_bytes, true});
+    send(CopyData{epoch_, k, v, cfg().track_bytes, true});
     return;
   }
   const int32_t s = e.slot;
@@ -461,9 +466,9 @@ void Controller::on_establish(const Establish& m) {
   for (const TrackKey& k : m.wanted) {
     const TrackEntry& e = table_.at(k);
     if (e.slot >= 0 && cache_[e.slot].has_data) {
-      send(CopyData{epoch_, k, cache_[e.slot].version, cfg_.track_bytes, true});
+      send(CopyData{epoch_, k, cache_[e.slot].version, cfg().track_bytes, true});
     } else if (fetch_reads_.insert(k).second) {
-      emit(DiskRead{disk_of(k), k, cfg_.track_bytes});
+      emit(DiskRead{disk_of(k), k, cfg().track_bytes});
     }
   }
 }
@@ -477,7 +482,7 @@ void Controller::on_establish_ack(const EstablishAck& m) {
     if (!table_.contains(k)) continue;
     if (!table_.at(k).remote_wp) set_invalid_remote(k, true);
   }
-  if (cfg_.mutant == Mutant::ResyncSkipsInvalidTracks) {
+  if (cfg().mutant == Mutant::ResyncSkipsInvalidTracks) {
     std::vector<TrackKey> all;
     table_.for_each_invalid_remote([&](TrackKey k) { all.push_back(k); });
     for (TrackKey k : all) set_invalid_remote(k, false);
@@ -539,12 +544,12 @@ bool Controller::store_copy(const CopyData& m) {
   TrackEntry& e = table_.at(k);
   const bool discard = e.invalid_local;  // our data is stale or divergent: take whatever comes
   const bool newer = m.version > e.version ||
-                     (cfg_.mutant == Mutant::SecondaryAppliesOlder && m.version != e.version);
+                     (cfg().mutant == Mutant::SecondaryAppliesOlder && m.version != e.version);
   if (!discard && !newer) {
     send(CopyAck{epoch_, k, e.version});  // already holds this version or a newer one
     return true;
   }
-  if (!e.local_wp && wp_slots_ >= wp_slots_max_) return false;
+  if (!e.local_wp && wp_slots_ >= shape_->wp_slots_max) return false;
   int32_t s = e.slot;
   if (s < 0) s = allocate_slot(k);
   if (s < 0) return false;
@@ -552,7 +557,7 @@ bool Controller::store_copy(const CopyData& m) {
   e.version = m.version;
   sl.version = m.version;
   sl.has_data = true;
-  sl.local_dirty_bytes = std::min(cfg_.track_bytes, sl.local_dirty_bytes + m.bytes);
+  sl.local_dirty_bytes = std::min(cfg().track_bytes, sl.local_dirty_bytes + m.bytes);
   touch(k);
   if (discard) set_invalid_local(k, false);
   set_local_wp(k, true);
@@ -573,7 +578,7 @@ bool Controller::store_fetched(const CopyData& m) {
   if (e.divergent || m.version > content_version(k)) {
     int32_t s = e.slot;
     if (s < 0) {
-      if (wp_slots_ >= wp_slots_max_) return false;
+      if (wp_slots_ >= shape_->wp_slots_max) return false;
       s = allocate_slot(k);
       if (s < 0) return false;
     }
@@ -585,7 +590,7 @@ bool Controller::store_fetched(const CopyData& m) {
     if (e.divergent) e.version = m.version;
     sl.version = m.version;
     sl.has_data = true;
-    sl.local_dirty_bytes = cfg_.track_bytes;
+    sl.local_dirty_bytes = cfg().track_bytes;
     set_local_wp(k, true);
     queue_destage(s);
     refresh_slot(s);
@@ -687,14 +692,14 @@ void Controller::on_timer(uint64_t id) {
       case RetryKind::SlotRead:
         if (e.slot >= 0 && !cache_[e.slot].has_data && !cache_[e.slot].reading) {
           cache_[e.slot].reading = true;
-          emit(DiskRead{disk_of(r.key), r.key, cfg_.track_bytes});
+          emit(DiskRead{disk_of(r.key), r.key, cfg().track_bytes});
         }
         break;
       case RetryKind::RecoveryRead:
-        if (recovery_reads_.count(r.key)) emit(DiskRead{disk_of(r.key), r.key, cfg_.track_bytes});
+        if (recovery_reads_.count(r.key)) emit(DiskRead{disk_of(r.key), r.key, cfg().track_bytes});
         break;
       case RetryKind::FetchRead:
-        if (fetch_reads_.count(r.key)) emit(DiskRead{disk_of(r.key), r.key, cfg_.track_bytes});
+        if (fetch_reads_.count(r.key)) emit(DiskRead{disk_of(r.key), r.key, cfg().track_bytes});
         break;
     }
   }
@@ -703,7 +708,7 @@ void Controller::on_timer(uint64_t id) {
 void Controller::add_retry(RetryKind kind, TrackKey key) {
   retries_.push_back({kind, key});
   if (!retry_at_) {
-    retry_at_ = now_ + cfg_.disk_retry_interval;
+    retry_at_ = now_ + cfg().disk_retry_interval;
     emit(ArmTimer{++timer_id_, *retry_at_});
   }
 }
@@ -736,11 +741,18 @@ void Controller::on_restart() {
   state_ = PairState::Suspended;
   handing_over_ = false;
   takeover_sent_ = false;
-  for (VolumeState& vs : volumes_) vs = VolumeState{};
+  for (VolumeState& vs : volumes_) {
+    // The remote WP count stays: it counts the track table's indicators.
+    vs.outstanding.clear();
+    vs.gated.clear();
+    vs.delayed = 0;
+  }
   pending_stores_.clear();
   copy_queue_.clear();
-  for (auto& q : destage_queue_) q.clear();
-  std::fill(destages_in_flight_.begin(), destages_in_flight_.end(), 0);
+  for (DiskQueue& d : disks_) {
+    d.destages.clear();
+    d.in_flight = 0;
+  }
   copies_in_flight_ = 0;
   copy_reads_in_flight_ = 0;
   resync_pending_ = 0;
@@ -749,7 +761,7 @@ void Controller::on_restart() {
   retries_.clear();
   retry_at_.reset();
 
-  if (cfg_.cache_nonvolatile) {
+  if (cfg().cache_nonvolatile) {
     // Slots and both WP indicators survived: owed destages resume, owed
     // copies become invalid tracks (the pair is suspended until re-established).
     std::vector<int32_t> empty;
@@ -784,7 +796,7 @@ void Controller::on_restart() {
     lost_data_ = true;
     cache_.clear();
     wp_slots_ = local_wp_slots_ = remote_wp_tracks_ = 0;
-    std::fill(volume_remote_wp_.begin(), volume_remote_wp_.end(), 0);
+    for (VolumeState& v : volumes_) v.remote_wp_tracks = 0;
     table_.for_each([&](TrackKey k, TrackEntry& e) {
       const bool lost = e.local_wp || e.version > e.disk_version;
       const bool owed = e.remote_wp;
@@ -960,7 +972,7 @@ void Controller::start_recovery() {
     }
     recovery_reads_.insert(k);
     wanted_.erase(k);
-    emit(DiskRead{disk_of(k), k, cfg_.track_bytes});
+    emit(DiskRead{disk_of(k), k, cfg().track_bytes});
   });
 }
 
@@ -994,13 +1006,13 @@ void Controller::queue_destage(int32_t i) {
   Slot& sl = cache_[i];
   if (sl.destage_queued || sl.destaging) return;
   sl.destage_queued = true;
-  destage_queue_[disk_of(sl.key)].push_back(sl.key);
+  disks_[disk_of(sl.key)].destages.push_back(sl.key);
 }
 
 void Controller::pump_destages() {
-  for (uint32_t d = 0; d < cfg_.disks; ++d) {
-    auto& q = destage_queue_[d];
-    while (destages_in_flight_[d] < cfg_.destages_per_disk_max && !q.empty()) {
+  for (uint32_t d = 0; d < cfg().disks; ++d) {
+    auto& q = disks_[d].destages;
+    while (disks_[d].in_flight < cfg().destages_per_disk_max && !q.empty()) {
       const TrackKey k = q.front();
       q.pop_front();
       const TrackEntry& e = table_.at(k);
@@ -1009,12 +1021,12 @@ void Controller::pump_destages() {
       sl.destage_queued = false;
       if (!e.local_wp || sl.destaging || !sl.has_data) continue;
       sl.destaging = sl.version;
-      ++destages_in_flight_[d];
+      ++disks_[d].in_flight;
       ++counters_.destages;
-      const uint32_t bytes = sl.local_dirty_bytes ? sl.local_dirty_bytes : cfg_.track_bytes;
+      const uint32_t bytes = sl.local_dirty_bytes ? sl.local_dirty_bytes : cfg().track_bytes;
       sl.local_dirty_bytes = 0;
       emit(DiskWrite{d, k, sl.version, bytes});
-      if (cfg_.mutant == Mutant::LocalWpResetOnDestageStart) set_local_wp(k, false);
+      if (cfg().mutant == Mutant::LocalWpResetOnDestageStart) set_local_wp(k, false);
       refresh_slot(e.slot);
     }
   }
@@ -1029,16 +1041,16 @@ void Controller::queue_copy(int32_t i) {
 
 void Controller::send_copy(int32_t i) {
   Slot& sl = cache_[i];
-  const uint32_t bytes = sl.remote_dirty_bytes ? sl.remote_dirty_bytes : cfg_.track_bytes;
+  const uint32_t bytes = sl.remote_dirty_bytes ? sl.remote_dirty_bytes : cfg().track_bytes;
   sl.remote_dirty_bytes = 0;
   sl.sent_version = sl.version;
   ++sl.copies_in_flight;
   ++copies_in_flight_;
   ++counters_.copies_sent;
   counters_.copy_bytes_sent += bytes;
-  if (cfg_.round_trips_per_write >= 2) send(WriteCommand{epoch_, sl.key, sl.version, bytes});
+  if (cfg().round_trips_per_write >= 2) send(WriteCommand{epoch_, sl.key, sl.version, bytes});
   else send(CopyData{epoch_, sl.key, sl.version, bytes, false});
-  if (cfg_.mutant == Mutant::RemoteWpResetOnSend) set_remote_wp(sl.key, false);
+  if (cfg().mutant == Mutant::RemoteWpResetOnSend) set_remote_wp(sl.key, false);
   touch(sl.key);
   refresh_slot(i);
 }
@@ -1046,7 +1058,7 @@ void Controller::send_copy(int32_t i) {
 void Controller::pump_copies() {
   if (state_ != PairState::Syncing && state_ != PairState::Synchronized) return;
   uint64_t skipped = 0;
-  while (copies_in_flight_ + copy_reads_in_flight_ < cfg_.copies_in_flight_max) {
+  while (copies_in_flight_ + copy_reads_in_flight_ < cfg().copies_in_flight_max) {
     if (!copy_queue_.empty()) {
       const TrackKey k = copy_queue_.front();
       copy_queue_.pop_front();
@@ -1072,14 +1084,14 @@ void Controller::pump_copies() {
     }
     int32_t s = e.slot;
     if (s < 0) {
-      if (wp_slots_ >= wp_slots_max_) break;  // resync yields to host writes at the limit
+      if (wp_slots_ >= shape_->wp_slots_max) break;  // resync yields to host writes at the limit
       s = allocate_slot(k);
       if (s < 0) break;
     }
     Slot& sl = cache_[s];
     set_invalid_remote(k, false);
     set_remote_wp(k, true);
-    sl.remote_dirty_bytes = cfg_.track_bytes;
+    sl.remote_dirty_bytes = cfg().track_bytes;
     if (!sl.resync_copy) {
       sl.resync_copy = true;
       ++resync_pending_;
@@ -1090,7 +1102,7 @@ void Controller::pump_copies() {
       sl.reading = true;
       sl.copy_read = true;
       ++copy_reads_in_flight_;
-      emit(DiskRead{disk_of(k), k, cfg_.track_bytes});
+      emit(DiskRead{disk_of(k), k, cfg().track_bytes});
     }
     refresh_slot(s);
   }
@@ -1103,7 +1115,7 @@ int32_t Controller::allocate_slot(TrackKey k) {
   TrackKey evicted;
   bool did_evict = false;
   int32_t s = cache_.allocate(k, &evicted, &did_evict);
-  if (s < 0 && cfg_.mutant == Mutant::EvictWpSlot) {
+  if (s < 0 && cfg().mutant == Mutant::EvictWpSlot) {
     // The broken variant: take the first slot with data, write-pending or not,
     // abandoning whatever destage or copy was in flight for it.
     int32_t victim = -1;
@@ -1114,7 +1126,7 @@ int32_t Controller::allocate_slot(TrackKey k) {
       Slot& vs = cache_[victim];
       const TrackKey vk = vs.key;
       copies_in_flight_ -= vs.copies_in_flight;
-      if (vs.destaging) --destages_in_flight_[disk_of(vk)];
+      if (vs.destaging) --disks_[disk_of(vk)].in_flight;
       set_local_wp(vk, false);
       set_remote_wp(vk, false);
       free_slot(victim);
@@ -1162,7 +1174,7 @@ void Controller::set_remote_wp(TrackKey k, bool on) {
   const bool now_any = e.local_wp || e.remote_wp;
   if (was_any != now_any) wp_slots_ += now_any ? 1 : -1;
   remote_wp_tracks_ += on ? 1 : -1;
-  volume_remote_wp_[k.volume] += on ? 1 : -1;
+  volumes_[k.volume].remote_wp_tracks += on ? 1 : -1;
   if (!on && e.slot >= 0 && cache_[e.slot].resync_copy) {
     cache_[e.slot].resync_copy = false;
     --resync_pending_;
@@ -1193,10 +1205,10 @@ void Controller::refresh_slot(int32_t i) {
 }
 
 void Controller::touch(TrackKey k) {
-  uint32_t& stamp = touched_stamp_[volume_base_[k.volume] + k.track];
-  if (stamp == step_stamp_) return;
-  stamp = step_stamp_;
-  touched_.push_back(k);
+  uint32_t& stamp = scratch_.stamp[shape_->volume_base[k.volume] + k.track];
+  if (stamp == scratch_.step) return;
+  stamp = scratch_.step;
+  scratch_.touched.push_back(k);
 }
 
 Version Controller::next_version(const TrackEntry& e) const {
@@ -1220,7 +1232,7 @@ const Slot* Controller::slot_of(TrackKey k) const {
 }
 
 uint32_t Controller::disk_of(TrackKey k) const {
-  return static_cast<uint32_t>((k.track + 7u * k.volume) % cfg_.disks);
+  return static_cast<uint32_t>((k.track + 7u * k.volume) % cfg().disks);
 }
 
 }  // namespace mirrorsim
@@ -1277,7 +1289,7 @@ Controller Controller::recovered(Side side, ControllerConfig config, const Durab
       }
       c.table_.set_invalid_remote(k, d.invalid_remote);
       // Write-pending data comes back only in cache slots that survived.
-      const bool slot_survives = c.cfg_.cache_nonvolatile && d.cached;
+      const bool slot_survives = c.cfg().cache_nonvolatile && d.cached;
       if (slot_survives) {
         TrackKey evicted;
         bool did_evict = false;
@@ -1293,7 +1305,7 @@ Controller Controller::recovered(Side side, ControllerConfig config, const Durab
         c.set_local_wp(k, d.local_wp);
         c.set_remote_wp(k, d.remote_wp);
         c.refresh_slot(e.slot);
-      } else if (!c.cfg_.cache_nonvolatile) {
+      } else if (!c.cfg().cache_nonvolatile) {
         // The indicators were set but their data is gone: the restart's
         // volatile-cache rules see local WP (lost) and remote WP (owed).
         e.local_wp = d.local_wp;
@@ -1310,7 +1322,7 @@ Controller Controller::recovered(Side side, ControllerConfig config, const Durab
     }
   }
   c.crashed_ = true;
-  c.touched_.clear();
+  c.scratch_.touched.clear();
   return c;
 }
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
@@ -92,7 +93,7 @@ class Controller {
   bool handing_over() const { return handing_over_; }
   Epoch epoch() const { return epoch_; }
   Generation generation() const { return generation_; }
-  const ControllerConfig& config() const { return cfg_; }
+  const ControllerConfig& config() const { return shape_->cfg; }
   const ControllerCounters& counters() const { return counters_; }
 
   const TrackTable& tracks() const { return table_; }
@@ -107,7 +108,7 @@ class Controller {
   uint32_t wp_slots() const { return wp_slots_; }           // slots holding local or remote WP data
   uint32_t local_wp_slots() const { return local_wp_slots_; }
   uint32_t remote_wp_tracks() const { return remote_wp_tracks_; }
-  uint32_t remote_wp_tracks(VolumeId v) const { return volume_remote_wp_[v]; }
+  uint32_t remote_wp_tracks(VolumeId v) const { return volumes_[v].remote_wp_tracks; }
   uint64_t invalid_remote_tracks() const { return table_.invalid_remote_count(); }
   uint64_t invalid_local_tracks() const { return invalid_local_count_; }
   // Tracks a resynchronisation owes the peer: still invalid-remote, or taken
@@ -119,7 +120,7 @@ class Controller {
   size_t semi_sync_outstanding(VolumeId v) const { return volumes_[v].outstanding.size(); }
 
   // Tracks whose entry or slot the last step changed (each listed once).
-  std::span<const TrackKey> touched() const { return touched_; }
+  std::span<const TrackKey> touched() const { return scratch_.touched; }
   // True when the last step lost cache data on purpose: a restart with a
   // volatile cache, or a demotion that discards divergent tracks.
   bool last_step_lost_data() const { return lost_data_; }
@@ -136,6 +137,11 @@ class Controller {
     std::vector<std::pair<TrackKey, Version>> outstanding;  // semi-sync: unacknowledged remote writes
     Fifo<HostWrite> gated;  // semi-sync: writes waiting for the outstanding one
     uint32_t delayed = 0;         // this volume's writes waiting at the write-pending limit
+    uint32_t remote_wp_tracks = 0;  // tracks of the volume with remote WP set
+  };
+  struct DiskQueue {
+    Fifo<TrackKey> destages;     // tracks waiting to be destaged to the disk
+    uint32_t in_flight = 0;      // destages issued and not yet completed
   };
   using HostRequest = std::variant<HostWrite, HostRead>;
   enum class RetryKind : uint8_t { Destage, SlotRead, RecoveryRead, FetchRead };
@@ -210,14 +216,37 @@ class Controller {
   void refresh_slot(int32_t i);  // LRU membership after a change
   void touch(TrackKey k);
   Version next_version(const TrackEntry& e) const;
-  const VolumeConfig& volume(VolumeId v) const { return cfg_.volumes[v]; }
+  const VolumeConfig& volume(VolumeId v) const { return cfg().volumes[v]; }
   void emit(Command c) { out_->push_back(std::move(c)); }
   void send(Message m);
 
+  // What the configuration fixes, shared by every copy of the controller
+  // (the exhaustive checker copies controllers on every transition).
+  struct Shape {
+    ControllerConfig cfg;
+    uint32_t wp_slots_max = 0;
+    std::vector<uint64_t> volume_base;  // per volume: the index of its first track among all tracks
+    uint64_t tracks = 0;                // of every volume
+  };
+  // Buffers of the current step, not state: a copy of the controller keeps
+  // its own (and their capacity) and starts with nothing touched. The
+  // stamps stay consistent with the counter that lives beside them.
+  struct StepScratch {
+    std::vector<TrackKey> touched;
+    std::vector<uint32_t> stamp;  // per track (volume base + track) → the step that last touched it
+    uint32_t step = 0;
+    StepScratch() = default;
+    StepScratch(const StepScratch&) {}
+    StepScratch& operator=(const StepScratch&) {
+      touched.clear();
+      return *this;
+    }
+  };
+  const ControllerConfig& cfg() const { return shape_->cfg; }
+
   // configuration
   Side side_;
-  ControllerConfig cfg_;
-  uint32_t wp_slots_max_;
+  std::shared_ptr<const Shape> shape_;
 
   // persistent state (survives a crash)
   Role role_;
@@ -238,7 +267,6 @@ class Controller {
   uint32_t wp_slots_ = 0;
   uint32_t local_wp_slots_ = 0;
   uint32_t remote_wp_tracks_ = 0;
-  std::vector<uint32_t> volume_remote_wp_;
   uint32_t copies_in_flight_ = 0;
   uint32_t copy_reads_in_flight_ = 0;
   uint32_t resync_pending_ = 0;  // copier-converted tracks not yet acknowledged
@@ -246,8 +274,7 @@ class Controller {
   Fifo<HostRequest> delayed_;           // waiting at the write-pending limit, in arrival order
   Fifo<CopyData> pending_stores_;       // copies waiting for a slot, in arrival order
   Fifo<TrackKey> copy_queue_;
-  std::vector<Fifo<TrackKey>> destage_queue_;  // per disk
-  std::vector<uint32_t> destages_in_flight_;         // per disk
+  std::vector<DiskQueue> disks_;  // per disk
   TrackKey resync_cursor_;
   std::set<TrackKey> recovery_reads_;  // primary after a volatile crash: learning disk versions
   std::set<TrackKey> wanted_;          // primary: tracks to fetch back from the secondary
@@ -260,10 +287,7 @@ class Controller {
   // per-step scratch
   Time now_;
   Commands* out_ = nullptr;
-  std::vector<TrackKey> touched_;
-  std::vector<uint32_t> touched_stamp_;  // per volume offset + track → step stamp
-  std::vector<uint64_t> volume_base_;
-  uint32_t step_stamp_ = 0;
+  StepScratch scratch_;
   bool lost_data_ = false;
 };
 

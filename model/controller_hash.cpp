@@ -4,7 +4,6 @@
 #include "model/controller.hpp"
 #include "model/hash.hpp"
 
-#include <initializer_list>
 
 namespace mirrorsim {
 
@@ -16,28 +15,23 @@ uint64_t Controller::state_hash() const {
   // Flags and small counts are packed into words (the fold costs a multiply
   // a word, and this runs on every transition of the checker); each packing
   // is injective over the fields' ranges, so it merges no two states.
-  auto bits = [](std::initializer_list<bool> flags) {
-    uint64_t b = 0, bit = 1;
-    for (bool f : flags) b |= f ? bit : 0, bit <<= 1;
-    return b;
-  };
   auto pair32 = [](uint32_t hi, uint32_t lo) { return (static_cast<uint64_t>(hi) << 32) | lo; };
   StateFold h;
   h.add(static_cast<uint64_t>(role_) | static_cast<uint64_t>(state_) << 8 |
-        bits({crashed_, reachable_, session_open_, operator_suspended_, handing_over_, takeover_sent_}) << 16);
+        pack_flags(crashed_, reachable_, session_open_, operator_suspended_, handing_over_, takeover_sent_) << 16);
   h.add(generation_).add(epoch_);
   h.add(pair32(copies_in_flight_, copy_reads_in_flight_)).add(resync_pending_);
   table_.for_each([&](TrackKey k, const TrackEntry& e) {
     h.add(e.version).add(e.disk_version);
     const uint64_t entry_bits =
-        bits({e.local_wp, e.remote_wp, e.invalid_local, e.divergent, table_.invalid_remote(k), e.slot >= 0});
+        pack_flags(e.local_wp, e.remote_wp, e.invalid_local, e.divergent, table_.invalid_remote(k), e.slot >= 0);
     if (e.slot < 0) {
       h.add(entry_bits);
       return;
     }
     const Slot& s = cache_[e.slot];
     h.add(entry_bits |
-          bits({s.has_data, s.reading, s.copy_read, s.resync_copy, s.destage_queued, s.copy_queued, s.destaging.has_value()})
+          pack_flags(s.has_data, s.reading, s.copy_read, s.resync_copy, s.destage_queued, s.copy_queued, s.destaging.has_value())
               << 8 |
           static_cast<uint64_t>(s.copies_in_flight) << 32);
     h.add(s.version).add(s.destaging.value_or(0)).add(s.sent_version);
@@ -65,9 +59,9 @@ uint64_t Controller::state_hash() const {
   for (const auto& m : pending_stores_) h.add(m.epoch).add(key_bits(m.key)).add(m.version).add(m.bytes).add(m.fetch);
   h.add(copy_queue_.size());
   for (TrackKey k : copy_queue_) h.add(key_bits(k));
-  for (size_t d = 0; d < destage_queue_.size(); ++d) {
-    h.add(destages_in_flight_[d]).add(destage_queue_[d].size());
-    for (TrackKey k : destage_queue_[d]) h.add(key_bits(k));
+  for (const DiskQueue& d : disks_) {
+    h.add(d.in_flight).add(d.destages.size());
+    for (TrackKey k : d.destages) h.add(key_bits(k));
   }
   h.add(key_bits(resync_cursor_));
   for (const auto* set : {&recovery_reads_, &wanted_, &fetch_reads_}) {

@@ -26,4 +26,15 @@ class StateFold {
   uint64_t h_ = 0x243f6a8885a308d3ull;
 };
 
+// Flags packed into a word, the first in bit 0: one word of a fingerprint
+// instead of one per flag (injective: each flag has its own bit).
+template <class... Flags>
+constexpr uint64_t pack_flags(Flags... flags) {
+  static_assert(sizeof...(Flags) <= 64);
+  uint64_t bits = 0;
+  unsigned bit = 0;
+  ((bits |= static_cast<uint64_t>(static_cast<bool>(flags)) << bit++), ...);
+  return bits;
+}
+
 }  // namespace mirrorsim

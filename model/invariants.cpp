@@ -36,14 +36,12 @@ std::string_view to_string(LossEvent::Cause c) {
 Observer::Observer(const Controller& a, const Controller& b, size_t trace_length) : ctl_{&a, &b} {
   size_t total = 0;
   for (const auto& v : a.config().volumes) {
-    base_.push_back(total);
+    volumes_.push_back(VolumeRecord{total, {}, {}});
     total += v.tracks;
   }
   for (auto& s : shadow_) s.assign(total, Shadow{});
   records_.resize(total);
   for (int i = 0; i < 2; ++i) {
-    risk_mirrored_by_volume_[i].assign(base_.size(), 0);
-    risk_mirrored_tracks_by_volume_[i].assign(base_.size(), 0);
     pair_state_seen_[i] = ctl_[i]->pair_state();
     role_seen_[i] = ctl_[i]->role();
     for (size_t k = 0; k < total; ++k) shadow_[i][k].ack_epoch = ctl_[i]->epoch();
@@ -138,7 +136,7 @@ void Observer::after_step(Side side, Time now, const Input& in, std::span<const 
   }
   const Controller& c = ctl(side);
   const Side peer = peer_of(side);
-  volumes_to_check_.clear();
+  scratch_.volumes_to_check.clear();
   ++steps_;
 
   // Evidence carried by the input.
@@ -154,15 +152,16 @@ void Observer::after_step(Side side, Time now, const Input& in, std::span<const 
   }
 
   // Evidence carried by the commands.
-  std::vector<TrackKey> acked_tracks;
-  destaged_in_step_.clear();
-  copied_in_step_.clear();
+  std::vector<TrackKey>& acked_tracks = scratch_.acked_tracks;
+  acked_tracks.clear();
+  scratch_.destaged.clear();
+  scratch_.copied.clear();
   for (const Command& cmd : out) {
     if (const auto* dw = std::get_if<DiskWrite>(&cmd)) {
-      destaged_in_step_.push_back(dw->key);
+      scratch_.destaged.push_back(dw->key);
     } else if (const auto* s = std::get_if<Send>(&cmd)) {
-      if (const auto* cd = std::get_if<CopyData>(&s->msg); cd && !cd->fetch) copied_in_step_.push_back(cd->key);
-      if (const auto* wc = std::get_if<WriteCommand>(&s->msg)) copied_in_step_.push_back(wc->key);
+      if (const auto* cd = std::get_if<CopyData>(&s->msg); cd && !cd->fetch) scratch_.copied.push_back(cd->key);
+      if (const auto* wc = std::get_if<WriteCommand>(&s->msg)) scratch_.copied.push_back(wc->key);
       if (const auto* ack = std::get_if<CopyAck>(&s->msg)) {
         Shadow& sh = shadow(peer, ack->key);
         sh.acked_ever = std::max(sh.acked_ever, ack->version);
@@ -202,22 +201,23 @@ void Observer::after_step(Side side, Time now, const Input& in, std::span<const 
   for (TrackKey k : c.touched()) {
     recompute_risk(k, now);
     check_owed(now, k);
-    volumes_to_check_.push_back(k.volume);
+    scratch_.volumes_to_check.push_back(k.volume);
   }
   for (TrackKey k : acked_tracks) {
     recompute_risk(k, now);
-    volumes_to_check_.push_back(k.volume);
+    scratch_.volumes_to_check.push_back(k.volume);
   }
-  std::sort(volumes_to_check_.begin(), volumes_to_check_.end());
-  volumes_to_check_.erase(std::unique(volumes_to_check_.begin(), volumes_to_check_.end()), volumes_to_check_.end());
-  for (VolumeId v : volumes_to_check_) {
+  std::vector<VolumeId>& volumes = scratch_.volumes_to_check;
+  std::sort(volumes.begin(), volumes.end());
+  volumes.erase(std::unique(volumes.begin(), volumes.end()), volumes.end());
+  for (VolumeId v : volumes) {
     check_volume_bounds(Side::A, now, v);
     check_volume_bounds(Side::B, now, v);
   }
   // Per-step scratch: left empty, a copied observer copies nothing of it.
-  volumes_to_check_.clear();
-  destaged_in_step_.clear();
-  copied_in_step_.clear();
+  scratch_.volumes_to_check.clear();
+  scratch_.destaged.clear();
+  scratch_.copied.clear();
 }
 
 void Observer::check_track(Side side, Time now, TrackKey k, bool lossy) {
@@ -225,8 +225,8 @@ void Observer::check_track(Side side, Time now, TrackKey k, bool lossy) {
   Shadow& sh = shadow(side, k);
   const TrackEntry& e = c.track(k);
   const Version content = c.content_version(k);
-  const bool had_local_wp = sh.local_wp || in_step(destaged_in_step_, k);
-  const bool had_remote_wp = sh.remote_wp || (c.role() == Role::Primary && in_step(copied_in_step_, k));
+  const bool had_local_wp = sh.local_wp || in_step(scratch_.destaged, k);
+  const bool had_remote_wp = sh.remote_wp || (c.role() == Role::Primary && in_step(scratch_.copied, k));
   if (had_local_wp && !e.local_wp && !lossy && sh.disk_seen != content) {
     violate(Invariant::I1, side, now,
             fmt::format("local WP of track {} reset while the cache holds v{} and the disk confirmed v{}", to_string(k),
@@ -317,11 +317,14 @@ void Observer::on_ack(Side side, Time now, const AckHost& a) {
 
 void Observer::recompute_risk(TrackKey k, Time now) {
   TrackRecord& r = records_[index(k)];
+  // Nothing acknowledged and not yet safe: the track's figures are zero
+  // already (they count entries of `acked`).
+  if (r.acked.empty() && r.risk_writes[0] == 0 && r.risk_writes[1] == 0) return;
   for (int s = 0; s < 2; ++s) {
     risk_writes_[s] -= r.risk_writes[s];
     risk_bytes_[s] -= r.risk_bytes[s];
-    risk_mirrored_by_volume_[s][k.volume] -= r.risk_mirrored[s];
-    if (r.risk_mirrored[s] > 0) --risk_mirrored_tracks_by_volume_[s][k.volume];
+    volumes_[k.volume].risk_mirrored_writes[s] -= r.risk_mirrored[s];
+    if (r.risk_mirrored[s] > 0) --volumes_[k.volume].risk_mirrored_tracks[s];
     r.risk_writes[s] = 0;
     r.risk_bytes[s] = 0;
     r.risk_mirrored[s] = 0;
@@ -354,8 +357,8 @@ void Observer::recompute_risk(TrackKey k, Time now) {
   for (int s = 0; s < 2; ++s) {
     risk_writes_[s] += r.risk_writes[s];
     risk_bytes_[s] += r.risk_bytes[s];
-    risk_mirrored_by_volume_[s][k.volume] += r.risk_mirrored[s];
-    if (r.risk_mirrored[s] > 0) ++risk_mirrored_tracks_by_volume_[s][k.volume];
+    volumes_[k.volume].risk_mirrored_writes[s] += r.risk_mirrored[s];
+    if (r.risk_mirrored[s] > 0) ++volumes_[k.volume].risk_mirrored_tracks[s];
   }
   if (!lost.empty()) {
     // A controller that just gave up the primary role discarded its
@@ -377,7 +380,7 @@ void Observer::drop_superseded(Side old, Side new_primary, LossEvent::Cause caus
   // the peer takes over (failover) and again when the old primary learns of
   // it and steps down (writes it acknowledged in between are discarded).
   std::vector<std::pair<TrackKey, AckedWrite>> lost;
-  for (VolumeId v = 0; v < base_.size(); ++v) {
+  for (VolumeId v = 0; v < volumes_.size(); ++v) {
     for (TrackNo t = 0; t < ctl(old).tracks().tracks(v); ++t) {
       const TrackKey k{v, t};
       TrackRecord& r = records_[index(k)];
@@ -407,9 +410,9 @@ void Observer::record_loss(LossEvent::Cause cause, Side acked_by, Time now,
   ev.cause = cause;
   ev.at = now;
   ev.acked_by = acked_by;
-  ev.writes_by_volume.assign(base_.size(), 0);
-  std::vector<uint64_t> mirrored_by_volume(base_.size(), 0);
-  std::vector<std::vector<TrackNo>> mirrored_tracks(base_.size());
+  ev.writes_by_volume.assign(volumes_.size(), 0);
+  std::vector<uint64_t> mirrored_by_volume(volumes_.size(), 0);
+  std::vector<std::vector<TrackNo>> mirrored_tracks(volumes_.size());
   for (const auto& [k, w] : lost) {
     ++ev.writes;
     ev.bytes += w.bytes;
@@ -446,7 +449,7 @@ void Observer::record_loss(LossEvent::Cause cause, Side acked_by, Time now,
 }
 
 void Observer::clear_mirrored(Side acked_by) {
-  for (VolumeId v = 0; v < base_.size(); ++v) {
+  for (VolumeId v = 0; v < volumes_.size(); ++v) {
     for (TrackNo t = 0; t < ctl(acked_by).tracks().tracks(v); ++t) {
       TrackRecord& r = records_[index(TrackKey{v, t})];
       bool changed = false;
@@ -463,15 +466,15 @@ void Observer::clear_mirrored(Side acked_by) {
 void Observer::check_volume_bounds(Side side, Time now, VolumeId v) {
   const VolumeConfig& vol = ctl(side).config().volumes[v];
   const int s = index_of(side);
-  if (vol.mode == Mode::SemiSync && risk_mirrored_by_volume_[s][v] > 1) {
+  if (vol.mode == Mode::SemiSync && volumes_[v].risk_mirrored_writes[s] > 1) {
     violate(Invariant::I5, side, now,
             fmt::format("semi-sync volume {}: {} acknowledged writes the secondary lacks", vol.name,
-                        risk_mirrored_by_volume_[s][v]));
+                        volumes_[v].risk_mirrored_writes[s]));
   }
-  if (vol.mode == Mode::AdaptiveCopyWp && risk_mirrored_tracks_by_volume_[s][v] > vol.skew_tracks) {
+  if (vol.mode == Mode::AdaptiveCopyWp && volumes_[v].risk_mirrored_tracks[s] > vol.skew_tracks) {
     violate(Invariant::I6, side, now,
             fmt::format("adaptive-copy-wp volume {}: {} tracks acknowledged ahead of the secondary, skew {}", vol.name,
-                        risk_mirrored_tracks_by_volume_[s][v], vol.skew_tracks));
+                        volumes_[v].risk_mirrored_tracks[s], vol.skew_tracks));
   }
 }
 
@@ -495,7 +498,7 @@ void Observer::check_quiesced(Time now) {
   }
   const Controller& a = ctl(Side::A);
   const Controller& b = ctl(Side::B);
-  for (VolumeId v = 0; v < base_.size(); ++v) {
+  for (VolumeId v = 0; v < volumes_.size(); ++v) {
     for (TrackNo t = 0; t < a.tracks().tracks(v); ++t) {
       const TrackKey k{v, t};
       for (Side side : {Side::A, Side::B}) {

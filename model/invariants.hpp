@@ -131,7 +131,7 @@ class Observer {
   };
 
   const Controller& ctl(Side s) const { return *ctl_[index_of(s)]; }
-  size_t index(TrackKey k) const { return base_[k.volume] + k.track; }
+  size_t index(TrackKey k) const { return volumes_[k.volume].base + k.track; }
   Shadow& shadow(Side s, TrackKey k) { return shadow_[index_of(s)][index(k)]; }
   Version effective_content(Side s, TrackKey k) const;
   void violate(Invariant which, Side side, Time now, std::string what);
@@ -146,11 +146,18 @@ class Observer {
   void record_loss(LossEvent::Cause cause, Side acked_by, Time now, const std::vector<std::pair<TrackKey, AckedWrite>>& lost);
 
   std::array<const Controller*, 2> ctl_;
-  std::vector<size_t> base_;
+  // Per volume: where its tracks start in the per-track arrays, and per
+  // acknowledging side the acknowledged writes at risk that the mode's bound
+  // limits (semi-sync: writes, adaptive-copy-wp: tracks). One vector: the
+  // checker copies the observer on every transition.
+  struct VolumeRecord {
+    size_t base = 0;
+    std::array<uint32_t, 2> risk_mirrored_writes{};
+    std::array<uint32_t, 2> risk_mirrored_tracks{};
+  };
+  std::vector<VolumeRecord> volumes_;
   std::array<std::vector<Shadow>, 2> shadow_;
   std::vector<TrackRecord> records_;
-  std::array<std::vector<uint32_t>, 2> risk_mirrored_by_volume_;
-  std::array<std::vector<uint32_t>, 2> risk_mirrored_tracks_by_volume_;
   std::array<uint64_t, 2> risk_writes_{};
   std::array<uint64_t, 2> risk_bytes_{};
   std::array<PairState, 2> pair_state_seen_{};
@@ -172,11 +179,20 @@ class Observer {
   size_t ring_size_ = 0;
   uint64_t violation_count_ = 0;
   std::vector<Violation> violations_;
-  std::vector<VolumeId> volumes_to_check_;
-  // Tracks this step started a destage or a copy for: an indicator set and
-  // reset within one step is still a transition to check.
-  std::vector<TrackKey> destaged_in_step_;
-  std::vector<TrackKey> copied_in_step_;
+  // Buffers of one step, not state: a copied observer keeps its own (and
+  // their capacity) instead of copying them, empty between steps anyway.
+  struct StepScratch {
+    std::vector<VolumeId> volumes_to_check;
+    // Tracks this step started a destage or a copy for: an indicator set
+    // and reset within one step is still a transition to check.
+    std::vector<TrackKey> destaged;
+    std::vector<TrackKey> copied;
+    std::vector<TrackKey> acked_tracks;
+    StepScratch() = default;
+    StepScratch(const StepScratch&) {}
+    StepScratch& operator=(const StepScratch&) { return *this; }
+  };
+  StepScratch scratch_;
 };
 
 }  // namespace mirrorsim

@@ -10,10 +10,6 @@ TrackTable::TrackTable(const std::vector<TrackNo>& tracks_per_volume) {
   }
 }
 
-bool TrackTable::invalid_remote(TrackKey k) const {
-  return (volumes_[k.volume].invalid_remote[k.track / 64] >> (k.track % 64)) & 1u;
-}
-
 bool TrackTable::set_invalid_remote(TrackKey k, bool on) {
   auto& vol = volumes_[k.volume];
   uint64_t& word = vol.invalid_remote[k.track / 64];

@@ -42,7 +42,9 @@ class TrackTable {
 
   // Invalid-remote tracks (owed to the peer through the track table, not the
   // cache) are kept as a bitmap per volume so a resync can scan them quickly.
-  bool invalid_remote(TrackKey k) const;
+  bool invalid_remote(TrackKey k) const {
+    return (volumes_[k.volume].invalid_remote[k.track / 64] >> (k.track % 64)) & 1u;
+  }
   // Returns true when the flag changed.
   bool set_invalid_remote(TrackKey k, bool on);
   uint64_t invalid_remote_count() const { return invalid_remote_total_; }

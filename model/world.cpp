@@ -53,8 +53,8 @@ std::string to_string(const WorldEvent& e) {
 }
 
 World::World(const WorldConfig& cfg) : cfg_(std::make_shared<const WorldConfig>(cfg)) {
-  ctl_[0] = std::make_shared<Controller>(Side::A, Role::Primary, cfg.side_a);
-  ctl_[1] = std::make_shared<Controller>(Side::B, Role::Secondary, cfg.side_b);
+  ctl_[0] = SharedController(Controller(Side::A, Role::Primary, cfg.side_a));
+  ctl_[1] = SharedController(Controller(Side::B, Role::Secondary, cfg.side_b));
   observer_ = std::make_unique<Observer>(*ctl_[0], *ctl_[1], cfg.trace_length);
   const ControllerConfig* cc[2] = {&cfg.side_a, &cfg.side_b};
   for (int i = 0; i < 2; ++i) {
@@ -74,7 +74,8 @@ World& World::operator=(const World& o) {
 }
 
 void World::copy_all_but_observer(const World& o) {
-  cfg_ = o.cfg_;
+  // Assigned only when it differs (two atomic reference-count updates).
+  if (cfg_ != o.cfg_) cfg_ = o.cfg_;
   for (int i = 0; i < 2; ++i) {
     ctl_[i] = o.ctl_[i];
     ctl_hash_[i] = o.ctl_hash_[i];
@@ -92,30 +93,33 @@ void World::copy_all_but_observer(const World& o) {
   rejected_ = o.rejected_;
 }
 
-namespace {
 // Controllers given up by worlds, kept to be assigned over: a copy assigned
 // into a controller that already owns queues, sets and slot vectors reuses
 // them, where a copy-constructed one allocates every container afresh. Per
 // thread, bounded; what is beyond the bound is freed.
-class ControllerPool {
+class World::ControllerPool {
  public:
+  using Block = SharedController::Block;
   ~ControllerPool() {
     gone_ = true;  // worlds that outlive the pool (thread exit) free their controllers themselves
-    for (Controller* c : spare_) delete c;
+    for (Block* b : spare_) delete b;
   }
-  std::shared_ptr<Controller> copy_of(const Controller& from) {
-    Controller* c = nullptr;
-    if (spare_.empty()) {
-      c = new Controller(from);
-    } else {
-      c = spare_.back();
-      spare_.pop_back();
-      *c = from;
+  Block* copy_of(const Controller& from) {
+    if (spare_.empty()) return new Block{from};
+    Block* b = spare_.back();
+    spare_.pop_back();
+    b->controller = from;
+    b->refs = 1;
+    return b;
+  }
+  static void give_back(Block* b) {
+    if (gone_) {
+      delete b;
+      return;
     }
-    return std::shared_ptr<Controller>(c, [](Controller* unused) {
-      if (gone_) delete unused;
-      else pool().give_back(unused);
-    });
+    ControllerPool& p = pool();
+    if (p.spare_.size() < kSpareMax) p.spare_.push_back(b);
+    else delete b;
   }
   static ControllerPool& pool() {
     thread_local ControllerPool p;
@@ -123,21 +127,29 @@ class ControllerPool {
   }
 
  private:
-  void give_back(Controller* c) {
-    if (spare_.size() < kSpareMax) spare_.push_back(c);
-    else delete c;
-  }
   static constexpr size_t kSpareMax = 64;
   static thread_local bool gone_;  // trivially destructible: readable after the pool is destroyed
-  std::vector<Controller*> spare_;
+  std::vector<Block*> spare_;
 };
-thread_local bool ControllerPool::gone_ = false;
-}  // namespace
+thread_local bool World::ControllerPool::gone_ = false;
+
+World::SharedController::SharedController(Controller&& c) : p_(new Block{std::move(c)}) {}
+
+void World::SharedController::release() {
+  if (p_ && --p_->refs == 0) ControllerPool::give_back(p_);
+  p_ = nullptr;
+}
+
+void World::SharedController::unshare() {
+  Block* copy = ControllerPool::pool().copy_of(p_->controller);
+  release();
+  p_ = copy;
+}
 
 Controller& World::mutable_controller(Side s) {
   const int i = index_of(s);
-  if (ctl_[i].use_count() > 1) {
-    ctl_[i] = ControllerPool::pool().copy_of(*ctl_[i]);
+  if (ctl_[i].shared()) {
+    ctl_[i].unshare();
     observer_->rebind(*ctl_[0], *ctl_[1]);
   }
   ctl_hash_[i] = 0;
@@ -482,21 +494,22 @@ uint64_t World::state_hash() const {
       Version version;
       auto operator<=>(const Io&) const = default;
     };
+    const size_t n_ios = e.in_flight.size();
     Io ios[16];
     std::vector<Io> more;
     Io* first = ios;
-    if (e.in_flight.size() > std::size(ios)) {
-      more.resize(e.in_flight.size());
+    if (n_ios > std::size(ios)) {
+      more.resize(n_ios);
       first = more.data();
     }
-    for (size_t n = 0; n < e.in_flight.size(); ++n) {
+    for (size_t n = 0; n < n_ios; ++n) {
       const DiskIo& io = e.in_flight[n];
       // key_bits keeps the volume below bit 48: bit 63 is free for the kind.
       first[n] = Io{key_bits(io.key) | (io.write ? uint64_t{1} << 63 : 0), io.version};
     }
-    std::sort(first, first + e.in_flight.size());
-    h.add(e.in_flight.size());
-    for (size_t n = 0; n < e.in_flight.size(); ++n) h.add(first[n].key_and_kind).add(first[n].version);
+    if (n_ios > 1) std::sort(first, first + n_ios);
+    h.add(n_ios);
+    for (size_t n = 0; n < n_ios; ++n) h.add(first[n].key_and_kind).add(first[n].version);
     // Only one timer is ever armed per side and it is always the current
     // one, so its id (a count of timers armed so far) is history, not state.
     h.add((e.timer.has_value() ? 1u : 0u) | (e.notified_up ? 2u : 0u) | (e.connection_broken ? 4u : 0u));

@@ -152,11 +152,50 @@ class World {
   void record_rejection(RequestId r, RejectReason why);
   RequestId host_io(Side s, bool write, TrackKey k, uint32_t bytes);
 
+  // A controller shared by copies of a world until one of them steps it
+  // (copy on write). The count is a plain integer, not an atomic: the
+  // exhaustive checker copies worlds on every transition, and the worlds
+  // that share a controller live on one thread (the pool that recycles
+  // controllers is per thread too).
+  class ControllerPool;
+  class SharedController {
+   public:
+    SharedController() = default;
+    explicit SharedController(Controller&& c);
+    SharedController(const SharedController& o) : p_(o.p_) { retain(); }
+    SharedController& operator=(const SharedController& o) {
+      if (p_ != o.p_) {
+        release();
+        p_ = o.p_;
+        retain();
+      }
+      return *this;
+    }
+    ~SharedController() { release(); }
+    Controller& operator*() const { return p_->controller; }
+    Controller* operator->() const { return &p_->controller; }
+    bool shared() const { return p_->refs > 1; }
+    // Points this handle at a private copy of its controller.
+    void unshare();
+
+    struct Block {
+      Controller controller;
+      uint32_t refs = 1;
+    };
+
+   private:
+    void retain() {
+      if (p_) ++p_->refs;
+    }
+    void release();
+    Block* p_ = nullptr;
+  };
+
   std::shared_ptr<const WorldConfig> cfg_;
   // Shared between copies until stepped; a controller's fingerprint is
   // cached with it (0 = not computed yet), so a copy that never steps it
   // never hashes it again.
-  std::shared_ptr<Controller> ctl_[2];
+  SharedController ctl_[2];
   mutable uint64_t ctl_hash_[2] = {0, 0};
   std::unique_ptr<Observer> observer_;
   SideEnv env_[2];
