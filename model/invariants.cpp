@@ -39,12 +39,11 @@ Observer::Observer(const Controller& a, const Controller& b, size_t trace_length
     volumes_.push_back(VolumeRecord{total, {}, {}});
     total += v.tracks;
   }
-  for (auto& s : shadow_) s.assign(total, Shadow{});
   records_.resize(total);
   for (int i = 0; i < 2; ++i) {
     pair_state_seen_[i] = ctl_[i]->pair_state();
     role_seen_[i] = ctl_[i]->role();
-    for (size_t k = 0; k < total; ++k) shadow_[i][k].ack_epoch = ctl_[i]->epoch();
+    for (TrackRecord& r : records_) r.shadow[i].ack_epoch = ctl_[i]->epoch();
   }
   ring_.resize(trace_length);
 }
@@ -58,7 +57,7 @@ uint64_t Observer::writes_lost() const {
 Version Observer::effective_content(Side s, TrackKey k) const {
   const Controller& c = ctl(s);
   if (c.crashed() && !c.config().cache_nonvolatile) {
-    const Shadow& sh = shadow_[index_of(s)][index(k)];
+    const Shadow& sh = records_[index(k)].shadow[index_of(s)];
     return std::max(sh.disk_seen, c.track(k).disk_version);
   }
   return c.content_version(k);
@@ -96,22 +95,21 @@ std::string Observer::report() const {
 
 uint64_t Observer::state_hash() const {
   StateFold h;
-  for (int s = 0; s < 2; ++s) {
-    h.add(static_cast<uint64_t>(pair_state_seen_[s]) | static_cast<uint64_t>(role_seen_[s]) << 8);
-    for (const Shadow& sh : shadow_[s]) {
-      h.add(sh.content_seen).add(sh.disk_seen).add(sh.ack_evidence).add(sh.acked_ever);
-      // The epoch and the flags share a word (a multiply fewer per track).
-      h.add(static_cast<uint64_t>(sh.ack_epoch) << 8 | (sh.local_wp ? 1u : 0u) | (sh.remote_wp ? 2u : 0u) |
-            (sh.invalid_remote ? 4u : 0u) | (sh.invalid_local ? 8u : 0u));
-    }
-  }
   // Step numbers are history; what decides a verdict is only whether a side
   // was ever superseded and whether a write was acknowledged after that
   // fence. A later fence lies after every step taken so far, so these two
-  // facts carry every future comparison.
-  for (int s = 0; s < 2; ++s) h.add(superseded_at_step_[s] != 0);
-  // The per-volume risk totals are sums of these per-track figures.
+  // facts carry every future comparison. (One word with the personalities
+  // and pair states last seen: each field has its own bits.)
+  h.add(static_cast<uint64_t>(pair_state_seen_[0]) | static_cast<uint64_t>(role_seen_[0]) << 8 |
+        static_cast<uint64_t>(pair_state_seen_[1]) << 16 | static_cast<uint64_t>(role_seen_[1]) << 24 |
+        pack_flags(superseded_at_step_[0] != 0, superseded_at_step_[1] != 0) << 32);
   for (const TrackRecord& r : records_) {
+    for (const Shadow& sh : r.shadow) {
+      h.add(sh.content_seen).add(sh.disk_seen).add(sh.ack_evidence).add(sh.acked_ever);
+      // The epoch and the flags share a word (a multiply fewer per track).
+      h.add(static_cast<uint64_t>(sh.ack_epoch) << 8 |
+            pack_flags(sh.local_wp, sh.remote_wp, sh.invalid_remote, sh.invalid_local));
+    }
     h.add(r.acked.size());
     for (const AckedWrite& w : r.acked) {
       const uint64_t fence = superseded_at_step_[index_of(w.acked_by)];
@@ -119,7 +117,8 @@ uint64_t Observer::state_hash() const {
       h.add(w.version).add(index_of(w.acked_by) | (w.mirrored ? 2u : 0u) | (w.peer_acked ? 4u : 0u) |
                            (after_fence ? 8u : 0u));
     }
-    for (int s = 0; s < 2; ++s) h.add(r.risk_writes[s]).add(r.risk_mirrored[s]);
+    // The per-volume risk totals are sums of these per-track figures.
+    for (int s = 0; s < 2; ++s) h.add(static_cast<uint64_t>(r.risk_writes[s]) << 32 | r.risk_mirrored[s]);
   }
   return h.value();
 }

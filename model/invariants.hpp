@@ -117,7 +117,10 @@ class Observer {
     bool peer_acked = false;
     uint64_t ack_step = 0;  // observer step at which the host was acknowledged
   };
+  // Everything the observer keeps per track: one vector of them (the
+  // checker copies the observer on every transition).
   struct TrackRecord {
+    std::array<Shadow, 2> shadow;   // per side
     std::vector<AckedWrite> acked;  // not yet safe on both disks
     std::array<uint32_t, 2> risk_writes{};
     std::array<uint64_t, 2> risk_bytes{};
@@ -132,7 +135,7 @@ class Observer {
 
   const Controller& ctl(Side s) const { return *ctl_[index_of(s)]; }
   size_t index(TrackKey k) const { return volumes_[k.volume].base + k.track; }
-  Shadow& shadow(Side s, TrackKey k) { return shadow_[index_of(s)][index(k)]; }
+  Shadow& shadow(Side s, TrackKey k) { return records_[index(k)].shadow[index_of(s)]; }
   Version effective_content(Side s, TrackKey k) const;
   void violate(Invariant which, Side side, Time now, std::string what);
   void check_track(Side side, Time now, TrackKey k, bool lossy_step);
@@ -156,7 +159,6 @@ class Observer {
     std::array<uint32_t, 2> risk_mirrored_tracks{};
   };
   std::vector<VolumeRecord> volumes_;
-  std::array<std::vector<Shadow>, 2> shadow_;
   std::vector<TrackRecord> records_;
   std::array<uint64_t, 2> risk_writes_{};
   std::array<uint64_t, 2> risk_bytes_{};

@@ -58,7 +58,6 @@ World::World(const WorldConfig& cfg) : cfg_(std::make_shared<const WorldConfig>(
   observer_ = std::make_unique<Observer>(*ctl_[0], *ctl_[1], cfg.trace_length);
   const ControllerConfig* cc[2] = {&cfg.side_a, &cfg.side_b};
   for (int i = 0; i < 2; ++i) {
-    env_[i].disk.resize(cc[i]->volumes.size());
     env_[i].failed.assign(cc[i]->disks, false);
     links_[i].resize(std::max<uint32_t>(1, cfg.links));
   }
@@ -164,10 +163,10 @@ size_t World::disk_writes_in_flight(Side s) const {
 }
 
 Version World::disk_version(Side s, TrackKey k) const {
-  const auto& written = env_[index_of(s)].disk[k.volume];
-  auto it = std::lower_bound(written.begin(), written.end(), k.track,
-                             [](const auto& entry, TrackNo t) { return entry.first < t; });
-  return it == written.end() || it->first != k.track ? 0 : it->second;
+  const auto& written = env_[index_of(s)].disk;
+  auto it = std::lower_bound(written.begin(), written.end(), k,
+                             [](const auto& entry, TrackKey key) { return entry.first < key; });
+  return it == written.end() || it->first != k ? 0 : it->second;
 }
 
 bool World::take_in_progress(RequestId r) {
@@ -186,11 +185,11 @@ void World::record_rejection(RequestId r, RejectReason why) {
 }
 
 void World::write_disk(int side, TrackKey k, Version v) {
-  auto& written = env_[side].disk[k.volume];
-  auto it = std::lower_bound(written.begin(), written.end(), k.track,
-                             [](const auto& entry, TrackNo t) { return entry.first < t; });
-  if (it != written.end() && it->first == k.track) it->second = v;
-  else written.insert(it, {k.track, v});
+  auto& written = env_[side].disk;
+  auto it = std::lower_bound(written.begin(), written.end(), k,
+                             [](const auto& entry, TrackKey key) { return entry.first < key; });
+  if (it != written.end() && it->first == k) it->second = v;
+  else written.insert(it, {k, v});
 }
 
 Side World::host_side() const {
@@ -476,10 +475,8 @@ uint64_t World::state_hash() const {
   h.add(observer_->state_hash()).add(link_up_);
   for (int i = 0; i < 2; ++i) {
     const SideEnv& e = env_[i];
-    for (const auto& vol : e.disk) {
-      h.add(vol.size());
-      for (const auto& [t, v] : vol) h.add(t).add(v);
-    }
+    h.add(e.disk.size());
+    for (const auto& [k, v] : e.disk) h.add(key_bits(k)).add(v);
     h.add(e.failed.size());
     for (size_t first = 0; first < e.failed.size(); first += 64) {  // 64 disks a word
       uint64_t failed_bits = 0;

@@ -130,9 +130,9 @@ class World {
     Version version = 0;
   };
   struct SideEnv {
-    // Per volume, the written tracks only, sorted by track: a few entries
-    // in the small pairs that get copied often.
-    std::vector<std::vector<std::pair<TrackNo, Version>>> disk;
+    // The written tracks only, sorted: a few entries in the small pairs
+    // that get copied often.
+    std::vector<std::pair<TrackKey, Version>> disk;
     std::vector<uint8_t> failed;  // per disk (bytes: copied and hashed a word at a time, unlike vector<bool>)
     std::vector<DiskIo> in_flight;
     std::optional<ArmTimer> timer;
