@@ -311,6 +311,17 @@ Counterexample make_counterexample(const Options& o, std::vector<WorldEvent> eve
 // The main search: depth-first, every distinct state expanded once, stops
 // at the first finding.
 //
+// A state is expanded whole before the search descends: every event is
+// applied (to copies of the state, the last to the state itself), each
+// child judged and fingerprinted, and only then are the fingerprints looked
+// up, each slot of the visited table prefetched when its fingerprint is
+// known. The table is far larger than the caches, so a lookup is a memory
+// access; issued together, the lookups of one state's children overlap
+// instead of stalling one after another. The new children are kept in the
+// level and explored in event order. The states reached, and so the counts,
+// are those of a search that descends at once; only which path reaches a
+// state first (and so the longest path) can differ.
+//
 // No partial-order or symmetry reduction: every event steps the observer,
 // whose verdicts depend on the interleaving itself (I4 judges the instant of
 // a host acknowledgement, I2 the moment an indicator resets), so two
@@ -320,13 +331,26 @@ Counterexample make_counterexample(const Options& o, std::vector<WorldEvent> eve
 // fingerprint leaves out what cannot influence the future (see
 // World::state_hash), and a crash with no disk write in flight is offered
 // once, not in both variants.
+struct Level {
+  struct Child {
+    std::unique_ptr<State> state;
+    WorldEvent event;
+    uint64_t fingerprint = 0;
+  };
+  std::vector<Child> children;  // after the lookups: the new ones only, in event order
+  size_t next = 0;              // the next child to descend into
+  uint32_t depth = 0;           // of the children
+};
+
 Result depth_first(const Options& o) {
   Result r;
   Progress progress(o);
   FingerprintTable visited(/*with_depth=*/false);
   Spares spares;
-  Stack stack;
+  std::vector<Level> levels;  // levels[d] holds the children at depth d + 1; kept, with their buffers
+  size_t top = 0;             // levels in use
   std::vector<WorldEvent> path;
+  std::vector<WorldEvent> events;
   const WorldConfig cfg = explorer_config(o.world);
 
   auto finish = [&](Result::Outcome outcome) {
@@ -344,43 +368,66 @@ Result depth_first(const Options& o) {
   auto root = std::make_unique<State>(cfg);
   visited.insert(fingerprint(*root), 0);
   r.stats.states = 1;
-  {
-    Frame& top = stack.push(std::move(root), 0);
-    if (enabled_events(*top.state, o.bounds, top.events) == 0) {
-      ++r.stats.end_states;
-      if (auto f = judge_at_rest(top.state->world)) return found(std::move(*f), true);
-    }
+  if (enabled_events(*root, o.bounds, events) == 0) {
+    ++r.stats.end_states;
+    if (auto f = judge_at_rest(root->world)) return found(std::move(*f), true);
   }
+  std::unique_ptr<State> expanding = std::move(root);
+  uint32_t depth = 0;  // of `expanding`; `events` are its enabled events
 
-  while (!stack.empty()) {
-    Frame& f = stack.back();
-    if (f.next == f.events.size()) {
-      stack.pop();
-      continue;
+  for (;;) {
+    if (expanding) {
+      // Expand: every child, then every lookup.
+      if (top == levels.size()) levels.emplace_back();
+      Level& level = levels[top++];
+      level.children.clear();
+      level.next = 0;
+      level.depth = depth + 1;
+      path.resize(depth);
+      for (size_t i = 0; i < events.size(); ++i) {
+        const WorldEvent& ev = events[i];
+        std::unique_ptr<State> child =
+            i + 1 == events.size() ? std::move(expanding) : spares.copy_of(*expanding);
+        apply(*child, ev);
+        ++r.stats.transitions;
+        progress.tick(r.stats, level.depth);
+        if (auto fnd = judge_step(child->world)) {
+          path.push_back(ev);
+          return found(std::move(*fnd), false);
+        }
+        const uint64_t fp = fingerprint(*child);
+        visited.prefetch(fp);
+        level.children.push_back(Level::Child{std::move(child), ev, fp});
+      }
+      expanding.reset();
+      size_t kept = 0;
+      for (Level::Child& c : level.children) {
+        if (!visited.insert(c.fingerprint, level.depth)) {
+          spares.give_back(std::move(c.state));
+          continue;
+        }
+        ++r.stats.states;
+        r.stats.max_depth = std::max(r.stats.max_depth, level.depth);
+        if (r.stats.states >= o.bounds.max_states) return finish(Result::Outcome::StateLimit);
+        if (level.depth >= o.bounds.max_depth) return finish(Result::Outcome::DepthLimit);
+        if (&c != &level.children[kept]) level.children[kept] = std::move(c);
+        ++kept;
+      }
+      level.children.resize(kept);
     }
-    const uint32_t depth = f.depth + 1;
-    WorldEvent ev;
-    std::unique_ptr<State> child = take_next(f, ev, spares);
-    if (f.next == f.events.size()) stack.pop();  // its state moved into the child
-    apply(*child, ev);
-    ++r.stats.transitions;
-    progress.tick(r.stats, depth);
+    // Descend into the next new child of the deepest level that has one.
+    while (top > 0 && levels[top - 1].next == levels[top - 1].children.size()) --top;
+    if (top == 0) break;
+    Level& level = levels[top - 1];
+    Level::Child& c = level.children[level.next++];
+    depth = level.depth;
     path.resize(depth - 1);
-    path.push_back(ev);
-    if (auto fnd = judge_step(child->world)) return found(std::move(*fnd), false);
-    if (!visited.insert(fingerprint(*child), depth)) {
-      spares.give_back(std::move(child));
-      continue;
-    }
-    ++r.stats.states;
-    r.stats.max_depth = std::max(r.stats.max_depth, depth);
-    Frame& next = stack.push(std::move(child), depth);
-    if (enabled_events(*next.state, o.bounds, next.events) == 0) {
+    path.push_back(c.event);
+    expanding = std::move(c.state);
+    if (enabled_events(*expanding, o.bounds, events) == 0) {
       ++r.stats.end_states;
-      if (auto fnd = judge_at_rest(next.state->world)) return found(std::move(*fnd), true);
+      if (auto fnd = judge_at_rest(expanding->world)) return found(std::move(*fnd), true);
     }
-    if (r.stats.states >= o.bounds.max_states) return finish(Result::Outcome::StateLimit);
-    if (depth >= o.bounds.max_depth) return finish(Result::Outcome::DepthLimit);
   }
   return finish(Result::Outcome::Complete);
 }

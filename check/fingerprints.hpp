@@ -37,6 +37,9 @@ class FingerprintTable {
     ++size_;
     return true;
   }
+  // Starts loading the slot where `fp` would be looked up: called as soon as
+  // a fingerprint is known, the lookup later finds it in the cache.
+  void prefetch(uint64_t fp) const { __builtin_prefetch(&keys_[(fp == kEmpty ? 1 : fp) & mask_]); }
   uint64_t size() const { return size_; }
   uint64_t bytes() const { return keys_.size() * (sizeof(uint64_t) + (with_depth_ ? sizeof(uint16_t) : 0)); }
 
