@@ -90,7 +90,7 @@ class Spares {
   }
 
  private:
-  static constexpr size_t kSpareMax = 16;
+  static constexpr size_t kSpareMax = 64;  // a level holds a state's children at once
   std::vector<std::unique_ptr<State>> spare_;
 };
 

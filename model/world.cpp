@@ -126,7 +126,7 @@ class World::ControllerPool {
   }
 
  private:
-  static constexpr size_t kSpareMax = 64;
+  static constexpr size_t kSpareMax = 256;
   static thread_local bool gone_;  // trivially destructible: readable after the pool is destroyed
   std::vector<Block*> spare_;
 };
