@@ -31,9 +31,9 @@ Controller::Controller(Side side, Role role, ControllerConfig config) : side_(si
   }
   shape_ = std::move(shape);
   table_ = TrackTable(tracks);
-  cache_ = Cache(cfg().cache_slots);
-  volumes_.resize(cfg().volumes.size());
-  disks_.resize(cfg().disks);
+  cache_ = Cache(shape_->cfg.cache_slots);
+  volumes_.resize(shape_->cfg.volumes.size());
+  disks_.resize(shape_->cfg.disks);
   scratch_.stamp.assign(shape_->tracks, 0);
 }
 
@@ -112,7 +112,7 @@ void Controller::on_host_write(const HostWrite& w) {
     return;
   }
   VolumeState& vs = volumes_[w.key.volume];
-  const size_t outstanding_max = cfg().mutant == Mutant::SemiSyncTwoOutstanding ? 2 : 1;
+  const size_t outstanding_max = config().mutant == Mutant::SemiSyncTwoOutstanding ? 2 : 1;
   const bool gated = volume(w.key.volume).mode == Mode::SemiSync && state_ != PairState::Suspended &&
                      (vs.outstanding.size() + vs.delayed >= outstanding_max || !vs.gated.empty());
   if (gated) {
@@ -124,7 +124,7 @@ void Controller::on_host_write(const HostWrite& w) {
 
 void Controller::admit_write(const HostWrite& w) {
   if (delayed_.empty() && try_accept(w)) return;
-  if (delayed_.size() >= cfg().delayed_requests_max) {
+  if (delayed_.size() >= config().delayed_requests_max) {
     reject(w.req, w.key, RejectReason::QueueFull, true);
     return;
   }
@@ -145,7 +145,7 @@ void Controller::on_host_read(const HostRead& r) {
   }
   ++counters_.host_reads;
   if (delayed_.empty() && try_accept(r)) return;
-  if (delayed_.size() >= cfg().delayed_requests_max) {
+  if (delayed_.size() >= config().delayed_requests_max) {
     reject(r.req, r.key, RejectReason::QueueFull, false);
     return;
   }
@@ -163,12 +163,12 @@ bool Controller::try_accept(const HostRequest& r) {
     }
     // A semi-sync write that waited while the pair was suspended meets the
     // gate again if the pair is mirrored by the time it can be stored.
-    const size_t outstanding_max = cfg().mutant == Mutant::SemiSyncTwoOutstanding ? 2 : 1;
+    const size_t outstanding_max = config().mutant == Mutant::SemiSyncTwoOutstanding ? 2 : 1;
     if (volume(k.volume).mode == Mode::SemiSync && state_ != PairState::Suspended &&
         volumes_[k.volume].outstanding.size() >= outstanding_max)
       return false;
     const bool adds_wp = !(e.local_wp || e.remote_wp);
-    if (adds_wp && wp_slots_ >= shape_->wp_slots_max && cfg().mutant != Mutant::EvictWpSlot) return false;
+    if (adds_wp && wp_slots_ >= shape_->wp_slots_max && config().mutant != Mutant::EvictWpSlot) return false;
     int32_t s = e.slot;
     if (s < 0) s = allocate_slot(k);
     if (s < 0) return false;
@@ -192,7 +192,7 @@ bool Controller::try_accept(const HostRequest& r) {
       if (!sl.reading) {
         // The slot's earlier read failed and awaits its retry: read now.
         sl.reading = true;
-        emit(DiskRead{disk_of(k), k, cfg().track_bytes});
+        emit(DiskRead{disk_of(k), k, config().track_bytes});
       }
       refresh_slot(e.slot);
     }
@@ -209,7 +209,7 @@ void Controller::start_read(const HostRead& r) {
   Slot& sl = cache_[table_.at(r.key).slot];
   sl.read_waiters.push_back(r.req);
   sl.reading = true;
-  emit(DiskRead{disk_of(r.key), r.key, cfg().track_bytes});
+  emit(DiskRead{disk_of(r.key), r.key, config().track_bytes});
   refresh_slot(table_.at(r.key).slot);
 }
 
@@ -221,7 +221,7 @@ void Controller::accept_write(const HostWrite& w, int32_t s) {
   e.version = v;
   sl.version = v;
   sl.has_data = true;
-  sl.local_dirty_bytes = std::min(cfg().track_bytes, sl.local_dirty_bytes + w.bytes);
+  sl.local_dirty_bytes = std::min(config().track_bytes, sl.local_dirty_bytes + w.bytes);
   ++counters_.host_writes;
   touch(k);
   if (!sl.reading) {
@@ -249,15 +249,15 @@ void Controller::accept_write(const HostWrite& w, int32_t s) {
   if (table_.invalid_remote(k)) {
     // The secondary lacks earlier versions: the next copy carries the whole track.
     set_invalid_remote(k, false);
-    sl.remote_dirty_bytes = cfg().track_bytes;
+    sl.remote_dirty_bytes = config().track_bytes;
   } else {
-    sl.remote_dirty_bytes = std::min(cfg().track_bytes, sl.remote_dirty_bytes + w.bytes);
+    sl.remote_dirty_bytes = std::min(config().track_bytes, sl.remote_dirty_bytes + w.bytes);
   }
   set_remote_wp(k, true);
   queue_copy(s);
   switch (mode) {
     case Mode::Sync:
-      if (cfg().mutant == Mutant::SyncAckBeforeRemoteAck) ack_write(w, v);
+      if (config().mutant == Mutant::SyncAckBeforeRemoteAck) ack_write(w, v);
       else sl.sync_waiters.push_back({w.req, v});
       break;
     case Mode::SemiSync:
@@ -285,7 +285,7 @@ void Controller::reject(RequestId req, TrackKey key, RejectReason why, bool writ
 
 void Controller::release_volume_gate(VolumeId v) {
   VolumeState& vs = volumes_[v];
-  const size_t outstanding_max = cfg().mutant == Mutant::SemiSyncTwoOutstanding ? 2 : 1;
+  const size_t outstanding_max = config().mutant == Mutant::SemiSyncTwoOutstanding ? 2 : 1;
   while (!vs.gated.empty()) {
     const bool semi = volume(v).mode == Mode::SemiSync && state_ != PairState::Suspended;
     if (semi && vs.outstanding.size() + vs.delayed >= outstanding_max) break;
@@ -377,7 +377,7 @@ void Controller::on_disk_read_done(const DiskReadDone& d) {
     fetch_reads_.erase(k);
     e.disk_version = d.version;
     const Version v = std::max(d.version, content_version(k));
-    send(CopyData{epoch_, k, v, cfg().track_bytes, true});
+    send(CopyData{epoch_, k, v, config().track_bytes, true});
     return;
   }
   const int32_t s = e.slot;
@@ -466,9 +466,9 @@ void Controller::on_establish(const Establish& m) {
   for (const TrackKey& k : m.wanted) {
     const TrackEntry& e = table_.at(k);
     if (e.slot >= 0 && cache_[e.slot].has_data) {
-      send(CopyData{epoch_, k, cache_[e.slot].version, cfg().track_bytes, true});
+      send(CopyData{epoch_, k, cache_[e.slot].version, config().track_bytes, true});
     } else if (fetch_reads_.insert(k).second) {
-      emit(DiskRead{disk_of(k), k, cfg().track_bytes});
+      emit(DiskRead{disk_of(k), k, config().track_bytes});
     }
   }
 }
@@ -482,7 +482,7 @@ void Controller::on_establish_ack(const EstablishAck& m) {
     if (!table_.contains(k)) continue;
     if (!table_.at(k).remote_wp) set_invalid_remote(k, true);
   }
-  if (cfg().mutant == Mutant::ResyncSkipsInvalidTracks) {
+  if (config().mutant == Mutant::ResyncSkipsInvalidTracks) {
     std::vector<TrackKey> all;
     table_.for_each_invalid_remote([&](TrackKey k) { all.push_back(k); });
     for (TrackKey k : all) set_invalid_remote(k, false);
@@ -544,7 +544,7 @@ bool Controller::store_copy(const CopyData& m) {
   TrackEntry& e = table_.at(k);
   const bool discard = e.invalid_local;  // our data is stale or divergent: take whatever comes
   const bool newer = m.version > e.version ||
-                     (cfg().mutant == Mutant::SecondaryAppliesOlder && m.version != e.version);
+                     (config().mutant == Mutant::SecondaryAppliesOlder && m.version != e.version);
   if (!discard && !newer) {
     send(CopyAck{epoch_, k, e.version});  // already holds this version or a newer one
     return true;
@@ -557,7 +557,7 @@ bool Controller::store_copy(const CopyData& m) {
   e.version = m.version;
   sl.version = m.version;
   sl.has_data = true;
-  sl.local_dirty_bytes = std::min(cfg().track_bytes, sl.local_dirty_bytes + m.bytes);
+  sl.local_dirty_bytes = std::min(config().track_bytes, sl.local_dirty_bytes + m.bytes);
   touch(k);
   if (discard) set_invalid_local(k, false);
   set_local_wp(k, true);
@@ -590,7 +590,7 @@ bool Controller::store_fetched(const CopyData& m) {
     if (e.divergent) e.version = m.version;
     sl.version = m.version;
     sl.has_data = true;
-    sl.local_dirty_bytes = cfg().track_bytes;
+    sl.local_dirty_bytes = config().track_bytes;
     set_local_wp(k, true);
     queue_destage(s);
     refresh_slot(s);
@@ -692,14 +692,14 @@ void Controller::on_timer(uint64_t id) {
       case RetryKind::SlotRead:
         if (e.slot >= 0 && !cache_[e.slot].has_data && !cache_[e.slot].reading) {
           cache_[e.slot].reading = true;
-          emit(DiskRead{disk_of(r.key), r.key, cfg().track_bytes});
+          emit(DiskRead{disk_of(r.key), r.key, config().track_bytes});
         }
         break;
       case RetryKind::RecoveryRead:
-        if (recovery_reads_.count(r.key)) emit(DiskRead{disk_of(r.key), r.key, cfg().track_bytes});
+        if (recovery_reads_.count(r.key)) emit(DiskRead{disk_of(r.key), r.key, config().track_bytes});
         break;
       case RetryKind::FetchRead:
-        if (fetch_reads_.count(r.key)) emit(DiskRead{disk_of(r.key), r.key, cfg().track_bytes});
+        if (fetch_reads_.count(r.key)) emit(DiskRead{disk_of(r.key), r.key, config().track_bytes});
         break;
     }
   }
@@ -708,7 +708,7 @@ void Controller::on_timer(uint64_t id) {
 void Controller::add_retry(RetryKind kind, TrackKey key) {
   retries_.push_back({kind, key});
   if (!retry_at_) {
-    retry_at_ = now_ + cfg().disk_retry_interval;
+    retry_at_ = now_ + config().disk_retry_interval;
     emit(ArmTimer{++timer_id_, *retry_at_});
   }
 }
@@ -761,7 +761,7 @@ void Controller::on_restart() {
   retries_.clear();
   retry_at_.reset();
 
-  if (cfg().cache_nonvolatile) {
+  if (config().cache_nonvolatile) {
     // Slots and both WP indicators survived: owed destages resume, owed
     // copies become invalid tracks (the pair is suspended until re-established).
     std::vector<int32_t> empty;
@@ -972,7 +972,7 @@ void Controller::start_recovery() {
     }
     recovery_reads_.insert(k);
     wanted_.erase(k);
-    emit(DiskRead{disk_of(k), k, cfg().track_bytes});
+    emit(DiskRead{disk_of(k), k, config().track_bytes});
   });
 }
 
@@ -1010,9 +1010,9 @@ void Controller::queue_destage(int32_t i) {
 }
 
 void Controller::pump_destages() {
-  for (uint32_t d = 0; d < cfg().disks; ++d) {
+  for (uint32_t d = 0; d < config().disks; ++d) {
     auto& q = disks_[d].destages;
-    while (disks_[d].in_flight < cfg().destages_per_disk_max && !q.empty()) {
+    while (disks_[d].in_flight < config().destages_per_disk_max && !q.empty()) {
       const TrackKey k = q.front();
       q.pop_front();
       const TrackEntry& e = table_.at(k);
@@ -1023,10 +1023,10 @@ void Controller::pump_destages() {
       sl.destaging = sl.version;
       ++disks_[d].in_flight;
       ++counters_.destages;
-      const uint32_t bytes = sl.local_dirty_bytes ? sl.local_dirty_bytes : cfg().track_bytes;
+      const uint32_t bytes = sl.local_dirty_bytes ? sl.local_dirty_bytes : config().track_bytes;
       sl.local_dirty_bytes = 0;
       emit(DiskWrite{d, k, sl.version, bytes});
-      if (cfg().mutant == Mutant::LocalWpResetOnDestageStart) set_local_wp(k, false);
+      if (config().mutant == Mutant::LocalWpResetOnDestageStart) set_local_wp(k, false);
       refresh_slot(e.slot);
     }
   }
@@ -1041,16 +1041,16 @@ void Controller::queue_copy(int32_t i) {
 
 void Controller::send_copy(int32_t i) {
   Slot& sl = cache_[i];
-  const uint32_t bytes = sl.remote_dirty_bytes ? sl.remote_dirty_bytes : cfg().track_bytes;
+  const uint32_t bytes = sl.remote_dirty_bytes ? sl.remote_dirty_bytes : config().track_bytes;
   sl.remote_dirty_bytes = 0;
   sl.sent_version = sl.version;
   ++sl.copies_in_flight;
   ++copies_in_flight_;
   ++counters_.copies_sent;
   counters_.copy_bytes_sent += bytes;
-  if (cfg().round_trips_per_write >= 2) send(WriteCommand{epoch_, sl.key, sl.version, bytes});
+  if (config().round_trips_per_write >= 2) send(WriteCommand{epoch_, sl.key, sl.version, bytes});
   else send(CopyData{epoch_, sl.key, sl.version, bytes, false});
-  if (cfg().mutant == Mutant::RemoteWpResetOnSend) set_remote_wp(sl.key, false);
+  if (config().mutant == Mutant::RemoteWpResetOnSend) set_remote_wp(sl.key, false);
   touch(sl.key);
   refresh_slot(i);
 }
@@ -1058,7 +1058,7 @@ void Controller::send_copy(int32_t i) {
 void Controller::pump_copies() {
   if (state_ != PairState::Syncing && state_ != PairState::Synchronized) return;
   uint64_t skipped = 0;
-  while (copies_in_flight_ + copy_reads_in_flight_ < cfg().copies_in_flight_max) {
+  while (copies_in_flight_ + copy_reads_in_flight_ < config().copies_in_flight_max) {
     if (!copy_queue_.empty()) {
       const TrackKey k = copy_queue_.front();
       copy_queue_.pop_front();
@@ -1091,7 +1091,7 @@ void Controller::pump_copies() {
     Slot& sl = cache_[s];
     set_invalid_remote(k, false);
     set_remote_wp(k, true);
-    sl.remote_dirty_bytes = cfg().track_bytes;
+    sl.remote_dirty_bytes = config().track_bytes;
     if (!sl.resync_copy) {
       sl.resync_copy = true;
       ++resync_pending_;
@@ -1102,7 +1102,7 @@ void Controller::pump_copies() {
       sl.reading = true;
       sl.copy_read = true;
       ++copy_reads_in_flight_;
-      emit(DiskRead{disk_of(k), k, cfg().track_bytes});
+      emit(DiskRead{disk_of(k), k, config().track_bytes});
     }
     refresh_slot(s);
   }
@@ -1115,7 +1115,7 @@ int32_t Controller::allocate_slot(TrackKey k) {
   TrackKey evicted;
   bool did_evict = false;
   int32_t s = cache_.allocate(k, &evicted, &did_evict);
-  if (s < 0 && cfg().mutant == Mutant::EvictWpSlot) {
+  if (s < 0 && config().mutant == Mutant::EvictWpSlot) {
     // The broken variant: take the first slot with data, write-pending or not,
     // abandoning whatever destage or copy was in flight for it.
     int32_t victim = -1;
@@ -1232,7 +1232,7 @@ const Slot* Controller::slot_of(TrackKey k) const {
 }
 
 uint32_t Controller::disk_of(TrackKey k) const {
-  return static_cast<uint32_t>((k.track + 7u * k.volume) % cfg().disks);
+  return static_cast<uint32_t>((k.track + 7u * k.volume) % config().disks);
 }
 
 }  // namespace mirrorsim
@@ -1289,7 +1289,7 @@ Controller Controller::recovered(Side side, ControllerConfig config, const Durab
       }
       c.table_.set_invalid_remote(k, d.invalid_remote);
       // Write-pending data comes back only in cache slots that survived.
-      const bool slot_survives = c.cfg().cache_nonvolatile && d.cached;
+      const bool slot_survives = c.config().cache_nonvolatile && d.cached;
       if (slot_survives) {
         TrackKey evicted;
         bool did_evict = false;
@@ -1305,7 +1305,7 @@ Controller Controller::recovered(Side side, ControllerConfig config, const Durab
         c.set_local_wp(k, d.local_wp);
         c.set_remote_wp(k, d.remote_wp);
         c.refresh_slot(e.slot);
-      } else if (!c.cfg().cache_nonvolatile) {
+      } else if (!c.config().cache_nonvolatile) {
         // The indicators were set but their data is gone: the restart's
         // volatile-cache rules see local WP (lost) and remote WP (owed).
         e.local_wp = d.local_wp;

@@ -216,7 +216,7 @@ class Controller {
   void refresh_slot(int32_t i);  // LRU membership after a change
   void touch(TrackKey k);
   Version next_version(const TrackEntry& e) const;
-  const VolumeConfig& volume(VolumeId v) const { return cfg().volumes[v]; }
+  const VolumeConfig& volume(VolumeId v) const { return config().volumes[v]; }
   void emit(Command c) { out_->push_back(std::move(c)); }
   void send(Message m);
 
@@ -242,7 +242,6 @@ class Controller {
       return *this;
     }
   };
-  const ControllerConfig& cfg() const { return shape_->cfg; }
 
   // configuration
   Side side_;
