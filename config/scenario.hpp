@@ -96,21 +96,6 @@ struct WorkloadScenario {
   bool operator==(const WorkloadScenario&) const = default;
 };
 
-enum class FailureEvent : uint8_t {
-  LinkDown,       // all links, or `link`
-  LinkUp,
-  LinkDegrade,    // set bandwidth_gbit_per_s (and/or added latency) on all links, or `link`
-  Crash,          // controller ("r1" | "r2"): crash; cache lost unless non-volatile
-  Restart,        // controller
-  DiskFailure,    // controller, disk: every I/O fails until repaired
-  DiskRepair,     // controller, disk
-  Disaster,       // the site of the current primary: controller crash and links cut
-  Failover,       // operator, at the secondary: take over the primary role
-  Failback,       // operator, at the current primary: resync the peer, hand the role back
-  Suspend,        // operator, at the current primary
-  Resume,
-};
-std::string_view to_string(FailureEvent);
 
 struct FailureScenario {
   double at_s = 0;

@@ -68,7 +68,7 @@ void Controller::step(Time now, const Input& in, Commands& out) {
                    [&](const DiskReadDone& d) { on_disk_read_done(d); },
                    [&](const Received& r) { on_received(r.msg); },
                    [&](const LinkStateChanged& l) { on_link_state(l.up); },
-                   [&](const TimerFired& t) { on_timer(t.id); },
+                   [&](const Timeout&) { on_timeout(); },
                    [&](const Crash&) { on_crash(); },
                    [&](const Restart&) { ++counters_.stale_messages; },
                    [&](const Suspend&) {
@@ -675,11 +675,11 @@ void Controller::on_link_state(bool up) {
   }
 }
 
-void Controller::on_timer(uint64_t id) {
-  if (!retry_at_ || id != timer_id_) {
-    ++counters_.stale_messages;
-    return;
-  }
+void Controller::on_timeout() {
+  // The driver's clock says the deadline has come; the controller does not
+  // second-guess it (the exhaustive checker's time is frozen). A deadline
+  // that no longer exists (the retries were dropped) leaves nothing to do.
+  if (!retry_at_) return;
   retry_at_.reset();
   std::vector<Retry> due;
   due.swap(retries_);
@@ -709,7 +709,6 @@ void Controller::add_retry(RetryKind kind, TrackKey key) {
   retries_.push_back({kind, key});
   if (!retry_at_) {
     retry_at_ = now_ + config().disk_retry_interval;
-    emit(ArmTimer{++timer_id_, *retry_at_});
   }
 }
 

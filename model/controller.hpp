@@ -6,7 +6,8 @@
 // and failback move the personality between the two controllers.
 //
 //   step(now, input, out)  apply one input, append the commands to execute
-//   next_deadline()        when the controller next wants a TimerFired
+//   next_deadline()        when the controller next wants a Timeout (it owns its
+//                          timers: the driver re-arms one per controller after each step)
 //
 // Nothing here reads a clock, touches a file or a socket.
 #pragma once
@@ -157,7 +158,7 @@ class Controller {
   void on_disk_read_done(const DiskReadDone& d);
   void on_received(const Message& m);
   void on_link_state(bool up);
-  void on_timer(uint64_t id);
+  void on_timeout();
   void on_crash();
   void on_restart();
   void on_failover();
@@ -280,7 +281,6 @@ class Controller {
   std::set<TrackKey> fetch_reads_;     // secondary: disk reads answering Establish::wanted
   std::vector<Retry> retries_;
   std::optional<Time> retry_at_;
-  uint64_t timer_id_ = 0;
   ControllerCounters counters_;
 
   // per-step scratch

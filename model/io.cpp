@@ -84,7 +84,7 @@ std::string to_string(const Input& in) {
           },
           [](const Received& x) { return fmt::format("Received {}", to_string(x.msg)); },
           [](const LinkStateChanged& x) { return fmt::format("LinkStateChanged({})", x.up ? "up" : "down"); },
-          [](const TimerFired& x) { return fmt::format("TimerFired({})", x.id); },
+          [](const Timeout&) { return std::string("Timeout"); },
           [](const Crash&) { return std::string("Crash"); },
           [](const Restart&) { return std::string("Restart"); },
           [](const Suspend&) { return std::string("Suspend"); },
@@ -112,7 +112,6 @@ std::string to_string(const Command& c) {
             return fmt::format("RejectHost(req {}, {} track {}, {})", x.req, x.write ? "write" : "read",
                                to_string(x.key), to_string(x.reason));
           },
-          [](const ArmTimer& x) { return fmt::format("ArmTimer({}, at {} us)", x.id, x.at.us()); },
           [](const HostRequestDelayed& x) { return fmt::format("HostRequestDelayed(req {})", x.req); },
           [](const HostRequestAdmitted& x) { return fmt::format("HostRequestAdmitted(req {})", x.req); },
       },

@@ -103,9 +103,11 @@ struct Received {
 struct LinkStateChanged {
   bool up = false;
 };
-struct TimerFired {
-  uint64_t id = 0;
-};
+// The deadline the controller asked for (next_deadline()) has come. The
+// controller owns its timers: a driver keeps one per controller, re-arms it
+// after every step and delivers a Timeout when it expires; an early or
+// stale one does nothing.
+struct Timeout {};
 struct Crash {};
 struct Restart {};
 // Operator commands.
@@ -114,7 +116,7 @@ struct Resume {};    // re-establish and resynchronise
 struct Failover {};  // at the secondary: take over the primary role now
 struct Failback {};  // at the primary: resync the peer, then hand the primary role to it
 
-using Input = std::variant<HostWrite, HostRead, DiskWriteDone, DiskReadDone, Received, LinkStateChanged, TimerFired,
+using Input = std::variant<HostWrite, HostRead, DiskWriteDone, DiskReadDone, Received, LinkStateChanged, Timeout,
                            Crash, Restart, Suspend, Resume, Failover, Failback>;
 
 // ---- Commands -----------------------------------------------------------
@@ -145,10 +147,6 @@ struct RejectHost {
   RejectReason reason = RejectReason::NotReady;
   bool write = true;
 };
-struct ArmTimer {
-  uint64_t id = 0;
-  Time at;
-};
 // Bookkeeping for the driver's metrics, no action needed: a host request
 // started / stopped waiting at the write-pending limit (delayed fast write).
 struct HostRequestDelayed {
@@ -159,7 +157,7 @@ struct HostRequestAdmitted {
 };
 
 using Command =
-    std::variant<DiskWrite, DiskRead, Send, AckHost, RejectHost, ArmTimer, HostRequestDelayed, HostRequestAdmitted>;
+    std::variant<DiskWrite, DiskRead, Send, AckHost, RejectHost, HostRequestDelayed, HostRequestAdmitted>;
 using Commands = std::vector<Command>;
 
 // Size of the fixed part of every message on the wire.

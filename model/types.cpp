@@ -48,4 +48,22 @@ std::string_view to_string(RejectReason r) {
   return "?";
 }
 
+std::string_view to_string(FailureEvent e) {
+  switch (e) {
+    case FailureEvent::LinkDown: return "link-down";
+    case FailureEvent::LinkUp: return "link-up";
+    case FailureEvent::LinkDegrade: return "link-degrade";
+    case FailureEvent::Crash: return "crash";
+    case FailureEvent::Restart: return "restart";
+    case FailureEvent::DiskFailure: return "disk-failure";
+    case FailureEvent::DiskRepair: return "disk-repair";
+    case FailureEvent::Disaster: return "disaster";
+    case FailureEvent::Failover: return "failover";
+    case FailureEvent::Failback: return "failback";
+    case FailureEvent::Suspend: return "suspend";
+    case FailureEvent::Resume: return "resume";
+  }
+  return "?";
+}
+
 }  // namespace mirrorsim

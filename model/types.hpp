@@ -75,6 +75,23 @@ enum class RejectReason : uint8_t {
   BadAddress,     // no such volume or track
 };
 
+// The events of a failure schedule (scenario `[[failure]]` entries).
+enum class FailureEvent : uint8_t {
+  LinkDown,       // all links, or `link`
+  LinkUp,
+  LinkDegrade,    // set bandwidth_gbit_per_s (and/or added latency) on all links, or `link`
+  Crash,          // controller: crash; cache lost unless non-volatile
+  Restart,        // controller
+  DiskFailure,    // controller, disk: every I/O fails until repaired
+  DiskRepair,     // controller, disk
+  Disaster,       // the site of the current primary: controller crash and links cut
+  Failover,       // operator, at the secondary: take over the primary role
+  Failback,       // operator, at the current primary: resync the peer, hand the role back
+  Suspend,        // operator, at the current primary
+  Resume,
+};
+std::string_view to_string(FailureEvent);
+
 std::string_view to_string(Side);
 std::string_view to_string(Role);
 std::string_view to_string(Mode);

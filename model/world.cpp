@@ -192,16 +192,7 @@ void World::write_disk(int side, TrackKey k, Version v) {
   else written.insert(it, {k, v});
 }
 
-Side World::host_side() const {
-  // Hosts follow the primary personality; with two primaries (a takeover
-  // under way) they stay with a live one, newest generation first.
-  auto serving = [&](Side s) { return controller(s).role() == Role::Primary && !controller(s).crashed(); };
-  const bool a = serving(Side::A), b = serving(Side::B);
-  if (a && b) return controller(Side::B).generation() > controller(Side::A).generation() ? Side::B : Side::A;
-  if (b) return Side::B;
-  if (a) return Side::A;
-  return controller(Side::B).role() == Role::Primary && controller(Side::A).role() != Role::Primary ? Side::B : Side::A;
-}
+Side World::host_side() const { return mirrorsim::host_side(view_of(controller(Side::A)), view_of(controller(Side::B))); }
 
 std::optional<RejectReason> World::reject_reason(RequestId r) const {
   auto it = std::lower_bound(rejected_.begin(), rejected_.end(), r,
@@ -227,9 +218,8 @@ void World::internal_events(std::vector<WorldEvent>& evs) const {
       for (uint32_t l = 0; l < links_[i].size(); ++l)
         if (!links_[i][l].empty()) evs.push_back({K::Deliver, s, l, {}, false});
       for (uint32_t d = 0; d < env_[i].in_flight.size(); ++d) evs.push_back({K::CompleteDisk, s, d, {}, false});
-      if (env_[i].timer) evs.push_back({K::FireTimer, s, 0, {}, false});
-      if (env_[i].connection_broken || env_[i].notified_up != reachable_from(s))
-        evs.push_back({K::Notify, s, 0, {}, false});
+      if (controller(s).next_deadline()) evs.push_back({K::FireTimer, s, 0, {}, false});
+      if (env_[i].notice.owed(reachable_from(s))) evs.push_back({K::Notify, s, 0, {}, false});
     }
   }
 }
@@ -265,15 +255,13 @@ void World::execute(Side s, const Commands& out) {
         record_rejection(r->req, r->reason);
         (r->write ? host_.writes_rejected : host_.reads_rejected)++;
       }
-    } else if (const auto* t = std::get_if<ArmTimer>(&cmd)) {
-      env_[i].timer = *t;
     }
   }
 }
 
 void World::cut_link() {
   if (link_up_)
-    for (auto& e : env_) e.connection_broken = true;
+    for (auto& e : env_) e.notice.session_ended();
   link_up_ = false;
   for (auto& dir : links_)
     for (auto& q : dir) q.clear();  // a cut link loses what was on it
@@ -282,12 +270,11 @@ void World::cut_link() {
 void World::crash(Side s, bool land_in_flight) {
   const int i = index_of(s);
   if (controller(s).crashed()) return;
-  env_[index_of(peer_of(s))].connection_broken = true;
+  env_[index_of(peer_of(s))].notice.session_ended();
   if (land_in_flight)
     for (const DiskIo& io : env_[i].in_flight)
       if (io.write && !env_[i].failed[ctl_[i]->disk_of(io.key)]) write_disk(i, io.key, io.version);
   env_[i].in_flight.clear();
-  env_[i].timer.reset();
   for (auto& q : links_[i]) q.clear();  // messages to a dead controller are lost
   step(s, Crash{});
 }
@@ -317,25 +304,14 @@ void World::apply(const WorldEvent& ev) {
       break;
     }
     case K::FireTimer: {
-      const ArmTimer t = *env_[i].timer;
-      env_[i].timer.reset();
-      if (!cfg_->time_frozen) now_ = std::max(now_, t.at);
-      step(ev.side, TimerFired{t.id});
+      const Time at = *controller(ev.side).next_deadline();
+      if (!cfg_->time_frozen) now_ = std::max(now_, at);
+      step(ev.side, Timeout{});
       break;
     }
-    case K::Notify: {
-      // A connection that broke is reported as down even if a new one could
-      // already be opened: the controller must see every session end.
-      if (env_[i].connection_broken && env_[i].notified_up) {
-        env_[i].connection_broken = false;
-        env_[i].notified_up = false;
-      } else {
-        env_[i].connection_broken = false;
-        env_[i].notified_up = reachable_from(ev.side);
-      }
-      step(ev.side, LinkStateChanged{env_[i].notified_up});
+    case K::Notify:
+      step(ev.side, *env_[i].notice.next(reachable_from(ev.side)));
       break;
-    }
     case K::HostWrite:
       host_io(ev.side, true, ev.key, 4096);
       break;
@@ -354,8 +330,7 @@ void World::apply(const WorldEvent& ev) {
     case K::Restart:
       if (controller(ev.side).crashed()) {
         step(ev.side, Restart{});
-        env_[i].notified_up = false;  // a restarted controller has heard nothing yet
-        env_[i].connection_broken = false;
+        env_[i].notice.restarted();
       }
       break;
     case K::DiskFail:
@@ -365,9 +340,10 @@ void World::apply(const WorldEvent& ev) {
       env_[i].failed[ev.index] = false;
       break;
     case K::Disaster: {
-      const Side p = host_side();
+      const FailureAction act =
+          failure_action(FailureEvent::Disaster, std::nullopt, view_of(controller(Side::A)), view_of(controller(Side::B)));
       cut_link();
-      crash(p, false);
+      crash(*act.crash, false);
       break;
     }
     case K::Suspend: step(ev.side, Suspend{}); break;
@@ -507,9 +483,8 @@ uint64_t World::state_hash() const {
     if (n_ios > 1) std::sort(first, first + n_ios);
     h.add(n_ios);
     for (size_t n = 0; n < n_ios; ++n) h.add(first[n].key_and_kind).add(first[n].version);
-    // Only one timer is ever armed per side and it is always the current
-    // one, so its id (a count of timers armed so far) is history, not state.
-    h.add((e.timer.has_value() ? 1u : 0u) | (e.notified_up ? 2u : 0u) | (e.connection_broken ? 4u : 0u));
+    // Whether a deadline is pending (the controller's own state holds it too).
+    h.add((ctl_[i]->next_deadline().has_value() ? 1u : 0u) | (e.notice.bits() << 1));
     for (const auto& q : links_[i]) {
       h.add(q.size());
       for (const Message& m : q) add_message(h, m);

@@ -15,6 +15,7 @@
 
 #include "model/controller.hpp"
 #include "model/invariants.hpp"
+#include "model/pair.hpp"
 
 namespace mirrorsim {
 
@@ -135,9 +136,7 @@ class World {
     std::vector<std::pair<TrackKey, Version>> disk;
     std::vector<uint8_t> failed;  // per disk (bytes: copied and hashed a word at a time, unlike vector<bool>)
     std::vector<DiskIo> in_flight;
-    std::optional<ArmTimer> timer;
-    bool notified_up = true;          // reachability the controller last heard
-    bool connection_broken = false;   // the session it knows of ended; it has not heard yet
+    SessionNotice notice;  // what the controller has heard of its peer
   };
 
   bool reachable_from(Side s) const;  // is the peer reachable, as the driver would tell s

@@ -138,6 +138,7 @@ class Node {
   void unpin_payload(int32_t slot);
   std::span<const uint8_t> image_of(TrackKey k, Version v) const;
   void execute(const Commands& out);
+  void rearm_deadline();  // the controller's one timer, at its next_deadline()
   void on_disk_completions();
   void answer_host(RequestId req, bool ok, Version version, RejectReason reason);
 
@@ -176,6 +177,8 @@ class Node {
   uint64_t frames_refused_ = 0;
   std::string last_refusal_;
   std::optional<EventLoop::TimerId> first_link_timer_;
+  std::optional<EventLoop::TimerId> deadline_timer_;
+  Time deadline_at_;
   bool persist_all_ = false;
   bool stepping_ = false;
   std::deque<Input> deferred_;
@@ -317,6 +320,7 @@ Node::Node(EventLoop& loop, const Configure& cfg, const ServeOptions& opt, bool 
 
 Node::~Node() {
   if (first_link_timer_) loop_.cancel(*first_link_timer_);
+  if (deadline_timer_) loop_.cancel(*deadline_timer_);
   loop_.on_wake(nullptr);
   link_.reset();
   disks_.reset();
@@ -363,6 +367,7 @@ void Node::apply(const Input& in) {
   ctl_->step(now, in, out_);
   persist(in, now);
   execute(out_);
+  rearm_deadline();
   if (!staged_copies_.empty())
     std::erase_if(staged_copies_, [&](const auto& e) { return e.second.epoch != ctl_->epoch(); });
 }
@@ -500,9 +505,6 @@ void Node::execute(const Commands& out) {
       answer_host(a->req, true, a->version, RejectReason::NotReady);
     } else if (const auto* rj = std::get_if<RejectHost>(&cmd)) {
       answer_host(rj->req, false, 0, rj->reason);
-    } else if (const auto* t = std::get_if<ArmTimer>(&cmd)) {
-      const uint64_t id = t->id;
-      loop_.at(base_ + t->at, [this, id] { step(TimerFired{id}); });
     } else if (const auto* d = std::get_if<HostRequestDelayed>(&cmd)) {
       if (auto it = requests_.find(d->req); it != requests_.end()) it->second.delayed_since = now;
     } else if (const auto* ad = std::get_if<HostRequestAdmitted>(&cmd)) {
@@ -512,6 +514,19 @@ void Node::execute(const Commands& out) {
       }
     }
   }
+}
+
+void Node::rearm_deadline() {
+  const std::optional<Time> d = ctl_->next_deadline();
+  if (deadline_timer_ && d && *d == deadline_at_) return;
+  if (deadline_timer_) loop_.cancel(*deadline_timer_);
+  deadline_timer_.reset();
+  if (!d) return;
+  deadline_at_ = *d;
+  deadline_timer_ = loop_.at(base_ + *d, [this] {
+    deadline_timer_.reset();
+    step(Timeout{});
+  });
 }
 
 void Node::answer_host(RequestId req, bool ok, Version version, RejectReason reason) {

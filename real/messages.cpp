@@ -48,7 +48,7 @@ uint32_t get_bytes_field(ByteReader& r, const Geometry& g, const char* field) {
 
 enum class MessageTag : uint8_t { Establish = 1, EstablishAck, WriteCommand, TransferReady, CopyData, CopyAck, Takeover };
 enum class InputTag : uint8_t {
-  HostWrite = 1, HostRead, DiskWriteDone, DiskReadDone, Received, LinkStateChanged, TimerFired, Crash, Restart,
+  HostWrite = 1, HostRead, DiskWriteDone, DiskReadDone, Received, LinkStateChanged, Timeout, Crash, Restart,
   Suspend, Resume, Failover, Failback
 };
 
@@ -208,10 +208,7 @@ void encode_input(ByteWriter& w, const Input& in) {
                    tag(InputTag::LinkStateChanged);
                    w.boolean(x.up);
                  },
-                 [&](const TimerFired& x) {
-                   tag(InputTag::TimerFired);
-                   w.u64(x.id);
-                 },
+                 [&](const Timeout&) { tag(InputTag::Timeout); },
                  [&](const Crash&) { tag(InputTag::Crash); },
                  [&](const Restart&) { tag(InputTag::Restart); },
                  [&](const Suspend&) { tag(InputTag::Suspend); },
@@ -266,7 +263,7 @@ std::optional<Input> decode_input(ByteReader& r, const Geometry& g) {
       break;
     }
     case InputTag::LinkStateChanged: in = LinkStateChanged{r.boolean("LinkStateChanged.up")}; break;
-    case InputTag::TimerFired: in = TimerFired{r.u64("TimerFired.id")}; break;
+    case InputTag::Timeout: in = Timeout{}; break;
     case InputTag::Crash: in = Crash{}; break;
     case InputTag::Restart: in = Restart{}; break;
     case InputTag::Suspend: in = Suspend{}; break;

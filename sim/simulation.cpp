@@ -1,44 +1,45 @@
-// The SimGrid driver. Model commands become SimGrid activities, their
-// completions become model inputs:
+// The SimGrid driver: transport and clock for the mirrored pair, nothing
+// else. SimGrid's clock is the clock; model commands become SimGrid
+// activities or kernel timers, and their completions become model inputs:
 //
-//   Send       a detached comm on one of the remote links, to a receiver
-//              actor on the peer's side that steps the peer. Each link
-//              direction transmits one message at a time (FIFO, like one
-//              TCP connection or FC exchange); the comm gets the rate that
-//              makes it arrive when that transmission ends plus the latency
-//              SimGrid adds, so queueing on a link is M/D/1, not shared.
+//   Send       a host-to-host comm on one of the remote links. Each link
+//              direction has a concurrency limit of 1: SimGrid itself
+//              transmits one message at a time, in send order (FIFO, like
+//              one TCP connection or FC exchange), so queueing on a link is
+//              M/D/1, and a link turned off fails what it carries.
 //   DiskWrite  a FIFO server per disk (latency + bytes/bandwidth, one I/O at
-//   DiskRead   a time); the completion is an event on the controller's
-//              scheduler actor, which steps the controller with it
-//   ArmTimer   an event on the controller's scheduler actor
+//   DiskRead   a time), computed here; its completion is a kernel timer
+//   deadlines  one kernel timer per controller, re-armed after every step
+//              to the controller's next_deadline() (it owns its timers)
 //
-// Every actor that steps a controller runs on a host of that controller's
-// side, so the comms the step starts leave from that side: routes exist from
-// every host of a side to the peer's link ports. (Disks are not SimGrid
-// comms: a timer wake-up costs about a quarter of a comm here, and a disk
-// shares nothing with the network model.)
+// There are no actors: every callback (timers, comm completions) runs in
+// SimGrid's maestro and steps a controller directly — a context switch per
+// event would cost more than the rest of the event (sim/README.md).
 //
-// Fixed service times cost no activity: a host request reaches the model
-// one cache_store_us after it was issued (the scheduler applies it then),
-// and the secondary's cache store is charged on the route its responses take
-// (a processing link with that latency), so an unloaded synchronous write
-// costs exactly cache store + round trips + transfers + the secondary's store.
+// Fixed service times: a host request reaches the model one cache_store_us
+// after it was issued, and a response (acknowledgement, transfer-ready,
+// establish answer, fetched track) leaves one cache_store_us of its sender
+// after the step that made it — in send order, so nothing overtakes it —
+// so an unloaded synchronous write costs exactly cache store + round trips
+// + transfers + the secondary's store.
+//
+// What the pair does — which side the hosts address, what each controller
+// hears of its peer, what a failure entry does, when the pair is quiet, how
+// the run ends — is model/pair.hpp's; every metric is report/metrics.hpp's.
 #include "sim/simulation.hpp"
 
-#include <simgrid/Exception.hpp>
+#include <simgrid/kernel/Timer.hpp>
 #include <simgrid/s4u.hpp>
 #include <simgrid/version.h>
 #include <xbt/log.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cmath>
+#include <deque>
 #include <fstream>
-#include <functional>
 #include <map>
 #include <memory>
-#include <queue>
 #include <random>
 #include <unordered_map>
 
@@ -47,6 +48,8 @@
 #include "config/scenario_json.hpp"
 #include "model/controller.hpp"
 #include "model/invariants.hpp"
+#include "model/pair.hpp"
+#include "report/metrics.hpp"
 #include "report/trace.hpp"
 
 #ifndef MIRRORSIM_VERSION
@@ -60,42 +63,11 @@ std::string simgrid_version() { return fmt::format("{}.{}", SIMGRID_VERSION_MAJO
 namespace {
 
 namespace sg = simgrid::s4u;
+namespace kt = simgrid::kernel::timer;
 
 constexpr double kDrainMaxS = 600;  // simulated seconds allowed after duration_s for the pair to drain
 
-struct Envelope {
-  Message msg;
-};
-
-struct DiskRequest {
-  bool write = true;
-  TrackKey key;
-  Version version = 0;
-  uint32_t bytes = 0;
-  uint64_t incarnation = 0;
-  uint32_t disk = 0;
-  Time issued;
-};
-
-struct Request {
-  uint32_t workload = 0;
-  bool write = true;
-  uint32_t bytes = 0;
-  TrackKey key;
-  Time issued;  // when the host sent it (before the cache store)
-  bool measured = false;
-  std::optional<Time> delayed_since;
-  int64_t traced = -1;  // row in the trace, when traced
-};
-
-struct Event {
-  Time at;
-  uint64_t seq = 0;
-  std::function<void()> fn;
-  bool operator>(const Event& o) const { return at != o.at ? at > o.at : seq > o.seq; }
-};
-
-// Responses carry the responder's cache-store time on their route.
+// Responses carry their sender's cache-store time before they leave.
 bool is_response(const Message& m) {
   if (std::holds_alternative<CopyAck>(m) || std::holds_alternative<TransferReady>(m) ||
       std::holds_alternative<EstablishAck>(m))
@@ -104,7 +76,23 @@ bool is_response(const Message& m) {
   return false;
 }
 
-Time now_time() { return Time::from_s(sg::Engine::get_clock()); }
+class Simulation;
+
+// A message on the wire: the comm that carries it holds it as its data.
+struct Envelope {
+  Message msg;
+  int to = 0;         // receiving side
+  uint32_t link = 0;
+  sg::CommPtr comm;   // kept until its completion callback has run
+};
+
+struct Request {
+  uint32_t workload = 0;
+  bool write = true;
+  TrackKey key;
+  Time issued;          // when the host sent it (before the cache store)
+  int64_t traced = -1;  // row in the trace, when traced
+};
 
 class Simulation {
  public:
@@ -113,32 +101,40 @@ class Simulation {
   RunResult run();
 
  private:
+  struct DiskIo {
+    bool write = true;
+    TrackKey key;
+    Version version = 0;
+    Time issued;
+  };
   struct SideState {
     Side side = Side::A;
     const ControllerScenario* cfg = nullptr;
     std::unique_ptr<Controller> ctl;
     Time cache_store;
-    sg::Host* host = nullptr;
-    std::vector<sg::Host*> hosts;  // every host of this side (controller, ports, disks)
-    std::vector<sg::Mailbox*> port_mb, resp_mb;
+    std::vector<sg::Host*> ports;  // this side's end of each remote link
+    SessionNotice notice;
+    // The controller's deadline timer.
+    kt::Timer* deadline_timer = nullptr;
+    Time deadline_at;
+    // Disks: FIFO servers; what each holds, per volume and track.
     std::vector<Time> disk_latency;
     std::vector<double> disk_bandwidth_bytes_per_s;
-    std::vector<Time> disk_free;  // when each disk finishes the I/O it is serving
-    std::vector<std::vector<Version>> disk_content;  // per volume, per track
+    std::vector<Time> disk_free;
+    std::vector<std::vector<Version>> disk_content;
     std::vector<bool> disk_failed;
-    std::vector<double> disk_busy_s;  // service time of I/Os issued in the measured window
+    // Work of the current incarnation: what a crash loses.
     uint64_t incarnation = 0;
-    bool notified_up = true;
-    bool broken = false;  // the session it knows of ended; it has not heard yet
+    // Messages waiting for their sender's cache store, in send order.
+    struct Waiting {
+      Time ready;
+      Message msg;
+      uint32_t bytes = 0;
+    };
+    std::deque<Waiting> outbox;
+    bool outbox_armed = false;
     uint32_t next_link = 0;
-    double transmit_busy_measured_s = 0;  // links busy sending this side's messages
-    double transmit_busy_interval_s = 0;
-    // scheduler
-    std::priority_queue<Event, std::vector<Event>, std::greater<>> queue;
-    sg::SemaphorePtr wake;
-    double waiting_until_s = -1;  // ≥ 0 while the scheduler sleeps until then
   };
-
   struct WorkloadState {
     const WorkloadScenario* cfg = nullptr;
     uint32_t index = 0;
@@ -152,269 +148,131 @@ class Simulation {
   };
 
   SideState& side(Side s) { return sides_[index_of(s)]; }
-  SideState& peer(const SideState& s) { return sides_[index_of(peer_of(s.side))]; }
+  SideState& peer(const SideState& s) { return sides_[1 - index_of(s.side)]; }
+  ControllerView view(const SideState& s) const { return view_of(*s.ctl); }
+
+  // the clock
+  template <class F>
+  void at(Time t, F&& fn) {
+    ++activities_;
+    kt::Timer::set(t.s(), std::forward<F>(fn));
+  }
+  void release_retired() { retired_.clear(); }
 
   void build_platform();
-  void start_actors();
-  void receiver_loop(SideState& s, sg::Mailbox* mb, uint32_t link);
-  void disk_done(SideState& s, const DiskRequest& r);
-  void scheduler_loop(SideState& s);
-  void schedule(SideState& s, Time at, std::function<void()> fn);
+  void on_comm_done(const sg::Activity& a);
 
   void step(SideState& s, const Input& in);
   void execute(SideState& s, const Commands& out);
-  void send(SideState& s, const Send& snd);
-  void disk_io(SideState& s, DiskRequest r);
-  void complete_request(RequestId req, bool acked, Time now);
-  void track_pair_state(SideState& s, Time now);
+  void rearm_deadline(SideState& s);
+  void post(SideState& s, Message m, uint32_t bytes);
+  void flush_outbox(SideState& s);
+  void transmit(SideState& s, Message m, uint32_t bytes);
+  void disk_io(SideState& s, DiskIo io, uint32_t bytes);
+  void disk_done(SideState& s, uint64_t incarnation, uint32_t disk, DiskIo io);
+  void complete_request(RequestId req, Time now);
 
-  Side host_side() const;
-  bool any_link_up() const;
+  bool any_link_up() const { return std::find(link_up_.begin(), link_up_.end(), true) != link_up_.end(); }
+  bool reachable_from(const SideState& s) { return peer_reachable(any_link_up(), view(peer(s))); }
   void break_session(Time detect_at);
   void notify(SideState& s);
+  void crash(SideState& s);
+  void restart(SideState& s);
+  void set_links(std::optional<uint32_t> link, bool up);
+  void degrade_links(const FailureScenario& f);
+  void apply_failure(const FailureScenario& f);
+  Side host_side() const { return mirrorsim::host_side(view_of(*sides_[0].ctl), view_of(*sides_[1].ctl)); }
 
   void start_workload(WorkloadState& w);
   void issue(WorkloadState& w, Time arrival);
   void apply_request(WorkloadState& w, Time arrival, Side target);
   TrackNo pick_track(WorkloadState& w);
 
-  void schedule_failures();
-  void apply_failure(const FailureScenario& f);
-  void crash(SideState& s);
-  void set_links(const FailureScenario& f, bool up);
-
-  void sample();
+  void check_end(Time now);
   bool workloads_done() const;
-  bool pair_quiet() const;
-  void finish(std::string end_state);
-  RunResult collect();
+  bool any_disk_failed() const;
+  void finish(Time now, bool drained, double waited_s);
+  RunResult collect(RunResult r);
+
+  // the trace of the first writes
+  void trace_step_versions(const Commands& out);
+  void trace_delivered(SideState& s, const Message& m, uint32_t link, Time now);
 
   const Scenario& sc_;
   const SimOptions& opt_;
   std::unique_ptr<sg::Engine> engine_;
   SideState sides_[2];
-  struct LinkDirection {
-    sg::Link* link = nullptr;
-    double bandwidth_bytes_per_s = 0;
-    Time transmit_free;  // when the message being transmitted has left
-  };
   // Per remote link: [0] towards R2 (side B), [1] towards R1 (side A).
-  std::vector<std::array<LinkDirection, 2>> links_;
+  std::vector<std::array<sg::Link*, 2>> links_;
   std::vector<double> link_base_latency_s_;
   std::vector<bool> link_up_;
-  double link_bandwidth_bytes_per_s_ = 0;
+  std::vector<double> link_bandwidth_bytes_per_s_;
   std::unique_ptr<Observer> observer_;
+  std::unique_ptr<RunMetrics> metrics_;
   std::vector<WorkloadState> workloads_;
   std::unordered_map<RequestId, Request> requests_;
+  std::vector<sg::CommPtr> retired_;  // comms whose callback ran, released at the next event
   RequestId next_req_ = 1;
-  uint64_t next_event_seq_ = 0;
-  std::vector<Commands> spare_commands_;  // cleared buffers, kept for their capacity
+  Commands out_;
+  uint32_t stepping_ = 0;             // steps in progress (executing one never steps another)
+  std::vector<Commands> spare_commands_;
   bool finished_ = false;
-  bool deadlocked_ = false;
+  Time end_;
+  PairEnd end_state_;
   Time warmup_, duration_;
-
-  // metrics
-  RunResult result_;
-  std::vector<VolumeResult> volumes_;
   uint64_t activities_ = 0;
-  uint64_t host_writes_ = 0;
-  uint64_t interval_writes_ = 0;
-  double interval_write_response_ns_ = 0;
-  std::map<Side, PairState> pair_state_seen_;
-  // cache occupancy of the primary (Little's law: mean WP slots = episodes/s × residence)
-  Time occupancy_last_;
-  uint32_t occupancy_wp_slots_ = 0;
-  double occupancy_slot_s_ = 0;
-  bool in_sync_ = true;     // the primary owes the secondary nothing
-  double in_sync_s_ = 0;
-  std::unordered_map<uint64_t, Time> wp_since_;  // tracks holding WP data, since when
-  uint64_t wp_episodes_ = 0;
-  double wp_residence_s_ = 0;
+
   TraceRecorder trace_;
+  bool tracing_ = false;
   uint64_t traced_writes_ = 0;
   std::map<std::tuple<int, TrackKey, Version>, Time> trace_pending_;  // phase starts by (side, track, version)
   std::map<std::pair<TrackKey, Version>, int64_t> trace_rows_;         // traced writes by track and version
   std::optional<std::pair<TrackKey, int64_t>> trace_applying_;          // the traced write being stepped in
-  bool tracing_ = false;
+
   std::chrono::steady_clock::time_point wall_start_, last_progress_;
   bool progress_shown_ = false;
 };
 
 // ---------------------------------------------------------------------------
-// platform and actors
+// platform
 
 void Simulation::build_platform() {
   auto* zone = sg::create_full_zone("pair");
   const LinkScenario& L = sc_.link;
-  link_bandwidth_bytes_per_s_ = L.bandwidth_gbit_per_s * 1e9 / 8.0;
+  const double bandwidth = L.bandwidth_gbit_per_s * 1e9 / 8.0;
   const double latency_s = L.one_way_latency_us() * 1e-6;
   for (int i = 0; i < 2; ++i) {
-    SideState& s = sides_[i];
     const std::string tag = i == 0 ? "r1" : "r2";
-    s.host = zone->create_host(tag, 1e9);
-    s.hosts.push_back(s.host);
-    for (uint32_t l = 0; l < L.links; ++l) {
-      s.hosts.push_back(zone->create_host(fmt::format("{}-port{}", tag, l), 1e9));
-      s.hosts.push_back(zone->create_host(fmt::format("{}-responses{}", tag, l), 1e9));
-    }
+    for (uint32_t l = 0; l < L.links; ++l) sides_[i].ports.push_back(zone->create_host(fmt::format("{}-port{}", tag, l), 1e9));
   }
-  // The SimGrid links carry latency and fail; bandwidth is enforced per
-  // message by the FIFO transmitter (see send()).
-  constexpr double kUnlimited = 1e15;
   for (uint32_t l = 0; l < L.links; ++l) {
-    std::array<LinkDirection, 2> dirs;
-    // FATPIPE: flows do not share the link (each has its own rate), which
-    // also keeps SimGrid's max-min solver out of the way.
-    dirs[0].link = zone->create_link(fmt::format("link{}-r1-to-r2", l), kUnlimited)->set_latency(latency_s)->set_sharing_policy(sg::Link::SharingPolicy::FATPIPE);
-    dirs[1].link = zone->create_link(fmt::format("link{}-r2-to-r1", l), kUnlimited)->set_latency(latency_s)->set_sharing_policy(sg::Link::SharingPolicy::FATPIPE);
-    dirs[0].bandwidth_bytes_per_s = dirs[1].bandwidth_bytes_per_s = link_bandwidth_bytes_per_s_;
+    std::array<sg::Link*, 2> dirs;
+    for (int d = 0; d < 2; ++d) {
+      dirs[d] = zone->create_link(fmt::format("link{}-{}", l, d == 0 ? "r1-to-r2" : "r2-to-r1"), bandwidth)->set_latency(latency_s);
+      // One message at a time, in send order: SimGrid is the link's FIFO.
+      dirs[d]->set_concurrency_limit(1);
+    }
+    zone->add_route(sides_[0].ports[l]->get_netpoint(), sides_[1].ports[l]->get_netpoint(), nullptr, nullptr,
+                    {sg::LinkInRoute(dirs[0])}, false);
+    zone->add_route(sides_[1].ports[l]->get_netpoint(), sides_[0].ports[l]->get_netpoint(), nullptr, nullptr,
+                    {sg::LinkInRoute(dirs[1])}, false);
     links_.push_back(dirs);
     link_base_latency_s_.push_back(latency_s);
     link_up_.push_back(true);
-  }
-  // Per side: the processing link its responses cross, and one bus per disk.
-  for (int i = 0; i < 2; ++i) {
-    SideState& s = sides_[i];
-    SideState& p = sides_[1 - i];
-    const std::string tag = i == 0 ? "r1" : "r2";
-    auto* processing = zone->create_link(tag + "-cache-store", kUnlimited)
-                           ->set_latency(s.cache_store.s())
-                           ->set_sharing_policy(sg::Link::SharingPolicy::FATPIPE);
-    (void)p;
-    for (uint32_t d = 0; d < s.cfg->disks; ++d) {
-      s.disk_latency.push_back(Time::from_us(s.cfg->disk_latency_us));
-      s.disk_bandwidth_bytes_per_s.push_back(s.cfg->disk_bandwidth_mb_per_s * 1e6);
-    }
-    for (sg::Host* from : s.hosts) {
-      for (uint32_t l = 0; l < L.links; ++l) {
-        sg::Host* port = p.hosts[1 + 2 * l];
-        sg::Host* responses = p.hosts[2 + 2 * l];
-        sg::Link* wire = links_[l][i].link;
-        zone->add_route(from->get_netpoint(), port->get_netpoint(), nullptr, nullptr, {sg::LinkInRoute(wire)}, false);
-        zone->add_route(from->get_netpoint(), responses->get_netpoint(), nullptr, nullptr,
-                        {sg::LinkInRoute(processing), sg::LinkInRoute(wire)}, false);
-      }
-    }
+    link_bandwidth_bytes_per_s_.push_back(bandwidth);
   }
   zone->seal();
-}
-
-void Simulation::start_actors() {
-  const uint32_t links = sc_.link.links;
-  for (int i = 0; i < 2; ++i) {
-    SideState& s = sides_[i];
-    const std::string tag = i == 0 ? "r1" : "r2";
-    s.wake = sg::Semaphore::create(0);
-    for (uint32_t l = 0; l < links; ++l) {
-      for (int kind = 0; kind < 2; ++kind) {
-        auto* mb = sg::Mailbox::by_name(fmt::format("{}-{}{}", tag, kind == 0 ? "port" : "responses", l));
-        (kind == 0 ? s.port_mb : s.resp_mb).push_back(mb);
-        auto actor = sg::Actor::create(mb->get_name(), s.hosts[1 + 2 * l + kind],
-                                       [this, &s, mb, l] { receiver_loop(s, mb, l); });
-        // Comms start as soon as they are sent (a permanent receiver), so
-        // messages on one link travel concurrently and arrive in order.
-        mb->set_receiver(actor);
-      }
-    }
-    sg::Actor::create(tag + "-scheduler", s.host, [this, &s] { scheduler_loop(s); });
-  }
-}
-
-void Simulation::receiver_loop(SideState& s, sg::Mailbox* mb, uint32_t link) {
-  sg::Actor::self()->daemonize();
-  for (;;) {
-    Envelope* raw = nullptr;
-    try {
-      raw = mb->get<Envelope>();
-    } catch (const simgrid::NetworkFailureException&) {
-      // A message died with its link: the session it belonged to is broken.
-      break_session(now_time() + Time::from_s(sc_.link.failure_detection_ms * 1e-3));
-      continue;
-    }
-    std::unique_ptr<Envelope> env(raw);
-    if (s.ctl->crashed()) continue;  // lost at a dead controller
-    if (tracing_) {
-      if (const auto* c = std::get_if<CopyData>(&env->msg); c && !c->fetch) {
-        auto it = trace_rows_.find({c->key, c->version});
-        auto start = trace_pending_.find({index_of(peer_of(s.side)), c->key, c->version});
-        if (it != trace_rows_.end() && start != trace_pending_.end()) {
-          trace_.add(fmt::format("copy v{} on link {}", to_string(c->version), link), "link", it->second, start->second,
-                     now_time());
-          trace_pending_.erase(start);
-          trace_pending_[{index_of(s.side), c->key, c->version}] = now_time();  // stored at the secondary
-        }
-      } else if (const auto* a = std::get_if<CopyAck>(&env->msg)) {
-        auto it = trace_rows_.find({a->key, a->version});
-        auto stored = trace_pending_.find({index_of(peer_of(s.side)), a->key, a->version});
-        if (it != trace_rows_.end() && stored != trace_pending_.end()) {
-          trace_.add(fmt::format("secondary store, acknowledgement v{}", to_string(a->version)), "link", it->second,
-                     stored->second, now_time());
-          trace_pending_.erase(stored);
-        }
-      }
-    }
-    step(s, Received{std::move(env->msg)});
-  }
-}
-
-void Simulation::disk_done(SideState& s, const DiskRequest& r) {
-  if (r.incarnation != s.incarnation || s.ctl->crashed()) return;  // lost with a crash
-  const Time now = now_time();
-  const bool ok = !s.disk_failed[r.disk];
-  Version& on_disk = s.disk_content[r.key.volume][r.key.track];
-  if (r.write) {
-    if (tracing_) {
-      auto it = trace_rows_.find({r.key, r.version});
-      if (it != trace_rows_.end())
-        trace_.add(fmt::format("destage v{}", to_string(r.version)), s.side == Side::A ? "R1" : "R2", it->second,
-                   r.issued, now);
-    }
-    if (ok) on_disk = r.version;
-    step(s, DiskWriteDone{r.key, r.version, ok});
-  } else {
-    step(s, DiskReadDone{r.key, ok ? on_disk : 0, ok});
-  }
-}
-
-void Simulation::schedule(SideState& s, Time at, std::function<void()> fn) {
-  s.queue.push(Event{at, next_event_seq_++, std::move(fn)});
-  if (s.waiting_until_s >= 0 && at.s() < s.waiting_until_s) {
-    s.waiting_until_s = -1;
-    s.wake->release();
-  }
-}
-
-void Simulation::scheduler_loop(SideState& s) {
-  while (!finished_) {
-    if (s.queue.empty()) {
-      s.waiting_until_s = 1e300;
-      s.wake->acquire();
-      ++activities_;
-      s.waiting_until_s = -1;
-      continue;
-    }
-    const Time at = s.queue.top().at;
-    const double now_s = sg::Engine::get_clock();
-    if (at > Time::from_s(now_s)) {
-      s.waiting_until_s = at.s();
-      s.wake->acquire_timeout(at.s() - now_s);
-      ++activities_;
-      s.waiting_until_s = -1;
-      continue;
-    }
-    Event ev = s.queue.top();
-    s.queue.pop();
-    ev.fn();
-  }
 }
 
 // ---------------------------------------------------------------------------
 // stepping the model
 
 void Simulation::step(SideState& s, const Input& in) {
-  const Time now = now_time();
-  // The commands need a buffer of their own: executing them makes simcalls,
-  // which yield to other actors that step controllers too.
+  if (finished_) return;
+  const Time now = Time::from_s(sg::Engine::get_clock());
+  // Executing a step never steps a controller, but a step's input can come
+  // from inside another step's execution (a message to a side whose deadline
+  // timer is due at once): each step has a command buffer of its own.
   Commands out;
   if (!spare_commands_.empty()) {
     out = std::move(spare_commands_.back());
@@ -422,63 +280,93 @@ void Simulation::step(SideState& s, const Input& in) {
   }
   s.ctl->step(now, in, out);
   observer_->after_step(s.side, now, in, out);
-  track_pair_state(s, now);
+  metrics_->after_step(s.side, now, in, out);
+  if (tracing_) trace_step_versions(out);
   execute(s, out);
+  rearm_deadline(s);
   out.clear();
   spare_commands_.push_back(std::move(out));
 }
 
-void Simulation::execute(SideState& s, const Commands& out) {
-  const Time now = now_time();
-  if (trace_applying_) {
-    // The step that stored the traced write: its version is in the commands.
-    for (const Command& cmd : out) {
-      Version v = 0;
-      TrackKey k;
-      if (const auto* w = std::get_if<DiskWrite>(&cmd)) k = w->key, v = w->version;
-      else if (const auto* a = std::get_if<AckHost>(&cmd); a && a->write) k = a->key, v = a->version;
-      else if (const auto* snd = std::get_if<Send>(&cmd)) {
-        if (const auto* c = std::get_if<CopyData>(&snd->msg)) k = c->key, v = c->version;
-        else if (const auto* wc = std::get_if<WriteCommand>(&snd->msg)) k = wc->key, v = wc->version;
-      }
-      if (v && k == trace_applying_->first) trace_rows_[{k, v}] = trace_applying_->second;
-    }
+void Simulation::rearm_deadline(SideState& s) {
+  const std::optional<Time> d = s.ctl->next_deadline();
+  if (s.deadline_timer && d && *d == s.deadline_at) return;
+  if (s.deadline_timer) {
+    s.deadline_timer->remove();
+    s.deadline_timer = nullptr;
   }
+  if (!d) return;
+  s.deadline_at = *d;
+  ++activities_;
+  s.deadline_timer = kt::Timer::set(d->s(), [this, &s] {
+    s.deadline_timer = nullptr;
+    release_retired();
+    step(s, Timeout{});
+  });
+}
+
+void Simulation::execute(SideState& s, const Commands& out) {
+  const Time now = Time::from_s(sg::Engine::get_clock());
   for (const Command& cmd : out) {
     if (const auto* w = std::get_if<DiskWrite>(&cmd)) {
-      disk_io(s, DiskRequest{true, w->key, w->version, w->bytes, s.incarnation, w->disk, now});
+      disk_io(s, DiskIo{true, w->key, w->version, now}, w->bytes);
     } else if (const auto* r = std::get_if<DiskRead>(&cmd)) {
-      disk_io(s, DiskRequest{false, r->key, 0, r->bytes, s.incarnation, r->disk, now});
+      disk_io(s, DiskIo{false, r->key, 0, now}, r->bytes);
     } else if (const auto* snd = std::get_if<Send>(&cmd)) {
-      send(s, *snd);
+      post(s, snd->msg, snd->bytes);
     } else if (const auto* a = std::get_if<AckHost>(&cmd)) {
-      complete_request(a->req, true, now);
+      complete_request(a->req, now);
     } else if (const auto* rj = std::get_if<RejectHost>(&cmd)) {
-      complete_request(rj->req, false, now);
-    } else if (const auto* t = std::get_if<ArmTimer>(&cmd)) {
-      const uint64_t incarnation = s.incarnation;
-      const uint64_t id = t->id;
-      schedule(s, t->at, [this, &s, incarnation, id] {
-        if (s.incarnation == incarnation && !s.ctl->crashed()) step(s, TimerFired{id});
-      });
-    } else if (const auto* d = std::get_if<HostRequestDelayed>(&cmd)) {
-      if (auto it = requests_.find(d->req); it != requests_.end()) {
-        it->second.delayed_since = now;
-        if (it->second.measured && it->second.write) ++volumes_[it->second.key.volume].delayed_writes;
-      }
-    } else if (const auto* ad = std::get_if<HostRequestAdmitted>(&cmd)) {
-      if (auto it = requests_.find(ad->req); it != requests_.end() && it->second.delayed_since) {
-        if (it->second.measured && it->second.write)
-          volumes_[it->second.key.volume].delayed_write_s += (now - *it->second.delayed_since).s();
-        it->second.delayed_since.reset();
-      }
+      complete_request(rj->req, now);
     }
   }
 }
 
-void Simulation::send(SideState& s, const Send& snd) {
+// ---------------------------------------------------------------------------
+// the link
+
+void Simulation::post(SideState& s, Message m, uint32_t bytes) {
+  const Time now = Time::from_s(sg::Engine::get_clock());
+  if (tracing_) {
+    if (const auto* c = std::get_if<CopyData>(&m); c && !c->fetch && trace_rows_.count({c->key, c->version}))
+      trace_pending_[{index_of(s.side), c->key, c->version}] = now;
+  }
+  const Time ready = is_response(m) ? now + s.cache_store : now;
+  if (s.outbox.empty() && ready <= now) return transmit(s, std::move(m), bytes);
+  // Behind what waits already: nothing overtakes a response being stored.
+  const Time when = s.outbox.empty() ? ready : std::max(ready, s.outbox.back().ready);
+  s.outbox.push_back({when, std::move(m), bytes});
+  if (!s.outbox_armed) {
+    s.outbox_armed = true;
+    const uint64_t incarnation = s.incarnation;
+    at(s.outbox.front().ready, [this, &s, incarnation] {
+      release_retired();
+      if (incarnation == s.incarnation) flush_outbox(s);
+    });
+  }
+}
+
+void Simulation::flush_outbox(SideState& s) {
+  s.outbox_armed = false;
+  const Time now = Time::from_s(sg::Engine::get_clock());
+  while (!s.outbox.empty() && s.outbox.front().ready <= now) {
+    SideState::Waiting w = std::move(s.outbox.front());
+    s.outbox.pop_front();
+    transmit(s, std::move(w.msg), w.bytes);
+  }
+  if (!s.outbox.empty()) {
+    s.outbox_armed = true;
+    const uint64_t incarnation = s.incarnation;
+    at(s.outbox.front().ready, [this, &s, incarnation] {
+      release_retired();
+      if (incarnation == s.incarnation) flush_outbox(s);
+    });
+  }
+}
+
+void Simulation::transmit(SideState& s, Message m, uint32_t bytes) {
   SideState& p = peer(s);
-  if (p.ctl->crashed()) return;  // nobody answers at a dead controller
+  if (p.ctl->crashed() || finished_) return;  // nobody answers at a dead controller
   const uint32_t links = sc_.link.links;
   int64_t link = -1;
   for (uint32_t k = 0; k < links; ++k) {
@@ -490,250 +378,157 @@ void Simulation::send(SideState& s, const Send& snd) {
     }
   }
   if (link < 0) return;  // every link is cut: lost
-  const Time now = now_time();
-  if (tracing_) {
-    if (const auto* c = std::get_if<CopyData>(&snd.msg); c && !c->fetch && trace_rows_.count({c->key, c->version}))
-      trace_pending_[{index_of(s.side), c->key, c->version}] = now;
-  }
-  // FIFO transmission: the message starts when the link is free (a response
-  // only after the responder's cache store) and arrives one latency after
-  // its last byte left. The comm's rate makes SimGrid deliver it then.
-  const bool response = is_response(snd.msg);
-  LinkDirection& dir = links_[link][index_of(s.side)];
-  const uint32_t bytes = std::max<uint32_t>(snd.bytes, 1);
-  const Time ready = response ? now + s.cache_store : now;
-  const Time start = std::max(ready, dir.transmit_free);
-  dir.transmit_free = start + Time::from_s(bytes / dir.bandwidth_bytes_per_s);
-  // Utilisation: the part of the transmission inside the measured window.
-  const Time busy_from = std::max(start, warmup_), busy_to = std::min(dir.transmit_free, duration_);
-  if (busy_to > busy_from) s.transmit_busy_measured_s += (busy_to - busy_from).s();
-  s.transmit_busy_interval_s += (dir.transmit_free - start).s();
-  const double transmit_s = (dir.transmit_free - ready).s();  // the route adds the latencies
-  sg::Mailbox* mb = response ? p.resp_mb[link] : p.port_mb[link];
-  auto* env = new Envelope{snd.msg};
-  mb->put_init(env, bytes)
-      ->set_rate(bytes / std::max(transmit_s, 1e-12))
-      ->detach([](void* data) { delete static_cast<Envelope*>(data); });
+  auto* env = new Envelope{std::move(m), index_of(p.side), static_cast<uint32_t>(link), nullptr};
+  // A 0-byte comm never starts; every message has a header anyway.
+  env->comm = sg::Comm::sendto_init(s.ports[link], p.ports[link]);
+  env->comm->set_payload_size(std::max<uint32_t>(bytes, 1));
+  env->comm->set_data(env);
+  env->comm->start();
   ++activities_;
 }
 
-void Simulation::disk_io(SideState& s, DiskRequest r) {
-  // One I/O at a time per disk, in arrival order: latency + bytes/bandwidth.
-  const uint32_t d = r.disk;
-  const Time start = std::max(r.issued, s.disk_free[d]);
-  const Time done = start + s.disk_latency[d] + Time::from_s(std::max<uint32_t>(r.bytes, 1) / s.disk_bandwidth_bytes_per_s[d]);
-  s.disk_free[d] = done;
-  const Time busy_from = std::max(start, warmup_), busy_to = std::min(done, duration_);
-  if (busy_to > busy_from) s.disk_busy_s[d] += (busy_to - busy_from).s();
-  schedule(s, done, [this, &s, r] { disk_done(s, r); });
-}
-
-void Simulation::complete_request(RequestId id, bool acked, Time now) {
-  auto it = requests_.find(id);
-  if (it == requests_.end()) return;
-  Request r = it->second;
-  requests_.erase(it);
-  VolumeResult& vol = volumes_[r.key.volume];
-  if (r.delayed_since && r.measured && r.write) vol.delayed_write_s += (now - *r.delayed_since).s();
-  const int64_t response_ns = (now - r.issued).ns;
-  if (r.measured) {
-    OpStats& st = r.write ? vol.writes : vol.reads;
-    if (acked) {
-      ++st.completed;
-      st.bytes += r.bytes;
-      st.response.add(response_ns);
-      st.samples.add(response_ns);
-    } else {
-      ++st.rejected;
-    }
+void Simulation::on_comm_done(const sg::Activity& a) {
+  auto* env = a.get_data<Envelope>();
+  if (!env) return;
+  std::unique_ptr<Envelope> owned(env);
+  release_retired();
+  retired_.push_back(std::move(owned->comm));  // released after this callback returns
+  if (finished_) return;
+  const Time now = Time::from_s(sg::Engine::get_clock());
+  if (a.get_state() == sg::Activity::State::FAILED) {
+    // A message died with its link: the session it belonged to is broken.
+    break_session(now + Time::from_s(sc_.link.failure_detection_ms * 1e-3));
+    return;
   }
-  if (r.write && acked) {
-    ++interval_writes_;
-    interval_write_response_ns_ += static_cast<double>(response_ns);
-  }
-  if (r.traced >= 0) trace_.add(acked ? "host write" : "host write (rejected)", "hosts", static_cast<uint64_t>(r.traced), r.issued, now);
-  WorkloadState& w = workloads_[r.workload];
-  --w.outstanding;
-  if (w.cfg->arrival == Arrival::Closed) issue(w, now + Time::from_us(w.cfg->think_us));
-}
-
-void Simulation::track_pair_state(SideState& s, Time now) {
-  const Controller& c = *s.ctl;
-  if (c.role() != Role::Primary || c.crashed()) return;
-  if (s.side == Side::A) {
-    // Occupancy area over the measured window, then episodes of the tracks
-    // this step touched.
-    const Time from = std::max(occupancy_last_, warmup_);
-    const Time to = std::min(now, duration_);
-    if (to > from) {
-      occupancy_slot_s_ += occupancy_wp_slots_ * (to - from).s();
-      if (in_sync_) in_sync_s_ += (to - from).s();
-    }
-    occupancy_last_ = now;
-    occupancy_wp_slots_ = c.wp_slots();
-    in_sync_ = c.remote_wp_tracks() == 0 && c.invalid_remote_tracks() == 0 && c.pair_state() != PairState::Suspended;
-    for (TrackKey k : c.touched()) {
-      const TrackEntry& e = c.track(k);
-      const uint64_t id = (static_cast<uint64_t>(k.volume) << 32) | k.track;
-      const bool wp = e.local_wp || e.remote_wp;
-      auto it = wp_since_.find(id);
-      if (wp && it == wp_since_.end()) {
-        wp_since_.emplace(id, now);
-      } else if (!wp && it != wp_since_.end()) {
-        if (it->second >= warmup_ && it->second < duration_) {
-          ++wp_episodes_;
-          wp_residence_s_ += (now - it->second).s();
-        }
-        wp_since_.erase(it);
-      }
-    }
-  }
-  result_.peak_remote_wp_tracks = std::max<uint64_t>(result_.peak_remote_wp_tracks, c.remote_wp_tracks());
-  result_.peak_local_wp_slots = std::max<uint64_t>(result_.peak_local_wp_slots, c.local_wp_slots());
-  result_.peak_invalid_remote_tracks = std::max<uint64_t>(result_.peak_invalid_remote_tracks, c.invalid_remote_tracks());
-  result_.peak_writes_at_risk = std::max<uint64_t>(result_.peak_writes_at_risk, observer_->writes_at_risk());
-  result_.peak_bytes_at_risk = std::max<uint64_t>(result_.peak_bytes_at_risk, observer_->bytes_at_risk());
-  const PairState before = pair_state_seen_.count(s.side) ? pair_state_seen_[s.side] : PairState::Synchronized;
-  const PairState after = c.pair_state();
-  if (before == after) return;
-  pair_state_seen_[s.side] = after;
-  if (after == PairState::Syncing && before != PairState::Syncing)
-    result_.resyncs.push_back(ResyncResult{now.s(), std::nullopt, c.resync_tracks_owed()});
-  if (after == PairState::Synchronized && before == PairState::Syncing && !result_.resyncs.empty() &&
-      !result_.resyncs.back().end_s)
-    result_.resyncs.back().end_s = now.s();
+  SideState& s = sides_[owned->to];
+  if (s.ctl->crashed()) return;  // lost at a dead controller
+  if (tracing_) trace_delivered(s, owned->msg, owned->link, now);
+  step(s, Received{std::move(owned->msg)});
 }
 
 // ---------------------------------------------------------------------------
-// link sessions and failures
+// disks
 
-Side Simulation::host_side() const {
-  // Hosts follow the primary personality; with two primaries (a takeover in
-  // progress) they stay with a live one, newest generation first.
-  const Controller& a = *sides_[0].ctl;
-  const Controller& b = *sides_[1].ctl;
-  const bool sa = a.role() == Role::Primary && !a.crashed();
-  const bool sb = b.role() == Role::Primary && !b.crashed();
-  if (sa && sb) return b.generation() > a.generation() ? Side::B : Side::A;
-  if (sb) return Side::B;
-  if (sa) return Side::A;
-  return b.role() == Role::Primary && a.role() != Role::Primary ? Side::B : Side::A;
+void Simulation::disk_io(SideState& s, DiskIo io, uint32_t bytes) {
+  // One I/O at a time per disk, in arrival order: latency + bytes/bandwidth.
+  const uint32_t d = s.ctl->disk_of(io.key);
+  const Time start = std::max(io.issued, s.disk_free[d]);
+  const Time done = start + s.disk_latency[d] + Time::from_s(std::max<uint32_t>(bytes, 1) / s.disk_bandwidth_bytes_per_s[d]);
+  s.disk_free[d] = done;
+  metrics_->disk_busy(s.side, d, start, done);
+  const uint64_t incarnation = s.incarnation;
+  at(done, [this, &s, incarnation, d, io] {
+    release_retired();
+    disk_done(s, incarnation, d, io);
+  });
 }
 
-bool Simulation::any_link_up() const { return std::find(link_up_.begin(), link_up_.end(), true) != link_up_.end(); }
+void Simulation::disk_done(SideState& s, uint64_t incarnation, uint32_t disk, DiskIo io) {
+  if (incarnation != s.incarnation || s.ctl->crashed()) return;  // lost with a crash
+  const bool ok = !s.disk_failed[disk];
+  Version& on_disk = s.disk_content[io.key.volume][io.key.track];
+  if (io.write) {
+    if (tracing_) {
+      auto it = trace_rows_.find({io.key, io.version});
+      if (it != trace_rows_.end())
+        trace_.add(fmt::format("destage v{}", to_string(io.version)), s.side == Side::A ? "R1" : "R2", it->second,
+                   io.issued, Time::from_s(sg::Engine::get_clock()));
+    }
+    if (ok) on_disk = io.version;
+    step(s, DiskWriteDone{io.key, io.version, ok});
+  } else {
+    step(s, DiskReadDone{io.key, ok ? on_disk : 0, ok});
+  }
+}
+
+// ---------------------------------------------------------------------------
+// sessions and failures
 
 void Simulation::break_session(Time detect_at) {
   for (SideState& s : sides_) {
-    s.broken = true;
-    schedule(s, detect_at, [this, &s] { notify(s); });
+    s.notice.session_ended();
+    at(detect_at, [this, &s] {
+      release_retired();
+      notify(s);
+    });
   }
 }
 
 void Simulation::notify(SideState& s) {
   if (s.ctl->crashed()) return;
-  const bool reachable = any_link_up() && !peer(s).ctl->crashed();
-  // A session that ended is reported as down even if a new one could already
-  // be opened: the controller must see every session end.
-  if (s.broken && s.notified_up) {
-    s.notified_up = false;
-    step(s, LinkStateChanged{false});
-  }
-  s.broken = false;
-  if (s.notified_up != reachable) {
-    s.notified_up = reachable;
-    step(s, LinkStateChanged{reachable});
-  }
-}
-
-void Simulation::set_links(const FailureScenario& f, bool up) {
-  const bool was_up = any_link_up();
-  for (uint32_t l = 0; l < sc_.link.links; ++l) {
-    if (f.link && *f.link != l) continue;
-    if (link_up_[l] == up) continue;
-    link_up_[l] = up;
-    for (LinkDirection& d : links_[l]) {
-      if (up) {
-        d.link->turn_on();
-        d.transmit_free = Time{};
-      } else {
-        d.link->turn_off();
-      }
-    }
-  }
-  const Time now = now_time();
-  if (was_up && !any_link_up()) break_session(now + Time::from_s(sc_.link.failure_detection_ms * 1e-3));
-  if (!was_up && any_link_up())
-    for (SideState& s : sides_) schedule(s, now, [this, &s] { notify(s); });
+  while (const auto n = s.notice.next(reachable_from(s))) step(s, *n);
 }
 
 void Simulation::crash(SideState& s) {
   if (s.ctl->crashed()) return;
   step(s, Crash{});
-  ++s.incarnation;
+  rearm_deadline(s);
+  ++s.incarnation;  // its disk I/O and its waiting messages are lost with it
+  s.outbox.clear();
+  s.outbox_armed = false;
   SideState& p = peer(s);
-  p.broken = true;
-  schedule(p, now_time() + Time::from_s(sc_.link.failure_detection_ms * 1e-3), [this, &p] { notify(p); });
+  p.notice.session_ended();
+  at(Time::from_s(sg::Engine::get_clock()) + Time::from_s(sc_.link.failure_detection_ms * 1e-3), [this, &p] {
+    release_retired();
+    notify(p);
+  });
 }
 
-void Simulation::schedule_failures() {
-  for (const FailureScenario& f : sc_.failures) {
-    // Every failure is dispatched from R1's scheduler at its time; actions
-    // that step a controller move to that controller's scheduler.
-    schedule(sides_[0], Time::from_s(f.at_s), [this, &f] { apply_failure(f); });
+void Simulation::restart(SideState& s) {
+  if (!s.ctl->crashed()) return;
+  step(s, Restart{});
+  s.notice.restarted();
+  notify(s);
+  SideState& p = peer(s);
+  at(Time::from_s(sg::Engine::get_clock()), [this, &p] {
+    release_retired();
+    notify(p);
+  });
+}
+
+void Simulation::set_links(std::optional<uint32_t> link, bool up) {
+  const bool was_up = any_link_up();
+  for (uint32_t l = 0; l < sc_.link.links; ++l) {
+    if ((link && *link != l) || link_up_[l] == up) continue;
+    link_up_[l] = up;
+    for (sg::Link* d : links_[l]) up ? d->turn_on() : d->turn_off();
   }
+  const Time now = Time::from_s(sg::Engine::get_clock());
+  if (was_up && !any_link_up()) break_session(now + Time::from_s(sc_.link.failure_detection_ms * 1e-3));
+  if (!was_up && any_link_up())
+    for (SideState& s : sides_)
+      at(now, [this, &s] {
+        release_retired();
+        notify(s);
+      });
+}
+
+void Simulation::degrade_links(const FailureScenario& f) {
+  double sum = 0;
+  for (uint32_t l = 0; l < sc_.link.links; ++l) {
+    if (!f.link || *f.link == l) {
+      if (f.bandwidth_gbit_per_s) link_bandwidth_bytes_per_s_[l] = *f.bandwidth_gbit_per_s * 1e9 / 8.0;
+      for (sg::Link* d : links_[l]) {
+        d->set_bandwidth(link_bandwidth_bytes_per_s_[l]);
+        if (f.added_latency_us) d->set_latency(link_base_latency_s_[l] + *f.added_latency_us * 1e-6);
+      }
+    }
+    sum += link_bandwidth_bytes_per_s_[l];
+  }
+  // The metrics charge every message at the links' mean bandwidth.
+  metrics_->link_bandwidth(Time::from_s(sg::Engine::get_clock()), sum / sc_.link.links);
 }
 
 void Simulation::apply_failure(const FailureScenario& f) {
-  const Time now = now_time();
-  auto on = [&](Side target, std::function<void(SideState&)> action) {
-    SideState& s = side(target);
-    schedule(s, now, [&s, action] { action(s); });
-  };
-  switch (f.event) {
-    case FailureEvent::LinkDown: set_links(f, false); break;
-    case FailureEvent::LinkUp: set_links(f, true); break;
-    case FailureEvent::LinkDegrade:
-      for (uint32_t l = 0; l < sc_.link.links; ++l) {
-        if (f.link && *f.link != l) continue;
-        for (LinkDirection& d : links_[l]) {
-          if (f.bandwidth_gbit_per_s) d.bandwidth_bytes_per_s = *f.bandwidth_gbit_per_s * 1e9 / 8.0;
-          if (f.added_latency_us) d.link->set_latency(link_base_latency_s_[l] + *f.added_latency_us * 1e-6);
-        }
-      }
-      break;
-    case FailureEvent::Crash: on(*f.controller, [this](SideState& s) { crash(s); }); break;
-    case FailureEvent::Restart:
-      on(*f.controller, [this](SideState& s) {
-        if (!s.ctl->crashed()) return;
-        step(s, Restart{});
-        s.notified_up = false;
-        s.broken = false;
-        notify(s);
-        SideState& p = peer(s);
-        schedule(p, now_time(), [this, &p] { notify(p); });
-      });
-      break;
-    case FailureEvent::DiskFailure: side(*f.controller).disk_failed[*f.disk] = true; break;
-    case FailureEvent::DiskRepair: side(*f.controller).disk_failed[*f.disk] = false; break;
-    case FailureEvent::Disaster: {
-      SideState& p = side(host_side());
-      FailureScenario all_links;
-      set_links(all_links, false);
-      crash(p);
-      break;
-    }
-    case FailureEvent::Failover: {
-      // At the secondary: the live controller that does not hold the primary role.
-      const Side target = f.controller ? *f.controller
-                          : sides_[1].ctl->role() == Role::Secondary && !sides_[1].ctl->crashed() ? Side::B
-                                                                                                  : Side::A;
-      on(target, [this](SideState& s) { step(s, Failover{}); });
-      break;
-    }
-    case FailureEvent::Failback: on(host_side(), [this](SideState& s) { step(s, Failback{}); }); break;
-    case FailureEvent::Suspend: on(host_side(), [this](SideState& s) { step(s, Suspend{}); }); break;
-    case FailureEvent::Resume: on(host_side(), [this](SideState& s) { step(s, Resume{}); }); break;
-  }
+  using L = FailureAction::Links;
+  const FailureAction act = failure_action(f.event, f.controller, view(sides_[0]), view(sides_[1]));
+  if (act.links == L::Cut) set_links(act.site_lost ? std::nullopt : f.link, false);
+  if (act.links == L::Restore) set_links(f.link, true);
+  if (act.links == L::Degrade) degrade_links(f);
+  if (act.crash) crash(side(*act.crash));
+  if (act.restart) restart(side(*act.restart));
+  if (act.disk_side) side(*act.disk_side).disk_failed[*f.disk] = act.disk_failed;
+  if (act.step_side) step(side(*act.step_side), act.step_input);
 }
 
 // ---------------------------------------------------------------------------
@@ -761,7 +556,7 @@ void Simulation::start_workload(WorkloadState& w) {
 }
 
 void Simulation::issue(WorkloadState& w, Time arrival) {
-  if (w.stopped) return;
+  if (w.stopped || finished_) return;
   if (arrival >= w.stop || (w.cfg->requests && w.issued >= *w.cfg->requests)) {
     w.stopped = true;
     return;
@@ -770,7 +565,10 @@ void Simulation::issue(WorkloadState& w, Time arrival) {
   ++w.outstanding;
   const Side target = host_side();
   SideState& s = side(target);
-  schedule(s, arrival + s.cache_store, [this, &w, arrival, target] { apply_request(w, arrival, target); });
+  at(arrival + s.cache_store, [this, &w, arrival, target] {
+    release_retired();
+    apply_request(w, arrival, target);
+  });
 }
 
 TrackNo Simulation::pick_track(WorkloadState& w) {
@@ -795,19 +593,22 @@ TrackNo Simulation::pick_track(WorkloadState& w) {
 }
 
 void Simulation::apply_request(WorkloadState& w, Time arrival, Side target) {
+  if (finished_) return;
   const WorkloadScenario& c = *w.cfg;
+  const Time now = Time::from_s(sg::Engine::get_clock());
   const bool write = std::uniform_real_distribution<double>(0, 1)(w.rng) < c.write_fraction;
   const TrackKey key{c.volume_index, pick_track(w)};
   const RequestId id = next_req_++;
-  Request r{w.index, write, c.block_bytes, key, arrival, arrival >= warmup_ && arrival < duration_, std::nullopt, -1};
-  if (write) ++host_writes_;
+  Request r{w.index, write, key, arrival, -1};
   if (write && tracing_ && traced_writes_ < opt_.trace_writes) r.traced = static_cast<int64_t>(traced_writes_++);
   requests_.emplace(id, r);
+  metrics_->host_issued(id, arrival, key, write, c.block_bytes);
   SideState& s = side(target);
-  if (r.traced >= 0)
-    trace_.add("cache store", s.side == Side::A ? "R1" : "R2", static_cast<uint64_t>(r.traced), arrival, now_time());
+  if (r.traced >= 0) trace_.add("cache store", s.side == Side::A ? "R1" : "R2", static_cast<uint64_t>(r.traced), arrival, now);
   if (s.ctl->crashed()) {
-    complete_request(id, false, now_time());  // nobody answers at a dead controller
+    // Nobody answers at a dead controller.
+    metrics_->host_unanswered(id, now);
+    complete_request(id, now);
   } else if (write) {
     if (r.traced >= 0) trace_applying_ = std::make_pair(key, r.traced);
     step(s, HostWrite{id, key, c.block_bytes});
@@ -818,8 +619,19 @@ void Simulation::apply_request(WorkloadState& w, Time arrival, Side target) {
   if (c.arrival == Arrival::Poisson) issue(w, arrival + Time::from_s(std::exponential_distribution<double>(c.rate_iops)(w.rng)));
 }
 
+void Simulation::complete_request(RequestId id, Time now) {
+  auto it = requests_.find(id);
+  if (it == requests_.end()) return;
+  const Request r = it->second;
+  requests_.erase(it);
+  if (r.traced >= 0) trace_.add("host write", "hosts", static_cast<uint64_t>(r.traced), r.issued, now);
+  WorkloadState& w = workloads_[r.workload];
+  --w.outstanding;
+  if (w.cfg->arrival == Arrival::Closed) issue(w, now + Time::from_us(w.cfg->think_us));
+}
+
 // ---------------------------------------------------------------------------
-// sampling and the end of the run
+// the end of the run
 
 bool Simulation::workloads_done() const {
   for (const WorkloadState& w : workloads_)
@@ -827,77 +639,41 @@ bool Simulation::workloads_done() const {
   return requests_.empty();
 }
 
-bool Simulation::pair_quiet() const {
-  // Nothing left to do that the model knows of: no write-pending data, no
-  // invalid track owed while the link is up, nothing waiting.
-  for (const SideState& s : sides_) {
-    const Controller& c = *s.ctl;
-    if (c.crashed()) continue;
-    if (c.wp_slots() || c.copies_in_flight() || c.delayed_requests()) return false;
-    if (c.role() == Role::Primary && any_link_up() && !c.operator_suspended() &&
-        (c.pair_state() != PairState::Synchronized || c.invalid_remote_tracks()))
-      return false;
-    if (c.invalid_local_tracks() && any_link_up() && !sides_[1 - index_of(s.side)].ctl->crashed()) return false;
-    if (c.next_deadline()) return false;
-  }
-  return true;
+bool Simulation::any_disk_failed() const {
+  for (const SideState& s : sides_)
+    if (std::find(s.disk_failed.begin(), s.disk_failed.end(), true) != s.disk_failed.end()) return true;
+  return false;
 }
 
-void Simulation::sample() {
-  const Time now = now_time();
-  const double interval_s = sc_.measurement.timeseries_interval_s;
-  const Controller& p = *side(host_side()).ctl;
-  TimeSample t;
-  t.t_s = now.s();
-  t.remote_wp_tracks = p.remote_wp_tracks();
-  t.local_wp_slots = p.local_wp_slots();
-  t.invalid_remote_tracks = p.invalid_remote_tracks();
-  t.delayed_writes = p.delayed_requests();
-  t.writes_at_risk = observer_->writes_at_risk();
-  t.bytes_at_risk = observer_->bytes_at_risk();
-  const SideState& from = side(host_side());
-  t.link_utilisation = from.transmit_busy_interval_s / (sc_.link.links * interval_s);
-  t.write_iops = static_cast<double>(interval_writes_) / interval_s;
-  t.write_response_mean_ms = interval_writes_ ? interval_write_response_ns_ / static_cast<double>(interval_writes_) / 1e6 : 0;
-  t.pair_state = p.crashed() ? "crashed" : std::string(to_string(p.pair_state()));
-  result_.timeseries.push_back(t);
-  for (SideState& s : sides_) s.transmit_busy_interval_s = 0;
-  interval_writes_ = 0;
-  interval_write_response_ns_ = 0;
-
+void Simulation::check_end(Time now) {
+  if (finished_) return;
   if (opt_.progress) {
     const auto wall = std::chrono::steady_clock::now();
     if (wall - wall_start_ > std::chrono::seconds(2) && wall - last_progress_ > std::chrono::seconds(1)) {
       last_progress_ = wall;
       progress_shown_ = true;
       fmt::print(stderr, "\r  simulated {:.1f} s of {:.1f} s, {} host writes, {:.0f} s wall   ", now.s(),
-                 sc_.duration_s, host_writes_, std::chrono::duration<double>(wall - wall_start_).count());
+                 sc_.duration_s, metrics_->host_writes(), std::chrono::duration<double>(wall - wall_start_).count());
     }
   }
-
-  if (now >= duration_ && workloads_done() && pair_quiet()) {
-    finish("");
-    return;
-  }
-  if (now >= duration_ + Time::from_s(kDrainMaxS)) {
-    // With both controllers up, a link and no operator suspension, the pair
-    // must drain: not draining is a liveness failure (a stuck indicator).
-    const bool could_drain = !sides_[0].ctl->crashed() && !sides_[1].ctl->crashed() && any_link_up() &&
-                             !side(host_side()).ctl->operator_suspended() &&
-                             std::none_of(sides_[0].disk_failed.begin(), sides_[0].disk_failed.end(), [](bool f) { return f; }) &&
-                             std::none_of(sides_[1].disk_failed.begin(), sides_[1].disk_failed.end(), [](bool f) { return f; });
-    result_.drain_failed = could_drain;
-    finish(fmt::format("{} s after the end of host I/O the pair has not drained{}", kDrainMaxS,
-                       could_drain ? " although nothing stops it (liveness failure)" : ""));
-    return;
-  }
-  schedule(sides_[0], now + Time::from_s(interval_s), [this] { sample(); });
+  if (now >= duration_ && workloads_done() && pair_quiet(view(sides_[0]), view(sides_[1]), any_link_up()))
+    return finish(now, true, (now - duration_).s());
+  if (now >= duration_ + Time::from_s(kDrainMaxS)) return finish(now, false, kDrainMaxS);
+  at(now + Time::from_s(sc_.measurement.timeseries_interval_s), [this, next = now + Time::from_s(sc_.measurement.timeseries_interval_s)] {
+    release_retired();
+    check_end(next);
+  });
 }
 
-void Simulation::finish(std::string end_state) {
+void Simulation::finish(Time now, bool drained, double waited_s) {
+  end_state_ = pair_end(view(sides_[0]), view(sides_[1]), any_link_up(), any_disk_failed(), drained, waited_s);
+  end_ = now;
   finished_ = true;
-  result_.end_state = std::move(end_state);
-  for (SideState& s : sides_) s.wake->release();
+  for (SideState& s : sides_)
+    if (s.deadline_timer) {
+      s.deadline_timer->remove();
+      s.deadline_timer = nullptr;
+    }
 }
 
 RunResult Simulation::run() {
@@ -907,17 +683,15 @@ RunResult Simulation::run() {
   char* argv[] = {name, nullptr};
   engine_ = std::make_unique<sg::Engine>(&argc, argv);
   xbt_log_control_set("root.thres:critical");
+  RunResult result;
   // Exact latency + size/bandwidth unless the scenario asks for SimGrid's
-  // TCP-flavoured default (which inflates latency about 13-fold). The TCP
-  // window cap (gamma) is set so large that it never binds: in 3.32 a gamma
-  // of 0 also disables the per-comm rates the FIFO transmitter relies on.
-  if (sc_.link.network_model == "cm02") {
-    result_.engine_config = {"network/model:CM02", "network/TCP-gamma:1e18", "network/crosstraffic:0"};
-  } else {
-    result_.engine_config = {"network/model:LV08"};
-  }
-  for (const auto& c : result_.engine_config) sg::Engine::set_config(c);
-  sg::Engine::on_deadlock_cb([this] { deadlocked_ = true; });
+  // TCP-flavoured default (which inflates latency about 13-fold).
+  if (sc_.link.network_model == "cm02")
+    result.engine_config = {"network/model:CM02", "network/TCP-gamma:0", "network/crosstraffic:0"};
+  else
+    result.engine_config = {"network/model:LV08"};
+  for (const auto& c : result.engine_config) sg::Engine::set_config(c);
+  sg::Activity::on_completion_cb([this](const sg::Activity& a) { on_comm_done(a); });
 
   warmup_ = Time::from_s(sc_.measurement.warmup_s);
   duration_ = Time::from_s(sc_.duration_s);
@@ -930,19 +704,12 @@ RunResult Simulation::run() {
     for (const auto& v : sc_.volumes) s.disk_content.emplace_back(v.tracks, 0);
     s.disk_failed.assign(s.cfg->disks, false);
     s.disk_free.assign(s.cfg->disks, Time{});
-    s.disk_busy_s.assign(s.cfg->disks, 0);
+    s.disk_latency.assign(s.cfg->disks, Time::from_us(s.cfg->disk_latency_us));
+    s.disk_bandwidth_bytes_per_s.assign(s.cfg->disks, s.cfg->disk_bandwidth_mb_per_s * 1e6);
   }
   observer_ = std::make_unique<Observer>(*sides_[0].ctl, *sides_[1].ctl, opt_.violation_trace_length);
-  for (const auto& v : sc_.volumes) {
-    VolumeResult vr;
-    vr.name = v.name;
-    vr.mode = v.mode;
-    vr.writes.samples = SampleReservoir(100'000, sc_.seed * 2 + 1);
-    vr.reads.samples = SampleReservoir(100'000, sc_.seed * 2 + 2);
-    volumes_.push_back(std::move(vr));
-  }
+  metrics_ = std::make_unique<RunMetrics>(sc_, RunMetrics::window_of(sc_, Time{}), *sides_[0].ctl, *sides_[1].ctl, *observer_);
   build_platform();
-  start_actors();
   for (uint32_t i = 0; i < sc_.workloads.size(); ++i) {
     WorkloadState w;
     w.cfg = &sc_.workloads[i];
@@ -951,90 +718,88 @@ RunResult Simulation::run() {
     workloads_.push_back(std::move(w));
   }
   for (WorkloadState& w : workloads_) start_workload(w);
-  schedule_failures();
-  schedule(sides_[0], Time::from_s(sc_.measurement.timeseries_interval_s), [this] { sample(); });
+  for (const FailureScenario& f : sc_.failures)
+    at(Time::from_s(f.at_s), [this, &f] {
+      release_retired();
+      if (!finished_) apply_failure(f);
+    });
+  const Time first_check = Time::from_s(sc_.measurement.timeseries_interval_s);
+  at(first_check, [this, first_check] {
+    release_retired();
+    check_end(first_check);
+  });
 
   engine_->run();
+  release_retired();
   if (progress_shown_) fmt::print(stderr, "\n");
-  if (deadlocked_) throw std::runtime_error("the simulation deadlocked (actors blocked with no event left)");
-  return collect();
+  if (!finished_) throw std::runtime_error("the simulation ran out of events before the pair could end (a driver bug)");
+  result.end_state = end_state_.end_state;
+  result.drain_failed = end_state_.drain_failed;
+  return collect(std::move(result));
 }
 
-RunResult Simulation::collect() {
-  RunResult& r = result_;
+RunResult Simulation::collect(RunResult r) {
   r.driver = "sim";
   r.mirrorsim_version = MIRRORSIM_VERSION;
   r.engine_version = "SimGrid " + simgrid_version();
   r.seed = sc_.seed;
   r.scenario_toml = sc_.resolved_toml;
   r.scenario = to_json(sc_);
-  r.simulated_s = sg::Engine::get_clock();
-  r.measured_s = sc_.duration_s - sc_.measurement.warmup_s;
-  r.percentiles = sc_.measurement.percentiles;
-  r.volumes = std::move(volumes_);
-  // The last interval up to the end of the window.
-  if (occupancy_last_ < duration_) {
-    const Time from = std::max(occupancy_last_, warmup_);
-    occupancy_slot_s_ += occupancy_wp_slots_ * (duration_ - from).s();
-    if (in_sync_) in_sync_s_ += (duration_ - from).s();
-  }
-  r.mean_wp_slots = occupancy_slot_s_ / r.measured_s;
-  r.in_sync_fraction = in_sync_s_ / r.measured_s;
-  r.wp_episodes_per_s = static_cast<double>(wp_episodes_) / r.measured_s;
-  r.wp_residence_mean_ms = wp_episodes_ ? wp_residence_s_ / static_cast<double>(wp_episodes_) * 1e3 : 0;
-  const double link_s = sc_.link.links * r.measured_s;
-  r.link_utilisation_to_secondary = sides_[0].transmit_busy_measured_s / link_s;
-  r.link_utilisation_to_primary = sides_[1].transmit_busy_measured_s / link_s;
-  for (int i = 0; i < 2; ++i) {
-    const auto& busy = sides_[i].disk_busy_s;
-    double sum = 0, mx = 0;
-    for (double b : busy) {
-      sum += b / r.measured_s;
-      mx = std::max(mx, b / r.measured_s);
-    }
-    (i == 0 ? r.disk_utilisation_r1_mean : r.disk_utilisation_r2_mean) = busy.empty() ? 0 : sum / busy.size();
-    (i == 0 ? r.disk_utilisation_r1_max : r.disk_utilisation_r2_max) = mx;
-    r.copies_sent += sides_[i].ctl->counters().copies_sent;
-    r.disk_errors += sides_[i].ctl->counters().disk_errors;
-  }
-  for (const LossEvent& l : observer_->losses()) {
-    LossResult lr;
-    lr.cause = std::string(to_string(l.cause));
-    lr.at_s = l.at.s();
-    lr.acked_by = l.acked_by == Side::A ? "r1" : "r2";
-    lr.writes = l.writes;
-    lr.bytes = l.bytes;
-    lr.writes_acked_while_mirrored = l.writes_acked_while_mirrored;
-    lr.writes_by_volume = l.writes_by_volume;
-    r.losses.push_back(lr);
-  }
-  // I9 at the end, when the pair could drain: nothing owed, R2 == R1.
-  const Controller& a = *sides_[0].ctl;
-  const Controller& b = *sides_[1].ctl;
-  if (r.end_state.empty()) {
-    if (a.crashed() || b.crashed())
-      r.end_state = fmt::format("{} crashed at the end", a.crashed() ? "R1" : "R2");
-    else if (!any_link_up())
-      r.end_state = "link down at the end";
-    else if (side(host_side()).ctl->operator_suspended())
-      r.end_state = "suspended by the operator at the end";
-    else if (a.role() == b.role())
-      r.end_state = "no single primary at the end";
-  }
-  if (r.end_state.empty()) {
-    observer_->check_quiesced(now_time());
+  r.simulated_s = end_.s();
+  metrics_->finish(end_, r);
+  // I9 at the end, when the pair drained with nothing in the way: nothing owed, R2 == R1.
+  if (end_state_.quiesced()) {
+    observer_->check_quiesced(end_);
     r.quiesced_at_end = true;
   }
   r.invariant_violations = observer_->violation_count();
   if (r.invariant_violations) r.violation_report = observer_->report();
   r.engine_activities = activities_;
-  r.host_writes = host_writes_;
   if (!opt_.trace_path.empty()) {
     std::ofstream out(opt_.trace_path);
     if (!out) throw std::runtime_error("cannot write the trace to " + opt_.trace_path);
     out << trace_.to_json();
   }
-  return std::move(r);
+  return r;
+}
+
+// ---------------------------------------------------------------------------
+// the trace of the first writes: one row of phases per write
+
+void Simulation::trace_step_versions(const Commands& out) {
+  if (!trace_applying_) return;
+  // The step that stored the traced write: its version is in the commands.
+  for (const Command& cmd : out) {
+    Version v = 0;
+    TrackKey k;
+    if (const auto* w = std::get_if<DiskWrite>(&cmd)) k = w->key, v = w->version;
+    else if (const auto* a = std::get_if<AckHost>(&cmd); a && a->write) k = a->key, v = a->version;
+    else if (const auto* snd = std::get_if<Send>(&cmd)) {
+      if (const auto* c = std::get_if<CopyData>(&snd->msg)) k = c->key, v = c->version;
+      else if (const auto* wc = std::get_if<WriteCommand>(&snd->msg)) k = wc->key, v = wc->version;
+    }
+    if (v && k == trace_applying_->first) trace_rows_[{k, v}] = trace_applying_->second;
+  }
+}
+
+void Simulation::trace_delivered(SideState& s, const Message& m, uint32_t link, Time now) {
+  if (const auto* c = std::get_if<CopyData>(&m); c && !c->fetch) {
+    auto it = trace_rows_.find({c->key, c->version});
+    auto start = trace_pending_.find({index_of(peer_of(s.side)), c->key, c->version});
+    if (it != trace_rows_.end() && start != trace_pending_.end()) {
+      trace_.add(fmt::format("copy v{} on link {}", to_string(c->version), link), "link", it->second, start->second, now);
+      trace_pending_.erase(start);
+      trace_pending_[{index_of(s.side), c->key, c->version}] = now;  // stored at the secondary
+    }
+  } else if (const auto* a = std::get_if<CopyAck>(&m)) {
+    auto it = trace_rows_.find({a->key, a->version});
+    auto stored = trace_pending_.find({index_of(peer_of(s.side)), a->key, a->version});
+    if (it != trace_rows_.end() && stored != trace_pending_.end()) {
+      trace_.add(fmt::format("secondary store, acknowledgement v{}", to_string(a->version)), "link", it->second,
+                 stored->second, now);
+      trace_pending_.erase(stored);
+    }
+  }
 }
 
 }  // namespace

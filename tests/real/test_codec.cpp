@@ -143,7 +143,7 @@ TEST_CASE("every input the controllers log round-trips through its encoding") {
   const Geometry g = small_geometry();
   const std::vector<Input> all{HostWrite{9, TrackKey{0, 2}, 512}, HostRead{10, TrackKey{1, 1}, 4096},
                                DiskWriteDone{TrackKey{0, 2}, 7, false}, DiskReadDone{TrackKey{0, 2}, 6, true},
-                               Received{CopyAck{2, TrackKey{0, 1}, 3}}, LinkStateChanged{true}, TimerFired{44},
+                               Received{CopyAck{2, TrackKey{0, 1}, 3}}, LinkStateChanged{true}, Timeout{},
                                Crash{}, Restart{}, Suspend{}, Resume{}, Failover{}, Failback{}};
   for (const Input& in : all) {
     std::vector<uint8_t> b;

@@ -1,0 +1,252 @@
+#include "report/metrics.hpp"
+
+#include <algorithm>
+
+#include "model/pair.hpp"
+
+namespace mirrorsim {
+
+RunMetrics::Window RunMetrics::window_of(const Scenario& s, Time origin) {
+  return Window{origin, origin + Time::from_s(s.measurement.warmup_s), origin + Time::from_s(s.duration_s)};
+}
+
+RunMetrics::RunMetrics(const Scenario& s, Window w, const Controller& a, const Controller& b, const Observer& invariants)
+    : w_(w), ctl_{&a, &b}, invariants_(invariants) {
+  measured_s_ = (w.duration_end - w.warmup_end).s();
+  interval_ = Time::from_s(s.measurement.timeseries_interval_s);
+  links_ = s.link.links;
+  link_bytes_per_s_ = s.link.bandwidth_gbit_per_s * 1e9 / 8.0;
+  percentiles_ = s.measurement.percentiles;
+  for (const auto& v : s.volumes) {
+    VolumeResult vr;
+    vr.name = v.name;
+    vr.mode = v.mode;
+    vr.writes.samples = SampleReservoir(100'000, s.seed * 2 + 1);
+    vr.reads.samples = SampleReservoir(100'000, s.seed * 2 + 2);
+    volumes_.push_back(std::move(vr));
+  }
+  disk_busy_s_[0].assign(s.primary.disks, 0);
+  disk_busy_s_[1].assign(s.secondary.disks, 0);
+  occupancy_last_ = w.origin;
+  next_sample_ = w.origin + interval_;
+}
+
+double RunMetrics::clipped_s(Time from, Time to) const {
+  const Time f = std::max(from, w_.warmup_end), t = std::min(to, w_.duration_end);
+  return t > f ? (t - f).s() : 0;
+}
+
+void RunMetrics::host_issued(RequestId req, Time at, TrackKey key, bool write, uint32_t bytes) {
+  advance(at);
+  if (write) ++host_writes_;
+  requests_[req] = Request{at, key, bytes, write, at >= w_.warmup_end && at < w_.duration_end, std::nullopt};
+}
+
+void RunMetrics::host_unanswered(RequestId req, Time at) {
+  advance(at);
+  complete(req, false, at);
+}
+
+void RunMetrics::complete(RequestId id, bool acked, Time now) {
+  auto it = requests_.find(id);
+  if (it == requests_.end()) return;  // from before the driver knew it (a request of an earlier run)
+  const Request r = it->second;
+  requests_.erase(it);
+  VolumeResult& vol = volumes_[r.key.volume];
+  if (r.delayed_since && r.measured && r.write) vol.delayed_write_s += (now - *r.delayed_since).s();
+  const int64_t response_ns = (now - r.issued).ns;
+  if (r.measured) {
+    OpStats& st = r.write ? vol.writes : vol.reads;
+    if (acked) {
+      ++st.completed;
+      st.bytes += r.bytes;
+      st.response.add(response_ns);
+      st.samples.add(response_ns);
+    } else {
+      ++st.rejected;
+    }
+  }
+  if (r.write && acked) {
+    ++interval_writes_;
+    interval_write_response_ns_ += static_cast<double>(response_ns);
+  }
+}
+
+void RunMetrics::after_step(Side side, Time now, const Input& in, std::span<const Command> out) {
+  advance(now);
+  const int i = index_of(side);
+  for (const Command& cmd : out) {
+    if (const auto* a = std::get_if<AckHost>(&cmd)) {
+      complete(a->req, true, now);
+    } else if (const auto* rj = std::get_if<RejectHost>(&cmd)) {
+      complete(rj->req, false, now);
+    } else if (const auto* snd = std::get_if<Send>(&cmd)) {
+      // A link transmits one message at a time: its busy time is the
+      // message's transmission time, counted where the message was sent.
+      const double busy_s = std::max<uint32_t>(snd->bytes, 1) / link_bytes_per_s_;
+      interval_link_busy_s_[i] += busy_s;
+      if (now >= w_.warmup_end && now < w_.duration_end) link_busy_s_[i] += busy_s;
+    } else if (const auto* d = std::get_if<HostRequestDelayed>(&cmd)) {
+      auto it = requests_.find(d->req);
+      if (it != requests_.end() && it->second.write) {
+        it->second.delayed_since = now;
+        if (it->second.measured) ++volumes_[it->second.key.volume].delayed_writes;
+      }
+    } else if (const auto* ad = std::get_if<HostRequestAdmitted>(&cmd)) {
+      auto it = requests_.find(ad->req);
+      if (it != requests_.end() && it->second.delayed_since) {
+        if (it->second.measured) volumes_[it->second.key.volume].delayed_write_s += (now - *it->second.delayed_since).s();
+        it->second.delayed_since.reset();
+      }
+    }
+  }
+  const Controller& c = ctl(side);
+  copies_sent_[i].see(c.counters().copies_sent);
+  disk_errors_[i].see(c.counters().disk_errors);
+  (void)in;
+  track_primary(side, now);
+}
+
+void RunMetrics::track_primary(Side side, Time now) {
+  const Controller& c = ctl(side);
+  if (c.role() != Role::Primary || c.crashed()) return;
+  if (side == Side::A) {
+    // Occupancy and in-sync time over the measured window, then the
+    // write-pending episodes of the tracks this step touched.
+    const double span_s = clipped_s(occupancy_last_, now);
+    occupancy_slot_s_ += occupancy_wp_slots_ * span_s;
+    if (in_sync_) in_sync_s_ += span_s;
+    occupancy_last_ = now;
+    occupancy_wp_slots_ = c.wp_slots();
+    in_sync_ = c.remote_wp_tracks() == 0 && c.invalid_remote_tracks() == 0 && c.pair_state() != PairState::Suspended;
+    for (TrackKey k : c.touched()) {
+      const TrackEntry& e = c.track(k);
+      const uint64_t id = (static_cast<uint64_t>(k.volume) << 32) | k.track;
+      const bool wp = e.local_wp || e.remote_wp;
+      auto it = wp_since_.find(id);
+      if (wp && it == wp_since_.end()) {
+        wp_since_.emplace(id, now);
+      } else if (!wp && it != wp_since_.end()) {
+        if (it->second >= w_.warmup_end && it->second < w_.duration_end) {
+          ++wp_episodes_;
+          wp_residence_s_ += (now - it->second).s();
+        }
+        wp_since_.erase(it);
+      }
+    }
+  }
+  remote_wp_tracks_peak_ = std::max<uint64_t>(remote_wp_tracks_peak_, c.remote_wp_tracks());
+  local_wp_slots_peak_ = std::max<uint64_t>(local_wp_slots_peak_, c.local_wp_slots());
+  invalid_remote_tracks_peak_ = std::max<uint64_t>(invalid_remote_tracks_peak_, c.invalid_remote_tracks());
+  writes_at_risk_peak_ = std::max<uint64_t>(writes_at_risk_peak_, invariants_.writes_at_risk());
+  bytes_at_risk_peak_ = std::max<uint64_t>(bytes_at_risk_peak_, invariants_.bytes_at_risk());
+  PairState& seen = pair_state_seen_[index_of(side)];
+  const PairState after = c.pair_state();
+  if (seen == after) return;
+  if (after == PairState::Syncing)
+    resyncs_.push_back(ResyncResult{run_s(now), std::nullopt, c.resync_tracks_owed()});
+  if (after == PairState::Synchronized && seen == PairState::Syncing && !resyncs_.empty() && !resyncs_.back().end_s)
+    resyncs_.back().end_s = run_s(now);
+  seen = after;
+}
+
+void RunMetrics::disk_busy(Side side, uint32_t disk, Time start, Time end) {
+  auto& busy = disk_busy_s_[index_of(side)];
+  if (disk < busy.size()) busy[disk] += clipped_s(start, end);
+}
+
+void RunMetrics::disk_busy_in_window(Side side, uint32_t disk, double busy_s) {
+  auto& busy = disk_busy_s_[index_of(side)];
+  if (disk < busy.size()) busy[disk] += busy_s;
+}
+
+void RunMetrics::link_bandwidth(Time now, double bytes_per_s) {
+  advance(now);
+  link_bytes_per_s_ = bytes_per_s;
+}
+
+Side RunMetrics::sampled_side() const { return host_side(view_of(ctl(Side::A)), view_of(ctl(Side::B))); }
+
+void RunMetrics::advance(Time now) {
+  // A sample at t holds the pair as every event up to t left it.
+  while (next_sample_ < now) {
+    sample(next_sample_);
+    next_sample_ += interval_;
+  }
+}
+
+void RunMetrics::sample(Time at) {
+  const double interval_s = interval_.s();
+  const Side from = sampled_side();
+  const Controller& p = ctl(from);
+  TimeSample t;
+  t.t_s = run_s(at);
+  t.remote_wp_tracks = p.remote_wp_tracks();
+  t.local_wp_slots = p.local_wp_slots();
+  t.invalid_remote_tracks = p.invalid_remote_tracks();
+  t.delayed_writes = p.delayed_requests();
+  t.writes_at_risk = invariants_.writes_at_risk();
+  t.bytes_at_risk = invariants_.bytes_at_risk();
+  t.link_utilisation = interval_link_busy_s_[index_of(from)] / (links_ * interval_s);
+  t.write_iops = static_cast<double>(interval_writes_) / interval_s;
+  t.write_response_mean_ms =
+      interval_writes_ ? interval_write_response_ns_ / static_cast<double>(interval_writes_) / 1e6 : 0;
+  t.pair_state = p.crashed() ? "crashed" : std::string(to_string(p.pair_state()));
+  samples_.push_back(std::move(t));
+  interval_link_busy_s_ = {};
+  interval_writes_ = 0;
+  interval_write_response_ns_ = 0;
+}
+
+void RunMetrics::finish(Time end, RunResult& r) {
+  advance(end + Time::from_ns(1));
+  // The last stretch of the window, as the primary last left it.
+  const double tail_s = clipped_s(occupancy_last_, w_.duration_end);
+  occupancy_slot_s_ += occupancy_wp_slots_ * tail_s;
+  if (in_sync_) in_sync_s_ += tail_s;
+  occupancy_last_ = std::max(occupancy_last_, w_.duration_end);
+
+  r.measured_s = measured_s_;
+  r.percentiles = percentiles_;
+  r.volumes = std::move(volumes_);
+  r.host_writes = host_writes_;
+  r.mean_wp_slots = occupancy_slot_s_ / measured_s_;
+  r.in_sync_fraction = in_sync_s_ / measured_s_;
+  r.wp_episodes_per_s = static_cast<double>(wp_episodes_) / measured_s_;
+  r.wp_residence_mean_ms = wp_episodes_ ? wp_residence_s_ / static_cast<double>(wp_episodes_) * 1e3 : 0;
+  r.peak_remote_wp_tracks = remote_wp_tracks_peak_;
+  r.peak_local_wp_slots = local_wp_slots_peak_;
+  r.peak_invalid_remote_tracks = invalid_remote_tracks_peak_;
+  r.peak_writes_at_risk = writes_at_risk_peak_;
+  r.peak_bytes_at_risk = bytes_at_risk_peak_;
+  const double link_s = links_ * measured_s_;
+  r.link_utilisation_to_secondary = link_busy_s_[0] / link_s;
+  r.link_utilisation_to_primary = link_busy_s_[1] / link_s;
+  for (int i = 0; i < 2; ++i) {
+    const auto& busy = disk_busy_s_[i];
+    double sum = 0, mx = 0;
+    for (double b : busy) {
+      sum += b / measured_s_;
+      mx = std::max(mx, b / measured_s_);
+    }
+    (i == 0 ? r.disk_utilisation_r1_mean : r.disk_utilisation_r2_mean) = busy.empty() ? 0 : sum / static_cast<double>(busy.size());
+    (i == 0 ? r.disk_utilisation_r1_max : r.disk_utilisation_r2_max) = mx;
+    r.copies_sent += copies_sent_[i].total;
+    r.disk_errors += disk_errors_[i].total;
+  }
+  r.resyncs = resyncs_;
+  for (const LossEvent& l : invariants_.losses()) {
+    LossResult lr;
+    lr.cause = std::string(to_string(l.cause));
+    lr.at_s = run_s(l.at);
+    lr.acked_by = l.acked_by == Side::A ? "r1" : "r2";
+    lr.writes = l.writes;
+    lr.bytes = l.bytes;
+    lr.writes_acked_while_mirrored = l.writes_acked_while_mirrored;
+    lr.writes_by_volume = l.writes_by_volume;
+    r.losses.push_back(lr);
+  }
+  r.timeseries = std::move(samples_);
+}
+
+}  // namespace mirrorsim
