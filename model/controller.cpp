@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cassert>
+#include <stdexcept>
+#include <string>
 #include <utility>
+
+#include <fmt/format.h>
 
 namespace mirrorsim {
 
@@ -915,7 +919,13 @@ void Controller::demote() {
   delayed_.clear();
   for (VolumeState& vs : volumes_) {
     for (const HostWrite& w : vs.gated) reject(w.req, w.key, RejectReason::NotReady, true);
+    // The remote WP count stays: it counts the track table's indicators,
+    // which are reset one by one below (the audit found it reset here and
+    // then counted down past zero, which made adaptive-copy-wp volumes of a
+    // demoted and re-promoted controller behave as sync for good).
+    const uint32_t remote_wp = vs.remote_wp_tracks;
     vs = VolumeState{};
+    vs.remote_wp_tracks = remote_wp;
   }
   copy_queue_.clear();
   copies_in_flight_ = 0;
@@ -1323,6 +1333,77 @@ Controller Controller::recovered(Side side, ControllerConfig config, const Durab
   c.crashed_ = true;
   c.scratch_.touched.clear();
   return c;
+}
+
+}  // namespace mirrorsim
+
+namespace mirrorsim {
+
+namespace {
+// A broken promise of the controller to itself: never expected, never
+// swallowed. Thrown (the model does no I/O): every driver lets it end the run.
+[[noreturn]] void audit_failed(Side side, const std::string& what) {
+  throw std::logic_error(fmt::format("controller {} audit failed: {}", to_string(side), what));
+}
+template <class... A>
+void expect(bool ok, Side side, fmt::format_string<A...> what, A&&... args) {
+  if (!ok) audit_failed(side, fmt::format(what, std::forward<A>(args)...));
+}
+}  // namespace
+
+void Controller::audit() const {
+  if (crashed_ || config().mutant != Mutant::None) return;
+  uint64_t wp = 0, local_wp = 0, remote_wp = 0, invalid_local = 0, invalid_remote = 0;
+  std::vector<uint64_t> remote_wp_by_volume(volumes_.size(), 0);
+  table_.for_each([&](TrackKey k, const TrackEntry& e) {
+    wp += e.local_wp || e.remote_wp;
+    local_wp += e.local_wp;
+    remote_wp += e.remote_wp;
+    remote_wp_by_volume[k.volume] += e.remote_wp;
+    invalid_local += e.invalid_local;
+    invalid_remote += table_.invalid_remote(k);
+    if (e.local_wp || e.remote_wp) {
+      // Write-pending data lives in a cache slot, never only on a list.
+      expect(e.slot >= 0, side_, "track {} has a write-pending indicator and no cache slot", to_string(k));
+    }
+    if (e.slot >= 0) {
+      expect(e.slot < static_cast<int32_t>(cache_.size()) && cache_[e.slot].in_use && cache_[e.slot].key == k, side_,
+             "track {} points at slot {}, which does not hold it", to_string(k), e.slot);
+      if (e.local_wp || e.remote_wp) expect(!cache_[e.slot].in_lru, side_, "slot {} of write-pending track {} is on the clean list", e.slot, to_string(k));
+    }
+  });
+  expect(wp == wp_slots_, side_, "{} tracks are write-pending, the count says {}", wp, wp_slots_);
+  expect(local_wp == local_wp_slots_, side_, "{} tracks have local WP, the count says {}", local_wp, local_wp_slots_);
+  expect(remote_wp == remote_wp_tracks_, side_, "{} tracks have remote WP, the count says {}", remote_wp, remote_wp_tracks_);
+  for (size_t v = 0; v < volumes_.size(); ++v)
+    expect(remote_wp_by_volume[v] == volumes_[v].remote_wp_tracks, side_, "volume {}: {} tracks have remote WP, the count says {}",
+           v, remote_wp_by_volume[v], volumes_[v].remote_wp_tracks);
+  expect(invalid_local == invalid_local_count_, side_, "{} tracks are invalid-local, the count says {}", invalid_local,
+         invalid_local_count_);
+  expect(invalid_remote == table_.invalid_remote_count(), side_, "{} tracks are invalid-remote, the count says {}",
+         invalid_remote, table_.invalid_remote_count());
+  uint64_t copies = 0, copy_reads = 0, resync = 0, in_use = 0;
+  std::vector<uint32_t> destaging(disks_.size(), 0);
+  for (int32_t i = 0; i < static_cast<int32_t>(cache_.size()); ++i) {
+    const Slot& sl = cache_[i];
+    if (!sl.in_use) continue;
+    ++in_use;
+    expect(table_.at(sl.key).slot == i, side_, "slot {} holds track {}, whose entry points at slot {}", i, to_string(sl.key),
+           table_.at(sl.key).slot);
+    copies += sl.copies_in_flight;
+    copy_reads += sl.copy_read;
+    resync += sl.resync_copy;
+    if (sl.destaging) ++destaging[disk_of(sl.key)];
+  }
+  expect(in_use + cache_.free_count() == cache_.size(), side_, "{} slots in use and {} free of {}", in_use, cache_.free_count(),
+         cache_.size());
+  expect(copies == copies_in_flight_, side_, "slots have {} copies in flight, the count says {}", copies, copies_in_flight_);
+  expect(copy_reads == copy_reads_in_flight_, side_, "slots have {} copier reads in flight, the count says {}", copy_reads,
+         copy_reads_in_flight_);
+  expect(resync == resync_pending_, side_, "{} slots hold resync copies, the count says {}", resync, resync_pending_);
+  for (size_t d = 0; d < disks_.size(); ++d)
+    expect(destaging[d] == disks_[d].in_flight, side_, "disk {}: {} slots are destaging, the count says {}", d, destaging[d],
+           disks_[d].in_flight);
 }
 
 }  // namespace mirrorsim

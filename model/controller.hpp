@@ -133,6 +133,16 @@ class Controller {
   DurableTrack durable_track(TrackKey k) const;
   DurableState durable_state() const;
 
+  // Checks every count the controller keeps beside its track table and cache
+  // (write-pending, invalid-track and in-flight counts, slot ownership, the
+  // clean list) against a recount, and throws std::logic_error naming what
+  // differs: these are
+  // what the fingerprint, the durable view and the drivers' decisions rely
+  // on. O(tracks + slots): the exhaustive checker and the test harness audit
+  // after every step, the drivers at the end of a run. A no-op for a
+  // crashed controller and for the deliberately broken mutants.
+  void audit() const;
+
  private:
   struct VolumeState {
     std::vector<std::pair<TrackKey, Version>> outstanding;  // semi-sync: unacknowledged remote writes

@@ -746,6 +746,7 @@ RunResult Simulation::collect(RunResult r) {
   r.scenario_toml = sc_.resolved_toml;
   r.scenario = to_json(sc_);
   r.simulated_s = end_.s();
+  for (const SideState& s : sides_) s.ctl->audit();  // its counts against its track table, once a run
   metrics_->finish(end_, r);
   // I9 at the end, when the pair drained with nothing in the way: nothing owed, R2 == R1.
   if (end_state_.quiesced()) {

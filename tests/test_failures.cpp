@@ -348,3 +348,24 @@ TEST_CASE("a crashed controller aborts the host requests it held") {
   CHECK(w.reject_reason(r) == RejectReason::Crashed);
   CHECK(w.requests_in_progress() == 0);
 }
+
+TEST_CASE("a primary demoted with copies in flight keeps its per-volume remote-WP count equal to its track table") {
+  // Found by Controller::audit: the demotion reset the count, then counted
+  // each remote WP it cleared down past zero, and the adaptive-copy-wp skew
+  // of the volume read 4294967295 tracks.
+  World w(make_config({.mode = Mode::AdaptiveCopyWp, .skew_tracks = 4}));
+  const RequestId r0 = w.write(T0);
+  const RequestId r1 = w.write(T1);
+  CHECK(w.acked(r0));
+  CHECK(w.acked(r1));
+  CHECK(w.controller(Side::A).remote_wp_tracks(0) == 2);  // both copies still on the link
+  w.apply({Kind::Failover, Side::B});
+  // B's Establish of the newer generation demotes A while A's copies are unacknowledged.
+  drain(w);
+  const Controller& a = w.controller(Side::A);
+  CHECK(a.role() == Role::Secondary);
+  CHECK(a.remote_wp_tracks(0) == 0);
+  CHECK(a.remote_wp_tracks() == 0);
+  a.audit();
+  CHECK(w.observer().violation_count() == 0);
+}
