@@ -368,6 +368,9 @@ void Node::apply(const Input& in) {
   persist(in, now);
   execute(out_);
   rearm_deadline();
+  // When the commands took effect (host answers sent, I/O submitted): what
+  // the replay's metrics time a step's results by.
+  state_->append_log(LogKind::Executed, seq_, model_now(), {});
   if (!staged_copies_.empty())
     std::erase_if(staged_copies_, [&](const auto& e) { return e.second.epoch != ctl_->epoch(); });
 }

@@ -124,7 +124,6 @@ class Orchestrator {
     bool write = true;
     TrackKey key;
     uint32_t bytes = 0;
-    bool measured = false;  // issued inside the measured window
     Side to = Side::A;
   };
   struct WorkloadRun {
@@ -151,7 +150,8 @@ class Orchestrator {
   void issue(uint32_t w, Time at);
   void on_host_done(Proc& p, const HostDone& d);
   // `unreachable`: no controller answered (it is down); the host backs off.
-  void complete(RequestId id, bool ok, Version version, int64_t response_ns, int64_t delayed_ns, bool unreachable = false);
+  // `reached`: with unreachable, whether a controller had the request.
+  void complete(RequestId id, bool ok, Version version, bool unreachable = false, bool reached = false);
   bool workloads_done() const;
 
   void schedule_failures();
@@ -187,7 +187,8 @@ class Orchestrator {
   std::vector<WorkloadRun> workloads_;
   std::unordered_map<RequestId, Request> requests_;
   RequestId next_req_ = 1;
-  std::vector<VolumeResult> volumes_;
+  std::vector<Time> sent_at_;                 // model time each request was issued, by id − 1
+  std::vector<UnansweredRequest> unanswered_;  // requests the hosts saw fail without an answer, by time
   uint64_t host_writes_ = 0;
   std::vector<std::vector<Version>> acked_;  // per track index: versions acknowledged to the hosts
   Geometry geometry_;
@@ -288,7 +289,7 @@ void Orchestrator::on_control_closed(Proc& p, const std::string& reason) {
   std::vector<RequestId> lost;
   for (const auto& [id, r] : requests_)
     if (r.to == p.side) lost.push_back(id);
-  for (RequestId id : lost) complete(id, false, 0, 0, 0, true);
+  for (RequestId id : lost) complete(id, false, 0, true, true);
   Frame closed{FrameType::Refused, encode_refusal("connection closed: " + reason), 0};
   while (!p.replies.empty()) {
     auto reply = std::move(p.replies.front());
@@ -418,15 +419,14 @@ void Orchestrator::issue(uint32_t wi, Time at) {
   const RequestId id = next_req_++;
   const Side to = host_side();
   const Time now = monotonic_now();
-  const double since_start_s = (at - ws_).s();
-  requests_[id] = Request{wi, write, key, c.block_bytes,
-                          since_start_s >= sc_.measurement.warmup_s && since_start_s < sc_.duration_s, to};
+  requests_[id] = Request{wi, write, key, c.block_bytes, to};
+  sent_at_.push_back(at - t0_);  // the host's time: what decides the measured window
   if (write) ++host_writes_;
   Proc& p = proc(to);
   if (p.alive && p.control) {
     p.control->send(FrameType::HostRequest, encode(HostRequest{id, write, key, c.block_bytes}));
   } else {
-    complete(id, false, 0, 0, 0, true);  // nobody answers at a dead controller
+    complete(id, false, 0, true, false);  // nobody answers at a dead controller
   }
   if (c.arrival == Arrival::Poisson) {
     // Open arrivals: late timers do not thin the stream, they catch up.
@@ -438,31 +438,17 @@ void Orchestrator::issue(uint32_t wi, Time at) {
 void Orchestrator::on_host_done(Proc& p, const HostDone& d) {
   auto it = requests_.find(d.req);
   if (it == requests_.end() || it->second.to != p.side) return;
-  complete(d.req, d.ok, d.version, d.response_ns, d.delayed_ns);
+  complete(d.req, d.ok, d.version);
 }
 
-void Orchestrator::complete(RequestId id, bool ok, Version version, int64_t response_ns, int64_t delayed_ns,
-                            bool unreachable) {
+void Orchestrator::complete(RequestId id, bool ok, Version version, bool unreachable, bool reached) {
   auto it = requests_.find(id);
   if (it == requests_.end()) return;
   const Request r = it->second;
   requests_.erase(it);
-  VolumeResult& vol = volumes_[r.key.volume];
-  if (r.measured) {
-    OpStats& st = r.write ? vol.writes : vol.reads;
-    if (ok) {
-      ++st.completed;
-      st.bytes += r.bytes;
-      st.response.add(response_ns);
-      st.samples.add(response_ns);
-    } else {
-      ++st.rejected;
-    }
-    if (r.write && delayed_ns > 0) {
-      ++vol.delayed_writes;
-      vol.delayed_write_s += static_cast<double>(delayed_ns) / 1e9;
-    }
-  }
+  // The response times come from the replay of the controllers' logs (the
+  // metrics observer, as in the simulator); what only the hosts saw is told it.
+  if (unreachable) unanswered_.push_back(UnansweredRequest{id, monotonic_now() - t0_, r.key, r.write, r.bytes, reached});
   if (ok && r.write) acked_[geometry_.index(r.key)].push_back(version);
   WorkloadRun& w = workloads_[r.workload];
   --w.outstanding;
@@ -858,14 +844,6 @@ RealRun Orchestrator::run() {
   disk_failed_[0].assign(sc_.primary.disks, false);
   disk_failed_[1].assign(sc_.secondary.disks, false);
   shaping_ = base_shaping(sc_, opt_);
-  for (const auto& v : sc_.volumes) {
-    VolumeResult vr;
-    vr.name = v.name;
-    vr.mode = v.mode;
-    vr.writes.samples = SampleReservoir(100'000, sc_.seed * 2 + 1);
-    vr.reads.samples = SampleReservoir(100'000, sc_.seed * 2 + 2);
-    volumes_.push_back(std::move(vr));
-  }
 
   t0_ = monotonic_now();
   start_controller(procs_[1], false);
@@ -917,7 +895,7 @@ RealRun Orchestrator::run() {
   w.duration_end = w.workload_start + Time::from_s(sc_.duration_s);
   w.timeseries_interval_s = sc_.measurement.timeseries_interval_s;
   Replay replay(sc_, w);
-  if (logs_complete) replay.run(std::move(logs), {!procs_[0].alive, !procs_[1].alive});
+  if (logs_complete) replay.run(std::move(logs), {!procs_[0].alive, !procs_[1].alive}, sent_at_, unanswered_);
   else out.verification.findings.push_back("the observer could not replay the run: R2 is remote and down, its log unread");
   out.verification.replay_steps = replay.steps();
   out.verification.link_connections = procs_[0].last_status.link_connections;
@@ -949,28 +927,16 @@ RealRun Orchestrator::run() {
   r.seed = sc_.seed;
   r.scenario_toml = sc_.resolved_toml;
   r.scenario = to_json(sc_);
-  r.measured_s = sc_.duration_s - sc_.measurement.warmup_s;
-  r.percentiles = sc_.measurement.percentiles;
-  r.volumes = std::move(volumes_);
-  r.host_writes = host_writes_;
-  replay.fill(r);
-  // Utilisation over the measured window, from the controllers' counters.
+  // The disks' busy time over the measured window, from the controllers'
+  // counters (what only the devices know); every other metric from the replay.
   for (int i = 0; i < 2; ++i) {
     const Status& a = at_warmup_[i];
     const Status& b = at_end_[i];
-    double sum = 0, mx = 0;
-    for (size_t d = 0; d < b.disk_busy_ns.size() && d < a.disk_busy_ns.size(); ++d) {
-      const double u2 = static_cast<double>(b.disk_busy_ns[d] - a.disk_busy_ns[d]) / 1e9 / r.measured_s;
-      sum += u2;
-      mx = std::max(mx, u2);
-    }
-    const double mean = b.disk_busy_ns.empty() ? 0 : sum / static_cast<double>(b.disk_busy_ns.size());
-    (i == 0 ? r.disk_utilisation_r1_mean : r.disk_utilisation_r2_mean) = mean;
-    (i == 0 ? r.disk_utilisation_r1_max : r.disk_utilisation_r2_max) = mx;
-    const double capacity = sc_.link.bandwidth_gbit_per_s * 1e9 / 8.0 * sc_.link.links * r.measured_s;
-    const double sent = b.link_bytes_sent >= a.link_bytes_sent ? static_cast<double>(b.link_bytes_sent - a.link_bytes_sent) : 0;
-    (i == 0 ? r.link_utilisation_to_secondary : r.link_utilisation_to_primary) = sent / capacity;
+    for (size_t d = 0; d < b.disk_busy_ns.size() && d < a.disk_busy_ns.size(); ++d)
+      replay.metrics().disk_busy_in_window(i == 0 ? Side::A : Side::B, static_cast<uint32_t>(d),
+                                           static_cast<double>(b.disk_busy_ns[d] - a.disk_busy_ns[d]) / 1e9);
   }
+  replay.fill(r);
   // Verification findings are invariant violations of the run.
   r.invariant_violations = replay.observer().violation_count() + out.verification.findings.size();
   r.violation_report = replay.observer().violation_count() ? replay.observer().report() : "";

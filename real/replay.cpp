@@ -19,29 +19,49 @@ std::vector<uint8_t> encoded(const Message& m) {
   return b;
 }
 
-ControllerCounters add(const ControllerCounters& a, const ControllerCounters& b) {
-  ControllerCounters c = a;
-  c.copies_sent += b.copies_sent;
-  c.disk_errors += b.disk_errors;
-  return c;
-}
-
 }  // namespace
 
 Replay::Replay(const Scenario& s, const ReplayWindow& w) : sc_(s), w_(w) {
   ctl_[0] = std::make_unique<Controller>(Side::A, Role::Primary, controller_config(s, Side::A));
   ctl_[1] = std::make_unique<Controller>(Side::B, Role::Secondary, controller_config(s, Side::B));
   observer_ = std::make_unique<Observer>(*ctl_[0], *ctl_[1], w.violation_trace_length);
-  next_sample_ = w_.workload_start + Time::from_s(w_.timeseries_interval_s);
+  metrics_ = std::make_unique<RunMetrics>(s, RunMetrics::Window{w.workload_start, w.warmup_end, w.duration_end}, *ctl_[0],
+                                          *ctl_[1], *observer_);
 }
 
-void Replay::run(std::array<std::vector<LogRecord>, 2> logs, std::array<bool, 2> dead_at_end) {
+void Replay::run(std::array<std::vector<LogRecord>, 2> logs, std::array<bool, 2> dead_at_end, std::vector<Time> sent_at,
+                 std::vector<UnansweredRequest> unanswered) {
+  auto sent = [&](RequestId req, Time otherwise) {
+    return req >= 1 && req <= sent_at.size() ? sent_at[req - 1] : otherwise;
+  };
   std::array<size_t, 2> next{0, 0};
   std::array<std::deque<std::vector<uint8_t>>, 2> in_flight;  // sent by side i, not yet received
   std::array<uint64_t, 2> last_seq{0, 0};
   std::array<std::optional<Geometry>, 2> geometry{Geometry::of(controller_config(sc_, Side::A)),
                                                    Geometry::of(controller_config(sc_, Side::B))};
   std::array<Time, 2> last_at{};  // each side's last logged step
+
+  // When each step's commands took effect: its Executed record, taken out
+  // of the log here (the merge orders steps, not their executions).
+  std::array<std::unordered_map<uint64_t, Time>, 2> executed;
+  for (int i = 0; i < 2; ++i) {
+    std::erase_if(logs[i], [&](const LogRecord& r) {
+      if (r.kind != LogKind::Executed) return false;
+      executed[i][r.seq] = r.at;
+      return true;
+    });
+  }
+  size_t next_unanswered = 0;
+  auto answer_until = [&](Time t) {
+    for (; next_unanswered < unanswered.size() && unanswered[next_unanswered].at <= t; ++next_unanswered) {
+      const UnansweredRequest& u = unanswered[next_unanswered];
+      // Never stepped by a controller: the metrics learn of it here. One
+      // that a controller stepped was answered by its replay (a crash
+      // rejects what the controller held), and an answer comes once.
+      if (!u.reached_controller) metrics_->host_issued(u.req, sent(u.req, u.at), u.at, u.key, u.write, u.bytes);
+      metrics_->host_unanswered(u.req, u.at);
+    }
+  };
 
   // Decoded inputs, ahead of the merge: the merge looks at received messages.
   std::array<std::vector<std::optional<Input>>, 2> inputs;
@@ -109,6 +129,7 @@ void Replay::run(std::array<std::vector<LogRecord>, 2> logs, std::array<bool, 2>
       if (in) in_flight[1 - forced].push_front(encoded(std::get<Received>(*in).msg));
     }
     const Side side = pick == 0 ? Side::A : Side::B;
+    answer_until(pick_at);
     if (pick_is_kill) {
       crash(side, pick_at);
       continue;
@@ -132,13 +153,13 @@ void Replay::run(std::array<std::vector<LogRecord>, 2> logs, std::array<bool, 2>
               "side {} restarted at step {} from a durable state that differs from the one its log leads to "
               "(the state file lost or invented something)",
               to_string(side), rec.seq));
-        counters_before_restart_[pick] = add(counters_before_restart_[pick], c.counters());
         // In place: the observer keeps its reference to this controller.
         c = Controller::recovered(side, c.config(), expected);
         in_flight[pick].clear();
         ++restarts_checked_;
         break;
       }
+      case LogKind::Executed: break;  // taken out above
       case LogKind::Input: {
         if (!in) break;
         if (rec.seq <= last_seq[pick]) break;  // a record the log repair wrote twice
@@ -150,7 +171,12 @@ void Replay::run(std::array<std::vector<LogRecord>, 2> logs, std::array<bool, 2>
           auto it = std::find(q.begin(), q.end(), want);
           if (it != q.end()) q.erase(q.begin(), it + 1);  // earlier ones were lost with their connection
         }
-        step(side, rec.at, *in);
+        const auto done = executed[pick].find(rec.seq);
+        if (const auto* w = std::get_if<HostWrite>(&*in))
+          metrics_->host_issued(w->req, sent(w->req, rec.at), rec.at, w->key, true, w->bytes);
+        if (const auto* rd = std::get_if<HostRead>(&*in))
+          metrics_->host_issued(rd->req, sent(rd->req, rec.at), rec.at, rd->key, false, rd->bytes);
+        step(side, rec.at, done == executed[pick].end() ? rec.at : std::max(rec.at, done->second), *in);
         for (const Command& cmd : out_)
           if (const auto* snd = std::get_if<Send>(&cmd)) {
             in_flight[pick].push_back(encoded(snd->msg));
@@ -160,115 +186,28 @@ void Replay::run(std::array<std::vector<LogRecord>, 2> logs, std::array<bool, 2>
       }
     }
   }
-  sample_until(last_ > w_.duration_end ? last_ : w_.duration_end);
+  answer_until(Time::max());
 }
 
 void Replay::crash(Side s, Time at) {
   Controller& c = *ctl_[index_of(s)];
   if (c.crashed()) return;
-  step(s, at, Crash{});
+  step(s, at, at, Crash{});
 }
 
-void Replay::step(Side s, Time at, const Input& in) {
-  sample_until(at);
+void Replay::step(Side s, Time at, Time effects_at, const Input& in) {
   Controller& c = *ctl_[index_of(s)];
   out_.clear();
   c.step(at, in, out_);
   observer_->after_step(s, at, in, out_);
+  metrics_->after_step(s, effects_at, in, out_);
   ++steps_;
-  last_ = std::max(last_, at);
-  after_step(s, at);
+  last_ = std::max(last_, effects_at);
 }
 
-void Replay::after_step(Side s, Time now) {
-  // The simulator's bookkeeping (sim/simulation.cpp, track_pair_state).
-  const Controller& c = *ctl_[index_of(s)];
-  if (c.role() != Role::Primary || c.crashed()) return;
-  if (s == Side::A) {
-    const Time from = std::max(occupancy_last_, w_.warmup_end);
-    const Time to = std::min(now, w_.duration_end);
-    if (to > from) occupancy_slot_s_ += occupancy_wp_slots_ * (to - from).s();
-    occupancy_last_ = now;
-    occupancy_wp_slots_ = c.wp_slots();
-    for (TrackKey k : c.touched()) {
-      const TrackEntry& e = c.track(k);
-      const uint64_t id = (static_cast<uint64_t>(k.volume) << 32) | k.track;
-      const bool wp = e.local_wp || e.remote_wp;
-      auto it = wp_since_.find(id);
-      if (wp && it == wp_since_.end()) {
-        wp_since_.emplace(id, now);
-      } else if (!wp && it != wp_since_.end()) {
-        if (it->second >= w_.warmup_end && it->second < w_.duration_end) {
-          ++wp_episodes_;
-          wp_residence_s_ += (now - it->second).s();
-        }
-        wp_since_.erase(it);
-      }
-    }
-  }
-  peak_remote_wp_ = std::max<uint64_t>(peak_remote_wp_, c.remote_wp_tracks());
-  peak_local_wp_ = std::max<uint64_t>(peak_local_wp_, c.local_wp_slots());
-  peak_invalid_remote_ = std::max<uint64_t>(peak_invalid_remote_, c.invalid_remote_tracks());
-  peak_at_risk_ = std::max<uint64_t>(peak_at_risk_, observer_->writes_at_risk());
-  peak_bytes_at_risk_ = std::max<uint64_t>(peak_bytes_at_risk_, observer_->bytes_at_risk());
-  PairState& seen = pair_state_seen_[index_of(s)];
-  const PairState after = c.pair_state();
-  if (seen == after) return;
-  if (after == PairState::Syncing && seen != PairState::Syncing)
-    resyncs_.push_back(ResyncResult{run_s(now), std::nullopt, c.resync_tracks_owed()});
-  if (after == PairState::Synchronized && seen == PairState::Syncing && !resyncs_.empty() && !resyncs_.back().end_s)
-    resyncs_.back().end_s = run_s(now);
-  seen = after;
-}
-
-void Replay::sample_until(Time t) {
-  const Time interval = Time::from_s(w_.timeseries_interval_s);
-  while (next_sample_ <= t && next_sample_ <= w_.duration_end + Time::from_s(600) && samples_.size() < 1'000'000) {
-    const Controller& a = *ctl_[0];
-    const Controller& b = *ctl_[1];
-    const Controller& p = (b.role() == Role::Primary && !b.crashed() && (a.role() != Role::Primary || a.crashed())) ? b : a;
-    TimeSample x;
-    x.t_s = run_s(next_sample_);
-    x.remote_wp_tracks = p.remote_wp_tracks();
-    x.local_wp_slots = p.local_wp_slots();
-    x.invalid_remote_tracks = p.invalid_remote_tracks();
-    x.delayed_writes = p.delayed_requests();
-    x.writes_at_risk = observer_->writes_at_risk();
-    x.bytes_at_risk = observer_->bytes_at_risk();
-    x.pair_state = p.crashed() ? "crashed" : std::string(to_string(p.pair_state()));
-    samples_.push_back(std::move(x));
-    next_sample_ += interval;
-  }
-}
-
-void Replay::fill(RunResult& r) const {
-  r.peak_remote_wp_tracks = peak_remote_wp_;
-  r.peak_local_wp_slots = peak_local_wp_;
-  r.peak_invalid_remote_tracks = peak_invalid_remote_;
-  r.peak_writes_at_risk = peak_at_risk_;
-  r.peak_bytes_at_risk = peak_bytes_at_risk_;
-  r.resyncs = resyncs_;
-  const double measured_s = (w_.duration_end - w_.warmup_end).s();
-  r.mean_wp_slots = measured_s > 0 ? occupancy_slot_s_ / measured_s : 0;
-  r.wp_episodes_per_s = measured_s > 0 ? static_cast<double>(wp_episodes_) / measured_s : 0;
-  r.wp_residence_mean_ms = wp_episodes_ ? wp_residence_s_ / static_cast<double>(wp_episodes_) * 1e3 : 0;
-  for (int i = 0; i < 2; ++i) {
-    const ControllerCounters c = add(counters_before_restart_[i], ctl_[i]->counters());
-    r.copies_sent += c.copies_sent;
-    r.disk_errors += c.disk_errors;
-  }
-  for (const LossEvent& l : observer_->losses()) {
-    LossResult lr;
-    lr.cause = std::string(to_string(l.cause));
-    lr.at_s = run_s(l.at);
-    lr.acked_by = l.acked_by == Side::A ? "r1" : "r2";
-    lr.writes = l.writes;
-    lr.bytes = l.bytes;
-    lr.writes_acked_while_mirrored = l.writes_acked_while_mirrored;
-    lr.writes_by_volume = l.writes_by_volume;
-    r.losses.push_back(lr);
-  }
-  r.timeseries = samples_;
+void Replay::fill(RunResult& r) {
+  for (const auto& c : ctl_) c->audit();  // its counts against its track table, once a run
+  metrics_->finish(std::max(last_, w_.duration_end), r);
 }
 
 }  // namespace mirrorsim::real

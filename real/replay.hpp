@@ -23,9 +23,24 @@
 #include "model/controller.hpp"
 #include "model/invariants.hpp"
 #include "real/state_file.hpp"
+#include "report/metrics.hpp"
 #include "report/result.hpp"
 
 namespace mirrorsim::real {
+
+// A host request the orchestrator answered itself as failed (no controller
+// was there to take it, or the one it went to died with it): the metrics
+// count it as the hosts saw it.
+struct UnansweredRequest {
+  RequestId req = 0;
+  Time at;  // model time the orchestrator gave up on it (or issued it, if no controller ever had it)
+  TrackKey key;
+  bool write = true;
+  uint32_t bytes = 0;
+  // Sent to a controller that then went away: it may have stepped it (and
+  // its replay answers it), or died first (then it is not counted at all).
+  bool reached_controller = false;
+};
 
 struct ReplayWindow {
   Time workload_start;  // model time of the run's second 0
@@ -42,9 +57,14 @@ class Replay {
   Replay& operator=(const Replay&) = delete;
 
   // `dead_at_end`: the side's last process was killed and not restarted.
-  void run(std::array<std::vector<LogRecord>, 2> logs, std::array<bool, 2> dead_at_end);
+  // `sent_at`: when the hosts sent each request (model time, by request id
+  // − 1: ids count from 1), which decides the measured window; `unanswered`:
+  // by time.
+  void run(std::array<std::vector<LogRecord>, 2> logs, std::array<bool, 2> dead_at_end, std::vector<Time> sent_at = {},
+           std::vector<UnansweredRequest> unanswered = {});
 
   Observer& observer() { return *observer_; }
+  RunMetrics& metrics() { return *metrics_; }
   const Controller& controller(Side s) const { return *ctl_[index_of(s)]; }
   // Where the replay could not follow the logs: each is a finding of the run.
   const std::vector<std::string>& problems() const { return problems_; }
@@ -52,40 +72,25 @@ class Replay {
   Time last_time() const { return last_; }
   uint64_t restarts_checked() const { return restarts_checked_; }
 
-  // Peaks, resyncs, cache occupancy, time series, losses and counters, on
-  // the run's time axis (seconds from the start of host I/O).
-  void fill(RunResult& r) const;
+  // Every metric of the run (the metrics observer's, as the simulator's),
+  // on the run's time axis (seconds from the start of host I/O).
+  void fill(RunResult& r);
 
  private:
-  void step(Side s, Time at, const Input& in);
+  // `effects_at`: when the step's commands took effect (its Executed record).
+  void step(Side s, Time at, Time effects_at, const Input& in);
   void crash(Side s, Time at);
-  void after_step(Side s, Time at);
-  void sample_until(Time t);
-  double run_s(Time t) const { return (t - w_.workload_start).s(); }
 
   const Scenario& sc_;
   ReplayWindow w_;
   std::array<std::unique_ptr<Controller>, 2> ctl_;
   std::unique_ptr<Observer> observer_;
-  std::array<ControllerCounters, 2> counters_before_restart_{};
+  std::unique_ptr<RunMetrics> metrics_;
   std::vector<std::string> problems_;
   uint64_t steps_ = 0;
   uint64_t restarts_checked_ = 0;
   Time last_;
   Commands out_;
-
-  // metrics, as the simulator computes them
-  uint64_t peak_remote_wp_ = 0, peak_local_wp_ = 0, peak_invalid_remote_ = 0, peak_at_risk_ = 0, peak_bytes_at_risk_ = 0;
-  std::vector<ResyncResult> resyncs_;
-  std::array<PairState, 2> pair_state_seen_{PairState::Synchronized, PairState::Synchronized};
-  Time occupancy_last_;
-  uint32_t occupancy_wp_slots_ = 0;
-  double occupancy_slot_s_ = 0;
-  std::unordered_map<uint64_t, Time> wp_since_;
-  uint64_t wp_episodes_ = 0;
-  double wp_residence_s_ = 0;
-  std::vector<TimeSample> samples_;
-  Time next_sample_;
 };
 
 }  // namespace mirrorsim::real

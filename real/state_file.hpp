@@ -59,6 +59,7 @@ enum class LogKind : uint8_t {
   Start = 1,      // a fresh controller: body empty
   Recovered = 2,  // rebuilt from the state: body = u64 hash of the durable state it recovered
   Input = 3,      // body = the encoded input
+  Executed = 4,   // the step `seq` has executed its commands (at = when): body empty
 };
 
 struct LogRecord {

@@ -36,10 +36,10 @@ double RunMetrics::clipped_s(Time from, Time to) const {
   return t > f ? (t - f).s() : 0;
 }
 
-void RunMetrics::host_issued(RequestId req, Time at, TrackKey key, bool write, uint32_t bytes) {
-  advance(at);
+void RunMetrics::host_issued(RequestId req, Time sent, Time arrived, TrackKey key, bool write, uint32_t bytes) {
+  advance(arrived);
   if (write) ++host_writes_;
-  requests_[req] = Request{at, key, bytes, write, at >= w_.warmup_end && at < w_.duration_end, std::nullopt};
+  requests_[req] = Request{arrived, key, bytes, write, sent >= w_.warmup_end && sent < w_.duration_end, std::nullopt};
 }
 
 void RunMetrics::host_unanswered(RequestId req, Time at) {

@@ -38,8 +38,10 @@ class RunMetrics {
   // The controllers were replaced (rebuilt in place is fine: same objects).
   void rebind(const Controller& a, const Controller& b) { ctl_ = {&a, &b}; }
 
-  // A host issued a request at `at`: its response time counts from here.
-  void host_issued(RequestId req, Time at, TrackKey key, bool write, uint32_t bytes);
+  // A host sent a request at `sent` (which decides whether it is in the
+  // measured window) and the controller got it at `arrived` (its response
+  // time counts from here: the hosts sit next to the controller).
+  void host_issued(RequestId req, Time sent, Time arrived, TrackKey key, bool write, uint32_t bytes);
   // No controller answered it (sent to a dead one): the host sees it fail at `at`.
   void host_unanswered(RequestId req, Time at);
   // After every step of either controller, with the input it got and the

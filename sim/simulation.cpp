@@ -602,7 +602,7 @@ void Simulation::apply_request(WorkloadState& w, Time arrival, Side target) {
   Request r{w.index, write, key, arrival, -1};
   if (write && tracing_ && traced_writes_ < opt_.trace_writes) r.traced = static_cast<int64_t>(traced_writes_++);
   requests_.emplace(id, r);
-  metrics_->host_issued(id, arrival, key, write, c.block_bytes);
+  metrics_->host_issued(id, arrival, arrival, key, write, c.block_bytes);
   SideState& s = side(target);
   if (r.traced >= 0) trace_.add("cache store", s.side == Side::A ? "R1" : "R2", static_cast<uint64_t>(r.traced), arrival, now);
   if (s.ctl->crashed()) {
