@@ -82,7 +82,10 @@ TEST_CASE("kernel-level faults (root only): a veth set down cuts the link, the p
           "carries the rest of the run") {
   Namespace net;
   if (!net.ready) {
-    WARN("skipped: " << net.why_not);
+    // ctest reports the test as skipped on this line (SKIP_REGULAR_EXPRESSION
+    // in tests/real/CMakeLists.txt): passing here would claim what was never run.
+    std::printf("MIRRORSIM-TEST-SKIPPED: %s\n", net.why_not.c_str());
+    std::fflush(stdout);
     return;
   }
   RealOptions o = quiet_options();
