@@ -102,7 +102,7 @@ bool pair_quiet(const ControllerView& a, const ControllerView& b, bool link_up) 
       return false;
     const bool reachable = peer_reachable(link_up, peer);
     if (reachable && !c.told_reachable) return false;
-    if (c.role == Role::Primary && link_up && !c.operator_suspended &&
+    if (c.role == Role::Primary && reachable && !c.operator_suspended &&
         (c.pair_state != PairState::Synchronized || c.invalid_remote_tracks))
       return false;
     if (c.invalid_local_tracks && reachable) return false;

@@ -115,8 +115,9 @@ FailureAction failure_action(FailureEvent event, std::optional<Side> controller,
 
 // Nothing left to do that the model knows of: no write-pending data, no
 // copy or request in flight or waiting, no deadline, no invalid track owed
-// while a link is up and the peer alive, every controller told that its
-// peer is reachable. A crashed controller does nothing and is left out.
+// and no session to open while the peer is reachable (a link up, the peer
+// alive), every controller told that its peer is reachable. A crashed
+// controller does nothing and is left out.
 bool pair_quiet(const ControllerView& a, const ControllerView& b, bool link_up);
 
 // How a run ended, once host I/O is over and the driver stopped waiting

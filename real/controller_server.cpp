@@ -633,6 +633,7 @@ Status Node::status() const {
   s.configured = true;
   s.side = cfg_.side;
   s.role = ctl_->role();
+  s.generation = ctl_->generation();
   s.pair_state = ctl_->pair_state();
   s.link_connected = link_->connected();
   s.link_cut = link_->is_cut();

@@ -219,6 +219,7 @@ std::vector<uint8_t> encode(const Status& s) {
   w.boolean(s.configured);
   w.u8(static_cast<uint8_t>(index_of(s.side)));
   w.u8(static_cast<uint8_t>(s.role));
+  w.u32(s.generation);
   w.u8(static_cast<uint8_t>(s.pair_state));
   w.boolean(s.link_connected);
   w.boolean(s.link_cut);
@@ -256,6 +257,7 @@ std::optional<Status> decode_status(ByteReader& r) {
   s.configured = r.boolean("Status.configured");
   s.side = get_side(r, "Status.side");
   const uint8_t role = r.u8("Status.role");
+  s.generation = r.u32("Status.generation");
   const uint8_t pair = r.u8("Status.pair_state");
   if (r.ok() && (role > 1 || pair > 3)) r.fail("Status.role or pair_state out of range");
   s.role = static_cast<Role>(role);

@@ -98,6 +98,7 @@ struct Status {
   bool configured = false;
   Side side = Side::A;
   Role role = Role::Primary;
+  Generation generation = 1;
   PairState pair_state = PairState::Suspended;
   bool link_connected = false;  // a link connection is up now
   bool link_cut = false;        // by fault injection

@@ -33,6 +33,7 @@
 #include "real/state_file.hpp"
 #include "real/track_image.hpp"
 #include "real/workload.hpp"
+#include "model/pair.hpp"
 
 #ifndef MIRRORSIM_VERSION
 #define MIRRORSIM_VERSION "0.0.0"
@@ -159,8 +160,11 @@ class Orchestrator {
   void send_both(FrameType type, const std::vector<uint8_t>& body);
   void kill(Side s, bool power_loss);
   Side host_side() const { return host_side_; }
+  // What the pair's rules see of a controller: its last status, or a dead one.
+  ControllerView view(const Proc& p) const;
+  void update_host_side() { host_side_ = mirrorsim::host_side(view(procs_[0]), view(procs_[1])); }
 
-  bool quiet(const Status& a, const Status& b) const;
+
   void drain(RunResult& r);
   void snapshot(std::array<Status, 2>& into);
   // nullopt when nobody can read it (a remote R2 that is down).
@@ -194,7 +198,6 @@ class Orchestrator {
   Geometry geometry_;
   std::vector<bool> disk_failed_[2];
   bool link_cut_ = false;
-  bool suspended_ = false;
   std::array<Status, 2> at_warmup_{}, at_end_{};
   bool ended_ = false;
   std::vector<std::string> unexpected_;  // controllers that died without the schedule killing them
@@ -371,11 +374,7 @@ void Orchestrator::poll_status() {
       if (f.type != FrameType::Status) return;
       ByteReader r(f.body);
       if (auto s = decode_status(r)) p.last_status = *s;
-      const Proc& a = procs_[0];
-      const Proc& b = procs_[1];
-      const bool a_primary = a.alive && a.last_status.role == Role::Primary && !a.last_status.crashed;
-      const bool b_primary = b.alive && b.last_status.role == Role::Primary && !b.last_status.crashed;
-      if (a_primary != b_primary) host_side_ = a_primary ? Side::A : Side::B;
+      update_host_side();
     });
   }
   if (!ended_) status_timer_ = loop_.at(monotonic_now() + kStatusInterval, [this] { poll_status(); });
@@ -495,108 +494,88 @@ void Orchestrator::kill(Side s, bool power_loss) {
   p.alive = false;
 }
 
+ControllerView Orchestrator::view(const Proc& p) const {
+  const Status& s = p.last_status;
+  ControllerView v;
+  v.role = s.role;
+  v.crashed = !p.alive || s.crashed;
+  v.generation = s.generation;
+  v.pair_state = s.pair_state;
+  v.operator_suspended = s.operator_suspended;
+  v.wp_slots = s.wp_slots;
+  v.copies_in_flight = s.copies_in_flight;
+  v.delayed_requests = s.delayed_requests;
+  v.invalid_remote_tracks = s.invalid_remote_tracks;
+  v.invalid_local_tracks = s.invalid_local_tracks;
+  v.deadline_pending = s.deadline_pending;
+  // Told its peer is reachable, and on a connection that is up now.
+  v.told_reachable = s.reachable && s.link_connected;
+  v.disk_ios_in_flight = s.disk_ios_in_flight;
+  v.host_requests_open = s.host_requests_open;
+  return v;
+}
+
 void Orchestrator::apply_failure(const FailureScenario& f) {
+  using L = FailureAction::Links;
   if (opt_.progress) fmt::print(stderr, "\r  {:.3f} s: {}                     \n", (monotonic_now() - ws_).s(), to_string(f.event));
   const auto& k = opt_.kernel_link;
-  switch (f.event) {
-    case FailureEvent::LinkDown:
-      link_cut_ = true;
-      if (k) run_command({"ip", "link", "set", "dev", k->device, "down"});
-      else send_both(FrameType::LinkFault, encode(LinkFault{LinkFault::Kind::Cut, {}}));
-      break;
-    case FailureEvent::LinkUp:
-      link_cut_ = false;
-      if (k) run_command({"ip", "link", "set", "dev", k->device, "up"});
-      else send_both(FrameType::LinkFault, encode(LinkFault{LinkFault::Kind::Restore, {}}));
-      break;
-    case FailureEvent::LinkDegrade:
-      if (k) {
-        // Refused up front when it asks for an added latency (no netem here).
-        const double bits = *f.bandwidth_gbit_per_s * 1e9 * sc_.link.links;
-        run_command({"tc", "qdisc", "replace", "dev", k->device, "root", "tbf", "rate", fmt::format("{:.0f}bit", bits),
-                     "burst", "64kb", "latency", "50ms"});
-        break;
-      }
+  const FailureAction act = failure_action(f.event, f.controller, view(procs_[0]), view(procs_[1]));
+  if (act.links == L::Cut || act.links == L::Restore) {
+    link_cut_ = act.links == L::Cut;
+    if (k) run_command({"ip", "link", "set", "dev", k->device, link_cut_ ? "down" : "up"});
+    else send_both(FrameType::LinkFault, encode(LinkFault{link_cut_ ? LinkFault::Kind::Cut : LinkFault::Kind::Restore, {}}));
+  }
+  if (act.links == L::Degrade) {
+    if (k) {
+      // Refused up front when it asks for an added latency (no netem here).
+      const double bits = *f.bandwidth_gbit_per_s * 1e9 * sc_.link.links;
+      run_command({"tc", "qdisc", "replace", "dev", k->device, "root", "tbf", "rate", fmt::format("{:.0f}bit", bits),
+                   "burst", "64kb", "latency", "50ms"});
+    } else {
       if (f.bandwidth_gbit_per_s) shaping_.bandwidth_bytes_per_s = *f.bandwidth_gbit_per_s * 1e9 / 8.0 * sc_.link.links;
       if (f.added_latency_us)
         shaping_.delay_ns = base_shaping(sc_, opt_).delay_ns + Time::from_us(*f.added_latency_us).ns;
       send_both(FrameType::LinkFault, encode(LinkFault{LinkFault::Kind::Shape, shaping_}));
-      break;
-    case FailureEvent::Crash: kill(*f.controller, false); break;
-    case FailureEvent::Restart: {
-      Proc& p = proc(*f.controller);
-      if (p.alive) break;
+    }
+  }
+  // A disaster is a power loss of the primary's site: its unsynced writes go with it.
+  if (act.crash) kill(*act.crash, act.site_lost);
+  if (act.restart) {
+    Proc& p = proc(*act.restart);
+    if (!p.alive) {
       p.killed = false;
-    start_controller(p, true);
+      start_controller(p, true);
       // It comes back with the faults of the moment.
       if (link_cut_) p.control->send(FrameType::LinkFault, encode(LinkFault{LinkFault::Kind::Cut, {}}));
       p.control->send(FrameType::LinkFault, encode(LinkFault{LinkFault::Kind::Shape, shaping_}));
       for (uint32_t d = 0; d < disk_failed_[index_of(p.side)].size(); ++d)
         if (disk_failed_[index_of(p.side)][d]) p.control->send(FrameType::DiskFault, encode(DiskFault{DiskFault::Kind::Fail, d, 0}));
-      break;
     }
-    case FailureEvent::DiskFailure:
-    case FailureEvent::DiskRepair: {
-      const bool fail = f.event == FailureEvent::DiskFailure;
-      disk_failed_[index_of(*f.controller)][*f.disk] = fail;
-      Proc& p = proc(*f.controller);
-      if (p.alive && p.control)
-        p.control->send(FrameType::DiskFault, encode(DiskFault{fail ? DiskFault::Kind::Fail : DiskFault::Kind::Repair, *f.disk, 0}));
-      break;
-    }
-    case FailureEvent::Disaster: {
-      // The primary's site goes: its links and, in a power loss, its controller
-      // with every write its disks had not synced.
-      link_cut_ = true;
-      if (k) run_command({"ip", "link", "set", "dev", k->device, "down"});
-      else send_both(FrameType::LinkFault, encode(LinkFault{LinkFault::Kind::Cut, {}}));
-      kill(host_side(), true);
-      break;
-    }
-    case FailureEvent::Failover: {
-      const Side target = f.controller ? *f.controller : (procs_[1].alive && procs_[1].last_status.role == Role::Secondary ? Side::B : Side::A);
-      Proc& p = proc(target);
-      if (p.alive && p.control) p.control->send(FrameType::Operator, encode(OperatorAction::Failover));
-      host_side_ = target;
-      break;
-    }
-    case FailureEvent::Failback:
-    case FailureEvent::Suspend:
-    case FailureEvent::Resume: {
-      const OperatorAction a = f.event == FailureEvent::Failback  ? OperatorAction::Failback
-                               : f.event == FailureEvent::Suspend ? OperatorAction::Suspend
-                                                                  : OperatorAction::Resume;
-      if (f.event == FailureEvent::Suspend) suspended_ = true;
-      if (f.event == FailureEvent::Resume) suspended_ = false;
-      Proc& p = proc(host_side());
-      if (p.alive && p.control) p.control->send(FrameType::Operator, encode(a));
-      break;
+  }
+  if (act.disk_side) {
+    disk_failed_[index_of(*act.disk_side)][*f.disk] = act.disk_failed;
+    Proc& p = proc(*act.disk_side);
+    if (p.alive && p.control)
+      p.control->send(FrameType::DiskFault,
+                      encode(DiskFault{act.disk_failed ? DiskFault::Kind::Fail : DiskFault::Kind::Repair, *f.disk, 0}));
+  }
+  if (act.step_side) {
+    const OperatorAction a = std::holds_alternative<Failover>(act.step_input)   ? OperatorAction::Failover
+                             : std::holds_alternative<Failback>(act.step_input) ? OperatorAction::Failback
+                             : std::holds_alternative<Suspend>(act.step_input)  ? OperatorAction::Suspend
+                                                                                : OperatorAction::Resume;
+    Proc& p = proc(*act.step_side);
+    if (p.alive && p.control) {
+      p.control->send(FrameType::Operator, encode(a));
+      // Hosts follow the primary personality at once: the controller has
+      // stepped the command before it answers this.
+      status_now(p);
+      update_host_side();
     }
   }
 }
 
 // ---- the end of the run ----------------------------------------------------
-
-bool Orchestrator::quiet(const Status& a, const Status& b) const {
-  // Nothing left that the model knows of (the simulator's pair_quiet). The
-  // link counts as up unless the schedule cut it: a connection that broke by
-  // itself (a loss, a timeout) is coming back, and the resync after it is
-  // still owed.
-  const bool both_alive = procs_[0].alive && procs_[1].alive;
-  const bool link_up = !link_cut_ && both_alive;
-  for (const Status* s : {&a, &b}) {
-    if (!procs_[index_of(s->side)].alive) continue;
-    if (s->wp_slots || s->copies_in_flight || s->delayed_requests || s->deadline_pending || s->disk_ios_in_flight ||
-        s->host_requests_open)
-      return false;
-    if (link_up && !s->link_connected) return false;
-    if (s->role == Role::Primary && link_up && !s->operator_suspended &&
-        (s->pair_state != PairState::Synchronized || s->invalid_remote_tracks))
-      return false;
-    if (s->invalid_local_tracks && link_up) return false;
-  }
-  return true;
-}
 
 void Orchestrator::snapshot(std::array<Status, 2>& into) {
   for (Proc& p : procs_) {
@@ -613,38 +592,23 @@ void Orchestrator::drain(RunResult& r) {
   const Time deadline = monotonic_now() + Time::from_s(opt_.drain_timeout_s);
   bool drained = false;
   while (monotonic_now() < deadline) {
-    Status s[2];
     for (Proc& p : procs_)
-      if (p.alive) s[index_of(p.side)] = status_now(p);
-    s[0].side = Side::A;
-    s[1].side = Side::B;
-    if (quiet(s[0], s[1])) {
+      if (p.alive) status_now(p);
+    // The link counts as up unless the schedule cut it: a connection that
+    // broke by itself (a loss, a timeout) is coming back, and the resync
+    // after it is still owed.
+    if (pair_quiet(view(procs_[0]), view(procs_[1]), !link_cut_)) {
       drained = true;
       break;
     }
     loop_.run(monotonic_now() + Time::from_us(2000));
   }
   r.simulated_s = (monotonic_now() - ws_).s();
-  const Proc& a = procs_[0];
-  const Proc& b = procs_[1];
-  if (!a.alive || !b.alive)
-    r.end_state = fmt::format("{} is down at the end", !a.alive ? "R1" : "R2");
-  else if (link_cut_)
-    r.end_state = "link down at the end";
-  else if (suspended_ || a.last_status.operator_suspended || b.last_status.operator_suspended)
-    r.end_state = "suspended by the operator at the end";
-  else if (a.last_status.role == b.last_status.role)
-    r.end_state = "no single primary at the end";
-  const bool disks_ok = std::none_of(disk_failed_[0].begin(), disk_failed_[0].end(), [](bool x) { return x; }) &&
-                        std::none_of(disk_failed_[1].begin(), disk_failed_[1].end(), [](bool x) { return x; });
-  if (!drained && r.end_state.empty() && disks_ok) {
-    r.drain_failed = true;
-    r.end_state = fmt::format("{:.0f} s after the end of host I/O the pair has not drained although nothing stops it "
-                              "(liveness failure)",
-                              opt_.drain_timeout_s);
-  } else if (!drained && r.end_state.empty()) {
-    r.end_state = "a disk is still failed at the end";
-  }
+  const bool disk_failed = std::find(disk_failed_[0].begin(), disk_failed_[0].end(), true) != disk_failed_[0].end() ||
+                           std::find(disk_failed_[1].begin(), disk_failed_[1].end(), true) != disk_failed_[1].end();
+  const PairEnd end = pair_end(view(procs_[0]), view(procs_[1]), !link_cut_, disk_failed, drained, opt_.drain_timeout_s);
+  r.end_state = end.end_state;
+  r.drain_failed = end.drain_failed;
 }
 
 std::optional<std::vector<LogRecord>> Orchestrator::collect_log(Proc& p, bool* truncated) {
