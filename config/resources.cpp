@@ -195,22 +195,23 @@ void check_resources(const Scenario& s, const ResourceLimits& limits, Driver dri
                                                 "instant forever; give think_us or primary.cache_store_us a value",
                                                 i, w.write_fraction > 0 ? ", writes acknowledged at the cache store" : ""));
   }
+  // Memory first: what would end the process before it learns anything.
+  const unsigned concurrent = std::max(1u, limits.concurrent);
+  if (double(e.memory_bytes) * concurrent > double(limits.memory_bytes_max)) {
+    std::string biggest;
+    for (size_t i = 0; i < e.memory.size() && i < 3; ++i)
+      biggest += fmt::format("{}{} {}", i ? "; " : "", size_text(e.memory[i].bytes), e.memory[i].what);
+    const std::string times = concurrent > 1 ? fmt::format(" × {} at once", concurrent) : "";
+    throw ResourceError(s.source, fmt::format("needs about {} of memory{}, above the limit of {} ({}); the largest: {}; "
+                                              "scale these down (or raise {})",
+                                              size_text(e.memory_bytes), times, size_text(limits.memory_bytes_max),
+                                              limits.memory_flag, biggest, limits.memory_flag));
+  }
   if (e.events_per_simulated_s > kEventsPerSimulatedSecondMax)
     throw ResourceError(s.source, fmt::format("about {} events per simulated second, above {}: the nanosecond clock "
                                               "cannot separate them; lower workload.*.rate_iops or queue_depth",
                                               count_text(e.events_per_simulated_s),
                                               count_text(kEventsPerSimulatedSecondMax)));
-  const unsigned concurrent = std::max(1u, limits.concurrent);
-  const double need = double(e.memory_bytes) * concurrent;
-  if (need <= double(limits.memory_bytes_max)) return;
-  std::string biggest;
-  for (size_t i = 0; i < e.memory.size() && i < 3; ++i)
-    biggest += fmt::format("{}{} {}", i ? "; " : "", size_text(e.memory[i].bytes), e.memory[i].what);
-  const std::string times = concurrent > 1 ? fmt::format(" × {} at once", concurrent) : "";
-  throw ResourceError(s.source, fmt::format("needs about {} of memory{}, above the limit of {} ({}); the largest: {}; "
-                                            "scale these down (or raise {})",
-                                            size_text(e.memory_bytes), times, size_text(limits.memory_bytes_max),
-                                            limits.memory_flag, biggest, limits.memory_flag));
 }
 
 void check_sweep_size(const std::vector<SweepParam>& params, uint32_t repeat, const std::string& where) {

@@ -34,15 +34,17 @@ std::string valid_text() {
   return check::to_json(cx).dump(2);
 }
 
-// `text` with the first `from` after `after` replaced by `to`, and the
-// line:col of the replacement (where the refusal must point).
-std::pair<std::string, std::string> edited(const std::string& after, const std::string& from, const std::string& to) {
+// `text` with the first `from` after `after` replaced by `to` ("key": value),
+// and the line:col where the refusal must point: the new value, or the key.
+std::pair<std::string, std::string> edited(const std::string& after, const std::string& from, const std::string& to,
+                                           bool at_key = false) {
   std::string text = valid_text();
   const size_t anchor = text.find(after);
   REQUIRE(anchor != std::string::npos);
-  const size_t at = text.find(from, anchor);
+  size_t at = text.find(from, anchor);
   REQUIRE(at != std::string::npos);
   text.replace(at, from.size(), to);
+  if (!at_key && to.find(": ") != std::string::npos) at += to.find(": ") + 2;
   const size_t line = static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<long>(at), '\n')) + 1;
   const size_t line_start = text.rfind('\n', at);
   const size_t column = at - (line_start == std::string::npos ? 0 : line_start + 1) + 1;
@@ -122,7 +124,7 @@ TEST_CASE("counterexample files: values the scenario loader would refuse are ref
 
 TEST_CASE("counterexample files: missing, unknown and inconsistent keys are refused") {
   {
-    const auto [text, at] = edited("\"side_a\"", "\"disks\": 1", "\"disk\": 1");
+    const auto [text, at] = edited("\"side_a\"", "\"disks\": 1", "\"disk\": 1", true);
     CHECK(refusal_of(text) == "cx.json:" + at + ": unknown key 'disk' in world.side_a");
   }
   {
