@@ -288,7 +288,8 @@ class Reader {
     const json& j = doc_;
     if (!j.is_object()) fail("", "expected an object");
     only_keys(j, "", {"format", "version", "mutant", "world", "bounds", "events", "rest_at_end", "shortest"});
-    if (text(j, "", "format") != kFormat) fail("/format", fmt::format("expected \"{}\"", kFormat));
+    if (const std::string format = text(j, "", "format"); format != kFormat)
+      fail("/format", fmt::format("not a {} file (format: {})", kFormat, shown(j.at("format"))));
     if (integer(j, "", "version", 0, UINT32_MAX) != kFormatVersion)
       fail("/version", fmt::format("format version {} (this build reads {})", j.at("version").dump(), kFormatVersion));
     text(j, "", "mutant");  // the sides' mutants are the ones used
