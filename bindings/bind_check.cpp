@@ -13,6 +13,7 @@
 #include "check/counterexample.hpp"
 #include "check/explorer.hpp"
 #include "check/scenario_options.hpp"
+#include "model/limits.hpp"
 #endif
 
 namespace mirrorsim::bindings {
@@ -64,13 +65,20 @@ void bind_check(py::module_& m) {
   m.attr("HAVE_CHECK") = true;
   m.def(
       "check",
-      [](const Scenario& s, uint32_t reads, std::optional<uint32_t> max_depth, const std::string& mutant) {
+      [](const Scenario& s, uint32_t reads, std::optional<uint32_t> max_depth, const std::string& mutant,
+         uint64_t memory_bytes_max) {
         check::Options options = check::options_from_scenario(s);  // ScenarioError → ValueError, before forking
+        if (reads > limits::kCheckWritesMax)
+          throw py::value_error(fmt::format("check: reads must be 0 to {}, got {}", limits::kCheckWritesMax, reads));
         options.bounds.reads = reads;
         if (max_depth) {
-          if (*max_depth == 0) throw py::value_error("check: max_depth must be at least 1");
+          if (*max_depth == 0 || *max_depth > limits::kCheckDepthMax)
+            throw py::value_error(
+                fmt::format("check: max_depth must be 1 to {}, got {}", limits::kCheckDepthMax, *max_depth));
           options.bounds.max_depth = *max_depth;
         }
+        if (memory_bytes_max == 0) throw py::value_error("check: memory_max_mib must be at least 1");
+        options.memory_bytes_max = memory_bytes_max;
         Mutant mt = Mutant::None;
         if (!parse_mutant(mutant, mt))
           throw py::value_error(fmt::format("check: unknown mutant '{}' (one of: {})", mutant, mutant_names()));
@@ -89,11 +97,12 @@ void bind_check(py::module_& m) {
             "the explorer");
         return std::make_pair(parts.at(0), parts.at(1));
       },
-      "scenario"_a, "reads"_a, "max_depth"_a, "mutant"_a,
+      "scenario"_a, "reads"_a, "max_depth"_a, "mutant"_a, "memory_bytes_max"_a,
       "Explores every ordering of events of the scenario scaled down to its [check] table (check/explorer.hpp), in "
       "a forked child. Returns (report JSON text: outcome, stats, finding, counterexample, shallow_search, "
       "scenario, configuration; the counterexample's replay narrative as a JSON list of lines). mutant: a "
-      "deliberately broken protocol variant, or \"none\".");
+      "deliberately broken protocol variant, or \"none\". memory_bytes_max bounds what the search holds (outcome "
+      "\"memory-limit\" when reached).");
 #else
   m.attr("HAVE_CHECK") = false;
 #endif

@@ -6,6 +6,7 @@
 
 #include "bindings/bindings.hpp"
 #include "bindings/forked_call.hpp"
+#include "config/resources.hpp"
 #include "sweep/sweep.hpp"
 
 namespace mirrorsim::bindings {
@@ -24,7 +25,8 @@ struct PendingError {
 };
 
 py::tuple sweep(const Scenario& base, const std::vector<std::pair<std::string, std::vector<std::string>>>& grid,
-                uint32_t repeat, unsigned jobs, const std::function<void(uint64_t, uint64_t, uint64_t)>& on_progress) {
+                uint32_t repeat, unsigned jobs, const std::function<void(uint64_t, uint64_t, uint64_t)>& on_progress,
+                uint64_t memory_bytes_max) {
   if (grid.empty()) throw py::value_error("sweep: the grid is empty: give {dotted key: [values]}");
   if (repeat == 0) throw py::value_error("sweep: repeat must be at least 1");
   if (jobs == 0) throw py::value_error("sweep: jobs must be at least 1");
@@ -36,7 +38,15 @@ py::tuple sweep(const Scenario& base, const std::vector<std::pair<std::string, s
     params.push_back(SweepParam{key, values});
     keys.push_back(key);
   }
+  check_sweep_size(params, repeat, "sweep");
   const std::vector<SweepPoint> points = sweep_points(base, params, repeat);
+  {
+    // Every grid point, `jobs` at once, before anything runs.
+    std::vector<std::vector<Override>> grid_points;
+    for (const SweepPoint& p : points)
+      if (p.repeat == 0) grid_points.push_back(p.overrides);
+    check_sweep_resources(base, grid_points, ResourceLimits{memory_bytes_max, jobs, "memory_max_mib"});
+  }
 
   PendingError pending;
   uint64_t done = 0, failed = 0;
@@ -87,6 +97,8 @@ void bind_run(py::module_& m) {
   m.def(
       "run",
       [](const Scenario& s, const std::string& trace_path, uint32_t trace_writes) {
+        // The C library would end the path at the NUL and write another file.
+        if (trace_path.find('\0') != std::string::npos) throw py::value_error("trace_path: a path cannot contain a NUL character");
         SimOptions options;
         options.progress = false;
         options.trace_path = trace_path;
@@ -98,10 +110,11 @@ void bind_run(py::module_& m) {
       "RunResult; with a trace_path, the child also writes a Chrome trace-event JSON of the first trace_writes "
       "host writes (as `mirrorsim run --trace`). The GIL is released while waiting; Ctrl-C raises "
       "KeyboardInterrupt and kills the child; a failed child raises RunFailed with its message.");
-  m.def("sweep", &sweep, "scenario"_a, "grid"_a, "repeat"_a, "jobs"_a, "on_progress"_a,
+  m.def("sweep", &sweep, "scenario"_a, "grid"_a, "repeat"_a, "jobs"_a, "on_progress"_a, "memory_bytes_max"_a,
         "Runs the sweep engine of `mirrorsim sweep` over the grid [(dotted key, [TOML value text])] x repeat "
         "(repeat r runs with seed base + r), each point in a forked child, `jobs` at once. on_progress(done, total, "
-        "failed) is called (with the GIL) after each point, or None. Returns ((columns, rows) of the runs table, "
+        "failed) is called (with the GIL) after each point, or None. Refuses (ScenarioError) a grid point whose "
+        "estimated memory × jobs exceeds memory_bytes_max, before anything runs. Returns ((columns, rows) of the runs table, "
         "(columns, rows) of the confidence table), cells as text exactly as in the CLI's CSV. Ctrl-C raises "
         "KeyboardInterrupt and stops every child.");
   m.def(

@@ -2,6 +2,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings/bindings.hpp"
+#include "config/resources.hpp"
 #include "config/scenario.hpp"
 
 namespace mirrorsim::bindings {
@@ -12,7 +13,8 @@ void bind_scenario(py::module_& m) {
                        "A scenario as the loader validated it (config/scenario.hpp). Values are read and written as "
                        "TOML value text by dotted key; every change is checked like a file.")
       .def_static("load", &load_scenario_file, "path"_a,
-                  "Loads and validates a scenario file. Raises ScenarioError (a ValueError) naming file:line:col.")
+                  "Loads and validates a scenario file (a regular file of at most 16 MiB; a path with a NUL is "
+                  "refused). Raises ScenarioError (a ValueError) naming file:line:col.")
       .def_static("parse", &parse_scenario, "toml_text"_a, "source_name"_a,
                   "Parses and validates scenario TOML text; errors name source_name:line:col.")
       .def(
@@ -35,8 +37,33 @@ void bind_scenario(py::module_& m) {
       .def_readonly("source", &Scenario::source, "The file it came from, or the name given to parse.")
       .def_readonly("resolved_toml", &Scenario::resolved_toml,
                     "The resolved scenario as TOML: loading it again gives the same scenario.")
+      .def(
+          "resource_estimate",
+          [](const Scenario& s, bool real) {
+            const ResourceEstimate e = estimate_resources(s, real ? Driver::Real : Driver::Simulator);
+            py::list memory;
+            for (const MemoryUse& u : e.memory) memory.append(py::make_tuple(u.what, u.bytes));
+            py::dict d;
+            d["memory_bytes"] = e.memory_bytes;
+            d["memory"] = memory;
+            d["requests_in_flight"] = e.requests_in_flight;
+            d["events_per_simulated_s"] = e.events_per_simulated_s;
+            return d;
+          },
+          "real"_a = false,
+          "What a run of the scenario needs (config/resources.hpp): {memory_bytes, memory: [(consumer, bytes)] "
+          "largest first, requests_in_flight, events_per_simulated_s}.")
+      .def(
+          "check_resources",
+          [](const Scenario& s, uint64_t memory_bytes_max, unsigned concurrent) {
+            check_resources(s, ResourceLimits{memory_bytes_max, concurrent, "memory_max_mib"});
+          },
+          "memory_bytes_max"_a, "concurrent"_a = 1,
+          "Raises ScenarioError when the scenario's estimated memory × concurrent exceeds memory_bytes_max (naming "
+          "the biggest consumers), or its events per simulated second exceed what the clock can separate.")
       .def("copy", [](const Scenario& s) { return Scenario(s); }, "An independent copy.")
       .def("__eq__", [](const Scenario& a, const Scenario& b) { return a == b; }, py::is_operator());
+  m.attr("MEMORY_SHARE_DEFAULT") = kMemoryShareDefault;
 }
 
 }  // namespace mirrorsim::bindings

@@ -4,8 +4,10 @@
 // same trace without the scenario it came from.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -19,11 +21,22 @@ class TraceError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A counterexample file: a regular file of at most this size (100,000
+// events take about 25 MiB).
+inline constexpr uintmax_t kCounterexampleFileBytesMax = uintmax_t{64} << 20;
+
 nlohmann::json to_json(const Counterexample& cx);
-Counterexample counterexample_from_json(const nlohmann::json& j);  // throws TraceError
+// Every value is checked as the scenario loader checks a [check] table,
+// within the explorer's maxima (model/limits.hpp): a replay builds the same
+// small pair an exploration would, or nothing. Throws TraceError naming the
+// key (and, from text, source:line:col).
+Counterexample counterexample_from_json(const nlohmann::json& j);
+Counterexample parse_counterexample(std::string_view text, const std::string& source);
 
 void save_counterexample(const Counterexample& cx, const std::string& path);  // throws TraceError
-Counterexample load_counterexample(const std::string& path);                  // throws TraceError
+// Refuses what is not a regular file (without blocking on a FIFO) and files
+// above kCounterexampleFileBytesMax; then parse_counterexample.
+Counterexample load_counterexample(const std::string& path);
 
 nlohmann::json to_json(const Stats& s);
 nlohmann::json to_json(const Finding& f);

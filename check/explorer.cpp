@@ -28,6 +28,7 @@ std::string_view to_string(Result::Outcome o) {
     case Result::Outcome::Violation: return "violation";
     case Result::Outcome::StateLimit: return "state-limit";
     case Result::Outcome::DepthLimit: return "depth-limit";
+    case Result::Outcome::MemoryLimit: return "memory-limit";
   }
   return "?";
 }
@@ -78,6 +79,7 @@ struct State {
 // spent state reuses its buffers instead of allocating them again.
 class Spares {
  public:
+  size_t size() const { return spare_.size(); }
   std::unique_ptr<State> copy_of(const State& from) {
     if (spare_.empty()) return std::make_unique<State>(from);
     std::unique_ptr<State> s = std::move(spare_.back());
@@ -265,6 +267,7 @@ struct Frame {
 class Stack {
  public:
   bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
   Frame& back() { return frames_[size_ - 1]; }
   void pop() {
     Frame& f = frames_[--size_];
@@ -284,6 +287,23 @@ class Stack {
  private:
   std::vector<Frame> frames_;
   size_t size_ = 0;
+};
+
+// What a search holds, against Options::memory_bytes_max: its table of
+// fingerprints and the states alive, each at most state_bytes().
+class MemoryBudget {
+ public:
+  explicit MemoryBudget(const Options& o) : max_(o.memory_bytes_max), per_state_(state_bytes(o.world)) {}
+  // Whether the search may hold this much; records the most it held.
+  bool allows(uint64_t table_bytes, uint64_t states, Stats& st) const {
+    const uint64_t held = table_bytes + states * per_state_;
+    st.memory_bytes = std::max(st.memory_bytes, held);
+    return max_ == 0 || held <= max_;
+  }
+
+ private:
+  uint64_t max_;
+  uint64_t per_state_;
 };
 
 // Takes the frame's next event, on a copy of its state, or on the state
@@ -345,8 +365,10 @@ struct Level {
 Result depth_first(const Options& o) {
   Result r;
   Progress progress(o);
+  const MemoryBudget budget(o);
   FingerprintTable visited(/*with_depth=*/false);
   Spares spares;
+  uint64_t waiting = 0;  // children kept on the levels, not yet descended into
   std::vector<Level> levels;  // levels[d] holds the children at depth d + 1; kept, with their buffers
   size_t top = 0;             // levels in use
   std::vector<WorldEvent> path;
@@ -377,6 +399,10 @@ Result depth_first(const Options& o) {
 
   for (;;) {
     if (expanding) {
+      // Every child of the state exists at once, beside the waiting ones
+      // and the spares; the table may double as the new ones go in.
+      if (!budget.allows(2 * visited.bytes(), waiting + events.size() + spares.size() + 1, r.stats))
+        return finish(Result::Outcome::MemoryLimit);
       // Expand: every child, then every lookup.
       if (top == levels.size()) levels.emplace_back();
       Level& level = levels[top++];
@@ -414,12 +440,14 @@ Result depth_first(const Options& o) {
         ++kept;
       }
       level.children.resize(kept);
+      waiting += kept;
     }
     // Descend into the next new child of the deepest level that has one.
     while (top > 0 && levels[top - 1].next == levels[top - 1].children.size()) --top;
     if (top == 0) break;
     Level& level = levels[top - 1];
     Level::Child& c = level.children[level.next++];
+    --waiting;
     depth = level.depth;
     path.resize(depth - 1);
     path.push_back(c.event);
@@ -446,12 +474,14 @@ struct Bounded {
   std::vector<WorldEvent> events;
   bool rest = false;
   bool shortest = false;  // the pass that found it ran to its end
+  bool memory_limit = false;  // stopped at Options::memory_bytes_max
   Stats stats;
 };
 
 Bounded bounded_search(const Options& o, uint32_t first_bound, uint32_t depth_max, uint64_t transitions_max) {
   Bounded best;
   Progress progress(o);
+  const MemoryBudget budget(o);
   const WorldConfig cfg = explorer_config(o.world);
   uint32_t best_length = UINT32_MAX;
 
@@ -516,6 +546,11 @@ Bounded bounded_search(const Options& o, uint32_t first_bound, uint32_t depth_ma
         cut_short = true;
         break;
       }
+      // A state per frame on the stack, the spares, and the table, which may double.
+      if (!budget.allows(2 * seen.bytes(), stack.size() + spares.size() + 1, best.stats)) {
+        cut_short = best.memory_limit = true;
+        break;
+      }
       // A finding through the child needs at least one more event.
       if (depth + 1 >= best_length || depth >= bound) {
         bound_reached = bound_reached || depth >= bound;
@@ -567,6 +602,14 @@ Result explore(const Options& o) {
     r.counterexample = make_counterexample(o, std::move(b.events), b.rest);
     r.counterexample->shortest = b.shortest;
   };
+  if (shallow.memory_limit && !shallow.finding) {
+    // Even the shallow search does not fit: neither would the others.
+    Result r;
+    r.outcome = Result::Outcome::MemoryLimit;
+    r.stats = shallow.stats;
+    r.shallow_stats = shallow.stats;
+    return r;
+  }
   if (shallow.finding) {
     Result r;
     r.outcome = Result::Outcome::Violation;
@@ -585,6 +628,21 @@ Result explore(const Options& o) {
   r.shortest_stats = s.stats;
   if (s.finding && s.events.size() <= dfs_length) adopt(r, s);
   return r;
+}
+
+uint64_t state_bytes(const WorldConfig& world) {
+  // The world's own containers (links, requests, disk I/O in flight) at a
+  // generous constant; the rest per track, slot and disk.
+  uint64_t bytes = sizeof(State) + 4096;
+  uint64_t observed_tracks = 0;
+  for (const ControllerConfig* c : {&world.side_a, &world.side_b}) {
+    uint64_t tracks = 0;
+    for (const VolumeConfig& v : c->volumes) tracks += v.tracks;
+    observed_tracks = std::max(observed_tracks, tracks);
+    bytes += sizeof(Controller) + tracks * (sizeof(TrackEntry) + sizeof(uint32_t) + sizeof(std::pair<TrackKey, Version>)) +
+             uint64_t{c->cache_slots} * (sizeof(Slot) + sizeof(int32_t)) + uint64_t{c->disks} * 128;
+  }
+  return bytes + observed_tracks * Observer::bytes_per_track();
 }
 
 Replay replay(const Counterexample& cx) {

@@ -44,6 +44,11 @@ struct Bounds {
 struct Options {
   WorldConfig world;  // trace_length and time_frozen are set by the explorer
   Bounds bounds;
+  // Memory the searches may hold (the visited table, the states waiting on
+  // the search's levels or stack, the spare states), by state_bytes() per
+  // state; a search that would exceed it stops (Outcome::MemoryLimit).
+  // 0: no limit (the command line and Python always set one).
+  uint64_t memory_bytes_max = 0;
   // After a violation found by the depth-first pass, search again for a
   // shortest trace to one (the shallow pass's findings are shortest already).
   bool shortest_counterexample = true;
@@ -82,6 +87,7 @@ struct Stats {
   uint32_t max_depth = 0;    // longest path the depth-first search followed
   double seconds = 0;
   uint64_t visited_bytes = 0;      // the table of state fingerprints
+  uint64_t memory_bytes = 0;       // the most the search held: visited table and states (see Options::memory_bytes_max)
   double states_per_second() const { return seconds > 0 ? static_cast<double>(states) / seconds : 0; }
   double bytes_per_state() const { return states ? static_cast<double>(visited_bytes) / static_cast<double>(states) : 0; }
 };
@@ -92,6 +98,7 @@ struct Result {
     Violation,       // a counterexample was found
     StateLimit,      // stopped at bounds.max_states
     DepthLimit,      // stopped at bounds.max_depth
+    MemoryLimit,     // stopped at options.memory_bytes_max
   };
   Outcome outcome = Outcome::Complete;
   Stats stats;
@@ -110,6 +117,11 @@ std::string_view to_string(Result::Outcome);
 // then depth-first over every distinct state once (the deterministic state
 // count), then, after a finding, the shortest trace to one.
 Result explore(const Options& options);
+
+// An upper bound of the memory one state of the search takes: both
+// controllers (track tables, cache slots, disks' queues), the observer's
+// per-track records, the disks' contents and what is in flight.
+uint64_t state_bytes(const WorldConfig& world);
 
 // Applies a counterexample's events to a fresh World and judges the result
 // as the explorer did: the first finding, or none. Throws

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
+#include "cli/command_line.hpp"
 #include "real/calibrate.hpp"
 
 namespace mirrorsim::cli {
@@ -16,7 +17,7 @@ namespace po = boost::program_options;
 int calibrate_main(int argc, char** argv) {
   po::options_description opts("mirrorsim calibrate [options]");
   std::string dir = "/tmp";
-  int ops = 300;
+  Whole<uint32_t> ops = 300;
   opts.add_options()                                                                          //
       ("help,h", "this help")                                                                  //
       ("dir", po::value(&dir)->default_value(dir), "directory on the file system to measure")  //
@@ -36,13 +37,13 @@ int calibrate_main(int argc, char** argv) {
                          "latency + bytes / bandwidth; a message takes overhead + bytes / bandwidth one way).\n";
     return kExitOk;
   }
-  if (ops < 10 || ops > 1'000'000) {
-    fmt::print(stderr, "mirrorsim calibrate: --ops {}: expected 10 to 1000000\n", ops);
+  if (ops.value < 10 || ops.value > 1'000'000) {
+    fmt::print(stderr, "mirrorsim calibrate: --ops {}: expected 10 to 1000000\n", ops.value);
     return kExitBadInput;
   }
   try {
-    const real::DiskCalibration d = real::calibrate_disk(dir, ops);
-    const real::LinkCalibration l = real::calibrate_link(ops * 10);
+    const real::DiskCalibration d = real::calibrate_disk(dir, static_cast<int>(ops.value));
+    const real::LinkCalibration l = real::calibrate_link(static_cast<int>(ops.value) * 10);
     fmt::print("# mirrorsim calibrate: {} on this machine\n", dir);
     fmt::print("# disk  pwrite + fdatasync  {} B: p50 {:.1f} us, p99 {:.1f} us;  {} B: p50 {:.1f} us, p99 {:.1f} us\n",
                d.small_bytes, d.small.p50_us, d.small.p99_us, d.large_bytes, d.large.p50_us, d.large.p99_us);

@@ -15,9 +15,10 @@
 #include "check/explorer.hpp"
 #include "cli/command.hpp"
 #include "cli/command_line.hpp"
+#include "cli/scenario_args.hpp"
+#include "model/limits.hpp"
 #if MIRRORSIM_CHECK_SCENARIOS
 #include "check/scenario_options.hpp"
-#include "cli/scenario_args.hpp"
 #endif
 
 namespace mirrorsim::cli {
@@ -27,15 +28,15 @@ namespace po = boost::program_options;
 
 constexpr std::string_view kUsage = "mirrorsim check SCENARIO [options]\n  mirrorsim check --replay FILE";
 
-// Failure bounds from "N" (every kind) or "kind=N[,kind=N...]".
-bool parse_failures(const std::string& spec, check::Bounds& b, std::string& error) {
-  auto number = [&](std::string_view text, uint32_t& out) {
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-    return ec == std::errc{} && end == text.data() + text.size();
-  };
-  uint32_t all = 0;
-  if (number(spec, all)) {
-    b.set_failures(all);
+// --failures "N" (every kind) or "kind=N[,kind=N...]" as overrides of the
+// [check] keys, so that the loader's rules (and maxima) judge the numbers.
+bool failure_overrides(const std::string& spec, std::vector<Override>& out, std::string& error) {
+  static constexpr std::pair<std::string_view, std::string_view> kKinds[] = {
+      {"link", "check.link_failures"}, {"crash", "check.crashes"},       {"disk", "check.disk_errors"},
+      {"disaster", "check.disasters"}, {"operator", "check.operator_actions"}};
+  const std::string where = "--failures " + spec;
+  if (spec.find('=') == std::string::npos) {
+    for (const auto& [kind, key] : kKinds) out.push_back(Override{std::string(key), spec, where});
     return true;
   }
   std::string_view rest = spec;
@@ -44,21 +45,17 @@ bool parse_failures(const std::string& spec, check::Bounds& b, std::string& erro
     const std::string_view item = rest.substr(0, comma);
     rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
     const size_t eq = item.find('=');
-    uint32_t n = 0;
-    if (eq == std::string_view::npos || !number(item.substr(eq + 1), n)) {
+    if (eq == std::string_view::npos || eq + 1 == item.size()) {
       error = fmt::format("--failures: '{}' is not kind=N", item);
       return false;
     }
     const std::string_view kind = item.substr(0, eq);
-    if (kind == "link") b.link_failures = n;
-    else if (kind == "crash") b.crashes = n;
-    else if (kind == "disk") b.disk_errors = n;
-    else if (kind == "disaster") b.disasters = n;
-    else if (kind == "operator") b.operator_actions = n;
-    else {
+    const auto found = std::find_if(std::begin(kKinds), std::end(kKinds), [&](const auto& k) { return k.first == kind; });
+    if (found == std::end(kKinds)) {
       error = fmt::format("--failures: unknown kind '{}' (link, crash, disk, disaster, operator)", kind);
       return false;
     }
+    out.push_back(Override{std::string(found->second), std::string(item.substr(eq + 1)), where});
   }
   return true;
 }
@@ -103,7 +100,7 @@ bool write_json(const std::string& path, const nlohmann::json& j) {
 
 int replay_main(const std::string& path) {
   try {
-    const check::Counterexample cx = check::load_counterexample(path);
+    const check::Counterexample cx = check::load_counterexample(path);  // validated: check/counterexample.hpp
     const check::Replay r = check::replay(cx);
     fmt::print("replaying {} ({} events{}), mutant {}\n", path, cx.events.size(),
                cx.rest_at_end ? ", then brought to rest" : "", to_string(cx.world.side_a.mutant));
@@ -127,25 +124,30 @@ int check_main(int argc, char** argv) {
   std::vector<std::string> sets;
   std::vector<std::string> failures;
   std::string out_path, trace_path = "counterexample.json", replay_path, mutant = "none";
+  Whole<uint32_t> reads = 0;
+  MemoryFlag memory;
+  // Flags that stand for [check] keys are given to the loader as typed, so
+  // its rules (ranges, maxima) judge them and refusals name the flag.
   opts.add_options()                                                                                     //
       ("help,h", "this help")                                                                             //
       ("set", po::value(&sets)->composing(), "override a scenario value: --set check.writes=3")          //
-      ("writes", po::value<uint32_t>(), "host writes on a path (default: the scenario's [check] table)")  //
-      ("reads", po::value<uint32_t>()->default_value(0), "host reads on a path")                         //
-      ("tracks", po::value<uint32_t>(), "tracks per volume")                                              //
-      ("volumes", po::value<uint32_t>(), "the scenario's first volumes to keep")                          //
-      ("cache-slots", po::value<uint32_t>(), "cache slots per controller")                                //
-      ("links", po::value<uint32_t>(), "parallel links (copies overtake each other across links)")        //
+      ("writes", po::value<std::string>(), "host writes on a path (default: the scenario's [check] table)")  //
+      ("reads", po::value(&reads)->default_value(reads), "host reads on a path")                         //
+      ("tracks", po::value<std::string>(), "tracks per volume")                                              //
+      ("volumes", po::value<std::string>(), "the scenario's first volumes to keep")                          //
+      ("cache-slots", po::value<std::string>(), "cache slots per controller")                                //
+      ("links", po::value<std::string>(), "parallel links (copies overtake each other across links)")        //
       ("failures", po::value(&failures)->composing(),
        "failure bounds: N for every kind, or kind=N[,kind=N...] with kinds link, crash, disk, disaster, "
        "operator; repeated, applied in order")  //
       ("mutant", po::value(&mutant), ("a deliberately broken protocol variant: " + mutant_names()).c_str())      //
-      ("max-states", po::value<uint64_t>(), "stop after this many distinct states")                        //
-      ("max-depth", po::value<uint32_t>(), "stop at a path of this many events")                           //
+      ("max-states", po::value<std::string>(), "stop after this many distinct states")                        //
+      ("max-depth", po::value<Whole<uint32_t>>(), "stop at a path of this many events")                           //
       ("out", po::value(&out_path), "write the report (and any counterexample) as JSON")                  //
       ("trace", po::value(&trace_path), "where a counterexample is saved (default counterexample.json)")  //
       ("replay", po::value(&replay_path), "replay a saved counterexample instead of exploring")           //
       ("quiet,q", "no progress on stderr");
+  memory.add_to(opts);
   po::variables_map vm;
   if (const auto exit = parse_command_line(
           "check", argc, argv, opts, vm,
@@ -156,7 +158,7 @@ int check_main(int argc, char** argv) {
           "with R2 == R1, nothing owed and every request answered.\n\n"
           "Exit code 0: every reachable state explored, no violation. 1: a violation; the shortest\n"
           "counterexample is printed and saved (--trace). 2: bad input, or bounds too large to\n"
-          "explore within --max-states / --max-depth.\n",
+          "explore within --max-states / --max-depth / --memory-max-mib.\n",
           Positional{"scenario", nullptr, 1}))
     return *exit;
   if (!replay_path.empty()) return replay_main(replay_path);
@@ -169,25 +171,30 @@ int check_main(int argc, char** argv) {
 #if MIRRORSIM_CHECK_SCENARIOS
   check::Options options;
   try {
-    Scenario s = load_scenario_with_overrides(scenario_path, sets, std::nullopt);
-    CheckScenario& bounds = s.check ? *s.check : s.check.emplace();
-    if (vm.count("writes")) bounds.writes = vm["writes"].as<uint32_t>();
-    if (vm.count("tracks")) bounds.tracks = vm["tracks"].as<uint32_t>();
-    if (vm.count("volumes")) bounds.volumes = vm["volumes"].as<uint32_t>();
-    if (vm.count("cache-slots")) bounds.cache_slots = vm["cache-slots"].as<uint32_t>();
-    if (vm.count("links")) bounds.links = vm["links"].as<uint32_t>();
-    if (vm.count("max-states")) bounds.max_states = vm["max-states"].as<uint64_t>();
-    for (const auto& [flag, value] : {std::pair{"tracks", bounds.tracks}, std::pair{"volumes", bounds.volumes},
-                                      std::pair{"cache-slots", bounds.cache_slots}, std::pair{"links", bounds.links}})
-      if (value == 0) {
-        fmt::print(stderr, "mirrorsim check: --{} must be at least 1\n", flag);
+    std::vector<Override> flags;
+    for (const auto& [flag, key] : {std::pair{"writes", "check.writes"}, std::pair{"tracks", "check.tracks"},
+                                    std::pair{"volumes", "check.volumes"}, std::pair{"cache-slots", "check.cache_slots"},
+                                    std::pair{"links", "check.links"}, std::pair{"max-states", "check.max_states"}})
+      if (vm.count(flag)) flags.push_back(flag_override(key, fmt::format("--{}", flag), vm[flag].as<std::string>()));
+    for (const std::string& spec : failures) {
+      std::string error;
+      if (!failure_overrides(spec, flags, error)) {
+        fmt::print(stderr, "mirrorsim check: {}\n", error);
         return kExitBadInput;
       }
-    if (bounds.max_states == 0) {
-      fmt::print(stderr, "mirrorsim check: --max-states must be at least 1\n");
-      return kExitBadInput;
     }
+    const Scenario s = load_scenario_with_overrides(scenario_path, sets, std::nullopt, flags);
     options = check::options_from_scenario(s);
+    options.bounds.reads = reads.value;
+    if (reads.value > limits::kCheckWritesMax)
+      throw ScenarioError(fmt::format("--reads {}", reads.value), fmt::format("expected 0 to {}", limits::kCheckWritesMax));
+    if (vm.count("max-depth")) {
+      const uint32_t depth = vm["max-depth"].as<Whole<uint32_t>>().value;
+      if (depth < 1 || depth > limits::kCheckDepthMax)
+        throw ScenarioError(fmt::format("--max-depth {}", depth), fmt::format("expected 1 to {}", limits::kCheckDepthMax));
+      options.bounds.max_depth = depth;
+    }
+    options.memory_bytes_max = memory.bytes();
   } catch (const ScenarioError& e) {
     fmt::print(stderr, "mirrorsim check: {}\n", e.what());
     return kExitBadInput;
@@ -197,15 +204,6 @@ int check_main(int argc, char** argv) {
   return kExitBadInput;
 #endif
 
-  options.bounds.reads = vm["reads"].as<uint32_t>();
-  if (vm.count("max-depth")) options.bounds.max_depth = vm["max-depth"].as<uint32_t>();
-  for (const std::string& spec : failures) {
-    std::string error;
-    if (!parse_failures(spec, options.bounds, error)) {
-      fmt::print(stderr, "mirrorsim check: {}\n", error);
-      return kExitBadInput;
-    }
-  }
   Mutant m = Mutant::None;
   if (!parse_mutant(mutant, m)) {
     fmt::print(stderr, "mirrorsim check: unknown mutant '{}' (one of: {})\n", mutant, mutant_names());
@@ -246,6 +244,12 @@ int check_main(int argc, char** argv) {
       fmt::print("result: stopped at --max-states {}: the bounds are too large to explore exhaustively; lower "
                  "--writes, --tracks or --failures, or raise --max-states (about {:.0f} bytes per state)\n",
                  options.bounds.max_states, st.bytes_per_state());
+      exit_code = kExitBadInput;
+      break;
+    case check::Result::Outcome::MemoryLimit:
+      fmt::print("result: stopped at --memory-max-mib {}: the search would hold more (the visited table and about "
+                 "{} bytes per state waiting); lower --writes, --tracks or --failures, or raise --memory-max-mib\n",
+                 options.memory_bytes_max >> 20, check::state_bytes(options.world));
       exit_code = kExitBadInput;
       break;
     case check::Result::Outcome::DepthLimit:

@@ -24,11 +24,12 @@ int real_main(int argc, char** argv) {
   std::vector<std::string> sets;
   std::string out_path, timeseries_path, secondary, dir, disk_failure = "eio", state_dir = "/dev/shm";
   double jitter_us = 0, loss = 0, disk_latency_us = 0, drain_timeout_s = 30;
-  uint64_t disk_mib_max = 2048;
+  Whole<uint64_t> disk_mib_max = 2048;
+  MemoryFlag memory;
   opts.add_options()                                                                                    //
       ("help,h", "this help")                                                                            //
       ("set", po::value(&sets)->composing(), "override a scenario value: --set volume.db.tracks=4096")  //
-      ("seed", po::value<uint64_t>(), "random seed (overrides the scenario's)")                         //
+      ("seed", po::value<std::string>(), "random seed (overrides the scenario's)")                         //
       ("out", po::value(&out_path), "write the results as self-describing JSON")                        //
       ("timeseries", po::value(&timeseries_path), "write the time series as CSV")                       //
       ("secondary", po::value(&secondary), "use the `mirrorsim secondary` at HOST:PORT as R2 (default: start one here)")  //
@@ -47,6 +48,7 @@ int real_main(int argc, char** argv) {
        "refuse scenarios needing more backing file per controller (MiB)")                               //
       ("controller-logs", "show the controllers' log lines on stderr")                                  //
       ("quiet,q", "no progress on stderr");
+  memory.add_to(opts);
   po::variables_map vm;
   if (const auto exit = parse_command_line(
           "real", argc, argv, opts, vm,
@@ -83,16 +85,19 @@ int real_main(int argc, char** argv) {
   o.link_loss = loss;
   o.disk_added_latency_us = disk_latency_us;
   o.drain_timeout_s = drain_timeout_s;
-  o.disk_bytes_max = disk_mib_max << 20;
+  if (disk_mib_max.value == 0 || disk_mib_max.value > (UINT64_MAX >> 20))
+    return bad(fmt::format("--disk-mib-max {}: expected 1 to {} MiB", disk_mib_max.value, UINT64_MAX >> 20));
+  o.disk_bytes_max = disk_mib_max.value << 20;
   o.progress = vm.count("quiet") == 0;
   o.controller_logs = vm.count("controller-logs") > 0;
 
   Scenario scenario;
   try {
-    std::optional<uint64_t> seed;
-    if (vm.count("seed")) seed = vm["seed"].as<uint64_t>();
+    std::optional<std::string> seed;
+    if (vm.count("seed")) seed = vm["seed"].as<std::string>();
     scenario = load_scenario_with_overrides(vm["scenario"].as<std::string>(), sets, seed);
     real::check_real_support(scenario, o);
+    check_resources(scenario, memory.limits(), Driver::Real);
   } catch (const ScenarioError& e) {
     fmt::print(stderr, "mirrorsim real: {}\n", e.what());
     return kExitBadInput;

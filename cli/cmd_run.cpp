@@ -20,29 +20,33 @@ int run_main(int argc, char** argv) {
   po::options_description opts("mirrorsim run SCENARIO [options]");
   std::vector<std::string> sets;
   std::string out_path, timeseries_path, trace_path;
-  uint32_t trace_writes = 200;
+  Whole<uint32_t> trace_writes = 200;
+  MemoryFlag memory;
   opts.add_options()                                                                                   //
       ("help,h", "this help")                                                                           //
       ("set", po::value(&sets)->composing(), "override a scenario value: --set link.distance_km=200")  //
-      ("seed", po::value<uint64_t>(), "random seed (overrides the scenario's)")                        //
+      ("seed", po::value<std::string>(), "random seed (overrides the scenario's)")                        //
       ("out", po::value(&out_path), "write the results as self-describing JSON")                       //
       ("timeseries", po::value(&timeseries_path), "write the time series as CSV")                      //
       ("trace", po::value(&trace_path), "write a Chrome trace-event JSON of the first writes' phases")  //
       ("trace-writes", po::value(&trace_writes)->default_value(200), "how many host writes --trace follows")  //
       ("analytic", "print the analytic reference's predictions beside the simulated figures")  //
       ("quiet,q", "no progress on stderr");
+  memory.add_to(opts);
   po::variables_map vm;
   if (const auto exit = parse_command_line(
           "run", argc, argv, opts, vm,
           "Runs SCENARIO (a TOML file, see scenarios/README.md) in simulated time and prints\n"
           "response times, IOPS, backlog, utilisation, resyncs, data lost and invariant violations.\n"
-          "Exit code 0 when the run completed with no invariant violation, 1 otherwise, 2 on bad input.\n"))
+          "Exit code 0 when the run completed with no invariant violation, 1 otherwise, 2 on bad input\n"
+          "(including a scenario whose estimated memory exceeds --memory-max-mib).\n"))
     return *exit;
   Scenario scenario;
   try {
-    std::optional<uint64_t> seed;
-    if (vm.count("seed")) seed = vm["seed"].as<uint64_t>();
+    std::optional<std::string> seed;
+    if (vm.count("seed")) seed = vm["seed"].as<std::string>();
     scenario = load_scenario_with_overrides(vm["scenario"].as<std::string>(), sets, seed);
+    check_resources(scenario, memory.limits());
   } catch (const ScenarioError& e) {
     fmt::print(stderr, "mirrorsim run: {}\n", e.what());
     return kExitBadInput;
@@ -52,7 +56,7 @@ int run_main(int argc, char** argv) {
   SimOptions options;
   options.progress = !quiet;
   options.trace_path = trace_path;
-  options.trace_writes = trace_writes;
+  options.trace_writes = trace_writes.value;
   RunResult result;
   try {
     result = simulate(scenario, options);

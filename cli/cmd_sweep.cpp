@@ -78,8 +78,9 @@ int sweep_main(int argc, char** argv) {
   po::options_description opts("mirrorsim sweep SCENARIO [options]");
   std::vector<std::string> sets, params, fits;
   std::string out_path, shard_text;
-  uint32_t repeat = 0;
-  unsigned jobs = 1;
+  Whole<uint32_t> repeat = 0;
+  Whole<uint32_t> jobs = 1;
+  MemoryFlag memory;
   opts.add_options()                                                                                            //
       ("help,h", "this help")                                                                                    //
       ("param", po::value(&params)->composing(), "a swept key: --param key=v1,v2,... or key=start:stop:step")  //
@@ -89,8 +90,9 @@ int sweep_main(int argc, char** argv) {
       ("out", po::value(&out_path), "runs as CSV (and .jsonl beside it; with repeats, .ci.csv of means and CIs)") //
       ("fit", po::value(&fits)->composing(), "least-squares line y~x, e.g. latency~distance_km")                 //
       ("set", po::value(&sets)->composing(), "override a scenario value for every point")                        //
-      ("seed", po::value<uint64_t>(), "base seed")                                                                //
+      ("seed", po::value<std::string>(), "base seed")                                                                //
       ("quiet,q", "no progress bar");
+  memory.add_to(opts);
   po::variables_map vm;
   if (const auto exit = parse_command_line(
           "sweep", argc, argv, opts, vm,
@@ -103,8 +105,8 @@ int sweep_main(int argc, char** argv) {
   std::vector<SweepParam> grid;
   Shard shard;
   try {
-    std::optional<uint64_t> seed;
-    if (vm.count("seed")) seed = vm["seed"].as<uint64_t>();
+    std::optional<std::string> seed;
+    if (vm.count("seed")) seed = vm["seed"].as<std::string>();
     base = load_scenario_with_overrides(vm["scenario"].as<std::string>(), sets, seed);
     for (const auto& p : params) grid.push_back(parse_sweep_param(p, "--param " + p));
     if (grid.empty() && base.sweep) grid = base.sweep->params;
@@ -121,21 +123,41 @@ int sweep_main(int argc, char** argv) {
                base.source);
     return kExitBadInput;
   }
-  if (repeat == 0) {
+  if (repeat.value == 0) {
     fmt::print(stderr, "mirrorsim sweep: --repeat must be at least 1\n");
     return kExitBadInput;
   }
-  const auto points = sweep_points(base, grid, repeat);
+  if (jobs.value == 0) {
+    fmt::print(stderr, "mirrorsim sweep: --jobs must be at least 1\n");
+    return kExitBadInput;
+  }
+  try {
+    check_sweep_size(grid, repeat.value, base.source);
+  } catch (const ScenarioError& e) {
+    fmt::print(stderr, "mirrorsim sweep: {}\n", e.what());
+    return kExitBadInput;
+  }
+  const auto points = sweep_points(base, grid, repeat.value);
+  try {
+    // Every grid point (its repeats differ only in the seed), `jobs` at once.
+    std::vector<std::vector<Override>> grid_points;
+    for (const SweepPoint& p : points)
+      if (p.repeat == 0) grid_points.push_back(p.overrides);
+    check_sweep_resources(base, grid_points, memory.limits(jobs.value));
+  } catch (const ScenarioError& e) {
+    fmt::print(stderr, "mirrorsim sweep: {}\n", e.what());
+    return kExitBadInput;
+  }
   std::vector<std::string> keys;
   for (const auto& p : grid) keys.push_back(p.key);
   const bool quiet = vm.count("quiet") > 0;
   if (!quiet)
     fmt::print(stderr, "mirrorsim sweep {}: {} points x {} repeats (seed {}), {} jobs{}\n", base.source,
-               points.size() / repeat, repeat, base.seed, jobs,
+               points.size() / repeat.value, repeat.value, base.seed, jobs.value,
                shard.count > 1 ? fmt::format(", shard {}/{}", shard.index, shard.count) : "");
 
   SweepOptions options;
-  options.jobs = jobs;
+  options.jobs = jobs.value;
   options.shard = shard;
   options.progress = !quiet;
   options.sim.progress = false;
@@ -181,7 +203,7 @@ int sweep_main(int argc, char** argv) {
   if (!out_path.empty()) {
     written &= write_text_file("sweep", out_path, to_csv(runs));
     written &= write_text_file("sweep", stem_of(out_path) + ".jsonl", to_jsonl(runs));
-    if (repeat > 1) written &= write_text_file("sweep", stem_of(out_path) + ".ci.csv", to_csv(ci));
+    if (repeat.value > 1) written &= write_text_file("sweep", stem_of(out_path) + ".ci.csv", to_csv(ci));
   }
   for (const auto& f : fits)
     if (const int rc = fit(runs, f); rc != kExitOk) return rc;

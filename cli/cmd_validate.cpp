@@ -24,15 +24,17 @@ int validate_main(int argc, char** argv) {
   std::string out_path;
   real::ValidateOptions o;
   double demerit_max_pct = -1;
+  Whole<uint32_t> tracks_max = o.tracks_max, track_bytes_max = o.track_bytes_max,
+                  ops = static_cast<uint32_t>(o.calibration_ops);
   opts.add_options()                                                                                 //
       ("help,h", "this help")                                                                         //
       ("set", po::value(&sets)->composing(), "override a scenario value before scaling")             //
-      ("seed", po::value<uint64_t>(), "random seed (overrides the scenario's)")                      //
+      ("seed", po::value<std::string>(), "random seed (overrides the scenario's)")                      //
       ("duration-s", po::value(&o.duration_s)->default_value(o.duration_s), "length of the compared runs")  //
-      ("tracks-max", po::value(&o.tracks_max)->default_value(o.tracks_max), "tracks per volume at most")    //
-      ("track-bytes-max", po::value(&o.track_bytes_max)->default_value(o.track_bytes_max),
+      ("tracks-max", po::value(&tracks_max)->default_value(tracks_max), "tracks per volume at most")    //
+      ("track-bytes-max", po::value(&track_bytes_max)->default_value(track_bytes_max),
        "track size at most (never below the largest request)")                                      //
-      ("ops", po::value(&o.calibration_ops)->default_value(o.calibration_ops), "calibration measurements per size")  //
+      ("ops", po::value(&ops)->default_value(ops), "calibration measurements per size")  //
       ("demerit-max-pct", po::value(&demerit_max_pct), "fail (exit 1) when a demerit exceeds this % of the mean")  //
       ("out", po::value(&out_path), "write calibration, both results and the comparison as JSON")    //
       ("quiet,q", "no progress on stderr");
@@ -45,15 +47,19 @@ int validate_main(int argc, char** argv) {
           "distributions side by side with the demerit (RMS of the quantile differences).\n"
           "Exit code 0 when both runs are clean (and within --demerit-max-pct), 1 otherwise, 2 on bad input.\n"))
     return *exit;
-  if (!(o.duration_s > 0) || o.tracks_max < 1 || o.track_bytes_max < 512 || o.calibration_ops < 10) {
-    fmt::print(stderr, "mirrorsim validate: --duration-s > 0, --tracks-max ≥ 1, --track-bytes-max ≥ 512, --ops ≥ 10\n");
+  o.tracks_max = tracks_max.value;
+  o.track_bytes_max = track_bytes_max.value;
+  if (!(o.duration_s > 0) || o.tracks_max < 1 || o.track_bytes_max < 512 || ops.value < 10 || ops.value > 1'000'000) {
+    fmt::print(stderr, "mirrorsim validate: --duration-s > 0, --tracks-max ≥ 1, --track-bytes-max ≥ 512, "
+                       "10 ≤ --ops ≤ 1000000\n");
     return kExitBadInput;
   }
+  o.calibration_ops = static_cast<int>(ops.value);
   o.real.progress = false;
   Scenario scenario;
   try {
-    std::optional<uint64_t> seed;
-    if (vm.count("seed")) seed = vm["seed"].as<uint64_t>();
+    std::optional<std::string> seed;
+    if (vm.count("seed")) seed = vm["seed"].as<std::string>();
     scenario = load_scenario_with_overrides(vm["scenario"].as<std::string>(), sets, seed);
     real::check_real_support(real::scale_for_validation(scenario, o), o.real);
   } catch (const ScenarioError& e) {

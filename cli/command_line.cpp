@@ -44,6 +44,10 @@ std::optional<int> parse_command_line(std::string_view command, int argc, char**
 }
 
 bool write_text_file(std::string_view command, const std::string& path, const std::string& text) {
+  if (path.find('\0') != std::string::npos) {
+    fmt::print(stderr, "mirrorsim {}: cannot write a path with a NUL character in it\n", command);
+    return false;
+  }
   errno = 0;
   std::ofstream out(path, std::ios::binary);
   out << text;

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include <toml++/toml.h>
+#include "config/toml.hpp"
 
 #include "config/keys.hpp"
 #include "config/scenario.hpp"

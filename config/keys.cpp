@@ -140,9 +140,20 @@ bool Real::contains(double v) const {
   return true;
 }
 
+namespace {
+
+// A bound as people write it: 10000000, 0.001, 1e-06.
+std::string bound_text(double v) {
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{:.0f}", v);
+  return fmt::format("{}", v);
+}
+
+}  // namespace
+
 std::string Real::expected() const {
-  if (std::isinf(max)) return fmt::format("a number {} {}", min_open ? ">" : "≥", min);
-  return fmt::format("a number in {}{}, {}{}", min_open ? "(" : "[", min, max, max_open ? ")" : "]");
+  if (std::isinf(max)) return fmt::format("a number {} {}", min_open ? ">" : "≥", bound_text(min));
+  return fmt::format("a number in {}{}, {}{}", min_open ? "(" : "[", bound_text(min), bound_text(max),
+                     max_open ? ")" : "]");
 }
 
 double Real::decode(const toml::node& node, const Refusal& refuse) const {

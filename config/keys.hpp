@@ -19,9 +19,10 @@
 #include <utility>
 #include <vector>
 
-#include <toml++/toml.h>
+#include "config/toml.hpp"
 
 #include "config/scenario.hpp"
+#include "model/limits.hpp"
 
 namespace mirrorsim::config {
 
@@ -134,11 +135,24 @@ extern const Choice<std::string> kNetworkModels;
 template <class C, class S>
 concept Either = std::same_as<std::remove_const_t<C>, S>;
 
+// The ranges shared by keys of one kind. Every time, size and rate key has
+// a finite range (model/limits.hpp says why each bound is where it is), so
+// that no conversion — seconds or microseconds to int64 nanoseconds, bytes
+// over a bandwidth, a rate to inter-arrival gaps, a distance to a latency —
+// can overflow or round a positive interval to nothing.
+inline constexpr Real kInstantS{.min = 0, .max = limits::kRunSMax};                      // a moment of the run
+inline constexpr Real kIntervalS{.min = limits::kIntervalSMin, .max = limits::kRunSMax};  // a positive length of time
+inline constexpr Real kDelayUs{.min = 0, .max = limits::kDelayUsMax};                     // one delay
+inline constexpr Real kDelayMs{.min = 0, .max = limits::kDelayMsMax};
+inline constexpr Real kLinkGbitPerS{.min = limits::kLinkGbitPerSMin, .max = limits::kLinkGbitPerSMax};
+inline constexpr Real kFraction{.min = 0, .max = 1, .min_open = true};  // of slots or tracks, (0, 1]
+
 // The scalar keys at the top level (the tables are listed in kTopLevelTables).
 template <class V, Either<Scenario> S>
 void visit_keys(V& v, S& s) {
-  v("seed", s.seed, Integer<uint64_t>{});
-  v("duration_s", s.duration_s, Real{.min = 0, .min_open = true});
+  // A TOML integer is an int64.
+  v("seed", s.seed, Integer<uint64_t>{.max = std::numeric_limits<int64_t>::max()});
+  v("duration_s", s.duration_s, kIntervalS);
 }
 
 inline const std::vector<std::string_view> kTopLevelTables{
@@ -146,29 +160,31 @@ inline const std::vector<std::string_view> kTopLevelTables{
 
 template <class V, Either<ControllerScenario> C>
 void visit_keys(V& v, C& c) {
-  // 512 bytes is one sector; anything smaller is a unit slip (KiB for bytes).
+  // Counts that size memory (cache_slots, disks) are bounded by the resource
+  // estimate (config/resources.hpp), not by a range.
   v("cache_slots", c.cache_slots, Integer<uint32_t>{.min = 1});
-  v("track_bytes", c.track_bytes, Integer<uint32_t>{.min = 512});
-  v("write_pending_limit", c.write_pending_limit, Real{.min = 0, .max = 1, .min_open = true});
-  v("cache_store_us", c.cache_store_us, Real{});
+  v("track_bytes", c.track_bytes, Integer<uint32_t>{.min = limits::kTrackBytesMin, .max = limits::kTrackBytesMax});
+  v("write_pending_limit", c.write_pending_limit, kFraction);
+  v("cache_store_us", c.cache_store_us, kDelayUs);
   v("cache_nonvolatile", c.cache_nonvolatile, Flag{});
   v("disks", c.disks, Integer<uint32_t>{.min = 1});
-  v("disk_latency_us", c.disk_latency_us, Real{});
-  v("disk_bandwidth_mb_per_s", c.disk_bandwidth_mb_per_s, Real{.min = 0, .min_open = true});
+  v("disk_latency_us", c.disk_latency_us, kDelayUs);
+  v("disk_bandwidth_mb_per_s", c.disk_bandwidth_mb_per_s,
+    Real{.min = limits::kDiskMbPerSMin, .max = limits::kDiskMbPerSMax});
   v("destages_per_disk_max", c.destages_per_disk_max, Integer<uint32_t>{.min = 1});
   v("copies_in_flight_max", c.copies_in_flight_max, Integer<uint32_t>{.min = 1});
-  // A zero retry interval would retry a failed disk in a busy loop.
-  v("disk_retry_ms", c.disk_retry_ms, Real{.min = 0, .min_open = true});
+  // Retrying a failed disk at once would be a busy loop at one instant.
+  v("disk_retry_ms", c.disk_retry_ms, Real{.min = limits::kRetryMsMin, .max = limits::kDelayMsMax});
 }
 
 template <class V, Either<LinkScenario> L>
 void visit_keys(V& v, L& l) {
-  v("distance_km", l.distance_km, Real{});
-  v("overhead_us", l.overhead_us, Real{});
-  v("bandwidth_gbit_per_s", l.bandwidth_gbit_per_s, Real{.min = 0, .min_open = true});
+  v("distance_km", l.distance_km, Real{.min = 0, .max = limits::kDistanceKmMax});
+  v("overhead_us", l.overhead_us, kDelayUs);
+  v("bandwidth_gbit_per_s", l.bandwidth_gbit_per_s, kLinkGbitPerS);
   v("links", l.links, Integer<uint32_t>{.min = 1});
   v("round_trips_per_write", l.round_trips_per_write, Integer<uint32_t>{.min = 1, .max = 2});
-  v("failure_detection_ms", l.failure_detection_ms, Real{});
+  v("failure_detection_ms", l.failure_detection_ms, kDelayMs);
   v("network_model", l.network_model, kNetworkModels);
 }
 
@@ -187,51 +203,52 @@ void visit_keys(V& v, W& w) {
   v("arrival", w.arrival, kArrivals);
   // Positive even for closed workloads, which ignore it: a zero rate has no
   // meaningful Poisson process behind it, whichever arrival is chosen later.
-  v("rate_iops", w.rate_iops, Real{.min = 0, .min_open = true});
+  v("rate_iops", w.rate_iops, Real{.min = limits::kRateIopsMin, .max = limits::kRateIopsMax});
   v("queue_depth", w.queue_depth, Integer<uint32_t>{.min = 1});
-  v("think_us", w.think_us, Real{});
+  v("think_us", w.think_us, kDelayUs);
   v("write_fraction", w.write_fraction, Real{.min = 0, .max = 1});
-  v("block_bytes", w.block_bytes, Integer<uint32_t>{.min = 512});
+  v("block_bytes", w.block_bytes, Integer<uint32_t>{.min = limits::kTrackBytesMin, .max = limits::kTrackBytesMax});
   v("addresses", w.addresses, kAddressPatterns);
   v("zipf_theta", w.zipf_theta, Real{.min = 0, .max = 10, .min_open = true});
-  v("hotspot_fraction", w.hotspot_fraction, Real{.min = 0, .max = 1, .min_open = true});
+  v("hotspot_fraction", w.hotspot_fraction, kFraction);
   v("hotspot_probability", w.hotspot_probability, Real{.min = 0, .max = 1});
-  v("start_s", w.start_s, Real{});
-  v("stop_s", w.stop_s, Real{});
+  v("start_s", w.start_s, kInstantS);
+  v("stop_s", w.stop_s, kInstantS);
   v("requests", w.requests, Integer<uint64_t>{.min = 1});
 }
 
 template <class V, Either<FailureScenario> F>
 void visit_keys(V& v, F& f) {
-  v("at_s", f.at_s, Real{}, kRequired);
+  v("at_s", f.at_s, kInstantS, kRequired);
   v("event", f.event, kFailureEvents, kRequired);
   v("controller", f.controller, kControllers);
   v("disk", f.disk, Integer<uint32_t>{});
   v("link", f.link, Integer<uint32_t>{});
-  v("bandwidth_gbit_per_s", f.bandwidth_gbit_per_s, Real{.min = 0, .min_open = true});
-  v("added_latency_us", f.added_latency_us, Real{});
+  v("bandwidth_gbit_per_s", f.bandwidth_gbit_per_s, kLinkGbitPerS);
+  v("added_latency_us", f.added_latency_us, kDelayUs);
 }
 
 template <class V, Either<MeasurementScenario> M>
 void visit_keys(V& v, M& m) {
-  v("warmup_s", m.warmup_s, Real{});
+  v("warmup_s", m.warmup_s, kInstantS);
   v("percentiles", m.percentiles, AscendingReals{Real{.min = 0, .max = 100, .min_open = true, .max_open = true}});
-  v("timeseries_interval_s", m.timeseries_interval_s, Real{.min = 0, .min_open = true});
+  v("timeseries_interval_s", m.timeseries_interval_s, kIntervalS);
 }
 
+// Maxima that keep one state of the explorer small (model/limits.hpp).
 template <class V, Either<CheckScenario> C>
 void visit_keys(V& v, C& c) {
-  v("writes", c.writes, Integer<uint32_t>{.min = 1});
-  v("tracks", c.tracks, Integer<uint32_t>{.min = 1});
-  v("volumes", c.volumes, Integer<uint32_t>{.min = 1});
-  v("cache_slots", c.cache_slots, Integer<uint32_t>{.min = 1});
-  v("links", c.links, Integer<uint32_t>{.min = 1});
-  v("link_failures", c.link_failures, Integer<uint32_t>{});
-  v("crashes", c.crashes, Integer<uint32_t>{});
-  v("disk_errors", c.disk_errors, Integer<uint32_t>{});
-  v("disasters", c.disasters, Integer<uint32_t>{});
-  v("operator_actions", c.operator_actions, Integer<uint32_t>{});
-  v("max_states", c.max_states, Integer<uint64_t>{.min = 1});
+  v("writes", c.writes, Integer<uint32_t>{.min = 1, .max = limits::kCheckWritesMax});
+  v("tracks", c.tracks, Integer<uint32_t>{.min = 1, .max = limits::kCheckTracksMax});
+  v("volumes", c.volumes, Integer<uint32_t>{.min = 1, .max = limits::kCheckVolumesMax});
+  v("cache_slots", c.cache_slots, Integer<uint32_t>{.min = 1, .max = limits::kCheckCacheSlotsMax});
+  v("links", c.links, Integer<uint32_t>{.min = 1, .max = limits::kCheckLinksMax});
+  v("link_failures", c.link_failures, Integer<uint32_t>{.max = limits::kCheckFailuresMax});
+  v("crashes", c.crashes, Integer<uint32_t>{.max = limits::kCheckFailuresMax});
+  v("disk_errors", c.disk_errors, Integer<uint32_t>{.max = limits::kCheckFailuresMax});
+  v("disasters", c.disasters, Integer<uint32_t>{.max = limits::kCheckFailuresMax});
+  v("operator_actions", c.operator_actions, Integer<uint32_t>{.max = limits::kCheckFailuresMax});
+  v("max_states", c.max_states, Integer<uint64_t>{.min = 1, .max = limits::kCheckStatesMax});
 }
 
 struct KeyLister {

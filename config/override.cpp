@@ -158,6 +158,8 @@ toml::table value_document(std::string_view text, std::string_view dotted, const
     if (document.size() == 1 && document.contains("value")) return document;
   } catch (const toml::parse_error&) {
     // Not TOML: a bare word, or a mistake reported below.
+  } catch (const TomlDefect&) {
+    // Not TOML either (config/toml.hpp).
   }
   if (!is_bare_word(text))
     throw ScenarioError(where, fmt::format("{}: expected a TOML value (a number, true or false, a \"string\", an "

@@ -1,12 +1,14 @@
 // Reading a scenario document: every key decoded by its rule, then the
 // checks that involve more than one key.
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cstdlib>
 
 #include <fmt/format.h>
 
 #include "config/document.hpp"
+#include "config/parse_counters.hpp"
 
 namespace mirrorsim::config {
 
@@ -290,7 +292,8 @@ struct SweepSites {
 constexpr size_t kSweepValuesMax = 10000;
 
 // "start:stop:step", stop included when a step lands on it. Integers when all
-// three are integers, numbers otherwise; nullopt when malformed.
+// three are integers, numbers otherwise; nullopt when malformed or longer
+// than kSweepValuesMax.
 std::optional<std::vector<std::string>> range_values(std::string_view text) {
   std::vector<std::string_view> parts;
   for (size_t begin = 0;;) {
@@ -312,20 +315,35 @@ std::optional<std::vector<std::string>> range_values(std::string_view text) {
     if (part.empty() || error_r != std::errc() || end_r != part.data() + part.size() || !std::isfinite(reals[i]))
       return std::nullopt;
   }
-  const auto [start, stop, step] = reals;
-  if (!(step > 0) || stop < start) return std::nullopt;
-  const double steps = std::floor((stop - start) / step + 1e-9);
-  if (steps + 1 > static_cast<double>(kSweepValuesMax)) return std::nullopt;
 
   std::vector<std::string> values;
-  for (int64_t i = 0; i <= static_cast<int64_t>(steps); ++i) {
-    if (all_integers) {
-      values.push_back(std::to_string(integers[0] + i * integers[2]));
-    } else {
-      // Rounded to 15 digits so that 0:1:0.1 gives 0.3, not 0.30000000000000004.
-      const double v = start + static_cast<double>(i) * step;
-      values.push_back(real_text(std::strtod(fmt::format("{:.15g}", v).c_str(), nullptr)));
+  if (all_integers) {
+    // Exact, in checked arithmetic: the doubles above lose integers beyond
+    // 2^53, and start + i * step may leave int64.
+    const auto [start, stop, step] = integers;
+    if (step <= 0 || stop < start) return std::nullopt;
+    // stop - start as unsigned: exact for any pair with stop ≥ start.
+    const uint64_t span = static_cast<uint64_t>(stop) - static_cast<uint64_t>(start);
+    const uint64_t steps = span / static_cast<uint64_t>(step);
+    if (steps >= kSweepValuesMax) return std::nullopt;
+    for (uint64_t i = 0; i <= steps; ++i) {
+      // i * step ≤ span fits in uint64 (as int64 it may not: -2^63 + 3 * 2^62),
+      // and start + i * step ≤ stop, so the sum taken modulo 2^64 is the value.
+      uint64_t offset = 0;
+      if (__builtin_mul_overflow(i, static_cast<uint64_t>(step), &offset) || offset > span)
+        return std::nullopt;  // cannot happen for i ≤ steps; checked all the same
+      values.push_back(std::to_string(static_cast<int64_t>(static_cast<uint64_t>(start) + offset)));
     }
+    return values;
+  }
+  const auto [start, stop, step] = reals;
+  if (!(step > 0) || stop < start) return std::nullopt;
+  const double steps = std::floor((stop - start) / step + 1e-9);  // +inf when the span overflows: refused
+  if (!(steps + 1 <= static_cast<double>(kSweepValuesMax))) return std::nullopt;
+  for (int64_t i = 0; i <= static_cast<int64_t>(steps); ++i) {
+    // Rounded to 15 digits so that 0:1:0.1 gives 0.3, not 0.30000000000000004.
+    const double v = start + static_cast<double>(i) * step;
+    values.push_back(real_text(std::strtod(fmt::format("{:.15g}", v).c_str(), nullptr)));
   }
   return values;
 }
@@ -393,11 +411,20 @@ void check_sweep_keys(const Scenario& s, const SweepSites& sites, const Origin& 
 
 // Every sweep value must give a valid scenario on its own; combinations are
 // checked when the grid runs.
+//
+// Each value is applied to the scenario without its [sweep]: an override
+// regenerates and re-reads the whole document, and with the sweep in it
+// every value would re-read every other (quadratic in the values: a 10,000
+// value range took 25 s). Without it, each value costs one read of the
+// rest of the document, whatever the sweep's size. The sweep's keys do not
+// change and are checked once, before.
 void try_sweep_values(const Scenario& s, const SweepSites& sites, const Origin& origin) {
+  Scenario base = s;
+  base.sweep.reset();
   for (size_t p = 0; p < s.sweep->params.size(); ++p) {
     const SweepParam& param = s.sweep->params[p];
     for (size_t v = 0; v < param.values.size(); ++v) {
-      Scenario copy = s;
+      Scenario copy = base;
       try {
         set_value(copy, param.key, param.values[v], "");
       } catch (const ScenarioError& e) {
@@ -428,7 +455,16 @@ std::vector<std::string_view> top_level_keys() {
 
 }  // namespace
 
+namespace {
+std::atomic<uint64_t> documents_parsed{0};
+std::atomic<uint64_t> bytes_parsed{0};
+}  // namespace
+
+ParseCounters parse_counters() { return {documents_parsed.load(), bytes_parsed.load()}; }
+
 toml::table parse_document(std::string_view text, const Origin& origin) {
+  documents_parsed.fetch_add(1, std::memory_order_relaxed);
+  bytes_parsed.fetch_add(text.size(), std::memory_order_relaxed);
   try {
     return toml::parse(text, std::string_view(origin.source));
   } catch (const toml::parse_error& e) {
@@ -438,6 +474,11 @@ toml::table parse_document(std::string_view text, const Origin& origin) {
     if (description.starts_with(kLead))
       origin.fail(e.source(), fmt::format("TOML syntax error in {}", description.substr(kLead.size())));
     origin.fail(e.source(), fmt::format("TOML syntax error: {}", description));
+  } catch (const TomlDefect& e) {
+    // No position: the parser lost track of where it was.
+    origin.fail(toml::source_region{}, fmt::format("TOML syntax error the parser cannot place: {} (a defect of that "
+                                                   "version, on input that is not valid TOML)",
+                                                   e.what()));
   }
 }
 

@@ -1,10 +1,13 @@
 // The public entry points of the scenario loader.
 #include "config/scenario.hpp"
 
+#include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <memory>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -36,15 +39,68 @@ Scenario parse_scenario(std::string_view toml_text, std::string source_name) {
   return config::read_scenario(config::parse_document(toml_text, options.origin), options);
 }
 
+namespace {
+
+// The path as a message can show it: an embedded NUL as \0.
+std::string shown_path(const std::string& path) {
+  std::string shown;
+  for (const char c : path) shown += c == '\0' ? std::string("\\0") : std::string(1, c);
+  return shown;
+}
+
+struct OpenFile {
+  int fd;
+  explicit OpenFile(int f) : fd(f) {}
+  OpenFile(const OpenFile&) = delete;
+  OpenFile& operator=(const OpenFile&) = delete;
+  ~OpenFile() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+}  // namespace
+
 Scenario load_scenario_file(const std::string& path) {
-  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!file) throw ScenarioError(path, fmt::format("cannot open: {}", std::strerror(errno)));
-  std::string text;
-  char buffer[1 << 16];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) text.append(buffer, n);
-  // A directory opens but does not read (EISDIR).
-  if (std::ferror(file.get())) throw ScenarioError(path, fmt::format("cannot read: {}", std::strerror(errno)));
+  // The C library would end the path at the NUL and open another file.
+  if (path.find('\0') != std::string::npos)
+    throw ScenarioError(shown_path(path), "a path cannot contain a NUL character");
+  // Non-blocking, so that opening a FIFO does not wait for a writer; what
+  // is not a regular file (a FIFO, a device such as /dev/zero, a directory)
+  // is refused before anything is read.
+  const OpenFile file{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)};
+  const int fd = file.fd;
+  if (fd < 0) throw ScenarioError(path, fmt::format("cannot open: {}", std::strerror(errno)));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw ScenarioError(path, fmt::format("cannot read: {}", std::strerror(errno)));
+  if (!S_ISREG(st.st_mode)) {
+    const char* what = S_ISDIR(st.st_mode)    ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                                              : "not a regular file";
+    throw ScenarioError(path, fmt::format("cannot read: {}; a scenario is a regular file", what));
+  }
+  const auto too_large = [&](uintmax_t bytes) {
+    return ScenarioError(path, fmt::format("{} bytes: a scenario file is at most {} bytes ({} MiB)", bytes,
+                                           kScenarioFileBytesMax, kScenarioFileBytesMax >> 20));
+  };
+  if (static_cast<uintmax_t>(st.st_size) > kScenarioFileBytesMax) throw too_large(static_cast<uintmax_t>(st.st_size));
+  // Read up to one byte beyond the limit: the file may grow meanwhile.
+  std::string text(static_cast<size_t>(st.st_size) + 1, '\0');
+  size_t used = 0;
+  for (;;) {
+    if (used == text.size()) {
+      if (text.size() > kScenarioFileBytesMax) throw too_large(used);
+      text.resize(std::min<size_t>(text.size() * 2, kScenarioFileBytesMax + 1));
+    }
+    const ssize_t n = ::read(fd, text.data() + used, text.size() - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw ScenarioError(path, fmt::format("cannot read: {}", std::strerror(errno)));
+    if (n == 0) break;
+    used += static_cast<size_t>(n);
+  }
+  text.resize(used);
   return parse_scenario(text, path);
 }
 

@@ -172,6 +172,12 @@ struct Scenario {
   bool operator==(const Scenario&) const = default;
 };
 
+// A scenario file is a regular file of at most this many bytes (the largest
+// shipped one is a few kB; a [sweep] of 10,000 values a few hundred kB).
+inline constexpr uintmax_t kScenarioFileBytesMax = uintmax_t{16} << 20;
+
+// Refuses a path with a NUL in it, what is not a regular file (without
+// blocking on a FIFO) and files above kScenarioFileBytesMax.
 Scenario load_scenario_file(const std::string& path);
 Scenario parse_scenario(std::string_view toml_text, std::string source_name);
 

@@ -94,6 +94,9 @@ class Observer {
   uint64_t writes_acked() const { return writes_acked_; }
 
   static constexpr size_t kViolationsKept = 64;
+  // What the observer keeps per track, for the resource estimates
+  // (config/resources.cpp, check/explorer.cpp).
+  static constexpr size_t bytes_per_track() { return sizeof(TrackRecord); }
 
  private:
   struct Shadow {

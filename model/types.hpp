@@ -7,14 +7,21 @@
 
 namespace mirrorsim {
 
+[[noreturn]] void time_out_of_range(double value, const char* unit);  // throws std::out_of_range
+
 // Simulated (or driver) time: one strong type, integer nanoseconds so that
 // arithmetic is exact and runs are reproducible.
 struct Time {
   int64_t ns = 0;
 
   static constexpr Time from_ns(int64_t v) { return Time{v}; }
-  static constexpr Time from_us(double v) { return Time{static_cast<int64_t>(v * 1e3 + (v >= 0 ? 0.5 : -0.5))}; }
-  static constexpr Time from_s(double v) { return Time{static_cast<int64_t>(v * 1e9 + (v >= 0 ? 0.5 : -0.5))}; }
+  // Rounded to the nearest nanosecond. A value that is not finite or lies
+  // beyond ±2^63 ns (±292 years) has no Time: the conversion throws
+  // std::out_of_range instead of the undefined float-to-integer overflow.
+  // Callers keep their inputs within model/limits.hpp, so a throw is a
+  // caller's bug reported, never a wrong time used.
+  static constexpr Time from_us(double v) { return from_rounded_ns(v * 1e3, v, "us"); }
+  static constexpr Time from_s(double v) { return from_rounded_ns(v * 1e9, v, "s"); }
   static constexpr Time max() { return Time{INT64_MAX}; }
   constexpr double us() const { return static_cast<double>(ns) / 1e3; }
   constexpr double s() const { return static_cast<double>(ns) / 1e9; }
@@ -23,6 +30,14 @@ struct Time {
   constexpr Time operator+(Time o) const { return Time{ns + o.ns}; }
   constexpr Time operator-(Time o) const { return Time{ns - o.ns}; }
   constexpr Time& operator+=(Time o) { ns += o.ns; return *this; }
+
+ private:
+  static constexpr Time from_rounded_ns(double ns_value, double value, const char* unit) {
+    // The negated test also refuses NaN. Near 2^63 doubles are 1024 apart,
+    // so adding 0.5 cannot carry a value inside the bound out of it.
+    if (!(ns_value > -0x1p63 && ns_value < 0x1p63)) time_out_of_range(value, unit);
+    return Time{static_cast<int64_t>(ns_value + (ns_value >= 0 ? 0.5 : -0.5))};
+  }
 };
 
 using VolumeId = uint16_t;

@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 
 from . import _mirrorsim
+from ._values import memory_limit_bytes
 from .result import Result
 from .scenario import Scenario, ScenarioError
 from .sweep import sweep
@@ -40,7 +41,7 @@ __all__ = ["Scenario", "ScenarioError", "Result", "RunFailed", "run", "sweep", "
 
 
 def run(scenario: Scenario, seed: int | None = None, *, trace_path: str | os.PathLike[str] | None = None,
-        trace_writes: int = 200) -> Result:
+        trace_writes: int = 200, memory_max_mib: int | None = None) -> Result:
     """Simulates ``scenario`` (as ``mirrorsim run``) and returns its
     :class:`Result`. ``seed`` overrides the scenario's seed on a copy. With a
     ``trace_path``, also writes a Chrome trace-event JSON of the first
@@ -54,6 +55,11 @@ def run(scenario: Scenario, seed: int | None = None, *, trace_path: str | os.Pat
     ``summary["invariant_violations"]`` (the observer's report in
     :attr:`Result.violation_report`), a pair that should have drained and did
     not in ``summary["drain_failed"]`` and ``summary["end_state"]``.
+
+    ``memory_max_mib`` (``--memory-max-mib``): a scenario whose estimated
+    memory (:meth:`Scenario.resource_estimate`) exceeds it is refused with
+    :class:`ScenarioError` before anything runs; ``None`` is half of this
+    machine's physical memory.
     """
     if not isinstance(scenario, Scenario):
         raise TypeError("run() takes a mirrorsim.Scenario (Scenario.load(path) or Scenario.from_toml(text))")
@@ -61,6 +67,9 @@ def run(scenario: Scenario, seed: int | None = None, *, trace_path: str | os.Pat
     if not isinstance(trace_writes, int) or trace_writes < 0:
         raise ValueError(f"trace_writes must be a whole number ≥ 0, got {trace_writes!r}")
     path = "" if trace_path is None else os.fspath(trace_path)
+    if "\0" in path:
+        raise ValueError(f"trace_path {path!r}: a path cannot contain a NUL character")
+    s._core.check_resources(memory_limit_bytes(memory_max_mib))
     return Result(_mirrorsim.run(s._core, path, trace_writes))
 
 

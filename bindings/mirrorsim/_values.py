@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import os
 import re
 import tomllib
 from typing import Any
 
-__all__ = ["toml_value_text", "python_value"]
+from . import _mirrorsim
+
+__all__ = ["toml_value_text", "python_value", "memory_limit_bytes"]
 
 # A string the loader takes as a bare word (``--set volume.db.mode=semi-sync``)
 # and TOML would not read as something else: written without quotes, as the
@@ -57,3 +60,21 @@ def python_value(text: str) -> Any:
     if text == "":
         return None
     return tomllib.loads("value = " + text)["value"]
+
+
+def memory_limit_bytes(memory_max_mib: int | None) -> int:
+    """``memory_max_mib`` (the ``--memory-max-mib`` of the commands) in bytes:
+    ``None`` is the default, ``MEMORY_SHARE_DEFAULT`` of this machine's
+    physical memory. Raises ValueError for anything but a whole number ≥ 1."""
+    if memory_max_mib is None:
+        try:
+            physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError):
+            physical = 0
+        # Without a figure from the system, 4 GiB: a limit that protects, never one that is silently absent.
+        return int(physical * _mirrorsim.MEMORY_SHARE_DEFAULT) >> 20 << 20 if physical > 0 else 4096 << 20
+    if isinstance(memory_max_mib, bool) or not isinstance(memory_max_mib, numbers.Integral) \
+            or not 1 <= int(memory_max_mib) < 1 << 44:
+        raise ValueError(f"memory_max_mib must be a whole number of MiB from 1 to {(1 << 44) - 1}, "
+                         f"got {memory_max_mib!r}")
+    return int(memory_max_mib) << 20

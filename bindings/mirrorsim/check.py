@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import _mirrorsim
+from ._values import memory_limit_bytes
 from .scenario import Scenario
 
 __all__ = ["CheckReport", "check"]
@@ -19,7 +20,8 @@ FAILURE_KEYS = ("link_failures", "crashes", "disk_errors", "disasters", "operato
 
 class CheckReport:
     """What the explorer found (check/explorer.hpp): the outcome
-    (``"complete"``, ``"violation"``, ``"state-limit"``, ``"depth-limit"``),
+    (``"complete"``, ``"violation"``, ``"state-limit"``, ``"depth-limit"``,
+    ``"memory-limit"``),
     the search statistics, the finding and its shortest counterexample with
     the narrative of its replay. ``ok`` is True only for a complete search
     without a violation."""
@@ -112,7 +114,8 @@ class CheckReport:
 def check(scenario: Scenario, *, writes: int | None = None, tracks: int | None = None,
           volumes: int | None = None, cache_slots: int | None = None, links: int | None = None,
           failures: int | Mapping[str, int] | None = None, max_states: int | None = None,
-          reads: int = 0, max_depth: int | None = None, mutant: str = "none") -> CheckReport:
+          reads: int = 0, max_depth: int | None = None, mutant: str = "none",
+          memory_max_mib: int | None = None) -> CheckReport:
     """Explores every ordering of events of ``scenario`` scaled down to its
     ``[check]`` table (or that table's defaults), as ``mirrorsim check``: host
     writes and reads, disk completions, deliveries in any order the links
@@ -127,7 +130,10 @@ def check(scenario: Scenario, *, writes: int | None = None, tracks: int | None =
     :class:`ScenarioError` naming the key). ``reads``: host reads on a path;
     ``max_depth``: events on one path; ``mutant``: a deliberately broken
     protocol variant the explorer must catch (``"remote-wp-reset-on-send"``,
-    …), ``"none"`` for the real protocol.
+    …), ``"none"`` for the real protocol. ``memory_max_mib``
+    (``--memory-max-mib``) bounds what the search holds — its visited table
+    and the states it keeps — and ends it with outcome ``"memory-limit"``;
+    ``None`` is half of this machine's physical memory.
 
     Runs in a forked child: Ctrl-C raises KeyboardInterrupt and stops it.
     """
@@ -149,5 +155,5 @@ def check(scenario: Scenario, *, writes: int | None = None, tracks: int | None =
     s = scenario.with_values(values) if values else scenario
     if not isinstance(reads, int) or reads < 0:
         raise ValueError(f"reads must be a whole number ≥ 0, got {reads!r}")
-    report, narrative = _mirrorsim.check(s._core, reads, max_depth, mutant)
+    report, narrative = _mirrorsim.check(s._core, reads, max_depth, mutant, memory_limit_bytes(memory_max_mib))
     return CheckReport(json.loads(report), json.loads(narrative))

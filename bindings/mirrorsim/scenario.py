@@ -53,7 +53,9 @@ class Scenario:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Scenario:
         """Loads and validates a scenario file. Raises :class:`ScenarioError`
-        whose message starts with ``file:line:col``."""
+        whose message starts with ``file:line:col``; also for a path with a
+        NUL character in it, what is not a regular file (a FIFO, a device, a
+        directory) and files above 16 MiB."""
         return cls(_mirrorsim.Scenario.load(os.fspath(path)))
 
     @classmethod
@@ -105,6 +107,14 @@ class Scenario:
                 raise TypeError(f"scenario keys are dotted strings such as 'link.distance_km', got {key!r}")
             overrides.append((key, toml_value_text(value), f"{key} = {value!r}"))
         self._core.set_values(overrides)
+
+    def resource_estimate(self, real: bool = False) -> dict[str, Any]:
+        """What a run needs before it runs (config/resources.hpp):
+        ``memory_bytes``, ``memory`` — ``[(consumer, bytes)]``, largest first —,
+        ``requests_in_flight`` and ``events_per_simulated_s`` (an upper bound).
+        ``real``: for ``mirrorsim real`` (its largest process) instead of the
+        simulator. What :func:`mirrorsim.run` compares with ``memory_max_mib``."""
+        return self._core.resource_estimate(real)
 
     def get_text(self, key: str) -> str:
         """The TOML value text of a dotted key, as ``get_value`` gives it

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _mirrorsim
-from ._values import toml_value_text
+from ._values import memory_limit_bytes, toml_value_text
 from .scenario import Scenario
 
 if TYPE_CHECKING:
@@ -68,7 +68,8 @@ def _frame(columns: list[str], rows: list[list[str]], text_columns: Iterable[str
 
 
 def sweep(scenario: Scenario, grid: Mapping[str, Any], repeat: int = 1, jobs: int | None = None,
-          progress: bool = True, summary: bool = False, seed: int | None = None) -> pd.DataFrame:
+          progress: bool = True, summary: bool = False, seed: int | None = None,
+          memory_max_mib: int | None = None) -> pd.DataFrame:
     """Runs ``scenario`` at every point of ``grid`` with the sweep engine of
     ``mirrorsim sweep`` (sweep/sweep.hpp): each run in its own forked child,
     ``jobs`` at once.
@@ -81,6 +82,10 @@ def sweep(scenario: Scenario, grid: Mapping[str, Any], repeat: int = 1, jobs: in
     - ``jobs``: children at once; None is ``os.cpu_count()``.
     - ``progress``: a counter of finished points on stderr.
     - ``seed``: the base seed (default: the scenario's).
+    - ``memory_max_mib`` (``--memory-max-mib``): a grid point whose estimated
+      memory times ``jobs`` exceeds it refuses the sweep with
+      :class:`ScenarioError` before anything runs; ``None`` is half of this
+      machine's physical memory.
 
     Returns the runs table of ``mirrorsim sweep --out`` as a DataFrame, one
     row per run: ``index``, ``grid_index``, ``repeat``, ``seed``, the
@@ -113,8 +118,9 @@ def sweep(scenario: Scenario, grid: Mapping[str, Any], repeat: int = 1, jobs: in
             end = "\n" if done == total else ""
             print(f"\r  sweep: {done}/{total} runs, {failed} failed", end=end, file=sys.stderr, flush=True)
 
+    limit = memory_limit_bytes(memory_max_mib)
     (runs_columns, runs_rows), (ci_columns, ci_rows) = _mirrorsim.sweep(
-        base._core, params, repeat, jobs, on_progress)
+        base._core, params, repeat, jobs, on_progress, limit)
     keys = [k for k, _ in params]
     if summary:
         return _frame(ci_columns, ci_rows, keys)

@@ -80,3 +80,38 @@ TEST_CASE("mirrorsim check: bad flags and files exit 2 naming the problem") {
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("not a mirrorsim-check-counterexample file") != std::string::npos);
 }
+
+TEST_CASE("mirrorsim check --replay: a counterexample with values the loader would refuse exits 2 naming its place") {
+  // A real counterexample, then the values of the report: -1 and 1.5 slots,
+  // 0 round trips, 0-byte tracks.
+  const fs::path saved = temp_dir() / "replay-bounds.json";
+  const Outcome found = mirrorsim(fmt::format("check {} --mutant remote-wp-reset-on-send --quiet --trace {}", kSmall,
+                                              saved.string()));
+  REQUIRE(found.exit_code == 1);
+  const std::string text = slurp(saved);
+  struct Edit {
+    std::string key, value, expected;
+  };
+  const Edit edits[] = {
+      {"\"cache_slots\": ", "-1", "world.side_a.cache_slots: expected an integer in [1, 64], got -1"},
+      {"\"cache_slots\": ", "1.5", "world.side_a.cache_slots: expected an integer in [1, 64], got 1.5"},
+      {"\"round_trips_per_write\": ", "0", "world.side_a.round_trips_per_write: expected an integer in [1, 2], got 0"},
+      {"\"track_bytes\": ", "0", "world.side_a.track_bytes: expected an integer in [512, 16777216], got 0"},
+  };
+  for (const Edit& e : edits) {
+    INFO(e.expected);
+    std::string bad = text;
+    // The first occurrence is side_a's: its value, up to the comma, replaced.
+    const size_t at = bad.find(e.key);
+    REQUIRE(at != std::string::npos);
+    const size_t value = at + e.key.size();
+    bad.replace(value, bad.find_first_of(",\n", value) - value, e.value);
+    const size_t line = static_cast<size_t>(std::count(bad.begin(), bad.begin() + static_cast<long>(value), '\n')) + 1;
+    const size_t column = value - bad.rfind('\n', value);
+    const fs::path file = temp_dir() / "replay-bad.json";
+    std::ofstream(file) << bad;
+    const Outcome r = mirrorsim("check --replay " + file.string());
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains(fmt::format("{}:{}:{}: {}", file.string(), line, column, e.expected)));
+  }
+}

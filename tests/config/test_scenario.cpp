@@ -367,7 +367,7 @@ TEST_CASE("an unknown key in an array-of-tables entry is refused before its othe
 
 TEST_CASE("a value of the wrong type is refused at the value, naming the key") {
   CHECK(parse_error(kVolume + "[link]\ndistance_km = \"far\"\n") ==
-        "test.toml:5:15: link.distance_km: expected a number ≥ 0, got \"far\"");
+        "test.toml:5:15: link.distance_km: expected a number in [0, 100000], got \"far\"");
   CHECK(parse_error(kVolume + "[primary]\ncache_slots = 1.5\n") ==
         "test.toml:5:15: primary.cache_slots: expected an integer ≥ 1, got 1.5");
   CHECK(parse_error(kVolume + "[primary]\ncache_nonvolatile = 1\n") ==
@@ -391,8 +391,8 @@ TEST_CASE("a value out of range is refused, naming the range") {
   CHECK_THAT(parse_error(kVolume + "[primary]\nwrite_pending_limit = 0\n"), Contains("expected a number in (0, 1], got 0"));
   CHECK(parse_error(kVolume + "[link]\nround_trips_per_write = 3\n") ==
         "test.toml:5:25: link.round_trips_per_write: expected 1 or 2, got 3");
-  CHECK_THAT(parse_error(kVolume + "[link]\ndistance_km = -1\n"), Contains("link.distance_km: expected a number ≥ 0, got -1"));
-  CHECK_THAT(parse_error(kVolume + "[link]\ndistance_km = inf\n"), Contains("expected a number ≥ 0, got inf"));
+  CHECK_THAT(parse_error(kVolume + "[link]\ndistance_km = -1\n"), Contains("link.distance_km: expected a number in [0, 100000], got -1"));
+  CHECK_THAT(parse_error(kVolume + "[link]\ndistance_km = inf\n"), Contains("expected a number in [0, 100000], got inf"));
   CHECK_THAT(parse_error(kVolume + "[primary]\ncache_slots = 5000000000\n"),
              Contains("primary.cache_slots: expected an integer ≤ 4294967295, got 5000000000"));
   CHECK_THAT(parse_error("[[volume]]\nname = \"db\"\ntracks = 0\n"),
@@ -404,7 +404,7 @@ TEST_CASE("a value out of range is refused, naming the range") {
              Contains("measurement.percentiles: expected a number in (0, 100) above 99 (in increasing order), got 50"));
   CHECK_THAT(parse_error(kVolume + "[[workload]]\nvolume = \"db\"\narrival = \"closed\"\nqueue_depth = 0\n"),
              StartsWith("test.toml:7:15: workload.0.queue_depth: expected an integer ≥ 1, got 0"));
-  CHECK_THAT(parse_error("seed = -1\n" + kVolume), StartsWith("test.toml:1:8: seed: expected an integer ≥ 0, got -1"));
+  CHECK_THAT(parse_error("seed = -1\n" + kVolume), StartsWith("test.toml:1:8: seed: expected an integer in [0, 9223372036854775807], got -1"));
   CHECK_THAT(parse_error("[[volume]]\nname = \"d.b\"\ntracks = 1\n"),
              StartsWith("test.toml:2:8: volume.0.name: expected a name of 1 to 64 letters"));
 }
@@ -499,14 +499,14 @@ TEST_CASE("a file that cannot be read is an error naming the path") {
   const TempDir dir;
   const std::string missing = (dir.path / "nope.toml").string();
   CHECK(error_of([&] { load_scenario_file(missing); }) == missing + ": cannot open: No such file or directory");
-  CHECK(error_of([&] { load_scenario_file(dir.path.string()); }) == dir.path.string() + ": cannot read: Is a directory");
+  CHECK(error_of([&] { load_scenario_file(dir.path.string()); }) == dir.path.string() + ": cannot read: a directory; a scenario is a regular file");
 }
 
 TEST_CASE("errors in a file name the file, line and column") {
   const TempDir dir;
   const std::string path = dir.write("bad.toml", kVolume + "[link]\ndistance_km = \"far\"\n");
   const std::string error = error_of([&] { load_scenario_file(path); });
-  CHECK(error == path + ":5:15: link.distance_km: expected a number ≥ 0, got \"far\"");
+  CHECK(error == path + ":5:15: link.distance_km: expected a number in [0, 100000], got \"far\"");
 }
 
 // ---- dotted keys ------------------------------------------------------------
@@ -597,7 +597,7 @@ TEST_CASE("set_value refuses bad values like the file would, and leaves the scen
   Scenario s = parse(kVolume + "[[workload]]\nvolume = \"db\"\n");
   const Scenario before = s;
   CHECK(error_of([&] { set_value(s, "link.distance_km", "abc", "--set link.distance_km=abc"); }) ==
-        "--set link.distance_km=abc: link.distance_km: expected a number ≥ 0, got \"abc\"");
+        "--set link.distance_km=abc: link.distance_km: expected a number in [0, 100000], got \"abc\"");
   CHECK(error_of([&] { set_value(s, "primary.cache_slots", "1.5", "w"); }) ==
         "w: primary.cache_slots: expected an integer ≥ 1, got 1.5");
   CHECK(error_of([&] { set_value(s, "volume.db.mode", "synchronous", "w"); }) ==
@@ -606,7 +606,7 @@ TEST_CASE("set_value refuses bad values like the file would, and leaves the scen
   // Checks across keys apply to what the override affects.
   CHECK(error_of([&] { set_value(s, "primary.track_bytes", "4096", "w"); }) ==
         "w: workload.0.block_bytes: 8192 exceeds primary.track_bytes (4096): a request must fit in one track");
-  CHECK_THAT(error_of([&] { set_value(s, "duration_s", "0", "w"); }), StartsWith("w: duration_s: expected a number > 0"));
+  CHECK_THAT(error_of([&] { set_value(s, "duration_s", "0", "w"); }), StartsWith("w: duration_s: expected a number in [1e-06, 10000000], got 0"));
   CHECK_THAT(error_of([&] { set_value(s, "seed", "1 2", "w"); }), StartsWith("w: seed: expected a TOML value"));
   CHECK_THAT(error_of([&] { set_value(s, "seed", "", "w"); }), Contains("got nothing"));
   CHECK(s == before);
@@ -743,7 +743,7 @@ TEST_CASE("[sweep] refuses keys and values that do not apply, at their position"
   CHECK(parse_error(kVolume + "[sweep]\n\"link.distnce_km\" = [1]\n") ==
         "test.toml:5:1: [sweep] unknown key 'link.distnce_km' (did you mean 'link.distance_km'?)");
   CHECK(parse_error(kVolume + "[sweep]\n\"link.distance_km\" = [1, \"far\"]\n") ==
-        "test.toml:5:26: [sweep] link.distance_km = \"far\": link.distance_km: expected a number ≥ 0, got \"far\"");
+        "test.toml:5:26: [sweep] link.distance_km = \"far\": link.distance_km: expected a number in [0, 100000], got \"far\"");
   CHECK_THAT(parse_error(kVolume + "[sweep]\nlink.distance_km = [1]\n"),
              StartsWith("test.toml:5:1: unquoted key 'link' in [sweep]: sweep keys are quoted dotted keys"));
   CHECK_THAT(parse_error(kVolume + "[sweep]\n\"link.distance_km\" = \"300:0:100\"\n"),
