@@ -1,10 +1,15 @@
 #include "check/counterexample.hpp"
 
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
+#include <sstream>
 #include <utility>
 
 #include <fmt/format.h>
+
+#include "report/json_read.hpp"
 
 namespace mirrorsim::check {
 
@@ -44,16 +49,16 @@ std::string_view kind_name(Kind k) {
   return "?";
 }
 
-Kind parse_kind(const std::string& s) {
+Kind parse_kind(const std::string& s, const std::string& where) {
   for (const auto& [kind, name] : kKinds)
     if (name == s) return kind;
-  throw TraceError(fmt::format("unknown event kind '{}'", s));
+  throw TraceError(fmt::format("{}: unknown event kind '{}'", where, s));
 }
 
-Side parse_side(const std::string& s) {
+Side parse_side(const std::string& s, const std::string& where) {
   if (s == "A") return Side::A;
   if (s == "B") return Side::B;
-  throw TraceError(fmt::format("unknown side '{}' (A or B)", s));
+  throw TraceError(fmt::format("{}: unknown side '{}' (A or B)", where, s));
 }
 
 json volume_json(const VolumeConfig& v) {
@@ -78,32 +83,36 @@ json controller_json(const ControllerConfig& c) {
           {"volumes", vols}};
 }
 
-ControllerConfig controller_from_json(const json& j) {
+ControllerConfig controller_from_json(const json& j, const std::string& where) {
+  using namespace json_read;
   ControllerConfig c;
-  c.cache_slots = j.at("cache_slots").get<uint32_t>();
-  c.write_pending_limit = j.at("write_pending_limit").get<double>();
-  c.track_bytes = j.at("track_bytes").get<uint32_t>();
-  c.disks = j.at("disks").get<uint32_t>();
-  c.cache_nonvolatile = j.at("cache_nonvolatile").get<bool>();
-  c.round_trips_per_write = j.at("round_trips_per_write").get<uint32_t>();
-  c.copies_in_flight_max = j.at("copies_in_flight_max").get<uint32_t>();
-  c.destages_per_disk_max = j.at("destages_per_disk_max").get<uint32_t>();
-  c.disk_retry_interval = Time::from_ns(j.at("disk_retry_interval_ns").get<int64_t>());
-  c.delayed_requests_max = j.at("delayed_requests_max").get<uint32_t>();
-  const auto mutant = j.at("mutant").get<std::string>();
-  if (!parse_mutant(mutant, c.mutant)) throw TraceError(fmt::format("unknown mutant '{}'", mutant));
-  for (const json& v : j.at("volumes")) {
+  c.cache_slots = integer_at<uint32_t>(j, "cache_slots", where);
+  c.write_pending_limit = number_at(j, "write_pending_limit", where, true);
+  c.track_bytes = integer_at<uint32_t>(j, "track_bytes", where);
+  c.disks = integer_at<uint32_t>(j, "disks", where);
+  c.cache_nonvolatile = boolean_at(j, "cache_nonvolatile", where);
+  c.round_trips_per_write = integer_at<uint32_t>(j, "round_trips_per_write", where);
+  c.copies_in_flight_max = integer_at<uint32_t>(j, "copies_in_flight_max", where);
+  c.destages_per_disk_max = integer_at<uint32_t>(j, "destages_per_disk_max", where);
+  c.disk_retry_interval = Time::from_ns(integer_at<int64_t>(j, "disk_retry_interval_ns", where));
+  c.delayed_requests_max = integer_at<uint32_t>(j, "delayed_requests_max", where);
+  const auto mutant = string_at(j, "mutant", where);
+  if (!parse_mutant(mutant, c.mutant)) throw TraceError(fmt::format("{}.mutant: unknown mutant '{}'", where, mutant));
+  const json& volumes = array_at(j, "volumes", where);
+  for (size_t i = 0; i < volumes.size(); ++i) {
+    const std::string at = path(path(where, "volumes"), i);
+    const json& v = volumes[i];
     VolumeConfig vc;
-    vc.name = v.at("name").get<std::string>();
-    vc.tracks = v.at("tracks").get<TrackNo>();
-    const auto mode = v.at("mode").get<std::string>();
-    if (!parse_mode(mode, vc.mode)) throw TraceError(fmt::format("unknown mode '{}'", mode));
-    vc.skew_tracks = v.at("skew_tracks").get<uint32_t>();
-    vc.domino = v.at("domino").get<bool>();
+    vc.name = string_at(v, "name", at);
+    vc.tracks = integer_at<TrackNo>(v, "tracks", at);
+    const auto mode = string_at(v, "mode", at);
+    if (!parse_mode(mode, vc.mode)) throw TraceError(fmt::format("{}.mode: unknown mode '{}'", at, mode));
+    vc.skew_tracks = integer_at<uint32_t>(v, "skew_tracks", at);
+    vc.domino = boolean_at(v, "domino", at);
     c.volumes.push_back(std::move(vc));
   }
   if (c.cache_slots == 0 || c.disks == 0 || c.volumes.empty())
-    throw TraceError("a controller needs cache slots, disks and volumes");
+    throw TraceError(fmt::format("{}: a controller needs cache slots, disks and volumes", where));
   return c;
 }
 
@@ -120,16 +129,17 @@ json bounds_json(const Bounds& b) {
 }
 
 Bounds bounds_from_json(const json& j) {
+  using json_read::integer_at;
   Bounds b;
-  b.writes = j.at("writes").get<uint32_t>();
-  b.reads = j.at("reads").get<uint32_t>();
-  b.link_failures = j.at("link_failures").get<uint32_t>();
-  b.crashes = j.at("crashes").get<uint32_t>();
-  b.disk_errors = j.at("disk_errors").get<uint32_t>();
-  b.disasters = j.at("disasters").get<uint32_t>();
-  b.operator_actions = j.at("operator_actions").get<uint32_t>();
-  b.max_states = j.at("max_states").get<uint64_t>();
-  b.max_depth = j.at("max_depth").get<uint32_t>();
+  b.writes = integer_at<uint32_t>(j, "writes", "bounds");
+  b.reads = integer_at<uint32_t>(j, "reads", "bounds");
+  b.link_failures = integer_at<uint32_t>(j, "link_failures", "bounds");
+  b.crashes = integer_at<uint32_t>(j, "crashes", "bounds");
+  b.disk_errors = integer_at<uint32_t>(j, "disk_errors", "bounds");
+  b.disasters = integer_at<uint32_t>(j, "disasters", "bounds");
+  b.operator_actions = integer_at<uint32_t>(j, "operator_actions", "bounds");
+  b.max_states = integer_at<uint64_t>(j, "max_states", "bounds");
+  b.max_depth = integer_at<uint32_t>(j, "max_depth", "bounds");
   return b;
 }
 
@@ -141,13 +151,14 @@ json event_json(const WorldEvent& e) {
 
 // Checks what World::apply would otherwise trust: the event must be one the
 // World can apply at that point. Replay re-checks against the live state.
-WorldEvent event_from_json(const json& j) {
+WorldEvent event_from_json(const json& j, const std::string& where) {
+  using namespace json_read;
   WorldEvent e;
-  e.kind = parse_kind(j.at("kind").get<std::string>());
-  e.side = parse_side(j.at("side").get<std::string>());
-  e.index = j.at("index").get<uint32_t>();
-  e.key = TrackKey{j.at("volume").get<VolumeId>(), j.at("track").get<TrackNo>()};
-  e.flag = j.at("flag").get<bool>();
+  e.kind = parse_kind(string_at(j, "kind", where), path(where, "kind"));
+  e.side = parse_side(string_at(j, "side", where), path(where, "side"));
+  e.index = integer_at<uint32_t>(j, "index", where);
+  e.key = TrackKey{integer_at<VolumeId>(j, "volume", where), integer_at<TrackNo>(j, "track", where)};
+  e.flag = boolean_at(j, "flag", where);
   return e;
 }
 
@@ -168,38 +179,48 @@ json to_json(const Counterexample& cx) {
 }
 
 Counterexample counterexample_from_json(const json& j) {
+  using namespace json_read;
   try {
-    if (j.value("format", "") != kFormat) throw TraceError(fmt::format("not a {} file", kFormat));
-    if (j.at("version").get<int>() != kFormatVersion)
-      throw TraceError(fmt::format("format version {} (this build reads {})", j.at("version").dump(), kFormatVersion));
+    const auto format = j.is_object() ? j.find("format") : j.end();
+    if (format == j.end() || !format->is_string() || format->get_ref<const std::string&>() != kFormat)
+      throw TraceError(fmt::format("not a {} file", kFormat));
+    if (const json& version = member(j, "version", ""); !version.is_number_integer() || version != kFormatVersion)
+      throw TraceError(fmt::format("format version {} (this build reads {})",
+                                   version.is_primitive() ? version.dump() : version.type_name(), kFormatVersion));
     Counterexample cx;
-    const json& w = j.at("world");
-    cx.world.links = w.at("links").get<uint32_t>();
-    if (cx.world.links == 0) throw TraceError("links must be at least 1");
-    cx.world.side_a = controller_from_json(w.at("side_a"));
-    cx.world.side_b = controller_from_json(w.at("side_b"));
-    cx.bounds = bounds_from_json(j.at("bounds"));
-    for (const json& e : j.at("events")) cx.events.push_back(event_from_json(e));
-    cx.rest_at_end = j.at("rest_at_end").get<bool>();
-    cx.shortest = j.at("shortest").get<bool>();
+    const json& w = member(j, "world", "");
+    cx.world.links = integer_at<uint32_t>(w, "links", "world");
+    if (cx.world.links == 0) throw TraceError("world.links must be at least 1");
+    cx.world.side_a = controller_from_json(member(w, "side_a", "world"), "world.side_a");
+    cx.world.side_b = controller_from_json(member(w, "side_b", "world"), "world.side_b");
+    cx.bounds = bounds_from_json(member(j, "bounds", ""));
+    const json& events = array_at(j, "events", "");
+    for (size_t i = 0; i < events.size(); ++i) cx.events.push_back(event_from_json(events[i], path("events", i)));
+    cx.rest_at_end = boolean_at(j, "rest_at_end", "");
+    cx.shortest = boolean_at(j, "shortest", "");
     return cx;
-  } catch (const json::exception& e) {
+  } catch (const Malformed& e) {
     throw TraceError(e.what());
   }
 }
 
 void save_counterexample(const Counterexample& cx, const std::string& path) {
+  errno = 0;
   std::ofstream f(path);
   f << to_json(cx).dump(2) << '\n';
-  if (!f) throw TraceError(fmt::format("{}: cannot write", path));
+  f.close();  // what is still buffered fails here (a full disk), not in the destructor, unseen
+  if (!f) throw TraceError(fmt::format("{}: cannot write: {}", path, errno ? std::strerror(errno) : "write failed"));
 }
 
 Counterexample load_counterexample(const std::string& path) {
-  std::ifstream f(path);
+  std::ifstream f(path, std::ios::binary);
   if (!f) throw TraceError(fmt::format("{}: cannot open", path));
+  std::stringstream text;
+  text << f.rdbuf();
+  if (!f) throw TraceError(fmt::format("{}: cannot read", path));
   try {
-    return counterexample_from_json(json::parse(f));
-  } catch (const json::exception& e) {
+    return counterexample_from_json(json_read::parse_text(text.str()));
+  } catch (const json_read::Malformed& e) {
     throw TraceError(fmt::format("{}: {}", path, e.what()));
   } catch (const TraceError& e) {
     throw TraceError(fmt::format("{}: {}", path, e.what()));

@@ -109,7 +109,7 @@ Time now_time() { return Time::from_s(sg::Engine::get_clock()); }
 class Simulation {
  public:
   Simulation(const Scenario& sc, const SimOptions& opt)
-      : sc_(sc), opt_(opt), tracing_(!opt.trace_path.empty() && opt.trace_writes > 0) {}
+      : sc_(sc), opt_(opt), tracing_(opt.trace && opt.trace_writes > 0) {}
   RunResult run();
 
  private:
@@ -1029,11 +1029,7 @@ RunResult Simulation::collect() {
   if (r.invariant_violations) r.violation_report = observer_->report();
   r.engine_activities = activities_;
   r.host_writes = host_writes_;
-  if (!opt_.trace_path.empty()) {
-    std::ofstream out(opt_.trace_path);
-    if (!out) throw std::runtime_error("cannot write the trace to " + opt_.trace_path);
-    out << trace_.to_json();
-  }
+  if (opt_.trace) r.trace_json = trace_.to_json();
   return std::move(r);
 }
 
