@@ -52,23 +52,28 @@ build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 # Each harness runs FUZZ_SECONDS from its committed corpus (tests/fuzz/corpus/,
-# read only) plus what earlier runs found ($(FUZZ_DIR)/corpus/, kept); a crash
-# stops with the input saved as $(FUZZ_DIR)/crash-HARNESS-*, to be added to
-# tests/fuzz/corpus/HARNESS/ once fixed (tests/fuzz/README.md).
+# read only) plus what earlier runs found ($(FUZZ_DIR)/corpus/, kept). A
+# defect stops that harness with its input saved as $(FUZZ_DIR)/crash-HARNESS-*
+# (to be added to tests/fuzz/corpus/HARNESS/ once fixed, tests/fuzz/README.md);
+# the others still run, and make fuzz fails at the end.
 fuzz: deps
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(FUZZ_PACKAGES)"
 	@[ -f $(FUZZ_DIR)/build.ninja ] || cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_CXX_COMPILER=clang++ -DMIRRORSIM_FUZZ=ON -DPython3_EXECUTABLE=$(PYTHON) >/dev/null
 	cmake --build $(FUZZ_DIR) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_HARNESSES))
-	@for h in $(FUZZ_HARNESSES); do \
+	@failed=""; for h in $(FUZZ_HARNESSES); do \
 	  seeds=tests/fuzz/corpus/$$h; [ $$h = scenario ] && seeds="$$seeds scenarios"; \
 	  mkdir -p $(FUZZ_DIR)/corpus/$$h; \
 	  echo "fuzz_$$h: $(FUZZ_SECONDS) s"; \
-	  $(FUZZ_DIR)/tests/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=30 -print_final_stats=1 \
-	    -artifact_prefix=$(FUZZ_DIR)/crash-$$h- $(FUZZ_DIR)/corpus/$$h $$seeds 2>$(FUZZ_DIR)/fuzz_$$h.log \
-	    || { tail -40 $(FUZZ_DIR)/fuzz_$$h.log; exit 1; }; \
-	  grep -E "^(stat::number_of_executed_units|stat::average_exec_per_sec|#[0-9]+ *DONE)" $(FUZZ_DIR)/fuzz_$$h.log; \
-	done
+	  if $(FUZZ_DIR)/tests/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=30 \
+	       -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crash-$$h- $(FUZZ_DIR)/corpus/$$h $$seeds \
+	       2>$(FUZZ_DIR)/fuzz_$$h.log; then \
+	    grep -E "^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)" $(FUZZ_DIR)/fuzz_$$h.log; \
+	  else \
+	    grep -E "ERROR|SUMMARY|runtime error|Test unit written" $(FUZZ_DIR)/fuzz_$$h.log; failed="$$failed $$h"; \
+	  fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make fuzz: defects found by:$$failed (logs: $(FUZZ_DIR)/fuzz_*.log)"; exit 1; fi
 
 clean:
 	rm -rf $(BUILD_DIR) $(FUZZ_DIR)

@@ -91,6 +91,38 @@ inline json parse_text(std::string_view text) {
       "JSON");
 }
 
+// The length of the longest prefix of `s` that is well-formed UTF-8 (RFC
+// 3629: no overlong forms, no surrogates, nothing beyond U+10FFFF): s.size()
+// when all of it is. JSON strings must be UTF-8; nlohmann's dump() throws
+// on anything else.
+inline size_t utf8_prefix(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto lead = static_cast<unsigned char>(s[i]);
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n = 0;  // continuation bytes
+    uint32_t cp = 0;
+    if (lead >= 0xC2 && lead <= 0xDF) n = 1, cp = lead & 0x1F;
+    else if (lead >= 0xE0 && lead <= 0xEF) n = 2, cp = lead & 0x0F;
+    else if (lead >= 0xF0 && lead <= 0xF4) n = 3, cp = lead & 0x07;
+    else return i;
+    if (s.size() - i <= n) return i;
+    for (size_t k = 1; k <= n; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      if ((c & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (c & 0x3F);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return i;
+    i += n + 1;
+  }
+  return i;
+}
+inline bool valid_utf8(std::string_view s) { return utf8_prefix(s) == s.size(); }
+
 inline const char* type_of(const json& j) { return j.type_name(); }
 
 // `where` names a value by its path from the document's root, "" for the root.
@@ -155,7 +187,25 @@ inline bool boolean(const json& j, std::string_view where) {
 
 inline std::string string(const json& j, std::string_view where) {
   if (!j.is_string()) throw Malformed(fmt::format("{}: a string expected, found {}", where, type_of(j)));
-  return j.get<std::string>();
+  const auto& text = j.get_ref<const std::string&>();
+  if (const size_t ok = utf8_prefix(text); ok != text.size())
+    throw Malformed(fmt::format("{}: not UTF-8 text (byte {})", where, ok));
+  return text;
+}
+
+// Every string and key in `j` UTF-8 (MessagePack does not enforce it; JSON
+// text does). Recursive: parse_msgpack bounds the depth.
+inline void check_utf8(const json& j, std::string_view where) {
+  if (j.is_string()) {
+    (void)string(j, where);
+  } else if (j.is_object()) {
+    for (const auto& [key, value] : j.items()) {
+      if (!valid_utf8(key)) throw Malformed(fmt::format("{}: a key that is not UTF-8 text", where));
+      check_utf8(value, path(where, key));
+    }
+  } else if (j.is_array()) {
+    for (size_t i = 0; i < j.size(); ++i) check_utf8(j[i], path(where, i));
+  }
 }
 
 // The same, reading the member `key` of the object `where`.

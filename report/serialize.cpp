@@ -98,6 +98,7 @@ RunResult deserialize(std::span<const uint8_t> bytes) {
     r.seed = integer_at<uint64_t>(j, "seed", "");
     r.scenario = member(j, "scenario", "");
     if (!r.scenario.is_object()) throw Malformed(fmt::format("scenario: an object expected, found {}", type_of(r.scenario)));
+    check_utf8(r.scenario, "scenario");
     r.scenario_toml = string_at(j, "scenario_toml", "");
     const json& percentiles = array_at(j, "percentiles", "");
     for (size_t i = 0; i < percentiles.size(); ++i) {

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "report/json_read.hpp"
 #include "sim/fork.hpp"
 
 namespace mirrorsim {
@@ -67,6 +68,8 @@ std::string csv_escape(const std::string& s) {
 }  // namespace
 
 SweepParam parse_sweep_param(std::string_view text, const std::string& where) {
+  // Its values become cells of the JSON lines table, which must be UTF-8.
+  if (!json_read::valid_utf8(text)) throw ScenarioError(where, "not UTF-8 text");
   const auto eq = text.find('=');
   if (eq == std::string_view::npos || eq == 0 || eq + 1 == text.size())
     throw ScenarioError(where, "expected key=v1,v2,... or key=start:stop:step, e.g. link.distance_km=0,100,300");
@@ -338,7 +341,9 @@ std::string to_jsonl(const SweepTable& t) {
         j[t.columns[i]] = row[i];
       }
     }
-    s += j.dump() + "\n";
+    // An error cell may quote what a user typed: bytes that are not UTF-8
+    // are written as U+FFFD rather than fail the whole table.
+    s += j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
   }
   return s;
 }
@@ -382,6 +387,9 @@ void check_runs_table(const SweepTable& t, const std::vector<size_t>& lines, con
 }  // namespace
 
 SweepTable read_csv(std::string_view text, const std::string& source) {
+  // Cells become JSON strings (to_jsonl), which must be UTF-8.
+  if (const size_t ok = json_read::utf8_prefix(text); ok != text.size())
+    throw std::runtime_error(fmt::format("{}:{}: not UTF-8 text", source, 1 + std::count(text.begin(), text.begin() + ok, '\n')));
   SweepTable t;
   std::vector<size_t> lines;  // of each row's first cell
   std::vector<std::string> fields;

@@ -136,6 +136,8 @@ TEST_CASE("merge: a damaged shard is refused with exit 2, naming the file and th
   CHECK_THAT(merge("quote.csv", csv + "\"4,"), Catch::Contains("quote.csv:4: unterminated quoted cell"));
   CHECK_THAT(merge("empty.csv", ""), Catch::Contains("empty.csv:1: empty: not a sweep runs table"));
   CHECK_THAT(merge("header.csv", "index,seed\n0,1\n"), Catch::Contains("header.csv:1: not a sweep runs table: column 2 must be 'grid_index'"));
+  // Its cells become JSON strings: merge threw nlohmann's type_error after writing the CSV.
+  CHECK_THAT(merge("latin1.csv", csv + "2,1,0,1,0,caf\xe9"), Catch::Contains("latin1.csv:4: not UTF-8 text"));
 }
 
 TEST_CASE("sweep: killed by SIGKILL, its forked children die with it within a second") {
@@ -183,6 +185,9 @@ TEST_CASE("sweep: a key that addresses nothing is a bad sweep, exit 2") {
   CHECK_THAT(out, Catch::Contains("distance_km"));
   CHECK(sh("sweep " + kQuick + kFast + " --param link.distance_km", &out) == 2);
   CHECK(sh("sweep " + kQuick + kFast + " --param link.distance_km=0,1 --shard 3/3", &out) == 2);
+  // A value that is not UTF-8 would end in the JSON lines table: the sweep aborted there.
+  CHECK(sh("sweep " + kQuick + kFast + " --param 'volume.db.mode=sync,\xff'", &out) == 2);
+  CHECK_THAT(out, Catch::Contains(": not UTF-8 text"));
 }
 
 TEST_CASE("sweep: the fitted slope of sync latency against distance is round trips x 10 us/km, within 1 %") {

@@ -128,6 +128,10 @@ TEST_CASE("the results decoder refuses wrong types, numbers out of range and inc
   CHECK(refusal_of_edited([](json& j) { j["metrics"]["losses"] = {{{"cause", "failover"}}}; }) ==
         "malformed run result: metrics.losses[0]: 'at_s' is missing");
   CHECK(refusal(json::to_msgpack(json::array())) == "malformed run result: the document: an object expected, found array");
+  // MessagePack strings need not be UTF-8; JSON's must (to_json(r).dump() threw).
+  CHECK(refusal_of_edited([](json& j) { j["driver"] = "sim\xff"; }) == "malformed run result: driver: not UTF-8 text (byte 3)");
+  CHECK(refusal_of_edited([](json& j) { j["scenario"]["link"]["x"] = "\xc3"; }) ==
+        "malformed run result: scenario.link.x: not UTF-8 text (byte 0)");
 }
 
 TEST_CASE("the results decoder refuses MessagePack nested deeper than any result instead of overflowing the stack") {
