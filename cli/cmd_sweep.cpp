@@ -125,7 +125,13 @@ int sweep_main(int argc, char** argv) {
     fmt::print(stderr, "mirrorsim sweep: --repeat must be at least 1\n");
     return kExitBadInput;
   }
-  const auto points = sweep_points(base, grid, repeat);
+  std::vector<SweepPoint> points;
+  try {
+    points = sweep_points(base, grid, repeat);
+  } catch (const ScenarioError& e) {
+    fmt::print(stderr, "mirrorsim sweep: {}\n", e.what());
+    return kExitBadInput;
+  }
   std::vector<std::string> keys;
   for (const auto& p : grid) keys.push_back(p.key);
   const bool quiet = vm.count("quiet") > 0;

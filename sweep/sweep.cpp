@@ -104,7 +104,17 @@ uint64_t repeat_seed(uint64_t base_seed, uint32_t repeat) { return base_seed + r
 
 std::vector<SweepPoint> sweep_points(const Scenario& base, const std::vector<SweepParam>& params, uint32_t repeat) {
   uint64_t combinations = 1;
-  for (const auto& p : params) combinations *= p.values.size();
+  std::string sizes;
+  for (const auto& p : params) {
+    sizes += fmt::format("{}{}", sizes.empty() ? "" : " x ", p.values.size());
+    // Checked as it grows: the product of a few large ranges overflows 64 bits.
+    if (p.values.empty() || combinations > kSweepRunsMax / p.values.size() / std::max<uint32_t>(repeat, 1)) {
+      if (p.values.empty()) throw ScenarioError("sweep " + p.key, "no values to sweep");
+      throw ScenarioError("", fmt::format("the grid of {} values{}, {} repeat(s) each, is over {} runs: split it",
+                                          sizes, &p == &params.back() ? "" : " and more", repeat, kSweepRunsMax));
+    }
+    combinations *= p.values.size();
+  }
   std::vector<SweepPoint> points;
   points.reserve(combinations * repeat);
   for (uint64_t g = 0; g < combinations; ++g) {

@@ -37,7 +37,10 @@ SweepParam parse_sweep_param(std::string_view text, const std::string& where);
 uint64_t repeat_seed(uint64_t base_seed, uint32_t repeat);
 
 // The cartesian product of the parameters (the first varies slowest), each
-// combination `repeat` times.
+// combination `repeat` times. More than kSweepRunsMax runs is refused with a
+// ScenarioError (a million runs of a tenth of a second each are a day of
+// one core; the points alone would take gigabytes).
+inline constexpr uint64_t kSweepRunsMax = 1'000'000;
 std::vector<SweepPoint> sweep_points(const Scenario& base, const std::vector<SweepParam>& params, uint32_t repeat);
 
 struct Shard {

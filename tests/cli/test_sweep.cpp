@@ -185,6 +185,15 @@ TEST_CASE("sweep: a key that addresses nothing is a bad sweep, exit 2") {
   CHECK_THAT(out, Catch::Contains("distance_km"));
   CHECK(sh("sweep " + kQuick + kFast + " --param link.distance_km", &out) == 2);
   CHECK(sh("sweep " + kQuick + kFast + " --param link.distance_km=0,1 --shard 3/3", &out) == 2);
+  // 10^12 points: sweep_points ended in an uncaught bad_alloc (exit 134); six
+  // such ranges overflow a 64-bit count.
+  CHECK(sh("sweep " + kQuick + kFast + " --param link.distance_km=0:9999:1 --param link.overhead_us=0:9999:1 "
+           "--param workload.0.rate_iops=1:10000:1", &out) == 2);
+  CHECK_THAT(out, Catch::Contains("mirrorsim sweep: the grid of 10000 x 10000 values and more, 1 repeat(s) each, is "
+                                  "over 1000000 runs: split it"));
+  CHECK(sh("sweep " + kQuick + kFast + " --param link.distance_km=0:999:1 --param link.overhead_us=0:999:1 --repeat 2",
+           &out) == 2);
+  CHECK_THAT(out, Catch::Contains("the grid of 1000 x 1000 values, 2 repeat(s) each, is over 1000000 runs"));
   // A value that is not UTF-8 would end in the JSON lines table: the sweep aborted there.
   CHECK(sh("sweep " + kQuick + kFast + " --param 'volume.db.mode=sync,\xff'", &out) == 2);
   CHECK_THAT(out, Catch::Contains(": not UTF-8 text"));

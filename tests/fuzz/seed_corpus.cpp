@@ -6,7 +6,7 @@
 // one), a counterexample the explorer found, a sharded sweep's CSV files.
 // The scenario harness's seeds are the shipped scenarios (scenarios/) and
 // hand-written files in corpus/scenario/. Run it again when a format
-// changes:  build/tests/fuzz/fuzz_seed_corpus tests/fuzz/corpus scenarios
+// changes:  cmake --build build --target fuzz_seed_corpus && build/tests/fuzz/fuzz_seed_corpus tests/fuzz/corpus scenarios
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
