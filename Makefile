@@ -70,7 +70,7 @@ fuzz: deps
 	       2>$(FUZZ_DIR)/fuzz_$$h.log; then \
 	    grep -E "^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)" $(FUZZ_DIR)/fuzz_$$h.log; \
 	  else \
-	    grep -E "ERROR|SUMMARY|runtime error|Test unit written" $(FUZZ_DIR)/fuzz_$$h.log; failed="$$failed $$h"; \
+	    grep -E "ERROR|SUMMARY|runtime error|Assertion|what\(\)|^fuzz_$$h: |Test unit written" $(FUZZ_DIR)/fuzz_$$h.log; failed="$$failed $$h"; \
 	  fi; \
 	done; \
 	if [ -n "$$failed" ]; then echo "make fuzz: defects found by:$$failed (logs: $(FUZZ_DIR)/fuzz_*.log)"; exit 1; fi
