@@ -49,6 +49,8 @@ void bind_result(py::module_& m) {
            "Every summary metric as (column, value), in the order of a sweep's columns.")
       .def("summary_text", &summary_text, "The readable summary `mirrorsim run` prints.")
       .def("timeseries_csv", &timeseries_csv, "The time series as `mirrorsim run --timeseries` writes it.")
+      .def_readonly("trace_json", &RunResult::trace_json,
+                    "The Chrome trace-event JSON of a traced run (what `mirrorsim run --trace` writes), \"\" otherwise.")
       .def(
           "timeseries_columns",
           [](const RunResult& r) {
@@ -105,7 +107,9 @@ void bind_result(py::module_& m) {
             const std::string s = b;
             return deserialize(std::vector<uint8_t>(s.begin(), s.end()));
           },
-          "data"_a, "A result from serialize()'s bytes.");
+          "data"_a,
+          "A result from serialize()'s bytes. Raises ValueError naming the first field that is missing, of the "
+          "wrong type or out of range.");
 }
 
 }  // namespace mirrorsim::bindings

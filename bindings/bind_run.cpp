@@ -96,19 +96,17 @@ void bind_run(py::module_& m) {
   using namespace pybind11::literals;
   m.def(
       "run",
-      [](const Scenario& s, const std::string& trace_path, uint32_t trace_writes) {
-        // The C library would end the path at the NUL and write another file.
-        if (trace_path.find('\0') != std::string::npos) throw py::value_error("trace_path: a path cannot contain a NUL character");
+      [](const Scenario& s, bool trace, uint32_t trace_writes) {
         SimOptions options;
         options.progress = false;
-        options.trace_path = trace_path;
+        options.trace = trace;
         options.trace_writes = trace_writes;
         return run_in_child(s, options);
       },
-      "scenario"_a, "trace_path"_a = "", "trace_writes"_a = 200,
+      "scenario"_a, "trace"_a = false, "trace_writes"_a = 200,
       "Simulates the scenario in a forked child (SimGrid allows one engine per process) and returns its "
-      "RunResult; with a trace_path, the child also writes a Chrome trace-event JSON of the first trace_writes "
-      "host writes (as `mirrorsim run --trace`). The GIL is released while waiting; Ctrl-C raises "
+      "RunResult; with trace, its trace_json() holds a Chrome trace-event JSON of the first trace_writes host "
+      "writes (what `mirrorsim run --trace` writes). The GIL is released while waiting; Ctrl-C raises "
       "KeyboardInterrupt and kills the child; a failed child raises RunFailed with its message.");
   m.def("sweep", &sweep, "scenario"_a, "grid"_a, "repeat"_a, "jobs"_a, "on_progress"_a, "memory_bytes_max"_a,
         "Runs the sweep engine of `mirrorsim sweep` over the grid [(dotted key, [TOML value text])] x repeat "

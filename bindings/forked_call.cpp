@@ -44,58 +44,18 @@ void wait_interruptibly(int fd, Pump&& pump, Stop&& stop) {
   }
 }
 
-// One frame: a tag ('R' result, 'S' ScenarioError, 'E' error), the number
-// of parts, then each part as an 8-byte length and its bytes.
-void write_frame(int fd, char tag, const std::vector<std::string>& parts) {
-  child_write_all(fd, &tag, 1);
-  const uint64_t count = parts.size();
-  child_write_all(fd, &count, sizeof count);
-  for (const std::string& part : parts) {
-    const uint64_t n = part.size();
-    child_write_all(fd, &n, sizeof n);
-    child_write_all(fd, part.data(), part.size());
-  }
-}
-
-struct Frame {
-  char tag = 0;
-  std::vector<std::string> parts;
-};
-
-std::optional<Frame> read_frame(const std::string& data) {
-  size_t at = 0;
-  auto take = [&](void* out, size_t n) {
-    if (data.size() - at < n) return false;
-    std::memcpy(out, data.data() + at, n);
-    at += n;
-    return true;
-  };
-  Frame f;
-  uint64_t count = 0;
-  if (!take(&f.tag, 1) || !take(&count, sizeof count)) return std::nullopt;
-  for (uint64_t i = 0; i < count; ++i) {
-    uint64_t n = 0;
-    if (!take(&n, sizeof n) || data.size() - at < n) return std::nullopt;
-    f.parts.emplace_back(data.substr(at, n));
-    at += n;
-  }
-  if (at != data.size()) return std::nullopt;
-  return f;
-}
-
 // A forked child running `work`, killed and reaped unless it was waited for.
 class Child {
  public:
   explicit Child(const std::function<std::vector<std::string>()>& work) {
-    std::fflush(stdout);
-    std::fflush(stderr);
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) throw ChildFailed(fmt::format("pipe: {}", std::strerror(errno)));
-    pid_ = ::fork();
+    pid_ = fork_child();
     if (pid_ < 0) {
+      const int error = errno;
       ::close(fds[0]);
       ::close(fds[1]);
-      throw ChildFailed(fmt::format("fork: {}", std::strerror(errno)));
+      throw ChildFailed(fmt::format("fork: {}", std::strerror(error)));
     }
     if (pid_ == 0) {
       // The interpreter's SIGINT handler would only set a flag no one reads
@@ -103,15 +63,16 @@ class Child {
       std::signal(SIGINT, SIG_DFL);
       ::close(fds[0]);
       try {
-        write_frame(fds[1], 'R', work());
+        const std::vector<std::string> parts = work();
+        write_child_reply(fds[1], 'R', std::vector<std::string_view>(parts.begin(), parts.end()));
       } catch (const ScenarioError& e) {
         std::string message = e.what();
         if (!e.where().empty() && message.starts_with(e.where() + ": ")) message.erase(0, e.where().size() + 2);
-        write_frame(fds[1], 'S', {e.where(), message});
+        write_child_reply(fds[1], 'S', {e.where(), message});
       } catch (const std::exception& e) {
-        write_frame(fds[1], 'E', {e.what()});
+        write_child_reply(fds[1], 'E', {e.what()});
       } catch (...) {
-        write_frame(fds[1], 'E', {"an exception that is not a std::exception"});
+        write_child_reply(fds[1], 'E', {"an exception that is not a std::exception"});
       }
       ::close(fds[1]);
       _exit(0);  // no interpreter finalisation, no atexit handlers of the parent's state
@@ -195,12 +156,15 @@ std::vector<std::string> call_in_child(const std::function<std::vector<std::stri
   wait_interruptibly(child.fd(), [&] { return child.pump(); }, [&] { child.kill(); });
   const int status = child.reap();
   if (WIFSIGNALED(status)) throw ChildFailed(fmt::format("{} crashed: {}", what, strsignal(WTERMSIG(status))));
-  const std::optional<Frame> frame = read_frame(child.data());
-  if (!frame) throw ChildFailed(fmt::format("{} exited ({}) without a readable result", what, WEXITSTATUS(status)));
-  if (frame->tag == 'S' && frame->parts.size() == 2) throw ScenarioError(frame->parts[0], frame->parts[1]);
-  if (frame->tag == 'E' && frame->parts.size() == 1) throw ChildFailed(frame->parts[0]);
-  if (frame->tag != 'R') throw ChildFailed(fmt::format("{} sent an unreadable result", what));
-  return frame->parts;
+  if (child.data().empty())
+    throw ChildFailed(fmt::format("{} exited ({}) without a result", what, WEXITSTATUS(status)));
+  ChildReply reply = parse_child_reply(
+      std::span(reinterpret_cast<const uint8_t*>(child.data().data()), child.data().size()), what);
+  if (reply.tag == 'S' && reply.parts.size() == 2) throw ScenarioError(reply.parts[0], reply.parts[1]);
+  if (reply.tag == 'E' && reply.parts.size() == 1) throw ChildFailed(reply.parts[0]);
+  if (reply.tag != 'R')
+    throw ChildFailed(fmt::format("{}'s reply is unreadable (tag '{}', {} parts)", what, reply.tag, reply.parts.size()));
+  return std::move(reply.parts);
 }
 
 }  // namespace mirrorsim::bindings

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "model/limits.hpp"
+#include "report/json_read.hpp"
 
 namespace mirrorsim::check {
 
@@ -503,10 +504,36 @@ void save_counterexample(const Counterexample& cx, const std::string& path) {
   if (path.find('\0') != std::string::npos) throw TraceError("a path cannot contain a NUL character");
   std::ofstream f(path);
   f << to_json(cx).dump(2) << '\n';
-  if (!f) throw TraceError(fmt::format("{}: cannot write", path));
+  f.close();  // what is still buffered fails here (a full disk), not in the destructor, unseen
+  if (!f) throw TraceError(fmt::format("{}: cannot write: {}", path, errno ? std::strerror(errno) : "write failed"));
 }
 
 Counterexample parse_counterexample(std::string_view text, const std::string& source) {
+  // Nesting first: copying a JSON value recurses once per level, and a file
+  // of nested arrays would overflow the stack (a counterexample nests 4 deep).
+  {
+    Positions at;
+    size_t depth = 0;
+    bool in_string = false, escape = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+      const char c = text[i];
+      if (in_string) {
+        if (escape) escape = false;
+        else if (c == '\\') escape = true;
+        else if (c == '"') in_string = false;
+      } else if (c == '"') {
+        in_string = true;
+      } else if (c == '[' || c == '{') {
+        if (++depth > json_read::kDepthMax) {
+          at.advance(text.substr(0, i));
+          throw TraceError(fmt::format("{}:{}:{}: not a counterexample: nested deeper than {} levels", source, at.line,
+                                       at.column, json_read::kDepthMax));
+        }
+      } else if ((c == ']' || c == '}') && depth > 0) {
+        --depth;
+      }
+    }
+  }
   json j;
   try {
     j = json::parse(text);

@@ -55,7 +55,7 @@ int run_main(int argc, char** argv) {
   if (!quiet) fmt::print(stderr, "mirrorsim run {} (seed {})\n", scenario.source, scenario.seed);
   SimOptions options;
   options.progress = !quiet;
-  options.trace_path = trace_path;
+  options.trace = !trace_path.empty();
   options.trace_writes = trace_writes.value;
   RunResult result;
   try {
@@ -69,6 +69,7 @@ int run_main(int argc, char** argv) {
   bool written = true;
   if (!out_path.empty()) written &= write_text_file("run", out_path, to_json(result).dump(2) + "\n");
   if (!timeseries_path.empty()) written &= write_text_file("run", timeseries_path, timeseries_csv(result));
+  if (!trace_path.empty()) written &= write_text_file("run", trace_path, result.trace_json);
   if (result.invariant_violations) {
     fmt::print(stderr, "\n{}", result.violation_report);
     return kExitFailed;

@@ -131,14 +131,9 @@ int sweep_main(int argc, char** argv) {
     fmt::print(stderr, "mirrorsim sweep: --jobs must be at least 1\n");
     return kExitBadInput;
   }
+  std::vector<SweepPoint> points;
   try {
-    check_sweep_size(grid, repeat.value, base.source);
-  } catch (const ScenarioError& e) {
-    fmt::print(stderr, "mirrorsim sweep: {}\n", e.what());
-    return kExitBadInput;
-  }
-  const auto points = sweep_points(base, grid, repeat.value);
-  try {
+    points = sweep_points(base, grid, repeat.value);  // refuses a grid too large to hold
     // Every grid point (its repeats differ only in the seed), `jobs` at once.
     std::vector<std::vector<Override>> grid_points;
     for (const SweepPoint& p : points)

@@ -69,7 +69,7 @@ void check_resources(const Scenario& s, const ResourceLimits& limits, Driver dri
 // A sweep's grid times its repeats, at most: each run is a point in memory
 // before the first one starts (three parameters of 10,000 values would be
 // 10^12 of them).
-inline constexpr double kSweepRunsMax = 1e7;
+inline constexpr double kSweepRunsMax = 1e6;
 // Throws ResourceError naming `where` when the grid of `params` × repeat
 // exceeds kSweepRunsMax runs.
 void check_sweep_size(const std::vector<SweepParam>& params, uint32_t repeat, const std::string& where);

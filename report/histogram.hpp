@@ -27,6 +27,7 @@ class LatencyHistogram {
   // Lossless round trip through plain data (non-empty buckets only), for
   // results that cross a process boundary.
   std::vector<std::pair<uint32_t, uint64_t>> nonzero_buckets() const;
+  size_t bucket_count() const { return buckets_.size(); }
   void restore(const std::vector<std::pair<uint32_t, uint64_t>>& buckets, uint64_t count, double sum_ns, int64_t min_ns,
                int64_t max_ns);
   double sum_ns() const { return sum_ns_; }

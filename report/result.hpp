@@ -107,6 +107,9 @@ struct RunResult {
   uint64_t engine_activities = 0;  // SimGrid activities started (sim)
   uint64_t host_writes = 0;        // all host writes issued (not only measured ones)
   std::vector<TimeSample> timeseries;
+  // The Chrome trace-event JSON of the first traced writes, when the run was
+  // traced (SimOptions::trace_writes); the driver's caller writes it to a file.
+  std::string trace_json;
 
   uint64_t writes_lost() const;
 };

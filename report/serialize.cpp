@@ -2,6 +2,10 @@
 
 #include <stdexcept>
 
+#include <fmt/format.h>
+
+#include "report/json_read.hpp"
+
 namespace mirrorsim {
 
 namespace {
@@ -20,13 +24,40 @@ json ops(const OpStats& s) {
           {"seen", s.samples.seen()}};
 }
 
-void ops_from(const json& j, OpStats& s) {
-  s.completed = j.at("completed");
-  s.rejected = j.at("rejected");
-  s.bytes = j.at("bytes");
-  s.response.restore(j.at("buckets").get<std::vector<std::pair<uint32_t, uint64_t>>>(), j.at("count"), j.at("sum_ns"),
-                     j.at("min_ns"), j.at("max_ns"));
-  s.samples.restore(j.at("samples").get<std::vector<int64_t>>(), j.at("seen"));
+// Timeseries rows are arrays of the TimeSample fields in declaration order.
+constexpr size_t kTimeSampleFields = 11;
+
+void ops_from(const json& j, const std::string& where, OpStats& s) {
+  using namespace json_read;
+  s.completed = integer_at<uint64_t>(j, "completed", where);
+  s.rejected = integer_at<uint64_t>(j, "rejected", where);
+  s.bytes = integer_at<uint64_t>(j, "bytes", where);
+  // As nonzero_buckets() writes them: (index, count) pairs, ascending, each
+  // index one the histogram has.
+  const std::string buckets_where = path(where, "buckets");
+  const json& buckets = array_at(j, "buckets", where);
+  std::vector<std::pair<uint32_t, uint64_t>> nonzero;
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    const std::string at = path(buckets_where, i);
+    const json& pair = array(buckets[i], at, 2);
+    const auto index = integer<uint32_t>(pair[0], path(at, 0));
+    if (index >= s.response.bucket_count())
+      throw Malformed(fmt::format("{}: bucket {} beyond the histogram's {}", at, index, s.response.bucket_count()));
+    if (!nonzero.empty() && index <= nonzero.back().first)
+      throw Malformed(fmt::format("{}: bucket {} after bucket {}: ascending expected", at, index, nonzero.back().first));
+    nonzero.emplace_back(index, integer<uint64_t>(pair[1], path(at, 1)));
+  }
+  s.response.restore(nonzero, integer_at<uint64_t>(j, "count", where), number_at(j, "sum_ns", where),
+                     integer_at<int64_t>(j, "min_ns", where), integer_at<int64_t>(j, "max_ns", where));
+  const std::string samples_where = path(where, "samples");
+  const json& samples_json = array_at(j, "samples", where);
+  std::vector<int64_t> samples;
+  samples.reserve(samples_json.size());
+  for (size_t i = 0; i < samples_json.size(); ++i) samples.push_back(integer<int64_t>(samples_json[i], path(samples_where, i)));
+  const auto seen = integer_at<uint64_t>(j, "seen", where);
+  if (samples.size() > seen)
+    throw Malformed(fmt::format("{}: {} samples of {} seen", samples_where, samples.size(), seen));
+  s.samples.restore(std::move(samples), seen);
 }
 }  // namespace
 
@@ -50,99 +81,123 @@ std::vector<uint8_t> serialize(const RunResult& r) {
                   t.pair_state});
   j["timeseries"] = ts;
   j["violation_report"] = r.violation_report;
+  j["trace_json"] = r.trace_json;
   return json::to_msgpack(j);
 }
 
-RunResult deserialize(const std::vector<uint8_t>& bytes) {
-  json j;
+RunResult deserialize(std::span<const uint8_t> bytes) {
+  using namespace json_read;
   try {
-    j = json::from_msgpack(bytes);
-  } catch (const json::exception& e) {
-    throw std::runtime_error(std::string("malformed run result: ") + e.what());
-  }
-  try {
+    const json j = parse_msgpack(bytes);
     RunResult r;
-    r.mirrorsim_version = j.at("mirrorsim_version");
-    r.driver = j.at("driver");
-    r.engine_version = j.at("engine_version");
-    r.engine_config = j.at("engine_config").get<std::vector<std::string>>();
-    r.seed = j.at("seed");
-    r.scenario = j.at("scenario");
-    r.scenario_toml = j.at("scenario_toml");
-    r.percentiles = j.at("percentiles").get<std::vector<double>>();
-    const json& m = j.at("metrics");
-    r.simulated_s = m.at("simulated_s");
-    r.measured_s = m.at("measured_s");
-    for (const json& v : j.at("full_volumes")) {
+    r.mirrorsim_version = string_at(j, "mirrorsim_version", "");
+    r.driver = string_at(j, "driver", "");
+    r.engine_version = string_at(j, "engine_version", "");
+    const json& config = array_at(j, "engine_config", "");
+    for (size_t i = 0; i < config.size(); ++i) r.engine_config.push_back(string(config[i], path("engine_config", i)));
+    r.seed = integer_at<uint64_t>(j, "seed", "");
+    r.scenario = member(j, "scenario", "");
+    if (!r.scenario.is_object()) throw Malformed(fmt::format("scenario: an object expected, found {}", type_of(r.scenario)));
+    check_utf8(r.scenario, "scenario");
+    r.scenario_toml = string_at(j, "scenario_toml", "");
+    const json& percentiles = array_at(j, "percentiles", "");
+    for (size_t i = 0; i < percentiles.size(); ++i) {
+      const double p = number(percentiles[i], path("percentiles", i), true);
+      if (!(p > 0 && p < 100)) throw Malformed(fmt::format("percentiles[{}]: {} is not in (0, 100)", i, p));
+      r.percentiles.push_back(p);
+    }
+    const json& m = member(j, "metrics", "");
+    r.simulated_s = number_at(m, "simulated_s", "metrics");
+    r.measured_s = number_at(m, "measured_s", "metrics");
+    const json& volumes = array_at(j, "full_volumes", "");
+    for (size_t i = 0; i < volumes.size(); ++i) {
+      const std::string where = path("full_volumes", i);
+      const json& v = volumes[i];
       VolumeResult vr;
-      vr.name = v.at("name");
-      vr.mode = static_cast<Mode>(v.at("mode").get<int>());
-      ops_from(v.at("writes"), vr.writes);
-      ops_from(v.at("reads"), vr.reads);
-      vr.delayed_writes = v.at("delayed_writes");
-      vr.delayed_write_s = v.at("delayed_write_s");
+      vr.name = string_at(v, "name", where);
+      const auto mode = integer_at<uint8_t>(v, "mode", where);
+      if (mode > static_cast<uint8_t>(Mode::AdaptiveCopyDisk))
+        throw Malformed(fmt::format("{}.mode: {} is not a mode", where, mode));
+      vr.mode = static_cast<Mode>(mode);
+      ops_from(member(v, "writes", where), path(where, "writes"), vr.writes);
+      ops_from(member(v, "reads", where), path(where, "reads"), vr.reads);
+      vr.delayed_writes = integer_at<uint64_t>(v, "delayed_writes", where);
+      vr.delayed_write_s = number_at(v, "delayed_write_s", where);
       r.volumes.push_back(std::move(vr));
     }
-    r.mean_wp_slots = m.at("mean_wp_slots");
-    r.in_sync_fraction = m.at("in_sync_fraction");
-    r.wp_episodes_per_s = m.at("wp_episodes_per_s");
-    r.wp_residence_mean_ms = m.at("wp_residence_mean_ms");
-    r.peak_remote_wp_tracks = m.at("peak_remote_wp_tracks");
-    r.peak_local_wp_slots = m.at("peak_local_wp_slots");
-    r.peak_invalid_remote_tracks = m.at("peak_invalid_remote_tracks");
-    r.peak_writes_at_risk = m.at("peak_writes_at_risk");
-    r.peak_bytes_at_risk = m.at("peak_bytes_at_risk");
-    r.link_utilisation_to_secondary = m.at("link_utilisation_to_secondary");
-    r.link_utilisation_to_primary = m.at("link_utilisation_to_primary");
-    r.disk_utilisation_r1_mean = m.at("disk_utilisation_r1_mean");
-    r.disk_utilisation_r1_max = m.at("disk_utilisation_r1_max");
-    r.disk_utilisation_r2_mean = m.at("disk_utilisation_r2_mean");
-    r.disk_utilisation_r2_max = m.at("disk_utilisation_r2_max");
-    r.copies_sent = m.at("copies_sent");
-    r.disk_errors = m.at("disk_errors");
-    for (const json& x : m.at("resyncs")) {
+    r.mean_wp_slots = number_at(m, "mean_wp_slots", "metrics");
+    r.in_sync_fraction = number_at(m, "in_sync_fraction", "metrics");
+    r.wp_episodes_per_s = number_at(m, "wp_episodes_per_s", "metrics");
+    r.wp_residence_mean_ms = number_at(m, "wp_residence_mean_ms", "metrics");
+    r.peak_remote_wp_tracks = integer_at<uint64_t>(m, "peak_remote_wp_tracks", "metrics");
+    r.peak_local_wp_slots = integer_at<uint64_t>(m, "peak_local_wp_slots", "metrics");
+    r.peak_invalid_remote_tracks = integer_at<uint64_t>(m, "peak_invalid_remote_tracks", "metrics");
+    r.peak_writes_at_risk = integer_at<uint64_t>(m, "peak_writes_at_risk", "metrics");
+    r.peak_bytes_at_risk = integer_at<uint64_t>(m, "peak_bytes_at_risk", "metrics");
+    r.link_utilisation_to_secondary = number_at(m, "link_utilisation_to_secondary", "metrics");
+    r.link_utilisation_to_primary = number_at(m, "link_utilisation_to_primary", "metrics");
+    r.disk_utilisation_r1_mean = number_at(m, "disk_utilisation_r1_mean", "metrics");
+    r.disk_utilisation_r1_max = number_at(m, "disk_utilisation_r1_max", "metrics");
+    r.disk_utilisation_r2_mean = number_at(m, "disk_utilisation_r2_mean", "metrics");
+    r.disk_utilisation_r2_max = number_at(m, "disk_utilisation_r2_max", "metrics");
+    r.copies_sent = integer_at<uint64_t>(m, "copies_sent", "metrics");
+    r.disk_errors = integer_at<uint64_t>(m, "disk_errors", "metrics");
+    const json& resyncs = array_at(m, "resyncs", "metrics");
+    for (size_t i = 0; i < resyncs.size(); ++i) {
+      const std::string where = path("metrics.resyncs", i);
+      const json& x = resyncs[i];
       ResyncResult rr;
-      rr.start_s = x.at("start_s");
-      if (!x.at("end_s").is_null()) rr.end_s = x.at("end_s").get<double>();
-      rr.invalid_tracks_at_start = x.at("invalid_tracks_at_start");
+      rr.start_s = number_at(x, "start_s", where);
+      if (const json& end = member(x, "end_s", where); !end.is_null()) rr.end_s = number(end, path(where, "end_s"));
+      rr.invalid_tracks_at_start = integer_at<uint64_t>(x, "invalid_tracks_at_start", where);
       r.resyncs.push_back(rr);
     }
-    for (const json& x : m.at("losses")) {
+    const json& losses = array_at(m, "losses", "metrics");
+    for (size_t i = 0; i < losses.size(); ++i) {
+      const std::string where = path("metrics.losses", i);
+      const json& x = losses[i];
       LossResult l;
-      l.cause = x.at("cause");
-      l.at_s = x.at("at_s");
-      l.acked_by = x.at("acked_by");
-      l.writes = x.at("writes");
-      l.bytes = x.at("bytes");
-      l.writes_acked_while_mirrored = x.at("writes_acked_while_mirrored");
-      l.writes_by_volume = x.at("writes_by_volume").get<std::vector<uint64_t>>();
-      r.losses.push_back(l);
+      l.cause = string_at(x, "cause", where);
+      l.at_s = number_at(x, "at_s", where);
+      l.acked_by = string_at(x, "acked_by", where);
+      l.writes = integer_at<uint64_t>(x, "writes", where);
+      l.bytes = integer_at<uint64_t>(x, "bytes", where);
+      l.writes_acked_while_mirrored = integer_at<uint64_t>(x, "writes_acked_while_mirrored", where);
+      const std::string by_volume = path(where, "writes_by_volume");
+      const json& counts = array(member(x, "writes_by_volume", where), by_volume, r.volumes.size());
+      for (size_t v = 0; v < counts.size(); ++v) l.writes_by_volume.push_back(integer<uint64_t>(counts[v], path(by_volume, v)));
+      r.losses.push_back(std::move(l));
     }
-    r.invariant_violations = m.at("invariant_violations");
-    r.quiesced_at_end = m.at("quiesced_at_end");
-    r.end_state = m.at("end_state");
-    r.drain_failed = m.at("drain_failed");
-    r.host_writes = m.at("host_writes");
-    r.engine_activities = m.at("engine_activities");
-    for (const json& t : j.at("timeseries")) {
+    r.invariant_violations = integer_at<uint64_t>(m, "invariant_violations", "metrics");
+    r.quiesced_at_end = boolean_at(m, "quiesced_at_end", "metrics");
+    r.end_state = string_at(m, "end_state", "metrics");
+    r.drain_failed = boolean_at(m, "drain_failed", "metrics");
+    r.host_writes = integer_at<uint64_t>(m, "host_writes", "metrics");
+    r.engine_activities = integer_at<uint64_t>(m, "engine_activities", "metrics");
+    const json& timeseries = array_at(j, "timeseries", "");
+    for (size_t i = 0; i < timeseries.size(); ++i) {
+      const std::string where = path("timeseries", i);
+      const json& t = array(timeseries[i], where, kTimeSampleFields);
+      auto field = [&](size_t f) { return path(where, f); };
       TimeSample s;
-      s.t_s = t[0];
-      s.remote_wp_tracks = t[1];
-      s.local_wp_slots = t[2];
-      s.invalid_remote_tracks = t[3];
-      s.delayed_writes = t[4];
-      s.writes_at_risk = t[5];
-      s.bytes_at_risk = t[6];
-      s.link_utilisation = t[7];
-      s.write_iops = t[8];
-      s.write_response_mean_ms = t[9];
-      s.pair_state = t[10];
-      r.timeseries.push_back(s);
+      s.t_s = number(t[0], field(0));
+      s.remote_wp_tracks = integer<uint64_t>(t[1], field(1));
+      s.local_wp_slots = integer<uint64_t>(t[2], field(2));
+      s.invalid_remote_tracks = integer<uint64_t>(t[3], field(3));
+      s.delayed_writes = integer<uint64_t>(t[4], field(4));
+      s.writes_at_risk = integer<uint64_t>(t[5], field(5));
+      s.bytes_at_risk = integer<uint64_t>(t[6], field(6));
+      s.link_utilisation = number(t[7], field(7));
+      s.write_iops = number(t[8], field(8));
+      s.write_response_mean_ms = number(t[9], field(9));
+      s.pair_state = string(t[10], field(10));
+      r.timeseries.push_back(std::move(s));
     }
-    r.violation_report = j.at("violation_report");
+    r.violation_report = string_at(j, "violation_report", "");
+    r.trace_json = string_at(j, "trace_json", "");
     return r;
-  } catch (const json::exception& e) {
-    throw std::runtime_error(std::string("malformed run result: ") + e.what());
+  } catch (const Malformed& e) {
+    throw Malformed(std::string("malformed run result: ") + e.what());
   }
 }
 

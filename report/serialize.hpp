@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "report/result.hpp"
@@ -10,7 +11,11 @@
 namespace mirrorsim {
 
 std::vector<uint8_t> serialize(const RunResult& r);
-// Throws std::runtime_error on data that is not a serialized RunResult.
-RunResult deserialize(const std::vector<uint8_t>& bytes);
+// Checks everything it reads — types, integer ranges, array lengths, the
+// histogram's buckets, nesting depth — and throws json_read::Malformed (a
+// std::invalid_argument: ValueError in Python) naming the first bad field
+// of data that is not a serialized RunResult. Never trusts the bytes: they
+// come from a child process or from a pickle.
+RunResult deserialize(std::span<const uint8_t> bytes);
 
 }  // namespace mirrorsim

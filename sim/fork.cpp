@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,7 +15,9 @@
 
 namespace mirrorsim {
 
-void child_write_all(int fd, const void* data, size_t n) {
+namespace {
+
+void write_all(int fd, const void* data, size_t n) {
   const auto* p = static_cast<const uint8_t*>(data);
   while (n > 0) {
     const ssize_t w = ::write(fd, p, n);
@@ -27,37 +30,83 @@ void child_write_all(int fd, const void* data, size_t n) {
   }
 }
 
-namespace {
-// The child writes one frame: a tag ('R' result, 'E' error), an 8-byte
-// length, then the bytes.
-void write_frame(int fd, char tag, const std::vector<uint8_t>& bytes) {
-  const uint64_t n = bytes.size();
-  child_write_all(fd, &tag, 1);
-  child_write_all(fd, &n, sizeof n);
-  child_write_all(fd, bytes.data(), bytes.size());
-}
 }  // namespace
 
-ChildRun::ChildRun(const Scenario& scenario, const SimOptions& options) {
-  // Whatever the parent has buffered would be written twice otherwise.
+pid_t fork_child() {
+  const pid_t parent = ::getpid();
   std::fflush(stdout);
   std::fflush(stderr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) _exit(1);
+  }
+  return pid;
+}
+
+void write_child_reply(int fd, char tag, const std::vector<std::string_view>& parts) {
+  write_all(fd, &tag, 1);
+  const uint64_t count = parts.size();
+  write_all(fd, &count, sizeof count);
+  for (const std::string_view part : parts) {
+    const uint64_t n = part.size();
+    write_all(fd, &n, sizeof n);
+    write_all(fd, part.data(), part.size());
+  }
+}
+
+ChildReply parse_child_reply(std::span<const uint8_t> data, std::string_view what) {
+  if (data.empty()) throw ChildFailed(fmt::format("{} sent nothing", what));
+  size_t at = 0;
+  auto take_u64 = [&](std::string_view field) {
+    uint64_t v = 0;
+    if (data.size() - at < sizeof v)
+      throw ChildFailed(fmt::format("{}'s reply was cut short at {} (byte {} of {})", what, field, at, data.size()));
+    std::memcpy(&v, data.data() + at, sizeof v);
+    at += sizeof v;
+    return v;
+  };
+  ChildReply reply;
+  reply.tag = static_cast<char>(data[at++]);
+  if (reply.tag != 'R' && reply.tag != 'S' && reply.tag != 'E')
+    throw ChildFailed(fmt::format("{}'s reply is unreadable (tag byte {})", what, static_cast<unsigned>(data[0])));
+  const uint64_t count = take_u64("the number of parts");
+  // Each part takes at least its length: a count beyond that is garbage,
+  // refused before anything is allocated for it.
+  if (count > (data.size() - at) / sizeof(uint64_t))
+    throw ChildFailed(
+        fmt::format("{}'s reply announces {} part(s), more than its {} bytes can hold", what, count, data.size()));
+  for (uint64_t i = 0; i < count; ++i) {
+    const uint64_t n = take_u64(fmt::format("the length of part {}", i + 1));
+    if (n > data.size() - at)
+      throw ChildFailed(fmt::format("{}'s reply was cut short in part {} ({} bytes of {})", what, i + 1,
+                                    data.size() - at, n));
+    reply.parts.emplace_back(reinterpret_cast<const char*>(data.data() + at), n);
+    at += n;
+  }
+  if (at != data.size())
+    throw ChildFailed(fmt::format("{}'s reply has {} bytes after its end", what, data.size() - at));
+  return reply;
+}
+
+ChildRun::ChildRun(const Scenario& scenario, const SimOptions& options) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw ChildFailed(fmt::format("pipe: {}", std::strerror(errno)));
-  pid_ = ::fork();
+  pid_ = fork_child();
   if (pid_ < 0) {
+    const int error = errno;
     ::close(fds[0]);
     ::close(fds[1]);
-    throw ChildFailed(fmt::format("fork: {}", std::strerror(errno)));
+    throw ChildFailed(fmt::format("fork: {}", std::strerror(error)));
   }
   if (pid_ == 0) {
     ::close(fds[0]);
     try {
       const RunResult r = simulate(scenario, options);
-      write_frame(fds[1], 'R', serialize(r));
+      const std::vector<uint8_t> bytes = serialize(r);
+      write_child_reply(fds[1], 'R', {std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())});
     } catch (const std::exception& e) {
-      const std::string msg = e.what();
-      write_frame(fds[1], 'E', std::vector<uint8_t>(msg.begin(), msg.end()));
+      write_child_reply(fds[1], 'E', {e.what()});
     }
     ::close(fds[1]);
     _exit(0);  // no destructors or atexit handlers of the parent's state
@@ -121,15 +170,16 @@ RunResult ChildRun::finish() {
   fd_ = -1;
   if (WIFSIGNALED(status))
     throw ChildFailed(fmt::format("the simulation crashed: {}", strsignal(WTERMSIG(status))));
-  if (data_.size() < 9) throw ChildFailed(fmt::format("the simulation exited ({}) without a result", WEXITSTATUS(status)));
-  uint64_t n = 0;
-  std::memcpy(&n, data_.data() + 1, sizeof n);
-  if (data_.size() != 9 + n) throw ChildFailed("the simulation's result was cut short");
-  std::vector<uint8_t> body(data_.begin() + 9, data_.end());
-  if (data_[0] == 'E') throw ChildFailed(std::string(body.begin(), body.end()));
-  if (data_[0] != 'R') throw ChildFailed("the simulation's result was unreadable");
+  if (data_.empty())
+    throw ChildFailed(fmt::format("the simulation exited ({}) without a result", WEXITSTATUS(status)));
+  const ChildReply reply = parse_child_reply(data_, "the simulation");
+  if (reply.tag == 'E' && reply.parts.size() == 1) throw ChildFailed(reply.parts[0]);
+  if (reply.tag != 'R' || reply.parts.size() != 1)
+    throw ChildFailed(fmt::format("the simulation's reply is unreadable (tag '{}', {} parts)", reply.tag,
+                                  reply.parts.size()));
+  const std::string& body = reply.parts[0];
   try {
-    return deserialize(body);
+    return deserialize(std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
   } catch (const std::exception& e) {
     throw ChildFailed(e.what());
   }

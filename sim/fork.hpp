@@ -4,8 +4,10 @@
 // happens in a child that sends its full result back over a pipe.
 #pragma once
 
+#include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <sys/types.h>
 #include <vector>
 
@@ -49,9 +51,31 @@ class ChildRun {
 
 RunResult simulate_in_child(const Scenario& scenario, const SimOptions& options);
 
-// In a forked child: writes all of `data` to the pipe `fd`, retrying on
-// EINTR; a pipe that fails ends the child (exit code 3), since it has no one
-// left to tell.
-void child_write_all(int fd, const void* data, size_t n);
+// fork() for a child that must not outlive this process: flushes stdio (or
+// the child writes the parent's buffered output twice), and in the child
+// asks for SIGKILL when the forking thread dies (PR_SET_PDEATHSIG), then
+// exits at once if the parent is already gone (it died between fork and
+// prctl). A killed sweep or Python interpreter takes its children with it.
+// The forking thread must outlive the child: every caller here waits for it.
+// Returns fork()'s result; -1 with errno on failure.
+pid_t fork_child();
+
+// The pipe from a child to its parent carries one reply: a tag byte, the
+// number of parts (u64), then each part as a u64 length and its bytes, in
+// host byte order (parent and child are one program). Tags: 'R' the result,
+// 'S' a ScenarioError (where, message), 'E' an error (message).
+struct ChildReply {
+  char tag = 0;
+  std::vector<std::string> parts;
+};
+
+// In a forked child: writes the reply to `fd`; a pipe that fails ends the
+// child (exit code 3), since it has no one left to tell.
+void write_child_reply(int fd, char tag, const std::vector<std::string_view>& parts);
+
+// In the parent: the reply in `data`, everything the child wrote. Throws
+// ChildFailed naming `what` ("the simulation") and what is wrong: nothing
+// sent, cut short, bytes after the reply, an unknown tag.
+ChildReply parse_child_reply(std::span<const uint8_t> data, std::string_view what);
 
 }  // namespace mirrorsim

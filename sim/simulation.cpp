@@ -97,7 +97,7 @@ struct Request {
 class Simulation {
  public:
   Simulation(const Scenario& sc, const SimOptions& opt)
-      : sc_(sc), opt_(opt), tracing_(!opt.trace_path.empty() && opt.trace_writes > 0) {}
+      : sc_(sc), opt_(opt), tracing_(opt.trace && opt.trace_writes > 0) {}
   RunResult run();
 
  private:
@@ -756,11 +756,7 @@ RunResult Simulation::collect(RunResult r) {
   r.invariant_violations = observer_->violation_count();
   if (r.invariant_violations) r.violation_report = observer_->report();
   r.engine_activities = activities_;
-  if (!opt_.trace_path.empty()) {
-    std::ofstream out(opt_.trace_path);
-    if (!out) throw std::runtime_error("cannot write the trace to " + opt_.trace_path);
-    out << trace_.to_json();
-  }
+  if (opt_.trace) r.trace_json = trace_.to_json();
   return r;
 }
 

@@ -14,7 +14,7 @@ namespace mirrorsim {
 
 struct SimOptions {
   bool progress = true;        // progress line on stderr for runs longer than a few seconds
-  std::string trace_path;      // Chrome trace-event JSON of the first trace_writes host writes
+  bool trace = false;          // RunResult::trace_json: Chrome trace-event JSON of the first trace_writes host writes
   uint32_t trace_writes = 200;
   size_t violation_trace_length = 48;  // events kept to explain an invariant violation
 };

@@ -3,9 +3,11 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <memory>
 #include <set>
@@ -13,6 +15,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "config/resources.hpp"
+#include "report/json_read.hpp"
 #include "sim/fork.hpp"
 
 namespace mirrorsim {
@@ -56,7 +60,7 @@ std::string cell(double v) { return std::isfinite(v) ? fmt::format("{}", v) : st
 
 // CSV cells are quoted only when they must be.
 std::string csv_escape(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
   std::string q = "\"";
   for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
   return q + "\"";
@@ -65,6 +69,8 @@ std::string csv_escape(const std::string& s) {
 }  // namespace
 
 SweepParam parse_sweep_param(std::string_view text, const std::string& where) {
+  // Its values become cells of the JSON lines table, which must be UTF-8.
+  if (!json_read::valid_utf8(text)) throw ScenarioError(where, "not UTF-8 text");
   const auto eq = text.find('=');
   if (eq == std::string_view::npos || eq == 0 || eq + 1 == text.size())
     throw ScenarioError(where, "expected key=v1,v2,... or key=start:stop:step, e.g. link.distance_km=0,100,300");
@@ -98,8 +104,12 @@ SweepParam parse_sweep_param(std::string_view text, const std::string& where) {
 uint64_t repeat_seed(uint64_t base_seed, uint32_t repeat) { return base_seed + repeat; }
 
 std::vector<SweepPoint> sweep_points(const Scenario& base, const std::vector<SweepParam>& params, uint32_t repeat) {
+  check_sweep_size(params, repeat, base.source);
   uint64_t combinations = 1;
-  for (const auto& p : params) combinations *= p.values.size();
+  for (const auto& p : params) {
+    if (p.values.empty()) throw ScenarioError("sweep " + p.key, "no values to sweep");
+    combinations *= p.values.size();  // no overflow: check_sweep_size bounded the product
+  }
   std::vector<SweepPoint> points;
   points.reserve(combinations * repeat);
   for (uint64_t g = 0; g < combinations; ++g) {
@@ -336,17 +346,61 @@ std::string to_jsonl(const SweepTable& t) {
         j[t.columns[i]] = row[i];
       }
     }
-    s += j.dump() + "\n";
+    // An error cell may quote what a user typed: bytes that are not UTF-8
+    // are written as U+FFFD rather than fail the whole table.
+    s += j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
   }
   return s;
 }
 
+namespace {
+
+// A runs table as runs_table() makes it: index, grid_index, repeat, seed,
+// the parameters, error, the metrics; the first four cells of a row whole
+// numbers, every metric cell a number or empty. `lines` gives each row's
+// line in `source`.
+void check_runs_table(const SweepTable& t, const std::vector<size_t>& lines, const std::string& source) {
+  static constexpr std::array<std::string_view, 4> kLeading{"index", "grid_index", "repeat", "seed"};
+  for (size_t i = 0; i < kLeading.size(); ++i)
+    if (t.columns.size() <= i || t.columns[i] != kLeading[i])
+      throw std::runtime_error(fmt::format("{}:1: not a sweep runs table: column {} must be '{}' (index, grid_index, "
+                                           "repeat, seed, the parameters, error, the metrics)",
+                                           source, i + 1, kLeading[i]));
+  std::set<std::string_view> names;
+  for (const std::string& c : t.columns)
+    if (!names.insert(c).second) throw std::runtime_error(fmt::format("{}:1: column '{}' appears twice", source, c));
+  const int error = t.column("error");
+  if (error < 0) throw std::runtime_error(fmt::format("{}:1: not a sweep runs table: no 'error' column", source));
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    const auto& row = t.rows[r];
+    for (size_t i = 0; i < kLeading.size(); ++i) {
+      uint64_t v = 0;
+      const std::string& c = row[i];
+      const auto [end, ec] = std::from_chars(c.data(), c.data() + c.size(), v);
+      const bool whole = !c.empty() && ec == std::errc() && end == c.data() + c.size();
+      if (!whole || (i == 2 && v > std::numeric_limits<uint32_t>::max()))
+        throw std::runtime_error(fmt::format("{}:{}: {} '{}' is not a whole number{}", source, lines[r], kLeading[i], c,
+                                             i == 2 ? " below 2^32" : ""));
+    }
+    for (size_t c = static_cast<size_t>(error) + 1; c < row.size(); ++c)
+      if (!row[c].empty() && !number(row[c]))
+        throw std::runtime_error(
+            fmt::format("{}:{}: {} '{}' is not a number", source, lines[r], t.columns[c], row[c]));
+  }
+}
+
+}  // namespace
+
 SweepTable read_csv(std::string_view text, const std::string& source) {
+  // Cells become JSON strings (to_jsonl), which must be UTF-8.
+  if (const size_t ok = json_read::utf8_prefix(text); ok != text.size())
+    throw std::runtime_error(fmt::format("{}:{}: not UTF-8 text", source, 1 + std::count(text.begin(), text.begin() + ok, '\n')));
   SweepTable t;
+  std::vector<size_t> lines;  // of each row's first cell
   std::vector<std::string> fields;
   std::string field;
   bool quoted = false, header = true;
-  size_t line = 1;
+  size_t line = 1, row_line = 1;
   auto end_row = [&] {
     fields.push_back(field);
     field.clear();
@@ -357,9 +411,10 @@ SweepTable read_csv(std::string_view text, const std::string& source) {
       // blank line
     } else {
       if (fields.size() != t.columns.size())
-        throw std::runtime_error(fmt::format("{}:{}: {} cells, the header has {}", source, line, fields.size(),
+        throw std::runtime_error(fmt::format("{}:{}: {} cells, the header has {}", source, row_line, fields.size(),
                                              t.columns.size()));
       t.rows.push_back(fields);
+      lines.push_back(row_line);
     }
     fields.clear();
   };
@@ -368,23 +423,28 @@ SweepTable read_csv(std::string_view text, const std::string& source) {
     if (quoted) {
       if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') field += '"', ++i;
       else if (c == '"') quoted = false;
-      else field += c;
+      else {
+        field += c;
+        line += c == '\n' ? 1 : 0;
+      }
     } else if (c == '"') {
       quoted = true;
     } else if (c == ',') {
       fields.push_back(field);
       field.clear();
+    } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+      // CRLF: the line ends at the \n
     } else if (c == '\n') {
       end_row();
-      ++line;
+      row_line = ++line;
     } else {
       field += c;
     }
   }
-  if (quoted) throw std::runtime_error(fmt::format("{}:{}: unterminated quoted cell", source, line));
+  if (quoted) throw std::runtime_error(fmt::format("{}:{}: unterminated quoted cell", source, row_line));
   if (!field.empty() || !fields.empty()) end_row();
-  if (t.columns.empty() || t.column("index") != 0)
-    throw std::runtime_error(fmt::format("{}:1: not a sweep runs table (it must start with an 'index' column)", source));
+  if (header) throw std::runtime_error(fmt::format("{}:1: empty: not a sweep runs table", source));
+  check_runs_table(t, lines, source);
   return t;
 }
 

@@ -37,7 +37,9 @@ SweepParam parse_sweep_param(std::string_view text, const std::string& where);
 uint64_t repeat_seed(uint64_t base_seed, uint32_t repeat);
 
 // The cartesian product of the parameters (the first varies slowest), each
-// combination `repeat` times.
+// combination `repeat` times. A grid of more than kSweepRunsMax runs
+// (config/resources.hpp) is refused with a ScenarioError, before anything
+// is expanded.
 std::vector<SweepPoint> sweep_points(const Scenario& base, const std::vector<SweepParam>& params, uint32_t repeat);
 
 struct Shard {

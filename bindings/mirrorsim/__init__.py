@@ -45,7 +45,8 @@ def run(scenario: Scenario, seed: int | None = None, *, trace_path: str | os.Pat
     """Simulates ``scenario`` (as ``mirrorsim run``) and returns its
     :class:`Result`. ``seed`` overrides the scenario's seed on a copy. With a
     ``trace_path``, also writes a Chrome trace-event JSON of the first
-    ``trace_writes`` host writes' phases (``mirrorsim run --trace``).
+    ``trace_writes`` host writes' phases (``mirrorsim run --trace``); a
+    trace that cannot be written raises OSError (after the run).
 
     The run happens in a forked child; the interpreter waits with the GIL
     released. Ctrl-C raises KeyboardInterrupt and kills the child. A run that
@@ -70,7 +71,13 @@ def run(scenario: Scenario, seed: int | None = None, *, trace_path: str | os.Pat
     if "\0" in path:
         raise ValueError(f"trace_path {path!r}: a path cannot contain a NUL character")
     s._core.check_resources(memory_limit_bytes(memory_max_mib))
-    return Result(_mirrorsim.run(s._core, path, trace_writes))
+    core = _mirrorsim.run(s._core, trace_path is not None, trace_writes)
+    if trace_path is not None:
+        # Written here, like any file Python writes: a directory that is not
+        # there or a full disk raises OSError naming the file.
+        with open(trace_path, "w", encoding="utf-8") as f:
+            f.write(core.trace_json)
+    return Result(core)
 
 
 def simgrid_version() -> str:

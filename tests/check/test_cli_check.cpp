@@ -115,3 +115,48 @@ TEST_CASE("mirrorsim check --replay: a counterexample with values the loader wou
     CHECK_THAT(r.err, Catch::Contains(fmt::format("{}:{}:{}: {}", file.string(), line, column, e.expected)));
   }
 }
+
+TEST_CASE("mirrorsim check --replay: a damaged counterexample file is refused with exit 2, naming the field") {
+  const fs::path good = temp_dir() / "good-cx.json";
+  REQUIRE(mirrorsim(fmt::format("check {} --writes 2 --failures 0 --links 2 --mutant secondary-applies-older --quiet "
+                                "--trace {}",
+                                kSmall, good.string()))
+              .exit_code == 1);
+  const nlohmann::json cx = nlohmann::json::parse(slurp(good));
+  auto replay = [&](const std::string& name, const std::string& text) {
+    const fs::path p = temp_dir() / name;
+    std::ofstream(p) << text;
+    const Outcome r = mirrorsim("check --replay " + p.string());
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 2);
+    return r.err;
+  };
+  auto edited = [&](const std::string& name, auto&& edit) {
+    nlohmann::json j = cx;
+    edit(j);
+    return replay(name, j.dump(2));
+  };
+  // nlohmann's get<uint32_t>() made -1 into 4294967295 slots and 1.5 into 1.
+  CHECK_THAT(edited("minus.json", [](auto& j) { j["world"]["side_a"]["cache_slots"] = -1; }),
+             Catch::Contains("minus.json:") && Catch::Contains(": world.side_a.cache_slots: expected an integer in [1, 64], got -1"));
+  CHECK_THAT(edited("fraction.json", [](auto& j) { j["world"]["side_b"]["cache_slots"] = 1.5; }),
+             Catch::Contains("fraction.json:") && Catch::Contains(": world.side_b.cache_slots: expected an integer in [1, 64], got 1.5"));
+  CHECK_THAT(edited("volume.json", [](auto& j) { j["events"][0]["volume"] = 70000; }),
+             Catch::Contains("volume.json:") && Catch::Contains(": events.0.volume: expected an integer in [0, 65535], got 70000"));
+  CHECK_THAT(edited("kind.json", [](auto& j) { j["events"][0]["kind"] = "teleport"; }),
+             Catch::Contains("kind.json:") && Catch::Contains(": events.0.kind: expected an event kind") && Catch::Contains("got \"teleport\""));
+  CHECK_THAT(edited("missing.json", [](auto& j) { j["bounds"].erase("writes"); }),
+             Catch::Contains("missing.json:") && Catch::Contains(": missing key 'writes' in bounds"));
+  const std::string text = cx.dump(2);
+  CHECK_THAT(replay("cut.json", text.substr(0, text.size() / 2)), Catch::Contains("cut.json:") && Catch::Contains(": not JSON: "));
+  CHECK_THAT(replay("deep.json", std::string(100'000, '[')), Catch::Contains("deep.json:1:65: not a counterexample: nested deeper than 64 levels"));
+  CHECK_THAT(replay("empty.json", ""), Catch::Contains("empty.json:1:1: not JSON: "));
+}
+
+TEST_CASE("mirrorsim check --trace: a counterexample that cannot be saved says so") {
+  const Outcome r = mirrorsim(fmt::format(
+      "check {} --writes 2 --failures 0 --links 2 --mutant secondary-applies-older --quiet --trace /dev/full", kSmall));
+  CHECK(r.exit_code == 1);  // the violation
+  CHECK_THAT(r.err, Catch::Contains("mirrorsim check: /dev/full: cannot write: No space left on device"));
+  CHECK(r.out.find("counterexample saved") == std::string::npos);
+}

@@ -171,6 +171,23 @@ TEST_CASE("mirrorsim run prints the seed and writes --out JSON, --timeseries CSV
   CHECK(copies >= 10);
 }
 
+TEST_CASE("mirrorsim run --trace: a trace that cannot be written fails the run like --out, the rest is kept") {
+  // Issue 11 item 13: --trace /dev/full exited 0.
+  const fs::path out = temp_dir() / "kept.json";
+  const Outcome full = mirrorsim(fmt::format("run {}{} --trace /dev/full --out {}", kQuick, kShort, out.string()));
+  CHECK(full.exit_code == 1);
+  CHECK_THAT(full.err, Catch::Contains("mirrorsim run: cannot write /dev/full: No space left on device"));
+  CHECK_THAT(full.out, Catch::Contains("invariant violations: 0"));  // the summary is printed
+  CHECK(nlohmann::json::parse(slurp(out))["seed"] == 1);            // and --out written
+  const Outcome absent = mirrorsim(fmt::format("run {}{} --trace {}", kQuick, kShort, (temp_dir() / "no" / "t.json").string()));
+  CHECK(absent.exit_code == 1);
+  CHECK_THAT(absent.err, Catch::Contains("/no/t.json: No such file or directory"));
+  // The same exit code and message as --out gets.
+  const Outcome out_full = mirrorsim(fmt::format("run {}{} --out /dev/full", kQuick, kShort));
+  CHECK(out_full.exit_code == full.exit_code);
+  CHECK_THAT(out_full.err, Catch::Contains("mirrorsim run: cannot write /dev/full: No space left on device"));
+}
+
 TEST_CASE("mirrorsim run: the same seed writes byte-identical JSON, another seed does not") {
   const fs::path a = temp_dir() / "a.json", b = temp_dir() / "b.json", c = temp_dir() / "c.json";
   REQUIRE(mirrorsim(fmt::format("run {}{} --out {}", kQuick, kShort, a.string())).exit_code == 0);

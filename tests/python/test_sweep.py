@@ -88,6 +88,14 @@ def test_an_empty_grid_is_refused(short_quickstart):
         mirrorsim.sweep(short_quickstart, {"link.distance_km": []}, progress=False)
 
 
+def test_a_grid_of_more_than_a_million_runs_is_refused_before_anything_runs(short_quickstart):
+    # 10^8 points: the points alone took gigabytes (10^12 ended in std::bad_alloc).
+    with pytest.raises(mirrorsim.ScenarioError, match=r"a sweep of 10000 × 10000 values × 1 repeats = 1e\+08 runs, "
+                                                      r"at most 1e\+06 are supported"):
+        mirrorsim.sweep(short_quickstart, {"link.distance_km": "0:9999:1", "link.overhead_us": "0:9999:1"},
+                        progress=False)
+
+
 def test_progress_counts_finished_runs_on_stderr(short_quickstart, capsys):
     mirrorsim.sweep(short_quickstart, {"link.distance_km": [0, 100]}, jobs=2, progress=True)
     err = capsys.readouterr().err
