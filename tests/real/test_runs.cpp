@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "helpers.hpp"
+#include "real/clock.hpp"
 #include "real/spawn.hpp"
 
 using namespace mirrorsim;
@@ -216,4 +217,54 @@ TEST_CASE("a secondary serving run after run (mirrorsim secondary --listen) take
   require_clean(first, 300);
   require_clean(second, 300);
   CHECK(still_serving);
+}
+
+TEST_CASE("a secondary serving run after run survives a run whose R2 disk failed and was never repaired: the node's "
+          "pending timers end with the run, and it serves the next run") {
+  // The reported crash: R2's destage retries (model timers armed every
+  // disk_retry_ms) were still pending when the run ended, and fired into
+  // the freed node.
+  const std::string dir = fmt::format("/tmp/mirrorsim-secondary-disk-{}", ::getpid());
+  ServeOptions serve;
+  serve.dir = dir;
+  serve.quiet = true;
+  serve.exit_after_run = false;
+  serve.key = random_key();
+  LocalController r2 = spawn_controller(serve, Time::from_s(10));
+  RealOptions o = quiet_options();
+  o.secondary = r2.endpoint;
+  o.secondary_key = serve.key;
+  o.drain_timeout_s = 3;
+  const RealRun failed = run(Small{.duration_s = 2.0, .failures = failure(1.0, "disk-failure", "controller = \"r2\"\ndisk = 0")}, o);
+  ::usleep(200'000);  // many retry periods (2 ms) after the run ended
+  const bool alive_after_first = ::waitpid(r2.pid, nullptr, WNOHANG) == 0;
+  RealRun second;
+  if (alive_after_first) second = run(Small{.duration_s = 0.8}, o);
+  const bool alive_after_second = ::waitpid(r2.pid, nullptr, WNOHANG) == 0;
+  kill_controller(r2, SIGKILL);
+  ::unlink(state_file_path("/dev/shm", dir).c_str());
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  INFO(verification_text(failed.verification));
+  CHECK(failed.verification.ok());
+  CHECK(failed.result.end_state == "a disk is still failed at the end");
+  CHECK(failed.result.disk_errors > 0);
+  REQUIRE(alive_after_first);
+  require_clean(second, 300);
+  CHECK(alive_after_second);
+}
+
+TEST_CASE("at an absurd rate (1e9 IOPS) the hosts stop issuing at duration_s, and the run ends promptly and verifies") {
+  const Time started = monotonic_now();
+  const RealRun r = run(Small{.duration_s = 1.0, .rate_iops = 1e9});
+  const double took_s = (monotonic_now() - started).s();
+  INFO(verification_text(r.verification));
+  CHECK(r.verification.ok());
+  // As fast as the hosts' loop can go, far beyond the scenario's usual rate...
+  CHECK(r.requests_issued > 3000);
+  // ... and not one request after the end of the run's host I/O.
+  CHECK(r.last_request_s <= 1.0);
+  CHECK(r.last_request_s > 0.9);
+  CHECK(took_s < 15);
+  CHECK(r.result.volumes.at(0).writes.completed > 1000);  // measured by when requests left, not their lagging arrival times
 }
