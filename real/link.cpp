@@ -103,11 +103,13 @@ void PeerLink::on_dial_ready(int fd) {
   dialled_ = Connection::make(loop_, fd, kHelloFrameMaxBytes, "link to " + peer_->text(), Party::Client, peer_key_);
   dialled_->on_frame([this](const FrameView& f) { on_hello_answer(f); });
   dialled_->on_closed([this](const std::string& reason) {
-    // A peer that fails to prove it holds the key is no peer: heard of,
-    // like a bad frame (an impostor at the peer's address, or a wrong key).
-    const CloseCause cause = dialled_ ? dialled_->close_cause() : CloseCause::Ended;
+    // A peer that fails to prove it holds the key is no peer: heard of
+    // (an impostor at the peer's address, or a wrong key). A peer that is
+    // merely not there yet, or refuses for now, is just redialled.
+    const bool rejected = dialled_ && dialled_->close_cause() == CloseCause::Unauthenticated &&
+                          reason.rfind("rejected", 0) == 0;
     dialled_.reset();
-    if (cause == CloseCause::Unauthenticated && cb_.on_down) cb_.on_down(reason, cause);
+    if (rejected && cb_.on_down) cb_.on_down(reason, CloseCause::Unauthenticated);
     schedule_dial(dial_retry(shaping_));
   });
   Hello h;

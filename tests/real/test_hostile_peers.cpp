@@ -490,8 +490,8 @@ TEST_CASE("a client without the key, with a wrong key, replaying a captured hand
   CHECK_FALSE(s->configured);  // the run ended it
 }
 
-TEST_CASE("a bit flipped in a frame on the link between the controllers fails its tag: the link breaks, the pair "
-          "reconnects and resynchronises, and the run verifies") {
+TEST_CASE("a bit flipped on the link fails its tag: the link breaks, the pair reconnects and resynchronises, and the "
+          "run verifies") {
   Secondary r2;
   FlippingProxy proxy(r2.controller.endpoint, 40);
   const RealRun r = run_real(small_scenario(Small{.duration_s = 1.2}), r2.options(proxy.endpoint()));
