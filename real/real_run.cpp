@@ -51,6 +51,7 @@ constexpr Time kStartTimeout = Time::from_s(120);  // a controller pre-writes it
 constexpr Time kCallTimeout = Time::from_s(30);
 constexpr Time kLinkUpTimeout = Time::from_s(10);
 constexpr Time kUnreachableBackoff = Time::from_us(1000);
+constexpr Time kCatchUpMax = Time::from_us(10'000);  // how late a host's last arrivals may still go out
 constexpr Time kStatusInterval = Time::from_us(20'000);
 constexpr size_t kFindingsKept = 20;
 
@@ -423,11 +424,13 @@ void Orchestrator::issue(uint32_t wi, Time at) {
   WorkloadRun& w = workloads_[wi];
   const WorkloadScenario& c = w.stream->config();
   if (w.stopped) return;
-  // Late timers catch up (below), but never past the host's stop: at a rate
-  // the loop cannot keep up with, arrival times fall behind the clock, and
-  // the clock says when the host stops (and which window a request is in).
+  // Late timers catch up (below), but not without end: once the clock has
+  // passed the host's stop, a request still due goes out only if it is less
+  // than kCatchUpMax late. At a rate the loop cannot keep up with, arrival
+  // times fall ever further behind the clock, and the host stops with the
+  // clock; at any other, the last arrivals are the simulator's.
   const Time now = monotonic_now();
-  if (at >= w.stop || now >= w.stop || (c.requests && w.issued >= *c.requests)) {
+  if (at >= w.stop || (now >= w.stop && now - at > kCatchUpMax) || (c.requests && w.issued >= *c.requests)) {
     w.stopped = true;
     return;
   }
@@ -438,7 +441,7 @@ void Orchestrator::issue(uint32_t wi, Time at) {
   const TrackKey key{c.volume_index, w.stream->next_track()};
   const RequestId id = next_req_++;
   const Side to = host_side();
-  const double since_start_s = (std::max(at, now) - ws_).s();
+  const double since_start_s = (at - ws_).s();
   requests_[id] = Request{wi, write, key, c.block_bytes,
                           since_start_s >= sc_.measurement.warmup_s && since_start_s < sc_.duration_s, to};
   if (write) ++host_writes_;
