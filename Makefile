@@ -11,7 +11,7 @@ JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
 DEB_PACKAGES := g++ cmake ninja-build pkg-config \
   libsimgrid-dev libeigen3-dev libboost-program-options-dev catch2 \
-  pybind11-dev python3-pybind11 libtomlplusplus-dev nlohmann-json3-dev libfmt-dev \
+  pybind11-dev python3-pybind11 libtomlplusplus-dev nlohmann-json3-dev libfmt-dev libsodium-dev \
   python3 python3-dev python3-numpy python3-pandas python3-matplotlib \
   python3-pytest python3-nbclient python3-nbconvert python3-nbformat python3-ipykernel
 

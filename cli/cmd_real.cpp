@@ -12,6 +12,8 @@
 #include "cli/command.hpp"
 #include "cli/command_line.hpp"
 #include "cli/scenario_args.hpp"
+#include "real/auth.hpp"
+#include "real/interrupt.hpp"
 #include "real/real_run.hpp"
 
 namespace mirrorsim::cli {
@@ -22,7 +24,7 @@ namespace po = boost::program_options;
 int real_main(int argc, char** argv) {
   po::options_description opts("mirrorsim real SCENARIO [options]");
   std::vector<std::string> sets;
-  std::string out_path, timeseries_path, secondary, dir, disk_failure = "eio", state_dir = "/dev/shm";
+  std::string out_path, timeseries_path, secondary, key_file, dir, disk_failure = "eio", state_dir = "/dev/shm";
   double jitter_us = 0, loss = 0, disk_latency_us = 0, drain_timeout_s = 30;
   Whole<uint64_t> disk_mib_max = 2048;
   MemoryFlag memory;
@@ -33,6 +35,7 @@ int real_main(int argc, char** argv) {
       ("out", po::value(&out_path), "write the results as self-describing JSON")                        //
       ("timeseries", po::value(&timeseries_path), "write the time series as CSV")                       //
       ("secondary", po::value(&secondary), "use the `mirrorsim secondary` at HOST:PORT as R2 (default: start one here)")  //
+      ("key", po::value(&key_file), "the --secondary's key file (mode 0600; see `mirrorsim secondary --new-key`)")  //
       ("dir", po::value(&dir), "run directory (kept); default: a temporary one, removed afterwards")     //
       ("state-dir", po::value(&state_dir)->default_value(state_dir), "where the controllers' state files live")  //
       ("o-direct", "write the backing files with O_DIRECT")                                              //
@@ -69,6 +72,14 @@ int real_main(int argc, char** argv) {
     if (!e) return bad("--secondary " + why);
     o.secondary = *e;
   }
+  if (!key_file.empty()) {
+    if (secondary.empty()) return bad("--key is the key of a --secondary: the controllers started here get a fresh one");
+    try {
+      o.secondary_key = real::read_key_file(key_file);
+    } catch (const real::KeyFileError& e) {
+      return bad(e.what());
+    }
+  }
   if (disk_failure == "eio") o.disk_failure_errno = EIO;
   else if (disk_failure == "enospc") o.disk_failure_errno = ENOSPC;
   else return bad(fmt::format("--disk-failure '{}': expected eio or enospc", disk_failure));
@@ -90,6 +101,7 @@ int real_main(int argc, char** argv) {
   o.disk_bytes_max = disk_mib_max.value << 20;
   o.progress = vm.count("quiet") == 0;
   o.controller_logs = vm.count("controller-logs") > 0;
+  o.stop_on_signals = true;
 
   Scenario scenario;
   try {
@@ -105,15 +117,26 @@ int real_main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   if (o.progress) fmt::print(stderr, "mirrorsim real {} (seed {})\n", scenario.source, scenario.seed);
   real::RealRun run;
+  // A SIGINT or SIGTERM ends the run wherever it is (whatever that made
+  // fail); the controllers are stopped and the run's files removed by then.
+  auto interrupted = [] {
+    const int sig = real::interrupted_signal();
+    fmt::print(stderr, "\nmirrorsim real: interrupted by {}: controllers stopped, the run's files removed\n",
+               sig == SIGINT ? "SIGINT" : "SIGTERM");
+    return 128 + sig;
+  };
   try {
     run = real::run_real(scenario, o);
   } catch (const ScenarioError& e) {
+    if (real::interrupted_signal()) return interrupted();
     fmt::print(stderr, "mirrorsim real: {}\n", e.what());
     return kExitBadInput;
   } catch (const std::exception& e) {
+    if (real::interrupted_signal()) return interrupted();
     fmt::print(stderr, "mirrorsim real: the run failed: {}\n", e.what());
     return kExitFailed;
   }
+  if (real::interrupted_signal()) return interrupted();
   fmt::print("{}", summary_text(run.result));
   fmt::print("{}", real::verification_text(run.verification));
   bool written = true;

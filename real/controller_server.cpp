@@ -43,7 +43,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kConfigureFile = "configure.bin";
-constexpr Time kHelloTimeout = Time::from_s(5);
 
 // A broken promise between the driver and the model (the data of a version
 // the model says it holds is not where the driver keeps it). Never expected;
@@ -84,7 +83,8 @@ class Node {
   using Log = std::function<void(const std::string&)>;
 
   // A fresh controller (recover = false) or one rebuilt from its state.
-  Node(EventLoop& loop, const Configure& cfg, const ServeOptions& opt, bool recover, Log log);
+  // `outsider`: bytes on the link that did not come from the key holder.
+  Node(EventLoop& loop, const Configure& cfg, const ServeOptions& opt, bool recover, Log log, Log outsider);
   ~Node();
 
   uint64_t run_id() const { return cfg_.run_id; }
@@ -130,6 +130,10 @@ class Node {
   };
 
   Time model_now() const { return monotonic_now() - base_; }
+  // Ends everything that could call back into this node: timers, the link
+  // and its connections, the disk workers (joined), the loop's wake-up.
+  void shut_down();
+  void start(bool recover);
   void step(const Input& in);
   void apply(const Input& in);
   void persist(const Input& in, Time now);
@@ -143,9 +147,11 @@ class Node {
   void answer_host(RequestId req, bool ok, Version version, RejectReason reason);
 
   EventLoop& loop_;
+  TimerGroup timers_;  // every timer this node arms: none outlives it
   Configure cfg_;
   ServeOptions opt_;
   Log log_;
+  Log outsider_;
   Scenario scenario_;
   ControllerConfig ccfg_;
   Geometry g_;
@@ -176,16 +182,27 @@ class Node {
   uint64_t disk_errors_ = 0;
   uint64_t frames_refused_ = 0;
   std::string last_refusal_;
-  std::optional<EventLoop::TimerId> first_link_timer_;
-  std::optional<EventLoop::TimerId> deadline_timer_;
+  std::optional<EventLoop::TimerId> deadline_timer_;  // the controller's one timer (in timers_)
   Time deadline_at_;
   bool persist_all_ = false;
   bool stepping_ = false;
   std::deque<Input> deferred_;
 };
 
-Node::Node(EventLoop& loop, const Configure& cfg, const ServeOptions& opt, bool recover, Log log)
-    : loop_(loop), cfg_(cfg), opt_(opt), log_(std::move(log)) {
+Node::Node(EventLoop& loop, const Configure& cfg, const ServeOptions& opt, bool recover, Log log, Log outsider)
+    : loop_(loop), timers_(loop), cfg_(cfg), opt_(opt), log_(std::move(log)), outsider_(std::move(outsider)) {
+  try {
+    start(recover);
+  } catch (...) {
+    // No destructor runs for a node that never finished its constructor.
+    shut_down();
+    throw;
+  }
+}
+
+void Node::start(bool recover) {
+  const Configure& cfg = cfg_;
+  const ServeOptions& opt = opt_;
   scenario_ = parse_scenario(cfg.scenario_toml, "the orchestrator's scenario");
   ccfg_ = controller_config(scenario_, cfg.side);
   g_ = Geometry::of(ccfg_);
@@ -199,7 +216,7 @@ Node::Node(EventLoop& loop, const Configure& cfg, const ServeOptions& opt, bool 
   dopt.undo_unsynced = cfg.undo_unsynced;
   disks_ = std::make_unique<DiskSet>(g_, opt.dir, dopt, [this] { loop_.wake(); });
   loop_.on_wake([this] { on_disk_completions(); });
-  const std::string state_path = state_file_path(opt.state_dir, opt.dir);
+  const std::string state_path = state_file_path(opt.state_dir, opt.dir, opt.state_owner);
   // Three per cache slot, so a free one is always at hand: at most one
   // payload per cached track is current, at most one more per track is an
   // older version a destage still reads from (pinned), and a step can need
@@ -217,9 +234,10 @@ Node::Node(EventLoop& loop, const Configure& cfg, const ServeOptions& opt, bool 
       step(LinkStateChanged{true});
     }
   };
-  cb.on_down = [this](const std::string& reason) {
+  cb.on_down = [this](const std::string& reason, CloseCause cause) {
     log_("link down: " + reason);
-    if (reason.rfind("rejected", 0) == 0) note_refusal(reason);
+    if (cause == CloseCause::Malformed) note_refusal(reason);
+    if (cause == CloseCause::Unauthenticated) outsider_("link: " + reason);
     if (notified_up_) {
       notified_up_ = false;
       step(LinkStateChanged{false});
@@ -244,11 +262,7 @@ Node::Node(EventLoop& loop, const Configure& cfg, const ServeOptions& opt, bool 
       incoming_.reset();
     }
   };
-  cb.on_refused = [this](const std::string& why) {
-    note_refusal(why);
-    log_(why);
-  };
-  link_ = std::make_unique<PeerLink>(loop_, cfg.side, cfg.run_id, g_, cfg.link, std::move(cb));
+  link_ = std::make_unique<PeerLink>(loop_, cfg.side, cfg.run_id, g_, cfg.link, opt.peer_key.value_or(opt.key), std::move(cb));
 
   if (recover) {
     std::string why;
@@ -308,8 +322,7 @@ Node::Node(EventLoop& loop, const Configure& cfg, const ServeOptions& opt, bool 
     link_->dial(*peer);
     // A fresh model starts out believing the peer reachable; if no
     // connection comes up within the detection time, it must hear otherwise.
-    first_link_timer_ = loop_.at(monotonic_now() + Time::from_ns(4 * cfg.link.failure_detection_ns), [this] {
-      first_link_timer_.reset();
+    timers_.at(monotonic_now() + Time::from_ns(4 * cfg.link.failure_detection_ns), [this] {
       if (!link_->connected() && notified_up_) {
         notified_up_ = false;
         step(LinkStateChanged{false});
@@ -318,11 +331,13 @@ Node::Node(EventLoop& loop, const Configure& cfg, const ServeOptions& opt, bool 
   }
 }
 
-Node::~Node() {
-  if (first_link_timer_) loop_.cancel(*first_link_timer_);
-  if (deadline_timer_) loop_.cancel(*deadline_timer_);
+Node::~Node() { shut_down(); }
+
+void Node::shut_down() {
+  timers_.cancel_all();
   loop_.on_wake(nullptr);
   link_.reset();
+  // Before the state file (its payloads are what the workers write from).
   disks_.reset();
 }
 
@@ -522,11 +537,11 @@ void Node::execute(const Commands& out) {
 void Node::rearm_deadline() {
   const std::optional<Time> d = ctl_->next_deadline();
   if (deadline_timer_ && d && *d == deadline_at_) return;
-  if (deadline_timer_) loop_.cancel(*deadline_timer_);
+  if (deadline_timer_) timers_.cancel(*deadline_timer_);
   deadline_timer_.reset();
   if (!d) return;
   deadline_at_ = *d;
-  deadline_timer_ = loop_.at(base_ + *d, [this] {
+  deadline_timer_ = timers_.at(base_ + *d, [this] {
     deadline_timer_.reset();
     step(Timeout{});
   });
@@ -707,10 +722,23 @@ class Server {
   int run();
 
  private:
+  // A connection the server holds (the link's belongs to the node).
+  struct Held {
+    std::shared_ptr<Connection> c;
+    Time accepted;
+    Time last_frame;
+    bool said_hello = false;
+  };
   void log(const std::string& line) const {
     if (!opt_.quiet) fmt::print(stderr, "mirrorsim controller {}: {}\n", tag_, line);
   }
   void accept_all();
+  void listen_again();
+  void refuse_at_once(int fd, const std::string& why);
+  void on_frame(const Connection* raw, const FrameView& f);
+  void on_closed(const Connection* raw, const std::string& reason);
+  void sweep();
+  void note_outsider(const std::string& why);
   void on_first_frame(const std::shared_ptr<Connection>& c, const FrameView& f);
   void on_control_frame(const std::shared_ptr<Connection>& c, const FrameView& f);
   // `bad_frame`: the peer sent something malformed or unexpected (counted);
@@ -720,31 +748,44 @@ class Server {
   void try_recover();
   void configure(const std::shared_ptr<Connection>& c, const Configure& cfg);
   void finish_run(const std::shared_ptr<Connection>& c);
+  std::unique_ptr<Node> make_node(const Configure& cfg, bool recover);
 
   ServeOptions opt_;
   EventLoop loop_;
+  TimerGroup timers_{loop_};
   int listen_fd_ = -1;
   std::string tag_ = "(unconfigured)";
-  std::set<std::shared_ptr<Connection>> connections_;  // all open ones, by owner
-  std::set<const Connection*> hello_pending_;           // accepted, no Hello yet
+  std::unordered_map<const Connection*, Held> connections_;
   std::unique_ptr<Node> node_;
   std::weak_ptr<Connection> orchestrator_;
   uint64_t refusals_before_node_ = 0;
+  // Outsiders: connections that did not prove the key, frames failing
+  // their tags, connections over the limit. Counted for the life of the
+  // process, never a finding of a run (they are not the run's doing).
+  uint64_t connections_refused_ = 0;
+  std::string last_connection_refusal_;
+  uint64_t descriptor_shortages_ = 0;
   int exit_code_ = 0;
   bool done_ = false;
 };
 
 int Server::run() {
+  if (is_public(opt_.key) && !is_loopback(opt_.listen))
+    throw std::runtime_error(fmt::format("will not listen on {} without a key: anyone who can reach it could control "
+                                         "this controller",
+                                         opt_.listen.text()));
   Endpoint bound;
   listen_fd_ = listen_on(opt_.listen, &bound);
-  loop_.add(listen_fd_, EPOLLIN, [this](uint32_t) { accept_all(); });
+  listen_again();
+  sweep();
   try_recover();
   if (opt_.announce_fd >= 0) {
     const std::string line = fmt::format("listening on {}\n", bound.text());
     [[maybe_unused]] const ssize_t n = ::write(opt_.announce_fd, line.data(), line.size());
     if (opt_.announce_fd > 2) ::close(opt_.announce_fd);
   }
-  log(fmt::format("listening on {}, directory {}", bound.text(), opt_.dir));
+  log(fmt::format("listening on {}, directory {}{}", bound.text(), opt_.dir,
+                  is_public(opt_.key) ? " (no key: any local process may connect)" : ""));
   try {
     loop_.run_until([this] { return done_; }, Time::max());
   } catch (const DriverError& e) {
@@ -755,6 +796,12 @@ int Server::run() {
   return exit_code_;
 }
 
+std::unique_ptr<Node> Server::make_node(const Configure& cfg, bool recover) {
+  return std::make_unique<Node>(
+      loop_, cfg, opt_, recover, [this](const std::string& l) { log(l); },
+      [this](const std::string& why) { note_outsider(why); });
+}
+
 void Server::try_recover() {
   // A controller that died mid-run comes back by itself from its directory
   // and state file, as a rebooted array does.
@@ -762,45 +809,128 @@ void Server::try_recover() {
   if (!stored) return;
   ByteReader r(*stored);
   const auto cfg = decode_configure(r);
-  const auto id = StateFile::peek(state_file_path(opt_.state_dir, opt_.dir));
+  const auto id = StateFile::peek(state_file_path(opt_.state_dir, opt_.dir, opt_.state_owner));
   if (!cfg || !id || id->run_id != cfg->run_id) return;  // a finished or foreign run: wait for a Configure
   try {
     tag_ = side_tag(cfg->side);
-    node_ = std::make_unique<Node>(loop_, *cfg, opt_, true, [this](const std::string& l) { log(l); });
+    node_ = make_node(*cfg, true);
   } catch (const std::exception& e) {
     log(fmt::format("cannot recover the run in {}: {}", opt_.dir, e.what()));
     node_.reset();
   }
 }
 
+void Server::note_outsider(const std::string& why) {
+  ++connections_refused_;
+  last_connection_refusal_ = why;
+  // A flood must not become a flood of log lines.
+  if (connections_refused_ <= 20 || connections_refused_ % 1000 == 0)
+    log(fmt::format("refused a connection ({} so far): {}", connections_refused_, why));
+}
+
+void Server::listen_again() { loop_.add(listen_fd_, EPOLLIN, [this](uint32_t) { accept_all(); }); }
+
+void Server::refuse_at_once(int fd, const std::string& why) {
+  // Before any handshake: a Refused in the clear says why, then the socket goes.
+  std::vector<uint8_t> frame;
+  append_frame(frame, FrameType::Refused, encode_refusal(why));
+  [[maybe_unused]] const ssize_t n = ::send(fd, frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  ::close(fd);
+  note_outsider(why);
+}
+
 void Server::accept_all() {
   for (int n = 0; n < 64; ++n) {
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO || errno == ENETDOWN || errno == ENOPROTOOPT ||
+          errno == EHOSTDOWN || errno == ENONET || errno == EHOSTUNREACH || errno == ENETUNREACH)
+        continue;  // that one connection failed (accept(2) says: treat as EAGAIN and retry)
+      // Out of descriptors (EMFILE, ENFILE) or memory: the connection stays
+      // in the backlog, and a level-triggered listener would report it again
+      // at once, forever. Rest instead: take the listener out of the loop for
+      // a while (measured against keeping a spare descriptor to accept and
+      // refuse with: README.md, "Limits").
+      const int err = errno;
+      ++descriptor_shortages_;
+      if (descriptor_shortages_ <= 20 || descriptor_shortages_ % 1000 == 0)
+        log(fmt::format("accept: {} ({} connections held): not accepting for {:.0f} ms ({} times so far)",
+                        std::strerror(err), connections_.size(), opt_.accept_backoff.us() / 1e3, descriptor_shortages_));
+      loop_.remove(listen_fd_);
+      timers_.at(monotonic_now() + opt_.accept_backoff, [this] { listen_again(); });
+      return;
+    }
+    if (connections_.size() >= opt_.connections_max) {
+      refuse_at_once(fd, fmt::format("too many connections (the limit is {})", opt_.connections_max));
+      continue;
+    }
     const int one = 1;  // host requests and their answers are small: no Nagle delay
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    auto c = Connection::make(loop_, fd, kHelloFrameMaxBytes, "connection");
-    connections_.insert(c);
-    hello_pending_.insert(c.get());
-    std::weak_ptr<Connection> weak = c;
-    c->on_frame([this, weak](const FrameView& f) {
-      if (auto self = weak.lock()) on_first_frame(self, f);
-    });
-    c->on_closed([this, weak](const std::string& reason) {
-      auto self = weak.lock();
-      if (!self) return;
-      if (reason.rfind("rejected", 0) == 0) {
-        log(fmt::format("{}: {}", self->name(), reason));
-        if (node_) node_->note_refusal(reason);
-        else ++refusals_before_node_;
-      }
-      hello_pending_.erase(self.get());
-      connections_.erase(self);
-    });
-    loop_.at(monotonic_now() + kHelloTimeout, [this, weak] {
-      auto self = weak.lock();
-      if (self && self->open() && hello_pending_.count(self.get())) refuse(self, "no Hello within 5 s");
-    });
+    auto c = Connection::make(loop_, fd, kHelloFrameMaxBytes, "connection", Party::Server, opt_.key);
+    const Connection* raw = c.get();
+    const Time now = monotonic_now();
+    connections_.emplace(raw, Held{c, now, now, false});
+    c->on_frame([this, raw](const FrameView& f) { on_frame(raw, f); });
+    c->on_closed([this, raw](const std::string& reason) { on_closed(raw, reason); });
+  }
+}
+
+void Server::on_frame(const Connection* raw, const FrameView& f) {
+  auto it = connections_.find(raw);
+  if (it == connections_.end()) return;
+  auto c = it->second.c;  // alive through whatever the frame does to the map
+  it->second.last_frame = monotonic_now();
+  if (!it->second.said_hello) {
+    it->second.said_hello = true;
+    on_first_frame(c, f);
+  } else {
+    on_control_frame(c, f);
+  }
+}
+
+void Server::on_closed(const Connection* raw, const std::string& reason) {
+  auto it = connections_.find(raw);
+  if (it == connections_.end()) return;
+  const CloseCause cause = it->second.c->close_cause();
+  const std::string name = it->second.c->name();
+  connections_.erase(it);
+  if (cause == CloseCause::Unauthenticated) {
+    note_outsider(reason);
+  } else if (cause == CloseCause::Malformed) {
+    // An authenticated client sent something the decoder refused.
+    log(fmt::format("{}: {}", name, reason));
+    if (node_) node_->note_refusal(reason);
+    else ++refusals_before_node_;
+  }
+}
+
+void Server::sweep() {
+  // The connections' deadlines, checked a few times per shortest timeout.
+  const Time every = Time::from_ns(
+      std::clamp<int64_t>(std::min(opt_.unauthenticated_timeout, opt_.idle_timeout).ns / 4, 10'000'000, 250'000'000));
+  timers_.at(monotonic_now() + every, [this] { sweep(); });
+  const Time now = monotonic_now();
+  const auto orchestrator = orchestrator_.lock();
+  std::vector<std::pair<std::shared_ptr<Connection>, std::string>> late, idle;
+  for (const auto& [raw, h] : connections_) {
+    if (!h.said_hello && now - h.accepted >= opt_.unauthenticated_timeout)
+      late.emplace_back(h.c, fmt::format("no authenticated Hello within {:.1f} s", opt_.unauthenticated_timeout.s()));
+    else if (h.said_hello && h.c != orchestrator && now - h.last_frame >= opt_.idle_timeout)
+      idle.emplace_back(h.c, fmt::format("idle for {:.1f} s and not part of the run", opt_.idle_timeout.s()));
+  }
+  for (auto& [c, why] : late) {
+    c->on_closed(nullptr);
+    c->close(why, CloseCause::Unauthenticated);
+    connections_.erase(c.get());
+    note_outsider(why);
+  }
+  for (auto& [c, why] : idle) {
+    log(fmt::format("{}: closed: {}", c->name(), why));
+    c->send(FrameType::Refused, encode_refusal(why));
+    c->on_closed(nullptr);
+    c->close(why);
+    connections_.erase(c.get());
   }
 }
 
@@ -811,12 +941,11 @@ void Server::refuse(const std::shared_ptr<Connection>& c, const std::string& why
   c->send(FrameType::Refused, encode_refusal(why));
   c->on_closed(nullptr);
   c->close(why);
-  hello_pending_.erase(c.get());
-  connections_.erase(c);
+  connections_.erase(c.get());
 }
 
 void Server::on_first_frame(const std::shared_ptr<Connection>& c, const FrameView& f) {
-  hello_pending_.erase(c.get());
+  // The first frame after the handshake (the connection authenticated it).
   if (f.type != FrameType::Hello) return refuse(c, fmt::format("expected Hello, got a {} frame", to_string(f.type)));
   ByteReader r(f.body);
   const auto h = decode_hello(r);
@@ -826,15 +955,11 @@ void Server::on_first_frame(const std::shared_ptr<Connection>& c, const FrameVie
   if (h->kind == ConnectionKind::Peer) {
     std::string why = "not configured for a run yet";
     if (!node_ || !node_->accepts_peer(*h, &why)) return refuse(c, why, false);
-    connections_.erase(c);  // the link owns it from now on
+    connections_.erase(c.get());  // the link owns it from now on
     c->send(FrameType::HelloAck, {});
     node_->adopt_peer(c);
     return;
   }
-  std::weak_ptr<Connection> weak = c;
-  c->on_frame([this, weak](const FrameView& fr) {
-    if (auto self = weak.lock()) on_control_frame(self, fr);
-  });
   c->set_max_body_bytes(kControlFrameMaxBytes);
   c->send(FrameType::HelloAck, {});
 }
@@ -852,6 +977,9 @@ void Server::on_control_frame(const std::shared_ptr<Connection>& c, const FrameV
     Status s;
     if (node_) s = node_->status();
     else s.frames_refused = refusals_before_node_;
+    s.connections_refused = connections_refused_;
+    s.last_connection_refusal = last_connection_refusal_;
+    s.connections_open = connections_.size();
     c->send(FrameType::Status, encode(s));
     return;
   }
@@ -906,9 +1034,9 @@ void Server::configure(const std::shared_ptr<Connection>& c, const Configure& cf
   if (opt_.exit_after_run) {
     // The orchestrator that configured this process owns it: without it
     // nobody would ever end the run.
-    std::weak_ptr<Connection> weak = c;
-    c->on_closed([this, weak](const std::string& reason) {
-      if (auto self = weak.lock()) connections_.erase(self);
+    const Connection* raw = c.get();
+    c->on_closed([this, raw](const std::string& reason) {
+      connections_.erase(raw);
       log("the orchestrator went away (" + reason + "): stopping");
       done_ = true;
       loop_.stop();
@@ -920,7 +1048,7 @@ void Server::configure(const std::shared_ptr<Connection>& c, const Configure& cf
     } else {
       node_.reset();
       tag_ = side_tag(cfg.side);
-      node_ = std::make_unique<Node>(loop_, cfg, opt_, false, [this](const std::string& l) { log(l); });
+      node_ = make_node(cfg, false);
     }
   } catch (const std::exception& e) {
     node_.reset();
@@ -948,11 +1076,12 @@ void Server::finish_run(const std::shared_ptr<Connection>& c) {
 
 }  // namespace
 
-std::string state_file_path(const std::string& state_dir, const std::string& dir) {
+std::string state_file_path(const std::string& state_dir, const std::string& dir, const std::string& owner) {
   std::error_code ec;
   const std::string canonical = fs::weakly_canonical(dir, ec).string();
   const uint32_t h = crc32c(canonical.data(), canonical.size());
-  return fmt::format("{}/mirrorsim-{:08x}.state", state_dir, h);
+  if (owner.empty()) return fmt::format("{}/mirrorsim-{:08x}.state", state_dir, h);
+  return fmt::format("{}/mirrorsim-{}-{:08x}.state", state_dir, owner, h);
 }
 
 int serve_controller(const ServeOptions& options) {

@@ -272,19 +272,25 @@ DiskCompletion DiskSet::serve(Worker& w, Request& r) {
 }
 
 std::vector<TrackDigest> DiskSet::digest(uint64_t first, uint32_t count) {
+  // Through the files the workers have open: a controller short of file
+  // descriptors (a flood of connections) still answers for its disks.
   std::vector<TrackDigest> out;
-  std::vector<uint8_t> buf(g_.track_bytes);
+  AlignedBuffer buf(g_.track_bytes);
+  std::vector<int> opened;
   std::vector<int> fds(g_.disks, -1);
   for (uint32_t d = 0; d < g_.disks; ++d) {
+    fds[d] = workers_[d]->fd;
+    if (fds[d] >= 0) continue;
     fds[d] = ::open(path_of(d).c_str(), O_RDONLY | O_CLOEXEC);
     if (fds[d] < 0) fail("cannot open " + path_of(d));
+    opened.push_back(fds[d]);
   }
   for (uint64_t i = first; i < first + count && i < g_.total_tracks; ++i) {
     const TrackKey k = g_.key_of(i);
     TrackDigest t;
-    if (pread_all(fds[g_.disk_of(k)], buf.data(), buf.size(), g_.offset_of(k))) {
+    if (pread_all(fds[g_.disk_of(k)], buf.data(), g_.track_bytes, g_.offset_of(k))) {
       ImageHeader h;
-      t.check = check_image(buf, &h);
+      t.check = check_image(std::span<const uint8_t>(buf.data(), g_.track_bytes), &h);
       if (t.check == ImageCheck::Ok && h.key != k) t.check = ImageCheck::NoHeader;
       if (t.check == ImageCheck::Ok) {
         t.version = h.version;
@@ -294,7 +300,7 @@ std::vector<TrackDigest> DiskSet::digest(uint64_t first, uint32_t count) {
     }
     out.push_back(t);
   }
-  for (int fd : fds) ::close(fd);
+  for (int fd : opened) ::close(fd);
   return out;
 }
 

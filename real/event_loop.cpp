@@ -106,20 +106,47 @@ void EventLoop::arm_timerfd() {
 void EventLoop::run_due_timers() {
   // Bounded: timers armed by a callback for "now" run in the next batch, so
   // a callback that re-arms itself at once cannot starve the descriptors.
+  // Each due timer is looked up again just before it runs: an earlier
+  // callback of the batch may have cancelled it (its owner is gone).
   const Time now = monotonic_now();
-  std::vector<std::function<void()>> due;
+  std::vector<TimerId> due;
   while (!timers_.empty() && timers_.top().at <= now) {
-    auto it = timer_fns_.find(timers_.top().id);
+    due.push_back(timers_.top().id);
     timers_.pop();
-    if (it == timer_fns_.end()) continue;
-    due.push_back(std::move(it->second));
-    timer_fns_.erase(it);
   }
-  for (auto& fn : due) {
+  for (const TimerId id : due) {
+    auto it = timer_fns_.find(id);
+    if (it == timer_fns_.end()) continue;
+    auto fn = std::move(it->second);
+    timer_fns_.erase(it);
     fn();
     if (stopped_) break;
   }
   arm_timerfd();
+}
+
+TimerGroup::~TimerGroup() { cancel_all(); }
+
+EventLoop::TimerId TimerGroup::at(Time when, std::function<void()> fn) {
+  // The id is known only once armed: the callback finds itself through a
+  // shared slot.
+  auto id = std::make_shared<EventLoop::TimerId>(0);
+  const EventLoop::TimerId armed = loop_.at(when, [this, id, fn = std::move(fn)] {
+    ids_.erase(*id);  // before fn, which may destroy this group's owner
+    fn();
+  });
+  *id = armed;
+  ids_.insert(armed);
+  return armed;
+}
+
+void TimerGroup::cancel(EventLoop::TimerId id) {
+  if (ids_.erase(id)) loop_.cancel(id);
+}
+
+void TimerGroup::cancel_all() {
+  for (const EventLoop::TimerId id : ids_) loop_.cancel(id);
+  ids_.clear();
 }
 
 bool EventLoop::dispatch_once(Time deadline) {

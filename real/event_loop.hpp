@@ -8,6 +8,7 @@
 #include <memory>
 #include <queue>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "model/types.hpp"
@@ -68,6 +69,25 @@ class EventLoop {
   TimerId next_timer_ = 1;
   Time armed_at_ = Time::max();
   std::function<void()> on_wake_;
+};
+
+// Timers that end with their owner: every timer armed through the group
+// and not yet run is cancelled when the group is destroyed (or
+// cancel_all()), so no callback of an object that is gone ever runs.
+class TimerGroup {
+ public:
+  explicit TimerGroup(EventLoop& loop) : loop_(loop) {}
+  ~TimerGroup();
+  TimerGroup(const TimerGroup&) = delete;
+  TimerGroup& operator=(const TimerGroup&) = delete;
+  EventLoop::TimerId at(Time when, std::function<void()> fn);
+  void cancel(EventLoop::TimerId id);
+  void cancel_all();
+  size_t pending() const { return ids_.size(); }
+
+ private:
+  EventLoop& loop_;
+  std::unordered_set<EventLoop::TimerId> ids_;
 };
 
 }  // namespace mirrorsim::real

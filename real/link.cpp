@@ -37,8 +37,16 @@ uint32_t PeerLink::max_body_bytes(const Geometry& g) {
   return static_cast<uint32_t>(std::min<uint64_t>(std::max(copy, lists), 1u << 30));
 }
 
-PeerLink::PeerLink(EventLoop& loop, Side side, uint64_t run_id, const Geometry& g, LinkShaping shaping, Callbacks cb)
-    : loop_(loop), side_(side), run_id_(run_id), g_(g), shaping_(shaping), cb_(std::move(cb)), rng_(run_id ^ 0x6c696e6bu) {}
+PeerLink::PeerLink(EventLoop& loop, Side side, uint64_t run_id, const Geometry& g, LinkShaping shaping,
+                   const Key& peer_key, Callbacks cb)
+    : loop_(loop),
+      side_(side),
+      run_id_(run_id),
+      g_(g),
+      shaping_(shaping),
+      peer_key_(peer_key),
+      cb_(std::move(cb)),
+      rng_(run_id ^ 0x6c696e6bu) {}
 
 PeerLink::~PeerLink() {
   for (auto* t : {&dial_timer_, &release_timer_, &heartbeat_timer_})
@@ -92,10 +100,16 @@ void PeerLink::on_dial_ready(int fd) {
     return;
   }
   congestion_control_ = set_link_options(fd, user_timeout_ms(shaping_));
-  dialled_ = Connection::make(loop_, fd, kHelloFrameMaxBytes, "link to " + peer_->text());
+  dialled_ = Connection::make(loop_, fd, kHelloFrameMaxBytes, "link to " + peer_->text(), Party::Client, peer_key_);
   dialled_->on_frame([this](const FrameView& f) { on_hello_answer(f); });
-  dialled_->on_closed([this](const std::string&) {
+  dialled_->on_closed([this](const std::string& reason) {
+    // A peer that fails to prove it holds the key is no peer: heard of
+    // (an impostor at the peer's address, or a wrong key). A peer that is
+    // merely not there yet, or refuses for now, is just redialled.
+    const bool rejected = dialled_ && dialled_->close_cause() == CloseCause::Unauthenticated &&
+                          reason.rfind("rejected", 0) == 0;
     dialled_.reset();
+    if (rejected && cb_.on_down) cb_.on_down(reason, CloseCause::Unauthenticated);
     schedule_dial(dial_retry(shaping_));
   });
   Hello h;
@@ -129,14 +143,14 @@ void PeerLink::go_up(std::shared_ptr<Connection> c) {
   up_ = std::move(c);
   ++connections_;
   up_->on_frame([this](const FrameView& f) { on_frame(f); });
-  up_->on_closed([this](const std::string& reason) { drop(reason); });
+  up_->on_closed([this](const std::string& reason) { drop(reason, up_ ? up_->close_cause() : CloseCause::Ended); });
   last_received_ = last_sent_ = monotonic_now();
   transmit_free_ = last_release_ = Time{};
   heartbeat();
   if (cb_.on_up) cb_.on_up();
 }
 
-void PeerLink::drop(const std::string& reason) {
+void PeerLink::drop(const std::string& reason, CloseCause cause) {
   if (!up_) return;
   auto c = std::move(up_);
   up_.reset();
@@ -148,7 +162,7 @@ void PeerLink::drop(const std::string& reason) {
       loop_.cancel(**t);
       t->reset();
     }
-  if (cb_.on_down) cb_.on_down(reason);
+  if (cb_.on_down) cb_.on_down(reason, cause);
   schedule_dial(dial_retry(shaping_));
 }
 
@@ -186,7 +200,7 @@ void PeerLink::send_frame(FrameType type, std::span<const uint8_t> body, std::sp
     return;
   }
   const Time now = monotonic_now();
-  const size_t bytes = kFrameHeaderBytes + body.size() + image.size();
+  const size_t bytes = kFrameHeaderBytes + body.size() + image.size() + kFrameTagBytes;
   last_sent_ = now;
   bytes_sent_ += bytes;
   const bool shaped = shaping_.delay_ns > 0 || shaping_.jitter_ns > 0 || shaping_.bandwidth_bytes_per_s > 0;
@@ -196,7 +210,7 @@ void PeerLink::send_frame(FrameType type, std::span<const uint8_t> body, std::sp
   }
   std::vector<uint8_t> frame;
   frame.reserve(bytes);
-  append_frame(frame, type, body, image);
+  append_frame(frame, type, body, image);  // tagged when it leaves (send_raw), in the order frames leave
   const Time start = std::max(now, transmit_free_);
   transmit_free_ = shaping_.bandwidth_bytes_per_s > 0
                        ? start + Time::from_ns(static_cast<int64_t>(1e9 * static_cast<double>(bytes) / shaping_.bandwidth_bytes_per_s))
@@ -224,21 +238,17 @@ void PeerLink::on_frame(const FrameView& f) {
   if (cut_) return;  // a cut link delivers nothing
   last_received_ = monotonic_now();
   if (f.type == FrameType::Heartbeat) {
-    if (!f.body.empty()) drop("rejected a Heartbeat frame with a body");
+    if (!f.body.empty()) drop("rejected a Heartbeat frame with a body", CloseCause::Malformed);
     return;
   }
   if (f.type != FrameType::PeerMessage) {
-    const std::string why = fmt::format("rejected an unexpected {} frame on the link", to_string(f.type));
-    if (cb_.on_refused) cb_.on_refused(why);
-    drop(why);
+    drop(fmt::format("rejected an unexpected {} frame on the link", to_string(f.type)), CloseCause::Malformed);
     return;
   }
   ByteReader r(std::span<const uint8_t>(f.body.data(), f.checked_bytes));
   auto m = decode_message(r, g_);
   if (!m || !r.finish("message")) {
-    const std::string why = "rejected a link message: " + r.error();
-    if (cb_.on_refused) cb_.on_refused(why);
-    drop(why);
+    drop("rejected a link message: " + r.error(), CloseCause::Malformed);
     return;
   }
   const std::span<const uint8_t> image(f.body.data() + f.checked_bytes, f.body.size() - f.checked_bytes);
@@ -256,9 +266,7 @@ void PeerLink::on_frame(const FrameView& f) {
     bad = fmt::format("{} frame carries {} unchecked bytes", to_string(*m), image.size());
   }
   if (!bad.empty()) {
-    const std::string why = "rejected a link message: " + bad;
-    if (cb_.on_refused) cb_.on_refused(why);
-    drop(why);
+    drop("rejected a link message: " + bad, CloseCause::Malformed);
     return;
   }
   if (cb_.on_message) cb_.on_message(*m, image);

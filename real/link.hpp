@@ -41,13 +41,18 @@ namespace mirrorsim::real {
 class PeerLink {
  public:
   struct Callbacks {
-    std::function<void()> on_up;                           // a connection is ready for a session
-    std::function<void(const std::string& reason)> on_down;  // the connection ended
+    std::function<void()> on_up;  // a connection is ready for a session
+    // The connection ended; `cause` Malformed: the peer sent a bad frame (a
+    // bug there), Unauthenticated: bytes not from the key holder (a frame
+    // failed its tag, or a redial failed to authenticate).
+    std::function<void(const std::string& reason, CloseCause cause)> on_down;
     std::function<void(Message&, std::span<const uint8_t> image)> on_message;  // decoded and validated
-    std::function<void(const std::string& reason)> on_refused;  // a bad frame from the peer
   };
 
-  PeerLink(EventLoop& loop, Side side, uint64_t run_id, const Geometry& g, LinkShaping shaping, Callbacks cb);
+  // `peer_key`: what side A proves to side B when it dials (side B's
+  // connections were authenticated by its listener).
+  PeerLink(EventLoop& loop, Side side, uint64_t run_id, const Geometry& g, LinkShaping shaping, const Key& peer_key,
+           Callbacks cb);
   ~PeerLink();
 
   // Side A: start dialling `peer` (and keep redialling while not cut).
@@ -76,7 +81,7 @@ class PeerLink {
   void on_hello_answer(const FrameView& f);
   void go_up(std::shared_ptr<Connection> c);
   void on_frame(const FrameView& f);
-  void drop(const std::string& reason);
+  void drop(const std::string& reason, CloseCause cause = CloseCause::Ended);
   void send_frame(FrameType type, std::span<const uint8_t> body, std::span<const uint8_t> image);
   void release_due();
   void heartbeat();
@@ -86,10 +91,11 @@ class PeerLink {
   uint64_t run_id_;
   Geometry g_;
   LinkShaping shaping_;
+  Key peer_key_;
   Callbacks cb_;
   std::optional<Endpoint> peer_;
   std::shared_ptr<Connection> up_;       // the connection carrying the session
-  std::shared_ptr<Connection> dialled_;  // side A: connected, waiting for HelloAck
+  std::shared_ptr<Connection> dialled_;  // side A: connected, authenticating, waiting for HelloAck
   int connecting_fd_ = -1;
   std::optional<EventLoop::TimerId> dial_timer_, release_timer_, heartbeat_timer_;
   bool cut_ = false;

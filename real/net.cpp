@@ -16,6 +16,11 @@
 namespace mirrorsim::real {
 namespace {
 
+// Connections the kernel completes before the controller accepts them: a
+// burst of them (a test opening a thousand, a flood) waits here instead of
+// having its SYNs dropped and retried a second later.
+constexpr int kListenBacklog = 1024;
+
 addrinfo* resolve(const Endpoint& e, bool passive) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -51,6 +56,29 @@ std::optional<Endpoint> parse_endpoint(const std::string& text, std::string* err
   return e;
 }
 
+bool is_loopback(const Endpoint& e) {
+  addrinfo* res = nullptr;
+  try {
+    res = resolve(e, true);
+  } catch (const std::exception&) {
+    return false;
+  }
+  bool all = res != nullptr;
+  for (addrinfo* a = res; a; a = a->ai_next) {
+    if (a->ai_family == AF_INET) {
+      const uint32_t ip = ntohl(reinterpret_cast<const sockaddr_in*>(a->ai_addr)->sin_addr.s_addr);
+      all &= (ip >> 24) == 127;
+    } else if (a->ai_family == AF_INET6) {
+      const in6_addr& ip = reinterpret_cast<const sockaddr_in6*>(a->ai_addr)->sin6_addr;
+      all &= IN6_IS_ADDR_LOOPBACK(&ip) || (IN6_IS_ADDR_V4MAPPED(&ip) && ip.s6_addr[12] == 127);
+    } else {
+      all = false;
+    }
+  }
+  freeaddrinfo(res);
+  return all;
+}
+
 int listen_on(const Endpoint& at, Endpoint* bound) {
   addrinfo* res = resolve(at, true);
   int fd = -1;
@@ -60,7 +88,7 @@ int listen_on(const Endpoint& at, Endpoint* bound) {
     if (fd < 0) continue;
     const int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (::bind(fd, a->ai_addr, a->ai_addrlen) == 0 && ::listen(fd, 64) == 0) break;
+    if (::bind(fd, a->ai_addr, a->ai_addrlen) == 0 && ::listen(fd, kListenBacklog) == 0) break;
     last_error = std::strerror(errno);
     ::close(fd);
     fd = -1;

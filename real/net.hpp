@@ -19,6 +19,11 @@ struct Endpoint {
 // on anything else.
 std::optional<Endpoint> parse_endpoint(const std::string& text, std::string* error);
 
+// Every address `e.host` resolves to is a loopback one (127.0.0.0/8, ::1):
+// only this machine can reach a listener there. False when it does not
+// resolve.
+bool is_loopback(const Endpoint& e);
+
 // A non-blocking listening socket (SO_REUSEADDR, so a restarted controller
 // can bind its port again at once). Throws std::runtime_error.
 int listen_on(const Endpoint& at, Endpoint* bound);

@@ -249,6 +249,9 @@ std::vector<uint8_t> encode(const Status& s) {
   w.u64(s.copies_stored);
   w.boolean(s.log_truncated);
   w.u64(s.log_bytes);
+  w.u64(s.connections_refused);
+  w.string(s.last_connection_refusal);
+  w.u64(s.connections_open);
   return b;
 }
 
@@ -290,6 +293,9 @@ std::optional<Status> decode_status(ByteReader& r) {
   s.copies_stored = r.u64("Status.copies_stored");
   s.log_truncated = r.boolean("Status.log_truncated");
   s.log_bytes = r.u64("Status.log_bytes");
+  s.connections_refused = r.u64("Status.connections_refused");
+  s.last_connection_refusal = r.string("Status.last_connection_refusal", 4096);
+  s.connections_open = r.u64("Status.connections_open");
   return finish(r, "Status", s);
 }
 

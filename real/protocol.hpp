@@ -121,12 +121,18 @@ struct Status {
   uint64_t disk_errors = 0;
   uint64_t link_bytes_sent = 0;
   uint64_t link_connections = 0;
-  uint64_t frames_refused = 0;        // malformed or unexpected frames from any connection
+  uint64_t frames_refused = 0;        // malformed or unexpected authenticated frames (a bug on the other side)
   std::string last_refusal;
   uint64_t copies_sent = 0;
   uint64_t copies_stored = 0;
   bool log_truncated = false;
   uint64_t log_bytes = 0;
+  // Outsiders, for the life of the process: connections that did not prove
+  // the key (or sent a frame failing its tag), or came over the limit.
+  // Not the run's doing, so never a finding of it.
+  uint64_t connections_refused = 0;
+  std::string last_connection_refusal;
+  uint64_t connections_open = 0;  // held by the listener, beside the link
 };
 
 struct DigestRequest {

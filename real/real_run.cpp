@@ -1,6 +1,7 @@
 #include "real/real_run.hpp"
 
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -27,8 +28,10 @@
 #include "real/disk.hpp"
 #include "real/event_loop.hpp"
 #include "real/geometry.hpp"
+#include "real/interrupt.hpp"
 #include "real/protocol.hpp"
 #include "real/replay.hpp"
+#include "real/run_files.hpp"
 #include "real/spawn.hpp"
 #include "real/state_file.hpp"
 #include "real/track_image.hpp"
@@ -49,6 +52,7 @@ constexpr Time kStartTimeout = Time::from_s(120);  // a controller pre-writes it
 constexpr Time kCallTimeout = Time::from_s(30);
 constexpr Time kLinkUpTimeout = Time::from_s(10);
 constexpr Time kUnreachableBackoff = Time::from_us(1000);
+constexpr Time kCatchUpMax = Time::from_us(10'000);  // how late a host's last arrivals may still go out
 constexpr Time kStatusInterval = Time::from_us(20'000);
 constexpr size_t kFindingsKept = 20;
 
@@ -120,6 +124,9 @@ class Orchestrator {
     bool status_pending = false;
     bool killed = false;  // by the failure schedule: its control connection's end is expected
   };
+  // What this process proves to side s's controller.
+  const Key& key_of(Side s) const { return s == Side::B && opt_.secondary ? opt_.secondary_key : run_key_; }
+  std::string state_path(const Proc& p) const { return state_file_path(opt_.state_dir, p.dir, owner_); }
   struct Request {
     uint32_t workload = 0;
     bool write = true;
@@ -181,6 +188,8 @@ class Orchestrator {
   std::string run_dir_;
   bool remove_run_dir_ = false;
   uint64_t run_id_ = new_run_id();
+  Key run_key_ = random_key();           // this run's controllers, forked here
+  std::string owner_ = run_owner_tag();  // names the run directory and the state files
   Time t0_;  // monotonic time of model time 0
   Time ws_;  // monotonic time of the run's second 0 (host I/O starts)
   Proc procs_[2];
@@ -194,6 +203,8 @@ class Orchestrator {
   std::vector<Time> sent_at_;                 // model time each request was issued, by id − 1
   std::vector<UnansweredRequest> unanswered_;  // requests the hosts saw fail without an answer, by time
   uint64_t host_writes_ = 0;
+  uint64_t requests_issued_ = 0;
+  Time last_request_;
   std::vector<std::vector<Version>> acked_;  // per track index: versions acknowledged to the hosts
   Geometry geometry_;
   std::vector<bool> disk_failed_[2];
@@ -209,7 +220,7 @@ Orchestrator::~Orchestrator() {
   // After a failed run as after a good one: no process, no state file left.
   for (Proc& p : procs_) {
     if (p.local) kill_controller(*p.local, SIGKILL);
-    if (!p.dir.empty() && !(opt_.secondary && p.side == Side::B)) ::unlink(state_file_path(opt_.state_dir, p.dir).c_str());
+    if (!p.dir.empty() && !(opt_.secondary && p.side == Side::B)) ::unlink(state_path(p).c_str());
   }
   if (remove_run_dir_) {
     std::error_code ec;
@@ -228,6 +239,9 @@ void Orchestrator::start_controller(Proc& p, bool restart) {
     so.exit_after_run = true;  // one run, then gone with it
     so.state_dir = opt_.state_dir;
     so.quiet = !opt_.controller_logs;
+    so.key = run_key_;
+    so.peer_key = key_of(Side::B);
+    so.state_owner = owner_;
     // A restarted controller takes its old port again, where its peer redials.
     so.listen = Endpoint{"127.0.0.1", restart ? p.endpoint.port : static_cast<uint16_t>(0)};
     if (opt_.kernel_link && p.side == Side::B) {
@@ -249,7 +263,8 @@ void Orchestrator::connect_control(Proc& p) {
     if (fd < 0) ::usleep(20'000);
   }
   if (fd < 0) throw std::runtime_error(fmt::format("{}: {}", side_name(p.side), why));
-  p.control = Connection::make(loop_, fd, kControlFrameMaxBytes, side_name(p.side) + " control");
+  p.control = Connection::make(loop_, fd, kControlFrameMaxBytes, side_name(p.side) + " control", Party::Client,
+                               key_of(p.side));
   p.replies.clear();
   p.control->on_frame([this, &p](const FrameView& f) { on_control_frame(p, f); });
   p.control->on_closed([this, &p](const std::string& reason) { on_control_closed(p, reason); });
@@ -312,9 +327,12 @@ void Orchestrator::request(Proc& p, FrameType type, const std::vector<uint8_t>& 
 }
 
 Frame Orchestrator::call(Proc& p, FrameType type, const std::vector<uint8_t>& body, FrameType expect, Time timeout) {
-  std::optional<Frame> got;
-  request(p, type, body, [&got](Frame& f) { got = std::move(f); });
-  loop_.run_until([&] { return got.has_value(); }, monotonic_now() + timeout);
+  // Shared with the reply: an answer that comes after the timeout must not
+  // land in this call's frame, long gone.
+  auto answer = std::make_shared<std::optional<Frame>>();
+  request(p, type, body, [answer](Frame& f) { *answer = std::move(f); });
+  loop_.run_until([&] { return answer->has_value(); }, monotonic_now() + timeout);
+  std::optional<Frame>& got = *answer;
   if (!got) throw std::runtime_error(fmt::format("{} did not answer a {} within {:.0f} s", side_name(p.side),
                                                  to_string(type), timeout.s()));
   if (got->type == FrameType::Refused) {
@@ -406,7 +424,13 @@ void Orchestrator::issue(uint32_t wi, Time at) {
   WorkloadRun& w = workloads_[wi];
   const WorkloadScenario& c = w.stream->config();
   if (w.stopped) return;
-  if (at >= w.stop || (c.requests && w.issued >= *c.requests)) {
+  // Late timers catch up (below), but not without end: once the clock has
+  // passed the host's stop, a request still due goes out only if it is less
+  // than kCatchUpMax late. At a rate the loop cannot keep up with, arrival
+  // times fall ever further behind the clock, and the host stops with the
+  // clock; at any other, the last arrivals are the simulator's.
+  const Time now = monotonic_now();
+  if (at >= w.stop || (now >= w.stop && now - at > kCatchUpMax) || (c.requests && w.issued >= *c.requests)) {
     w.stopped = true;
     return;
   }
@@ -417,10 +441,11 @@ void Orchestrator::issue(uint32_t wi, Time at) {
   const TrackKey key{c.volume_index, w.stream->next_track()};
   const RequestId id = next_req_++;
   const Side to = host_side();
-  const Time now = monotonic_now();
   requests_[id] = Request{wi, write, key, c.block_bytes, to};
   sent_at_.push_back(at - t0_);  // the host's time: what decides the measured window
   if (write) ++host_writes_;
+  ++requests_issued_;
+  last_request_ = now;
   Proc& p = proc(to);
   if (p.alive && p.control) {
     p.control->send(FrameType::HostRequest, encode(HostRequest{id, write, key, c.block_bytes}));
@@ -632,7 +657,7 @@ std::optional<std::vector<LogRecord>> Orchestrator::collect_log(Proc& p, bool* t
     // A dead local controller: its state file is still there (opening it
     // finishes its last step, as its restart would).
     std::string why;
-    auto state = StateFile::open(state_file_path(opt_.state_dir, p.dir), Geometry::of(controller_config(sc_, p.side)), &why);
+    auto state = StateFile::open(state_path(p), Geometry::of(controller_config(sc_, p.side)), &why);
     if (!state) throw std::runtime_error(fmt::format("{} is down and its state cannot be read: {}", side_name(p.side), why));
     const auto all = state->log_bytes(0, UINT64_MAX);
     bytes.assign(all.begin(), all.end());
@@ -669,7 +694,7 @@ std::vector<DigestEntry> Orchestrator::collect_digest(Proc& p) {
   DiskSet disks(g, p.dir, DiskOptions{}, [] {});
   disks.open_existing();
   std::string why;
-  auto state = StateFile::open(state_file_path(opt_.state_dir, p.dir), g, &why);
+  auto state = StateFile::open(state_path(p), g, &why);
   for (const TrackDigest& t : disks.digest(0, static_cast<uint32_t>(g.total_tracks))) {
     DigestEntry e;
     e.check = static_cast<uint8_t>(t.check);
@@ -774,7 +799,7 @@ void Orchestrator::shut_down() {
     }
     if (p.local) reap_controller(*p.local, Time::from_s(5));
     p.local.reset();
-    if (!(opt_.secondary && p.side == Side::B)) ::unlink(state_file_path(opt_.state_dir, p.dir).c_str());
+    if (!(opt_.secondary && p.side == Side::B)) ::unlink(state_path(p).c_str());
   }
 }
 
@@ -788,10 +813,22 @@ void Orchestrator::progress() {
 
 RealRun Orchestrator::run() {
   check_real_support(sc_, opt_);
+  // SIGINT, SIGTERM: the loop throws, and unwinding (~Orchestrator) stops
+  // the controllers and removes the run's files.
+  struct WatchInterrupts {
+    EventLoop& loop;
+    InterruptScope scope;
+    explicit WatchInterrupts(EventLoop& l) : loop(l) { loop.add(scope.fd(), EPOLLIN, [](uint32_t) { throw_if_interrupted(); }); }
+    ~WatchInterrupts() { loop.remove(scope.fd()); }
+  };
+  std::optional<WatchInterrupts> interrupts;
+  if (opt_.stop_on_signals) interrupts.emplace(loop_);
+  const char* tmp = std::getenv("TMPDIR");
+  const std::string parent = !opt_.temp_parent.empty() ? opt_.temp_parent : tmp && *tmp ? tmp : "/tmp";
+  for (const std::string& gone : remove_abandoned_run_files(parent, opt_.state_dir))
+    if (opt_.progress) fmt::print(stderr, "  removed {}, left by a run whose process is gone\n", gone);
   if (opt_.run_dir.empty()) {
-    const char* tmp = std::getenv("TMPDIR");
-    const std::string parent = !opt_.temp_parent.empty() ? opt_.temp_parent : tmp && *tmp ? tmp : "/tmp";
-    std::string templ = fmt::format("{}/mirrorsim-real-XXXXXX", parent);
+    std::string templ = fmt::format("{}/mirrorsim-{}-XXXXXX", parent, owner_);
     if (!::mkdtemp(templ.data())) throw std::runtime_error(fmt::format("cannot create a run directory: {}", std::strerror(errno)));
     run_dir_ = templ;
     remove_run_dir_ = !opt_.keep_run_dir;
@@ -838,6 +875,8 @@ RealRun Orchestrator::run() {
   if (opt_.progress) fmt::print(stderr, "\n");
 
   RealRun out;
+  out.requests_issued = requests_issued_;
+  out.last_request_s = requests_issued_ ? (last_request_ - ws_).s() : 0;
   RunResult& r = out.result;
   drain(r);
   ended_ = true;
@@ -861,6 +900,7 @@ RealRun Orchestrator::run() {
   Replay replay(sc_, w);
   if (logs_complete) replay.run(std::move(logs), {!procs_[0].alive, !procs_[1].alive}, sent_at_, unanswered_);
   else out.verification.findings.push_back("the observer could not replay the run: R2 is remote and down, its log unread");
+  if (opt_.stop_on_signals) throw_if_interrupted();  // the replay is not the loop: look now
   out.verification.replay_steps = replay.steps();
   out.verification.link_connections = procs_[0].last_status.link_connections;
   out.verification.restarts_checked = replay.restarts_checked();

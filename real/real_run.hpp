@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/scenario.hpp"
+#include "real/auth.hpp"
 #include "real/net.hpp"
 #include "report/result.hpp"
 
@@ -42,6 +43,11 @@ struct RealOptions {
   std::string temp_parent;           // empty: $TMPDIR, else /tmp
   bool keep_run_dir = false;
   std::optional<Endpoint> secondary; // R2 is a `mirrorsim secondary` there; else forked here
+  // The secondary's key (--key FILE), which R1 and this process prove to
+  // it; the public key fits a secondary on loopback started without one.
+  // Controllers forked here get a fresh random key for each run, handed
+  // over in memory through the fork.
+  Key secondary_key = public_key();
   std::string state_dir = "/dev/shm";
   bool o_direct = false;
   // Add the scenario's link on top of the real one: 5 µs/km × distance_km
@@ -58,6 +64,9 @@ struct RealOptions {
   bool progress = true;              // a progress line on stderr
   bool controller_logs = false;      // the controllers' own log lines on stderr
   std::optional<KernelLink> kernel_link;
+  // SIGINT and SIGTERM end the run (interrupt.hpp): controllers stopped,
+  // the run's files removed, Interrupted thrown. The CLI's choice.
+  bool stop_on_signals = false;
 };
 
 struct Verification {
@@ -82,6 +91,8 @@ struct Verification {
 struct RealRun {
   RunResult result;
   Verification verification;
+  uint64_t requests_issued = 0;  // by the hosts, reads and writes
+  double last_request_s = 0;     // when the hosts issued their last request, s after host I/O began
 };
 
 // What `mirrorsim real` cannot do with this scenario and these options:
@@ -89,8 +100,11 @@ struct RealRun {
 void check_real_support(const Scenario& s, const RealOptions& o);
 
 // Runs the scenario; throws std::runtime_error when the run cannot happen
-// (a controller does not start, the link never comes up). Findings of the
-// verification are in the result, counted as invariant violations.
+// (a controller does not start, the link never comes up), Interrupted
+// (stop_on_signals). Findings of the verification are in the result,
+// counted as invariant violations. First removes what killed runs left
+// (run_files.hpp); its own run directory and state files are named after
+// this process and removed at the end.
 RealRun run_real(const Scenario& s, const RealOptions& o);
 
 std::string verification_text(const Verification& v);

@@ -21,7 +21,7 @@
 
 namespace mirrorsim::real {
 
-LocalController spawn_controller(ServeOptions options, Time timeout) {
+LocalController spawn_controller(ServeOptions options, Time timeout, const std::function<void()>& in_child) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
   const pid_t parent = ::getpid();
@@ -46,7 +46,12 @@ LocalController spawn_controller(ServeOptions options, Time timeout) {
     ::dup2(fds[1], 3);
     ::close_range(4, UINT_MAX, 0);
     ::signal(SIGPIPE, SIG_IGN);
+    // The orchestrator's SIGINT/SIGTERM handlers (interrupt.hpp) are not
+    // the controller's: a Ctrl-C of the terminal ends it as it ends its parent.
+    ::signal(SIGINT, SIG_DFL);
+    ::signal(SIGTERM, SIG_DFL);
     options.announce_fd = 3;
+    if (in_child) in_child();
     int code = 1;
     try {
       code = serve_controller(options);

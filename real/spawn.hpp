@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include <functional>
+
 #include "model/types.hpp"
 #include "real/controller_server.hpp"
 
@@ -19,7 +21,10 @@ struct LocalController {
 // `mirrorsim real` starts R2; run after run without, as `mirrorsim
 // secondary` serves) and waits (up to `timeout`) for it to
 // announce its port. Throws std::runtime_error when it does not come up.
-LocalController spawn_controller(ServeOptions options, Time timeout);
+// `in_child` runs in the child before it serves (a test's resource limits).
+// The options, its key included, reach the child in memory, through the
+// fork: never on a command line or in a file.
+LocalController spawn_controller(ServeOptions options, Time timeout, const std::function<void()>& in_child = {});
 // Sends `signal` and reaps the process; true when it was still running.
 bool kill_controller(LocalController& c, int signal);
 // Waits up to `timeout` for the process to exit by itself, then kills it.

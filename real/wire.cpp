@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "real/auth.hpp"
 #include "real/checksum.hpp"
 
 namespace mirrorsim::real {
@@ -58,6 +59,9 @@ std::string_view to_string(FrameType t) {
     case FrameType::Hello: return "Hello";
     case FrameType::HelloAck: return "HelloAck";
     case FrameType::Refused: return "Refused";
+    case FrameType::AuthChallenge: return "AuthChallenge";
+    case FrameType::AuthResponse: return "AuthResponse";
+    case FrameType::AuthProof: return "AuthProof";
     case FrameType::Heartbeat: return "Heartbeat";
     case FrameType::PeerMessage: return "PeerMessage";
     case FrameType::Configure: return "Configure";
@@ -84,6 +88,9 @@ bool known_frame_type(uint16_t t) {
     case FrameType::Hello:
     case FrameType::HelloAck:
     case FrameType::Refused:
+    case FrameType::AuthChallenge:
+    case FrameType::AuthResponse:
+    case FrameType::AuthProof:
     case FrameType::Heartbeat:
     case FrameType::PeerMessage:
     case FrameType::Configure:
@@ -170,6 +177,27 @@ std::optional<FrameView> FrameDecoder::next_view() {
   std::memcpy(&length, h + 8, 4);
   std::memcpy(&checked, h + 12, 4);
   std::memcpy(&crc, h + 16, 4);
+  const auto name = [&] { return known_frame_type(type) ? to_string(static_cast<FrameType>(type)) : "unknown"; };
+  if (mac_) {
+    // Nothing of a tagged frame counts before its tag matched; only its
+    // length is needed to find the tag, and a length past the limit is a
+    // header nobody vouched for.
+    if (length > max_body_bytes_) {
+      unauthenticated_ = true;
+      error_ = fmt::format("a tagged frame announces {} bytes, over the limit of {} (tampered, or not from the key holder)",
+                           length, max_body_bytes_);
+      return std::nullopt;
+    }
+    if (buffered() < kFrameHeaderBytes + length + kFrameTagBytes) return std::nullopt;
+    const std::span<const uint8_t> frame(h, kFrameHeaderBytes + length);
+    if (!mac_->verify(frame, std::span<const uint8_t>(h + kFrameHeaderBytes + length, kFrameTagBytes))) {
+      unauthenticated_ = true;
+      error_ = fmt::format("frame {} of the session ({}, {} bytes) fails its tag: tampered, injected, replayed or out of "
+                           "order, or not from the key holder",
+                           mac_->seq(), name(), length);
+      return std::nullopt;
+    }
+  }
   if (magic != kFrameMagic) {
     error_ = fmt::format("bad frame magic 0x{:08x} (not a mirrorsim peer, or the stream lost its framing)", magic);
     return std::nullopt;
@@ -199,7 +227,7 @@ std::optional<FrameView> FrameDecoder::next_view() {
     return std::nullopt;
   }
   FrameView f{static_cast<FrameType>(type), std::span<const uint8_t>(body, length), checked};
-  pos_ += kFrameHeaderBytes + length;
+  pos_ += kFrameHeaderBytes + length + (mac_ ? kFrameTagBytes : 0);
   return f;
 }
 

@@ -7,12 +7,16 @@
 // all little-endian. The checked length is the whole body, except for a
 // PeerMessage carrying a track image: the image has its own checksum (see
 // track_image.hpp), which the receiver verifies instead, so a payload is
-// checksummed once on each side rather than twice. A connection's first
-// frame is a Hello carrying the protocol version. The decoder refuses, with
-// a reason naming what was wrong, a bad magic, an unknown type, a reserved
-// field that is not zero, a body longer than the connection allows, an
-// unchecked tail on any other frame type, and a checksum mismatch; the
-// connection is then closed and nothing of the frame is used.
+// checksummed once on each side rather than twice. A connection opens with
+// the authentication handshake (auth.hpp: AuthChallenge, AuthResponse,
+// AuthProof, untagged); from then on every frame is followed by a 16-byte
+// tag over its header and whole body, image included, checked before
+// anything else of the frame; the first tagged frame is a Hello carrying
+// the protocol version. The decoder refuses, with a reason naming what was
+// wrong, a tag that does not match, a bad magic, an unknown type, a
+// reserved field that is not zero, a body longer than the connection
+// allows, an unchecked tail on any other frame type, and a checksum
+// mismatch; the connection is then closed and nothing of the frame is used.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +33,7 @@ namespace mirrorsim::real {
 
 constexpr uint32_t kFrameMagic = 0x4D49534D;  // "MSIM" in memory order
 constexpr uint32_t kFrameHeaderBytes = 20;
-constexpr uint16_t kProtocolVersion = 1;
+constexpr uint16_t kProtocolVersion = 2;  // 2: authenticated connections, tagged frames
 
 // Appends little-endian fields to a buffer.
 class ByteWriter {
@@ -106,9 +110,12 @@ class ByteReader {
 
 // Frame types. Values are part of the protocol: never renumber.
 enum class FrameType : uint16_t {
-  Hello = 1,          // first frame of every connection
+  Hello = 1,          // first tagged frame of every connection
   HelloAck = 2,
   Refused = 3,        // the peer refuses the connection or a request: a reason, then close
+  AuthChallenge = 4,  // the handshake (auth.hpp), before any tagged frame
+  AuthResponse = 5,
+  AuthProof = 6,
   Heartbeat = 10,     // link liveness
   PeerMessage = 11,   // a model message between the controllers (CopyData with its payload)
   Configure = 20,     // orchestrator → controller
@@ -154,12 +161,19 @@ void append_frame(std::vector<uint8_t>& out, FrameType type, std::span<const uin
 void append_frame(std::vector<uint8_t>& out, FrameType type, std::span<const uint8_t> checked,
                   std::span<const uint8_t> image);
 
+class FrameMac;
+
 // Splits a byte stream into frames. Bytes are fed as they arrive; frames
 // come out whole and checked. After an error the decoder stays failed.
 class FrameDecoder {
  public:
   explicit FrameDecoder(uint32_t max_body_bytes) : max_body_bytes_(max_body_bytes) {}
   void set_max_body_bytes(uint32_t n) { max_body_bytes_ = n; }
+  uint32_t max_body_bytes() const { return max_body_bytes_; }
+  // From the next frame on, every frame carries a tag that `rx` must accept
+  // before anything of the frame is looked at (the caller keeps rx alive).
+  void expect_tags(FrameMac* rx) { mac_ = rx; }
+  bool tagged() const { return mac_ != nullptr; }
   // Appends received bytes (the caller then drains next()).
   void feed(std::span<const uint8_t> bytes);
   // Or receives in place: room for `n` bytes at the end of the buffer, then
@@ -171,11 +185,18 @@ class FrameDecoder {
   std::optional<Frame> next();  // the same, copied out
   bool failed() const { return !error_.empty(); }
   const std::string& error() const { return error_; }
+  // The failure concerns bytes nobody proved to come from the key holder: a
+  // tag that does not match, or a tagged frame's header past the limits
+  // (what a flipped bit in a length makes). Otherwise an authentic frame
+  // was malformed, which only a bug on the other side explains.
+  bool failed_unauthenticated() const { return failed() && unauthenticated_; }
   // Bytes received and not yet part of a returned frame.
   size_t buffered() const { return end_ - pos_; }
 
  private:
   uint32_t max_body_bytes_;
+  FrameMac* mac_ = nullptr;
+  bool unauthenticated_ = false;
   std::vector<uint8_t> buf_;
   size_t pos_ = 0;
   size_t end_ = 0;

@@ -1,11 +1,14 @@
-// The bytes on the wire and on the disks: frames, link messages, logged
-// inputs, control frames and track images — what each accepts and what it
-// refuses, with the reason it gives.
+// The bytes on the wire and on the disks: frames, their tags and the
+// handshake, link messages, logged inputs, control frames and track images
+// — what each accepts and what it refuses, with the reason it gives.
 #include <catch2/catch.hpp>
+
+#include <sodium.h>
 
 #include <set>
 
 #include "model/config.hpp"
+#include "real/auth.hpp"
 #include "real/checksum.hpp"
 #include "real/geometry.hpp"
 #include "real/messages.hpp"
@@ -234,4 +237,136 @@ TEST_CASE("CRC-32C: the check value, and the same result in one call or in piece
     const uint32_t first = crc32c(data.data(), cut);
     CHECK(crc32c(data.data() + cut, data.size() - cut, first) == whole);
   }
+}
+
+namespace {
+
+// A tagged frame as a Connection sends it: header, body, image, tag.
+std::vector<uint8_t> tagged(FrameMac& tx, FrameType t, std::vector<uint8_t> body, std::vector<uint8_t> image = {}) {
+  std::vector<uint8_t> out;
+  append_frame(out, t, body, image);
+  const std::span<const uint8_t> parts[] = {out};
+  const auto tag = tx.sign(parts);
+  out.insert(out.end(), tag.begin(), tag.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a frame's tag is libsodium's ChaCha20-Poly1305 (IETF) tag of an empty message with the frame as associated "
+          "data, computed over the frame's parts where they lie") {
+  const Key k = random_key();
+  for (const size_t bytes : {size_t{0}, size_t{1}, size_t{15}, size_t{16}, size_t{17}, size_t{4096}, size_t{65557}}) {
+    std::vector<uint8_t> frame(bytes);
+    if (bytes) randombytes_buf(frame.data(), frame.size());
+    FrameMac mac(k);
+    for (uint64_t seq = 0; seq < 3; ++seq) {
+      // In three parts, split anywhere.
+      const size_t a = bytes / 3, b = bytes / 2;
+      const std::span<const uint8_t> all(frame);
+      const std::span<const uint8_t> parts[] = {all.subspan(0, a), all.subspan(a, b - a), all.subspan(b)};
+      const auto tag = mac.sign(parts);
+      uint8_t nonce[12] = {};
+      std::memcpy(nonce + 4, &seq, 8);
+      uint8_t want[16];
+      unsigned long long want_bytes = 0;
+      uint8_t none[1] = {};  // the empty message and its empty ciphertext
+      crypto_aead_chacha20poly1305_ietf_encrypt_detached(none, want, &want_bytes, none, 0, frame.data(), frame.size(),
+                                                         nullptr, nonce, k.bytes.data());
+      REQUIRE(want_bytes == 16);
+      CHECK(std::equal(tag.begin(), tag.end(), want));
+    }
+  }
+}
+
+TEST_CASE("tagged frames: a flipped bit anywhere, a replayed, reordered, dropped or injected frame fails its tag") {
+  const Key session = random_key();
+  FrameMac tx(session);
+  std::vector<std::vector<uint8_t>> frames;
+  std::vector<uint8_t> image(8192);
+  write_image(image, TrackKey{0, 1}, make_version(1, 1), 8192, 3);
+  frames.push_back(tagged(tx, FrameType::Hello, encode(Hello{})));
+  frames.push_back(tagged(tx, FrameType::PeerMessage, {1, 2, 3, 4, 5}, image));
+  frames.push_back(tagged(tx, FrameType::Heartbeat, {}));
+  auto decode = [&](const std::vector<std::vector<uint8_t>>& stream, size_t* good) {
+    FrameMac rx(session);
+    FrameDecoder d(1 << 20);
+    d.expect_tags(&rx);
+    for (const auto& f : stream) d.feed(f);
+    *good = 0;
+    while (d.next()) ++*good;
+    return d;
+  };
+  size_t good = 0;
+  REQUIRE_FALSE(decode(frames, &good).failed());
+  CHECK(good == 3);
+
+  SECTION("a bit flipped in the header, the body, the track image or the tag") {
+    const size_t frame_bytes = frames[1].size();
+    for (const size_t byte : {size_t{5}, size_t{kFrameHeaderBytes + 2}, size_t{kFrameHeaderBytes + 5 + 4000}, frame_bytes - 1}) {
+      auto stream = frames;
+      stream[1][byte] ^= 0x04;
+      const FrameDecoder d = decode(stream, &good);
+      CHECK(good == 1);
+      CHECK(d.failed_unauthenticated());
+      CHECK_THAT(d.error(), Catch::Contains("fails its tag"));
+    }
+  }
+  SECTION("a frame replayed") {
+    auto stream = frames;
+    stream.insert(stream.begin() + 2, frames[1]);
+    const FrameDecoder d = decode(stream, &good);
+    CHECK(good == 2);
+    CHECK(d.failed_unauthenticated());
+  }
+  SECTION("two frames swapped, or one dropped") {
+    auto swapped = frames;
+    std::swap(swapped[1], swapped[2]);
+    CHECK(decode(swapped, &good).failed_unauthenticated());
+    CHECK(good == 1);
+    auto dropped = frames;
+    dropped.erase(dropped.begin() + 1);
+    CHECK(decode(dropped, &good).failed_unauthenticated());
+    CHECK(good == 1);
+  }
+  SECTION("a frame injected: untagged, or tagged under another key") {
+    auto plain = frames;
+    plain.insert(plain.begin() + 1, frame(FrameType::Heartbeat, {}));
+    CHECK(decode(plain, &good).failed_unauthenticated());
+    FrameMac other(random_key());
+    other.sign(std::vector<std::span<const uint8_t>>{});  // the same sequence number as the real second frame
+    auto forged = frames;
+    forged[1] = tagged(other, FrameType::Heartbeat, {});
+    CHECK(decode(forged, &good).failed_unauthenticated());
+    CHECK(good == 1);
+  }
+  SECTION("a length raised past the limit is unauthenticated too") {
+    auto stream = frames;
+    const uint32_t huge = 1u << 30;
+    std::memcpy(stream[1].data() + 8, &huge, 4);
+    const FrameDecoder d = decode(stream, &good);
+    CHECK(good == 1);
+    CHECK(d.failed_unauthenticated());
+  }
+}
+
+TEST_CASE("the handshake's proofs: one per party and nonce pair, so neither a reflected nor a replayed proof passes") {
+  const Key k = random_key();
+  const Nonce c = random_nonce(), s = random_nonce(), s2 = random_nonce();
+  CHECK(proofs_equal(handshake_proof(k, Party::Client, c, s), handshake_proof(k, Party::Client, c, s)));
+  CHECK_FALSE(proofs_equal(handshake_proof(k, Party::Client, c, s), handshake_proof(k, Party::Server, c, s)));
+  CHECK_FALSE(proofs_equal(handshake_proof(k, Party::Client, c, s), handshake_proof(k, Party::Client, c, s2)));
+  CHECK_FALSE(proofs_equal(handshake_proof(k, Party::Client, c, s), handshake_proof(random_key(), Party::Client, c, s)));
+  const SessionKeys a = session_keys(k, c, s), b = session_keys(k, c, s2);
+  CHECK(a.client_to_server.bytes != a.server_to_client.bytes);
+  CHECK(a.client_to_server.bytes != b.client_to_server.bytes);
+  const auto response = encode(AuthResponse{s, handshake_proof(k, Party::Server, c, s)});
+  ByteReader r(response);
+  const auto back = decode_auth_response(r);
+  REQUIRE(back);
+  CHECK(back->nonce == s);
+  const std::vector<uint8_t> short_bytes(40);
+  ByteReader short_one(short_bytes);
+  CHECK_FALSE(decode_auth_response(short_one));
+  CHECK_THAT(short_one.error(), Catch::Contains("AuthResponse.proof"));
 }

@@ -1,23 +1,36 @@
 // A controller facing bad input on its port: garbage, truncated, oversized
-// and unexpected frames, and link messages with damaged track images. It
-// refuses each with a reason, closes that connection, applies nothing, and
-// keeps serving.
+// and unexpected frames, and link messages with damaged track images; and
+// outsiders — no key, a wrong key, a replayed handshake, a flipped bit in an
+// authenticated frame, on a control connection and on the link. It refuses
+// each with a reason, closes that connection, applies nothing, and keeps
+// serving: the run in progress goes on and verifies. Key files, as the
+// `mirrorsim` command meets them.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
 
+#include "client.hpp"
 #include "helpers.hpp"
 #include "real/clock.hpp"
 #include "real/messages.hpp"
 #include "real/protocol.hpp"
 #include "real/spawn.hpp"
 #include "real/track_image.hpp"
+#include "tests/cli/run_mirrorsim.hpp"
 
 using namespace mirrorsim;
 using namespace mirrorsim::real;
@@ -27,72 +40,17 @@ namespace {
 
 constexpr uint64_t kRunId = 0x5eed;
 
-// A blocking test client speaking frames.
-class Client {
- public:
-  explicit Client(const Endpoint& to) {
-    std::string why;
-    fd_ = connect_blocking(to, 2000, &why);
-    REQUIRE(fd_ >= 0);
-  }
-  ~Client() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  void send_bytes(std::span<const uint8_t> b) { (void)::send(fd_, b.data(), b.size(), MSG_NOSIGNAL); }
-  void send(FrameType t, const std::vector<uint8_t>& body, std::span<const uint8_t> image = {}) {
-    std::vector<uint8_t> out;
-    append_frame(out, t, body, image);
-    send_bytes(out);
-  }
-  // The next frame, or nullopt when the connection closed (or nothing came in time).
-  std::optional<Frame> next(int timeout_ms = 3000) {
-    const Time deadline = monotonic_now() + Time::from_us(timeout_ms * 1e3);
-    for (;;) {
-      if (auto f = decoder_.next()) return f;
-      const int64_t left = (deadline - monotonic_now()).ns / 1'000'000;
-      pollfd p{fd_, POLLIN, 0};
-      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return std::nullopt;
-      uint8_t buf[65536];
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) {
-        closed_ = true;
-        return std::nullopt;
-      }
-      decoder_.feed(std::span<const uint8_t>(buf, static_cast<size_t>(n)));
-    }
-  }
-  // True when the controller closes the connection within the time (after
-  // any frames it still sends, such as a Refused).
-  bool closed_by_peer(int timeout_ms = 3000) {
-    while (!closed_) {
-      const bool got = next(timeout_ms).has_value();
-      if (!got && !closed_) return false;
-    }
-    return true;
-  }
-  void hello(ConnectionKind kind, uint64_t run_id = kRunId, Side side = Side::A) {
-    Hello h;
-    h.kind = kind;
-    h.run_id = run_id;
-    h.side = side;
-    send(FrameType::Hello, encode(h));
-  }
-
- private:
-  int fd_ = -1;
-  FrameDecoder decoder_{64 << 20};
-  bool closed_ = false;
-};
-
 struct Fixture {
   std::string dir;
+  Key key = random_key();
   LocalController controller;
-  Fixture() {
+  explicit Fixture(bool exit_after_run = true) {
     dir = fmt::format("/tmp/mirrorsim-hostile-{}", ::getpid());
     ServeOptions o;
     o.dir = dir;
     o.quiet = true;
-    o.exit_after_run = true;
+    o.exit_after_run = exit_after_run;
+    o.key = key;
     controller = spawn_controller(o, Time::from_s(10));
   }
   ~Fixture() {
@@ -103,15 +61,19 @@ struct Fixture {
   }
   bool alive() const { return ::waitpid(controller.pid, nullptr, WNOHANG) == 0; }
   Status status() {
-    Client c(controller.endpoint);
-    c.hello(ConnectionKind::Control);
-    REQUIRE(c.next()->type == FrameType::HelloAck);
-    c.send(FrameType::StatusRequest, {});
-    const auto f = c.next();
+    const auto s = status_of(controller.endpoint, key);
+    REQUIRE(s);
+    return *s;
+  }
+  // An authenticated connection that has said its Hello.
+  std::unique_ptr<Client> client(ConnectionKind kind) {
+    auto c = std::make_unique<Client>(controller.endpoint);
+    REQUIRE(c->authenticate(key));
+    c->hello(kind, kRunId);
+    const auto f = c->next();
     REQUIRE(f);
-    REQUIRE(f->type == FrameType::Status);
-    ByteReader r(f->body);
-    return *decode_status(r);
+    REQUIRE(f->type == FrameType::HelloAck);
+    return c;
   }
 };
 
@@ -127,9 +89,8 @@ std::vector<uint8_t> copy_data_body(TrackKey k, Version v, uint32_t bytes) {
 TEST_CASE("garbage, truncated, oversized and unexpected frames are refused and the controller keeps serving") {
   Fixture fx;
   // Configure it as R2 of a run, the way `mirrorsim real` does.
-  Client control(fx.controller.endpoint);
-  control.hello(ConnectionKind::Control);
-  REQUIRE(control.next()->type == FrameType::HelloAck);
+  auto control_connection = fx.client(ConnectionKind::Control);
+  Client& control = *control_connection;
   Configure cfg;
   cfg.run_id = kRunId;
   cfg.side = Side::B;
@@ -147,9 +108,8 @@ TEST_CASE("garbage, truncated, oversized and unexpected frames are refused and t
     CHECK(c.closed_by_peer());
   }
   SECTION("a frame announcing a body far over the limit") {
-    Client c(fx.controller.endpoint);
-    c.hello(ConnectionKind::Control);
-    REQUIRE(c.next()->type == FrameType::HelloAck);
+    auto cp = fx.client(ConnectionKind::Control);
+    Client& c = *cp;
     std::vector<uint8_t> header;
     append_frame(header, FrameType::Configure, std::vector<uint8_t>(10));
     const uint32_t huge = 1u << 30;
@@ -159,15 +119,15 @@ TEST_CASE("garbage, truncated, oversized and unexpected frames are refused and t
     CHECK(c.closed_by_peer());
   }
   SECTION("a frame cut off in the middle, then the connection closed") {
-    Client c(fx.controller.endpoint);
-    c.hello(ConnectionKind::Control);
-    REQUIRE(c.next()->type == FrameType::HelloAck);
+    auto cp = fx.client(ConnectionKind::Control);
+    Client& c = *cp;
     std::vector<uint8_t> f;
     append_frame(f, FrameType::StatusRequest, std::vector<uint8_t>(200, 1));
     c.send_bytes(std::span<const uint8_t>(f.data(), 30));
   }
   SECTION("a first frame that is not a Hello, and a Hello of another protocol version") {
     Client a(fx.controller.endpoint);
+    REQUIRE(a.authenticate(fx.key));
     a.send(FrameType::StatusRequest, {});
     const auto refused = a.next();
     REQUIRE(refused);
@@ -176,20 +136,21 @@ TEST_CASE("garbage, truncated, oversized and unexpected frames are refused and t
     CHECK_THAT(decode_refusal(r), Catch::Contains("expected Hello"));
     CHECK(a.closed_by_peer());
     Client b(fx.controller.endpoint);
+    REQUIRE(b.authenticate(fx.key));
     Hello h;
     h.protocol_version = 99;
     b.send(FrameType::Hello, encode(h));
     CHECK(b.closed_by_peer());
   }
   SECTION("a malformed request on a control connection") {
-    Client c(fx.controller.endpoint);
-    c.hello(ConnectionKind::Control);
-    REQUIRE(c.next()->type == FrameType::HelloAck);
+    auto cp = fx.client(ConnectionKind::Control);
+    Client& c = *cp;
     c.send(FrameType::HostRequest, {1, 2, 3});
     CHECK(c.closed_by_peer());
   }
   SECTION("a peer of another run") {
     Client c(fx.controller.endpoint);
+    REQUIRE(c.authenticate(fx.key));
     c.hello(ConnectionKind::Peer, kRunId + 1);
     const auto f = c.next();
     REQUIRE(f);
@@ -200,25 +161,22 @@ TEST_CASE("garbage, truncated, oversized and unexpected frames are refused and t
     std::vector<uint8_t> image(8192);
     write_image(image, TrackKey{0, 5}, make_version(1, 1), 8192, 11);
     {
-      Client c(fx.controller.endpoint);
-      c.hello(ConnectionKind::Peer);
-      REQUIRE(c.next()->type == FrameType::HelloAck);
+      auto cp = fx.client(ConnectionKind::Peer);
+      Client& c = *cp;
       auto damaged = image;
       damaged[4000] ^= 0xFF;
       c.send(FrameType::PeerMessage, copy_data_body(TrackKey{0, 5}, make_version(1, 1), 8192), damaged);
       CHECK(c.closed_by_peer());
     }
     {
-      Client c(fx.controller.endpoint);
-      c.hello(ConnectionKind::Peer);
-      REQUIRE(c.next()->type == FrameType::HelloAck);
+      auto cp = fx.client(ConnectionKind::Peer);
+      Client& c = *cp;
       c.send(FrameType::PeerMessage, copy_data_body(TrackKey{0, 6}, make_version(1, 1), 8192), image);
       CHECK(c.closed_by_peer());
     }
     {
-      Client c(fx.controller.endpoint);
-      c.hello(ConnectionKind::Peer);
-      REQUIRE(c.next()->type == FrameType::HelloAck);
+      auto cp = fx.client(ConnectionKind::Peer);
+      Client& c = *cp;
       c.send(FrameType::PeerMessage, copy_data_body(TrackKey{0, 5000}, make_version(1, 1), 8192), image);
       CHECK(c.closed_by_peer());
     }
@@ -231,9 +189,8 @@ TEST_CASE("garbage, truncated, oversized and unexpected frames are refused and t
   const Status s = fx.status();
   CHECK(s.configured);
   CHECK(s.side == Side::B);
-  Client peer(fx.controller.endpoint);
-  peer.hello(ConnectionKind::Peer);
-  REQUIRE(peer.next()->type == FrameType::HelloAck);
+  auto peer_connection = fx.client(ConnectionKind::Peer);
+  Client& peer = *peer_connection;
   std::vector<uint8_t> image(8192);
   write_image(image, TrackKey{0, 7}, make_version(1, 1), 8192, 11);
   peer.send(FrameType::PeerMessage, copy_data_body(TrackKey{0, 7}, make_version(1, 1), 8192), image);
@@ -250,4 +207,360 @@ TEST_CASE("garbage, truncated, oversized and unexpected frames are refused and t
   CHECK(std::get<CopyAck>(*m).key == TrackKey{0, 7});
   CHECK(fx.status().copies_stored == 1);
   CHECK(fx.alive());
+}
+
+namespace {
+
+// A secondary serving run after run (`mirrorsim secondary --key FILE`),
+// removed with its files at the end.
+struct Secondary {
+  std::string dir = fmt::format("/tmp/mirrorsim-hostile-r2-{}", ::getpid());
+  Key key = random_key();
+  LocalController controller;
+  Secondary() {
+    ServeOptions o;
+    o.dir = dir;
+    o.quiet = true;
+    o.exit_after_run = false;
+    o.key = key;
+    controller = spawn_controller(o, Time::from_s(10));
+  }
+  ~Secondary() {
+    kill_controller(controller, SIGKILL);
+    ::unlink(state_file_path("/dev/shm", dir).c_str());
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  bool alive() const { return ::waitpid(controller.pid, nullptr, WNOHANG) == 0; }
+  RealOptions options(const Endpoint& at) const {
+    RealOptions o = quiet_options();
+    o.secondary = at;
+    o.secondary_key = key;
+    return o;
+  }
+};
+
+// Waits (up to 20 s) until the controller at `at` is configured for a run.
+bool wait_configured(const Endpoint& at, const Key& key) {
+  const Time deadline = monotonic_now() + Time::from_s(20);
+  while (monotonic_now() < deadline) {
+    try {
+      if (const auto s = status_of(at, key); s && s->configured) return true;
+    } catch (const std::exception&) {
+    }
+    ::usleep(20'000);
+  }
+  return false;
+}
+
+// Every frame type the controller sent on `c` until it closed (or 3 s passed).
+std::vector<FrameType> answers_until_closed(Client& c) {
+  std::vector<FrameType> got;
+  while (auto f = c.next()) got.push_back(f->type);
+  return got;
+}
+
+// Forwards every connection to `to`, and in the first link connection (the
+// one whose Hello says Peer) flips one bit in the body of the `nth` tagged
+// frame with a body of 64 bytes or more, from the dialling side to `to`.
+// Parses the frames it forwards that way (header, body, tag); the other
+// direction goes through as it comes.
+class FlippingProxy {
+ public:
+  FlippingProxy(const Endpoint& to, int nth) : to_(to), nth_(nth) {
+    listen_fd_ = listen_on(Endpoint{"127.0.0.1", 0}, &at_);
+    const int flags = ::fcntl(listen_fd_, F_GETFL);
+    ::fcntl(listen_fd_, F_SETFL, flags & ~O_NONBLOCK);
+    accepter_ = std::thread([this] { accept_loop(); });
+  }
+  ~FlippingProxy() {
+    stopping_ = true;
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    accepter_.join();
+    ::close(listen_fd_);
+    {
+      std::lock_guard lock(mu_);
+      for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
+    }
+    for (auto& t : pumps_) t.join();
+    for (int fd : fds_) ::close(fd);
+  }
+  const Endpoint& endpoint() const { return at_; }
+  bool flipped() const { return flipped_; }
+  int connections() const { return connections_; }
+
+ private:
+  static bool write_all(int fd, const uint8_t* p, size_t n) {
+    while (n) {
+      const ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+      if (w <= 0) return false;
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+    return true;
+  }
+  void accept_loop() {
+    for (;;) {
+      const int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) return;
+      std::string why;
+      const int server = connect_blocking(to_, 2000, &why);
+      if (server < 0 || stopping_) {
+        ::close(client);
+        if (server >= 0) ::close(server);
+        return;
+      }
+      const int flags = ::fcntl(server, F_GETFL);
+      ::fcntl(server, F_SETFL, flags & ~O_NONBLOCK);
+      ++connections_;
+      std::lock_guard lock(mu_);
+      fds_.push_back(client);
+      fds_.push_back(server);
+      pumps_.emplace_back([this, client, server] { forward_frames(client, server); });
+      pumps_.emplace_back([client, server] {
+        uint8_t buf[65536];
+        for (;;) {
+          const ssize_t n = ::recv(server, buf, sizeof buf, 0);
+          if (n <= 0 || !write_all(client, buf, static_cast<size_t>(n))) break;
+        }
+        ::shutdown(client, SHUT_RDWR);
+        ::shutdown(server, SHUT_RDWR);
+      });
+    }
+  }
+  void forward_frames(int from, int to) {
+    std::vector<uint8_t> buf;
+    uint8_t chunk[65536];
+    int frames = 0;          // whole frames forwarded: the first two are the untagged handshake
+    bool flipping = false;   // this is the link connection chosen
+    int bodies = 0;
+    for (;;) {
+      const ssize_t n = ::recv(from, chunk, sizeof chunk, 0);
+      if (n <= 0) break;
+      buf.insert(buf.end(), chunk, chunk + n);
+      size_t pos = 0;
+      for (;;) {
+        if (buf.size() - pos < kFrameHeaderBytes) break;
+        uint32_t length;
+        std::memcpy(&length, buf.data() + pos + 8, 4);
+        const size_t whole = kFrameHeaderBytes + length + (frames >= 2 ? kFrameTagBytes : 0);
+        if (buf.size() - pos < whole) break;
+        uint8_t* body = buf.data() + pos + kFrameHeaderBytes;
+        if (frames == 2 && length >= 3 && body[2] == static_cast<uint8_t>(ConnectionKind::Peer) && !claimed_.exchange(true))
+          flipping = true;
+        if (frames > 2 && flipping && !flipped_ && length >= 64 && ++bodies == nth_) {
+          body[length / 2] ^= 0x10;
+          flipped_ = true;
+        }
+        ++frames;
+        if (!write_all(to, buf.data() + pos, whole)) return;
+        pos += whole;
+      }
+      buf.erase(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(pos));
+    }
+    ::shutdown(from, SHUT_RDWR);
+    ::shutdown(to, SHUT_RDWR);
+  }
+
+  Endpoint to_, at_;
+  int nth_;
+  int listen_fd_ = -1;
+  std::thread accepter_;
+  std::mutex mu_;
+  std::vector<std::thread> pumps_;
+  std::vector<int> fds_;
+  std::atomic<bool> stopping_{false}, claimed_{false}, flipped_{false};
+  std::atomic<int> connections_{0};
+};
+
+void require_verified(const RealRun& r) {
+  INFO(r.result.violation_report);
+  INFO(verification_text(r.verification));
+  INFO("end: " << r.result.end_state);
+  REQUIRE(r.result.invariant_violations == 0);
+  REQUIRE(r.verification.ok());
+  REQUIRE(r.verification.disks_compared);
+  CHECK(r.verification.tracks_differing == 0);
+  CHECK(r.verification.writes_acked_lost == 0);
+  CHECK(r.result.volumes.at(0).writes.completed > 300);
+}
+
+}  // namespace
+
+TEST_CASE("a client without the key, with a wrong key, replaying a captured handshake, or flipping a bit in an "
+          "authenticated frame is refused, and the run in progress goes on and verifies") {
+  Secondary r2;
+  const Endpoint at = r2.controller.endpoint;
+  struct Outcome {
+    bool configured = false;
+    std::vector<FrameType> no_key, wrong_key, replayed, flipped, replayed_in_session;
+    bool wrong_key_proof_refused_by_us = false;
+    bool before_flip_answered = false, before_replay_answered = false;
+    bool no_key_closed = false, wrong_key_closed = false, replayed_closed = false, flipped_closed = false,
+         replayed_in_session_closed = false;
+    std::string error;
+  } out;
+  std::thread attacker([&] {
+    try {
+      out.configured = wait_configured(at, r2.key);
+      {
+        // No key: the old protocol's Hello first.
+        Client c(at);
+        c.hello(ConnectionKind::Control);
+        out.no_key = answers_until_closed(c);
+        out.no_key_closed = c.closed();
+      }
+      {
+        // A wrong key: the controller's proof fails ours; the proof it is
+        // sent anyway fails its.
+        Client c(at);
+        out.wrong_key_proof_refused_by_us = !c.authenticate(random_key(), true);
+        c.hello(ConnectionKind::Control);
+        c.send(FrameType::StatusRequest, {});
+        out.wrong_key = answers_until_closed(c);
+        out.wrong_key_closed = c.closed();
+      }
+      {
+        // A captured handshake, Hello and request, replayed byte for byte.
+        Client genuine(at);
+        if (!genuine.open_control(r2.key)) throw std::runtime_error("the genuine client was refused");
+        out.before_replay_answered = genuine.status().has_value();
+        const std::vector<uint8_t> captured = genuine.sent();
+        Client c(at);
+        c.send_bytes(captured);
+        out.replayed = answers_until_closed(c);
+        out.replayed_closed = c.closed();
+      }
+      {
+        // One bit of an authenticated frame flipped (in its tag's first byte,
+        // then also in the header): the controller answers nothing more.
+        Client c(at);
+        if (!c.open_control(r2.key)) throw std::runtime_error("the genuine client was refused");
+        out.before_flip_answered = c.status().has_value();
+        c.send(FrameType::StatusRequest, {}, {}, (kFrameHeaderBytes + 0) * 8 + 3);
+        out.flipped = answers_until_closed(c);
+        out.flipped_closed = c.closed();
+      }
+      {
+        // An authenticated frame sent twice: the second is out of sequence.
+        Client c(at);
+        if (!c.open_control(r2.key)) throw std::runtime_error("the genuine client was refused");
+        c.send(FrameType::StatusRequest, {});
+        const std::vector<uint8_t> last(c.sent().end() - (kFrameHeaderBytes + kFrameTagBytes), c.sent().end());
+        c.send_bytes(last);
+        out.replayed_in_session = answers_until_closed(c);
+        out.replayed_in_session_closed = c.closed();
+      }
+    } catch (const std::exception& e) {
+      out.error = e.what();
+    }
+  });
+  RealRun r;
+  try {
+    r = run_real(small_scenario(Small{.duration_s = 1.5}), r2.options(at));
+  } catch (...) {
+    attacker.join();
+    throw;
+  }
+  attacker.join();
+  INFO(out.error);
+  REQUIRE(out.error.empty());
+  REQUIRE(out.configured);
+  // Each was refused: nothing but the handshake's answer and a Refused.
+  CHECK(out.no_key == std::vector<FrameType>{FrameType::Refused});
+  CHECK(out.wrong_key_proof_refused_by_us);
+  CHECK(out.wrong_key == std::vector<FrameType>{FrameType::Refused});
+  CHECK(out.before_replay_answered);
+  CHECK(out.replayed == std::vector<FrameType>{FrameType::AuthResponse, FrameType::Refused});
+  CHECK(out.before_flip_answered);
+  CHECK(out.flipped.empty());
+  CHECK(out.replayed_in_session == std::vector<FrameType>{FrameType::Status});
+  CHECK(out.no_key_closed);
+  CHECK(out.wrong_key_closed);
+  CHECK(out.replayed_closed);
+  CHECK(out.flipped_closed);
+  CHECK(out.replayed_in_session_closed);
+  // The run went on and verifies; the secondary counted the outsiders and
+  // serves on.
+  require_verified(r);
+  REQUIRE(r2.alive());
+  const auto s = status_of(at, r2.key);
+  REQUIRE(s);
+  CHECK(s->connections_refused >= 5);
+  CHECK_FALSE(s->configured);  // the run ended it
+}
+
+TEST_CASE("a bit flipped on the link fails its tag: the link breaks, the pair reconnects and resynchronises, and the "
+          "run verifies") {
+  Secondary r2;
+  FlippingProxy proxy(r2.controller.endpoint, 40);
+  const RealRun r = run_real(small_scenario(Small{.duration_s = 1.2}), r2.options(proxy.endpoint()));
+  require_verified(r);
+  CHECK(proxy.flipped());
+  CHECK(r.verification.link_connections >= 2);  // the flipped frame ended the first
+  const auto s = status_of(r2.controller.endpoint, r2.key);
+  REQUIRE(s);
+  CHECK(s->connections_refused >= 1);
+  CHECK_THAT(s->last_connection_refusal, Catch::Contains("fails its tag"));
+}
+
+TEST_CASE("a run whose --secondary holds another key fails at once, saying so") {
+  Secondary r2;
+  RealOptions o = r2.options(r2.controller.endpoint);
+  o.secondary_key = random_key();
+  try {
+    run_real(small_scenario(Small{.duration_s = 0.5}), o);
+    FAIL("a run against a secondary with another key started");
+  } catch (const std::runtime_error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("authentication failed"));
+  }
+  CHECK(r2.alive());
+}
+
+TEST_CASE("key files: made with mode 0600 and never over an existing file; refused when group or others may read "
+          "them or when not a regular file; a secondary beyond loopback without a key refuses to start") {
+  namespace fs = std::filesystem;
+  const fs::path dir = cli_test::make_temp_dir("keys");
+  const fs::path key = dir / "r2.key";
+  fs::remove(key);
+  const std::string quick = std::string(MIRRORSIM_SCENARIOS_DIR) + "/quickstart.toml";
+
+  const auto made = cli_test::run_mirrorsim("secondary --new-key " + key.string(), dir);
+  INFO(made.err);
+  REQUIRE(made.exit_code == 0);
+  struct stat st{};
+  REQUIRE(::stat(key.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0600);
+  CHECK(st.st_size == 32);
+  const std::string bytes = cli_test::slurp(key);
+  CHECK(read_key_file(key.string()).bytes.size() == 32);
+
+  const auto again = cli_test::run_mirrorsim("secondary --new-key " + key.string(), dir);
+  CHECK(again.exit_code == 2);
+  CHECK_THAT(again.err, Catch::Contains("refusing to overwrite"));
+  CHECK(cli_test::slurp(key) == bytes);
+
+  ::chmod(key.c_str(), 0644);
+  const auto open = cli_test::run_mirrorsim(fmt::format("secondary --listen 127.0.0.1:0 --dir {} --key {}",
+                                                        (dir / "r2").string(), key.string()),
+                                            dir);
+  CHECK(open.exit_code == 2);
+  CHECK_THAT(open.err, Catch::Contains("0644") && Catch::Contains("chmod 600"));
+  const auto real = cli_test::run_mirrorsim(
+      fmt::format("real {} --secondary 127.0.0.1:9 --key {} --quiet", quick, key.string()), dir);
+  CHECK(real.exit_code == 2);
+  CHECK_THAT(real.err, Catch::Contains("chmod 600"));
+  CHECK_THROWS_AS(read_key_file(key.string()), KeyFileError);
+
+  const auto not_a_file = cli_test::run_mirrorsim(fmt::format("secondary --listen 127.0.0.1:0 --dir {} --key {}",
+                                                              (dir / "r2").string(), dir.string()),
+                                                  dir);
+  CHECK(not_a_file.exit_code == 2);
+  CHECK_THAT(not_a_file.err, Catch::Contains("not a regular file"));
+
+  const auto beyond = cli_test::run_mirrorsim(fmt::format("secondary --listen 0.0.0.0:0 --dir {}", (dir / "r2").string()),
+                                              dir);
+  CHECK(beyond.exit_code == 2);
+  CHECK_THAT(beyond.err, Catch::Contains("--new-key"));
+  fs::remove_all(dir);
 }

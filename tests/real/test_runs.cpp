@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "helpers.hpp"
+#include "real/clock.hpp"
 #include "real/spawn.hpp"
 
 using namespace mirrorsim;
@@ -216,4 +217,96 @@ TEST_CASE("a secondary serving run after run (mirrorsim secondary --listen) take
   require_clean(first, 300);
   require_clean(second, 300);
   CHECK(still_serving);
+}
+
+namespace {
+
+// `mirrorsim secondary --listen 127.0.0.1:0 --dir DIR --key FILE`, the
+// binary itself (its own process image: a use-after-free there crashes as
+// it did for the user); its port from the line it prints.
+struct SecondaryProcess {
+  std::string dir = fmt::format("/tmp/mirrorsim-secondary-bin-{}", ::getpid());
+  std::string key_file = dir + ".key";
+  Key key;
+  pid_t pid = -1;
+  Endpoint endpoint{"127.0.0.1", 0};
+  SecondaryProcess() {
+    ::unlink(key_file.c_str());
+    write_new_key_file(key_file);
+    key = read_key_file(key_file);
+    int out[2];
+    REQUIRE(::pipe(out) == 0);
+    pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::dup2(out[1], 1);
+      ::close(out[0]);
+      ::execl(MIRRORSIM_BINARY, MIRRORSIM_BINARY, "secondary", "--listen", "127.0.0.1:0", "--dir", dir.c_str(), "--key",
+              key_file.c_str(), "--quiet", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    std::string line;
+    char c;
+    while (line.find('\n') == std::string::npos && ::read(out[0], &c, 1) == 1) line += c;
+    ::close(out[0]);
+    REQUIRE(line.rfind("listening on ", 0) == 0);
+    endpoint.port = static_cast<uint16_t>(std::stoul(line.substr(line.rfind(':') + 1)));
+  }
+  ~SecondaryProcess() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    ::unlink(state_file_path("/dev/shm", dir).c_str());
+    ::unlink(key_file.c_str());
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  // Still running (not exited, not killed by a signal).
+  bool alive() { return ::waitpid(pid, &status, WNOHANG) == 0; }
+  int status = 0;
+};
+
+}  // namespace
+
+TEST_CASE("a secondary survives a run whose R2 disk failed for good: the node's pending timers end with the run, and "
+          "it serves the next run") {
+  // The reported crash: R2's destage retries (model timers armed every
+  // disk_retry_ms) were still pending when the run ended, and fired into
+  // the freed node.
+  SecondaryProcess r2;
+  RealOptions o = quiet_options();
+  o.secondary = r2.endpoint;
+  o.secondary_key = r2.key;
+  o.drain_timeout_s = 3;
+  const RealRun failed = run(Small{.duration_s = 2.0, .failures = failure(1.0, "disk-failure", "controller = \"r2\"\ndisk = 0")}, o);
+  ::usleep(300'000);  // many retry periods (2 ms) after the run ended
+  const bool alive_after_first = r2.alive();
+  INFO("secondary wait status " << r2.status << (WIFSIGNALED(r2.status) ? fmt::format(", killed by signal {}", WTERMSIG(r2.status)) : ""));
+  CHECK(failed.verification.ok());
+  CHECK_THAT(failed.result.end_state, Catch::EndsWith("the pair has not drained: a disk is still failed"));
+  CHECK(failed.result.disk_errors > 0);
+  REQUIRE(alive_after_first);
+  const RealRun second = run(Small{.duration_s = 0.8}, o);
+  require_clean(second, 300);
+  CHECK(r2.alive());
+}
+
+TEST_CASE("at an absurd rate (1e7 IOPS, the most a scenario may ask) the hosts stop issuing at duration_s, and the run "
+          "ends promptly and verifies") {
+  // Before: arrivals 1 ns apart, issued as fast as the loop goes, caught up
+  // with their schedule for ever (10^9 of them before the stop).
+  const Time started = monotonic_now();
+  const RealRun r = run(Small{.duration_s = 1.0, .rate_iops = 1e7});
+  const double took_s = (monotonic_now() - started).s();
+  INFO(verification_text(r.verification));
+  CHECK(r.verification.ok());
+  // As fast as the hosts' loop can go, far beyond the scenario's usual rate...
+  CHECK(r.requests_issued > 3000);
+  // ... and not one request after the end of the run's host I/O (a request
+  // due before it may still leave up to 10 ms late, never one further behind).
+  CHECK(r.last_request_s <= 1.0 + 0.010);
+  CHECK(r.last_request_s > 0.9);
+  CHECK(took_s < 15);
 }
