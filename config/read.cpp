@@ -289,11 +289,12 @@ struct SweepSites {
   std::vector<std::vector<std::string>> values;  // per parameter, per value
 };
 
-constexpr size_t kSweepValuesMax = 10000;
 
-// "start:stop:step", stop included when a step lands on it. Integers when all
-// three are integers, numbers otherwise; nullopt when malformed or longer
-// than kSweepValuesMax.
+}  // namespace
+}  // namespace mirrorsim::config
+
+namespace mirrorsim {
+
 std::optional<std::vector<std::string>> range_values(std::string_view text) {
   std::vector<std::string_view> parts;
   for (size_t begin = 0;;) {
@@ -343,10 +344,15 @@ std::optional<std::vector<std::string>> range_values(std::string_view text) {
   for (int64_t i = 0; i <= static_cast<int64_t>(steps); ++i) {
     // Rounded to 15 digits so that 0:1:0.1 gives 0.3, not 0.30000000000000004.
     const double v = start + static_cast<double>(i) * step;
-    values.push_back(real_text(std::strtod(fmt::format("{:.15g}", v).c_str(), nullptr)));
+    values.push_back(config::real_text(std::strtod(fmt::format("{:.15g}", v).c_str(), nullptr)));
   }
   return values;
 }
+
+}  // namespace mirrorsim
+
+namespace mirrorsim::config {
+namespace {
 
 std::optional<SweepScenario> read_sweep(const Section& top, const Origin& origin, SweepSites& sites) {
   const toml::table* table = top.table("sweep");

@@ -202,6 +202,14 @@ struct Override {
   std::string where;
 };
 void set_values(Scenario& s, const std::vector<Override>& overrides);
+
+// A sweep range "start:stop:step" (stop included when a step lands on it),
+// as the [sweep] table and `--param` both read it: integers in exact,
+// checked arithmetic when all three are integers, numbers otherwise.
+// nullopt when malformed, when step ≤ 0 or stop < start, or when it gives
+// more than kSweepValuesMax values.
+inline constexpr size_t kSweepValuesMax = 10000;
+std::optional<std::vector<std::string>> range_values(std::string_view text);
 // TOML text of the value; "" for an optional key that is not set (e.g.
 // workload.0.stop_s, or any check.* key without a [check] table).
 std::string get_value(const Scenario& s, std::string_view dotted_key);

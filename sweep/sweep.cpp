@@ -78,21 +78,12 @@ SweepParam parse_sweep_param(std::string_view text, const std::string& where) {
   p.key = trim(text.substr(0, eq));
   const std::string values = trim(text.substr(eq + 1));
   if (values.find(':') != std::string::npos && values.find(',') == std::string::npos) {
-    const auto parts = split(values, ':');
-    const auto start = parts.size() == 3 ? number(parts[0]) : std::nullopt;
-    const auto stop = parts.size() == 3 ? number(parts[1]) : std::nullopt;
-    const auto step = parts.size() == 3 ? number(parts[2]) : std::nullopt;
-    if (!start || !stop || !step || *step <= 0 || *stop < *start)
-      throw ScenarioError(where, fmt::format("'{}': a range is start:stop:step with numbers, step > 0, stop ≥ start", values));
-    const auto count = static_cast<size_t>(std::floor((*stop - *start) / *step + 1e-9)) + 1;
-    if (count > 10000) throw ScenarioError(where, fmt::format("'{}' has {} values: at most 10000", values, count));
-    const bool integers = std::all_of(parts.begin(), parts.end(), [](const std::string& x) {
-      return x.find_first_of(".eE") == std::string::npos;
-    });
-    for (size_t i = 0; i < count; ++i) {
-      const double v = *start + static_cast<double>(i) * *step;
-      p.values.push_back(integers ? fmt::format("{}", static_cast<int64_t>(std::llround(v))) : fmt::format("{}", v));
-    }
+    auto range = range_values(values);
+    if (!range)
+      throw ScenarioError(where, fmt::format("'{}': a range is start:stop:step with numbers, step > 0, stop ≥ start and "
+                                             "at most {} values",
+                                             values, kSweepValuesMax));
+    p.values = std::move(*range);
   } else {
     p.values = split(values, ',');
     if (std::any_of(p.values.begin(), p.values.end(), [](const std::string& v) { return v.empty(); }))
