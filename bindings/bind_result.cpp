@@ -43,7 +43,7 @@ void bind_result(py::module_& m) {
       .def_readonly("scenario_toml", &RunResult::scenario_toml, "The resolved scenario the run ran.")
       .def_readonly("percentiles", &RunResult::percentiles, "The response-time percentiles reported.")
       .def(
-          "to_json", [](const RunResult& r) { return to_json(r).dump(2) + "\n"; },
+          "to_json", [](const RunResult& r) { return json_text(to_json(r)) + "\n"; },
           "The self-describing JSON text `mirrorsim run --out` writes, byte for byte.")
       .def("summary_metrics", &summary_metrics,
            "Every summary metric as (column, value), in the order of a sweep's columns.")

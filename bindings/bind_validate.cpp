@@ -38,7 +38,7 @@ void bind_validate(py::module_& m) {
         const auto parts = call_in_child(
             [&] {
               const real::Validation v = real::validate(s, o);
-              return std::vector<std::string>{real::to_json(v).dump(2) + "\n", real::validation_text(v),
+              return std::vector<std::string>{json_text(real::to_json(v)) + "\n", real::validation_text(v),
                                               bytes(v.real.result), bytes(v.sim), v.scenario.resolved_toml,
                                               v.scenario.source, v.real.verification.ok() ? "1" : "0"};
             },

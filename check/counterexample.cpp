@@ -503,7 +503,7 @@ Counterexample counterexample_from_json(const json& j) { return Reader(j, nullpt
 void save_counterexample(const Counterexample& cx, const std::string& path) {
   if (path.find('\0') != std::string::npos) throw TraceError("a path cannot contain a NUL character");
   std::ofstream f(path);
-  f << to_json(cx).dump(2) << '\n';
+  f << to_json(cx).dump(2, ' ', false, json::error_handler_t::replace) << '\n';
   f.close();  // what is still buffered fails here (a full disk), not in the destructor, unseen
   if (!f) throw TraceError(fmt::format("{}: cannot write: {}", path, errno ? std::strerror(errno) : "write failed"));
 }

@@ -13,6 +13,7 @@
 
 #include "check/counterexample.hpp"
 #include "check/explorer.hpp"
+#include "report/result.hpp"
 #include "cli/command.hpp"
 #include "cli/command_line.hpp"
 #include "cli/scenario_args.hpp"
@@ -95,7 +96,7 @@ void print_narrative(const check::Replay& r) {
 }
 
 bool write_json(const std::string& path, const nlohmann::json& j) {
-  return write_text_file("check", path, j.dump(2) + "\n");
+  return write_text_file("check", path, json_text(j) + "\n");
 }
 
 int replay_main(const std::string& path) {

@@ -143,7 +143,7 @@ int real_main(int argc, char** argv) {
   if (!out_path.empty()) {
     nlohmann::json j = to_json(run.result);
     j["verification"] = real::to_json(run.verification);
-    written &= write_text_file("real", out_path, j.dump(2) + "\n");
+    written &= write_text_file("real", out_path, json_text(j) + "\n");
   }
   if (!timeseries_path.empty()) written &= write_text_file("real", timeseries_path, timeseries_csv(run.result));
   if (run.result.invariant_violations) {

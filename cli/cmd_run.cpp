@@ -67,7 +67,7 @@ int run_main(int argc, char** argv) {
   fmt::print("{}", summary_text(result));
   if (vm.count("analytic")) fmt::print("{}", analytic_report(scenario, result));
   bool written = true;
-  if (!out_path.empty()) written &= write_text_file("run", out_path, to_json(result).dump(2) + "\n");
+  if (!out_path.empty()) written &= write_text_file("run", out_path, json_text(to_json(result)) + "\n");
   if (!timeseries_path.empty()) written &= write_text_file("run", timeseries_path, timeseries_csv(result));
   if (!trace_path.empty()) written &= write_text_file("run", trace_path, result.trace_json);
   if (result.invariant_violations) {

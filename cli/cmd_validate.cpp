@@ -80,7 +80,7 @@ int validate_main(int argc, char** argv) {
   }
   fmt::print("{}", real::validation_text(v));
   if (!out_path.empty()) {
-    if (!write_text_file("validate", out_path, real::to_json(v).dump(2) + "\n")) return kExitFailed;
+    if (!write_text_file("validate", out_path, json_text(real::to_json(v)) + "\n")) return kExitFailed;
   }
   bool ok = v.real.verification.ok() && !v.real.result.invariant_violations && !v.sim.invariant_violations;
   if (!ok) fmt::print(stderr, "mirrorsim validate: a run was not clean\n{}", v.real.result.violation_report);

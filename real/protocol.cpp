@@ -394,7 +394,7 @@ std::vector<uint8_t> encode_refusal(const std::string& reason) {
 
 std::string decode_refusal(ByteReader& r) {
   std::string s = r.string("Refused.reason", 4096);
-  return r.ok() ? s : "(unreadable refusal: " + r.error() + ")";
+  return r.ok() && r.finish("Refused") ? s : "(unreadable refusal: " + r.error() + ")";
 }
 
 }  // namespace mirrorsim::real

@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,22 +17,18 @@
 #include <fmt/format.h>
 
 #include "real/clock.hpp"
+#include "sim/fork.hpp"
 
 namespace mirrorsim::real {
 
 LocalController spawn_controller(ServeOptions options, Time timeout, const std::function<void()>& in_child) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
-  const pid_t parent = ::getpid();
-  // Whatever stdio has buffered would be written twice otherwise.
-  std::fflush(stdout);
-  std::fflush(stderr);
-  const pid_t pid = ::fork();
+  // A controller must not outlive the orchestrator that started it.
+  const pid_t pid = fork_child();
   if (pid < 0) throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
   if (pid == 0) {
     // The child: nothing of the parent's but stdio and the announcement pipe.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(1);
     if (!options.netns.empty()) {
       const std::string path = "/var/run/netns/" + options.netns;
       const int ns = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -30,6 +30,10 @@ uint64_t RunResult::writes_lost() const {
   return n;
 }
 
+std::string json_text(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 nlohmann::json to_json(const RunResult& r) {
   nlohmann::json j;
   j["mirrorsim_version"] = r.mirrorsim_version;

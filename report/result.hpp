@@ -115,6 +115,9 @@ struct RunResult {
 };
 
 nlohmann::json to_json(const RunResult& r);
+// JSON text of any document the project writes: bytes that are not UTF-8
+// (a file name, say) are replaced by U+FFFD, where dump() would throw.
+std::string json_text(const nlohmann::json& j, int indent = 2);
 // Every summary metric as (column, value), in a fixed order: the columns of
 // a sweep's CSV and of the Python bindings' DataFrames. Per-volume metrics
 // are prefixed by the volume's name ("db.write_response_p99_ms").

@@ -160,3 +160,15 @@ TEST_CASE("mirrorsim check --trace: a counterexample that cannot be saved says s
   CHECK_THAT(r.err, Catch::Contains("mirrorsim check: /dev/full: cannot write: No space left on device"));
   CHECK(r.out.find("counterexample saved") == std::string::npos);
 }
+
+TEST_CASE("mirrorsim check --out: a scenario whose file name is not UTF-8 still gets its JSON report") {
+  // nlohmann's dump() threw on the name's bytes and the command aborted (exit 134).
+  const fs::path odd = temp_dir() / "check-\xff\xfe.toml";
+  fs::copy_file(kSmall, odd, fs::copy_options::overwrite_existing);
+  const fs::path out = temp_dir() / "check-odd.json";
+  const Outcome r = mirrorsim(fmt::format("check '{}' --writes 1 --failures 0 --quiet --out {}", odd.string(), out.string()));
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  const nlohmann::json j = nlohmann::json::parse(slurp(out));
+  CHECK(j.dump().find("\xef\xbf\xbd") != std::string::npos);  // the bytes became U+FFFD
+}

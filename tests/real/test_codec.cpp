@@ -370,3 +370,12 @@ TEST_CASE("the handshake's proofs: one per party and nonce pair, so neither a re
   CHECK_FALSE(decode_auth_response(short_one));
   CHECK_THAT(short_one.error(), Catch::Contains("AuthResponse.proof"));
 }
+
+TEST_CASE("a Refused frame with bytes after its reason reads as unreadable, not as the reason") {
+  std::vector<uint8_t> body = encode_refusal("no such run");
+  ByteReader good(body);
+  CHECK(decode_refusal(good) == "no such run");
+  body.push_back(0x42);
+  ByteReader padded(body);
+  CHECK_THAT(decode_refusal(padded), Catch::StartsWith("(unreadable refusal: "));
+}
