@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
     o.bounds.max_states = max_states;
     if (link >= 0) o.bounds.link_failures = static_cast<uint32_t>(link);
     if (crash >= 0) o.bounds.crashes = static_cast<uint32_t>(crash);
-    if (disk >= 0) o.bounds.disk_errors = static_cast<uint32_t>(disk);
+    if (disk >= 0) o.bounds.disk_failures = static_cast<uint32_t>(disk);
     if (disaster >= 0) o.bounds.disasters = static_cast<uint32_t>(disaster);
     if (op >= 0) o.bounds.operator_actions = static_cast<uint32_t>(op);
     // The best of --repeat runs (the same exploration: the counts are equal).

@@ -43,7 +43,7 @@ nlohmann::json configuration(const check::Options& o) {
             {"reads", b.reads},
             {"link_failures", b.link_failures},
             {"crashes", b.crashes},
-            {"disk_errors", b.disk_errors},
+            {"disk_failures", b.disk_failures},
             {"disasters", b.disasters},
             {"operator_actions", b.operator_actions},
             {"max_states", b.max_states},

@@ -40,7 +40,7 @@ constexpr std::array<std::pair<Kind, std::string_view>, 17> kKinds{{
     {Kind::LinkUp, "link-up"},
     {Kind::Crash, "crash"},
     {Kind::Restart, "restart"},
-    {Kind::DiskFail, "disk-fail"},
+    {Kind::DiskFailure, "disk-failure"},
     {Kind::DiskRepair, "disk-repair"},
     {Kind::Disaster, "disaster"},
     {Kind::Suspend, "suspend"},
@@ -82,7 +82,7 @@ json bounds_json(const Bounds& b) {
           {"reads", b.reads},
           {"link_failures", b.link_failures},
           {"crashes", b.crashes},
-          {"disk_errors", b.disk_errors},
+          {"disk_failures", b.disk_failures},
           {"disasters", b.disasters},
           {"operator_actions", b.operator_actions},
           {"max_states", b.max_states},
@@ -305,14 +305,14 @@ class Reader {
 
     const json& b = object(j, "", "bounds");
     const std::string bp = "/bounds";
-    only_keys(b, bp, {"writes", "reads", "link_failures", "crashes", "disk_errors", "disasters", "operator_actions",
+    only_keys(b, bp, {"writes", "reads", "link_failures", "crashes", "disk_failures", "disasters", "operator_actions",
                       "max_states", "max_depth"});
     auto count = [&](const char* key, uint32_t max) { return static_cast<uint32_t>(integer(b, bp, key, 0, max)); };
     cx.bounds.writes = count("writes", limits::kCheckWritesMax);
     cx.bounds.reads = count("reads", limits::kCheckWritesMax);
     cx.bounds.link_failures = count("link_failures", limits::kCheckFailuresMax);
     cx.bounds.crashes = count("crashes", limits::kCheckFailuresMax);
-    cx.bounds.disk_errors = count("disk_errors", limits::kCheckFailuresMax);
+    cx.bounds.disk_failures = count("disk_failures", limits::kCheckFailuresMax);
     cx.bounds.disasters = count("disasters", limits::kCheckFailuresMax);
     cx.bounds.operator_actions = count("operator_actions", limits::kCheckFailuresMax);
     cx.bounds.max_states = integer(b, bp, "max_states", 1, limits::kCheckStatesMax);
@@ -437,8 +437,8 @@ class Reader {
     if (k == kKinds.end()) refuse(at + "/kind", e.at("kind"), "an event kind such as \"host-write\" or \"deliver\"");
     ev.kind = k->first;
     const std::string side = text(e, at, "side");
-    if (side != "A" && side != "B") refuse(at + "/side", e.at("side"), "\"A\" or \"B\"");
-    ev.side = side == "A" ? Side::A : Side::B;
+    if (side != "R1" && side != "R2") refuse(at + "/side", e.at("side"), "\"R1\" or \"R2\"");
+    ev.side = side == "R1" ? Side::A : Side::B;
     ev.index = static_cast<uint32_t>(integer(e, at, "index", 0, UINT32_MAX));
     ev.key = TrackKey{static_cast<VolumeId>(integer(e, at, "volume", 0, UINT16_MAX)),
                       static_cast<TrackNo>(integer(e, at, "track", 0, UINT32_MAX))};

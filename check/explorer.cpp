@@ -51,7 +51,7 @@ struct Used {
   uint32_t reads = 0;
   uint32_t link_failures = 0;
   uint32_t crashes = 0;
-  uint32_t disk_errors = 0;
+  uint32_t disk_failures = 0;
   uint32_t disasters = 0;
   uint32_t failovers = 0;
   uint32_t operator_actions = 0;
@@ -61,7 +61,7 @@ struct Used {
     auto pair32 = [](uint32_t hi, uint32_t lo) { return (static_cast<uint64_t>(hi) << 32) | lo; };
     h.add(pair32(writes, reads))
         .add(pair32(link_failures, crashes))
-        .add(pair32(disk_errors, disasters))
+        .add(pair32(disk_failures, disasters))
         .add(pair32(failovers, operator_actions));
   }
 };
@@ -146,7 +146,7 @@ size_t enabled_events(const State& s, const Bounds& b, std::vector<WorldEvent>& 
     const uint32_t disks = w.controller(side).config().disks;
     for (uint32_t d = 0; d < disks; ++d) {
       if (w.disk_failed(side, d)) out.push_back({Kind::DiskRepair, side, d, {}, false});
-      else if (s.used.disk_errors < b.disk_errors) out.push_back({Kind::DiskFail, side, d, {}, false});
+      else if (s.used.disk_failures < b.disk_failures) out.push_back({Kind::DiskFailure, side, d, {}, false});
     }
   }
   if (s.used.disasters < b.disasters && !w.controller(host).crashed() &&
@@ -173,7 +173,7 @@ void count(Used& u, const WorldEvent& e) {
     case Kind::HostRead: ++u.reads; break;
     case Kind::LinkDown: ++u.link_failures; break;
     case Kind::Crash: ++u.crashes; break;
-    case Kind::DiskFail: ++u.disk_errors; break;
+    case Kind::DiskFailure: ++u.disk_failures; break;
     case Kind::Disaster: ++u.disasters; break;
     case Kind::Failover: ++u.failovers; break;
     case Kind::Suspend:
@@ -255,7 +255,7 @@ class Progress {
   uint64_t ticks_ = 0;
 };
 
-struct Frame {
+struct SearchFrame {
   std::unique_ptr<State> state;
   std::vector<WorldEvent> events;
   size_t next = 0;
@@ -268,15 +268,15 @@ class Stack {
  public:
   bool empty() const { return size_ == 0; }
   size_t size() const { return size_; }
-  Frame& back() { return frames_[size_ - 1]; }
+  SearchFrame& back() { return frames_[size_ - 1]; }
   void pop() {
-    Frame& f = frames_[--size_];
+    SearchFrame& f = frames_[--size_];
     f.state.reset();
   }
   // A new top frame for `state`, its event list empty.
-  Frame& push(std::unique_ptr<State> state, uint32_t depth) {
+  SearchFrame& push(std::unique_ptr<State> state, uint32_t depth) {
     if (size_ == frames_.size()) frames_.emplace_back();
-    Frame& f = frames_[size_++];
+    SearchFrame& f = frames_[size_++];
     f.state = std::move(state);
     f.events.clear();
     f.next = 0;
@@ -285,7 +285,7 @@ class Stack {
   }
 
  private:
-  std::vector<Frame> frames_;
+  std::vector<SearchFrame> frames_;
   size_t size_ = 0;
 };
 
@@ -308,7 +308,7 @@ class MemoryBudget {
 
 // Takes the frame's next event, on a copy of its state, or on the state
 // itself when it is the last one (no copy; the frame is spent).
-std::unique_ptr<State> take_next(Frame& f, WorldEvent& ev, Spares& spares) {
+std::unique_ptr<State> take_next(SearchFrame& f, WorldEvent& ev, Spares& spares) {
   ev = f.events[f.next++];
   if (f.next == f.events.size()) return std::move(f.state);
   return spares.copy_of(*f.state);
@@ -493,14 +493,14 @@ Bounded bounded_search(const Options& o, uint32_t first_bound, uint32_t depth_ma
     auto root = std::make_unique<State>(cfg);
     seen.insert(fingerprint(*root), 0);
     {
-      Frame& top = stack.push(std::move(root), 0);
+      SearchFrame& top = stack.push(std::move(root), 0);
       enabled_events(*top.state, o.bounds, top.events);
     }
     bool cut_short = false;
     bool bound_reached = false;  // some state was left unexpanded at the bound
 
     while (!stack.empty()) {
-      Frame& f = stack.back();
+      SearchFrame& f = stack.back();
       if (f.next == f.events.size()) {
         stack.pop();
         continue;
@@ -532,7 +532,7 @@ Bounded bounded_search(const Options& o, uint32_t first_bound, uint32_t depth_ma
       ++best.stats.states;
       best.stats.max_depth = std::max(best.stats.max_depth, depth);
       // The child's frame, popped again below if it is not to be expanded.
-      Frame& next = stack.push(std::move(child), depth);
+      SearchFrame& next = stack.push(std::move(child), depth);
       if (enabled_events(*next.state, o.bounds, next.events) == 0) {
         ++best.stats.end_states;
         if (auto fnd = judge_at_rest(next.state->world)) {
@@ -583,7 +583,7 @@ bool applicable(const World& w, const WorldEvent& ev) {
     }
     case Kind::HostWrite:
     case Kind::HostRead: return w.controller(ev.side).tracks().contains(ev.key);
-    case Kind::DiskFail:
+    case Kind::DiskFailure:
     case Kind::DiskRepair: return ev.index < w.controller(ev.side).config().disks;
     default: return true;
   }
@@ -645,8 +645,8 @@ uint64_t state_bytes(const WorldConfig& world) {
   return bytes + observed_tracks * Observer::bytes_per_track();
 }
 
-Replay replay(const Counterexample& cx) {
-  Replay out;
+ReplayResult replay(const Counterexample& cx) {
+  ReplayResult out;
   WorldConfig cfg = explorer_config(cx.world);
   // One observer step per event at most: keep them all for the narrative.
   cfg.trace_length = cx.events.size() + 1;

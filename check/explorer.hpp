@@ -29,16 +29,17 @@ namespace mirrorsim::check {
 struct Bounds {
   uint32_t writes = 4;            // host writes issued, to any track of any volume
   uint32_t reads = 0;             // host reads issued
+  // The defaults of the [check] table (config/scenario.hpp's CheckScenario).
   uint32_t link_failures = 1;     // cuts of every link at once
   uint32_t crashes = 1;           // controller crashes, either side
-  uint32_t disk_errors = 1;       // disk failures, any disk of either side
-  uint32_t disasters = 1;         // primary-site disasters (controller crash + link cut)
-  uint32_t operator_actions = 1;  // suspend at the primary, or failback
+  uint32_t disk_failures = 0;     // disk failures, any disk of either side
+  uint32_t disasters = 0;         // primary-site disasters (controller crash + link cut)
+  uint32_t operator_actions = 0;  // suspend at the primary, or failback
   uint64_t max_states = 10'000'000;  // distinct states stored; the search stops there
   uint32_t max_depth = 10'000;       // events on one path; the search stops there
 
   // Sets every failure kind to n.
-  void set_failures(uint32_t n) { link_failures = crashes = disk_errors = disasters = operator_actions = n; }
+  void set_failures(uint32_t n) { link_failures = crashes = disk_failures = disasters = operator_actions = n; }
 };
 
 struct Options {
@@ -127,13 +128,13 @@ uint64_t state_bytes(const WorldConfig& world);
 // as the explorer did: the first finding, or none. Throws
 // std::invalid_argument when an event cannot happen at its point in the
 // trace (a hand-edited file, or one from a different model).
-struct Replay {
+struct ReplayResult {
   std::optional<Finding> finding;
   uint64_t events_applied = 0;  // before the finding (all of them if none)
   // One entry per event applied: what the event was, then the controller
   // step it caused (input and commands), then any violation it raised.
   std::vector<std::string> narrative;
 };
-Replay replay(const Counterexample& cx);
+ReplayResult replay(const Counterexample& cx);
 
 }  // namespace mirrorsim::check

@@ -30,7 +30,7 @@ Options options_from_scenario(const Scenario& s) {
   o.bounds.writes = bounds.writes;
   o.bounds.link_failures = bounds.link_failures;
   o.bounds.crashes = bounds.crashes;
-  o.bounds.disk_errors = bounds.disk_errors;
+  o.bounds.disk_failures = bounds.disk_failures;
   o.bounds.disasters = bounds.disasters;
   o.bounds.operator_actions = bounds.operator_actions;
   o.bounds.max_states = bounds.max_states;

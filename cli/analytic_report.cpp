@@ -120,7 +120,7 @@ std::string analytic_report(const Scenario& s, const RunResult& r) {
                        versus(q.delay_probability, writes ? static_cast<double>(delayed) / writes : 0.0));
     out += fmt::format("    mean delay per write, ms: {}\n",
                        versus(q.mean_delay_s * 1e3, writes ? delayed_s / writes * 1e3 : 0.0));
-    out += fmt::format("    mean slots holding WP data: {}\n", versus(q.mean_wp_slots, r.mean_wp_slots));
+    out += fmt::format("    mean slots holding WP data: {}\n", versus(q.wp_slots_mean, r.wp_slots_mean));
   } else {
     out += "  write-pending limit: not modelled here:\n";
     for (const auto& f : wp_fails) out += "    - " + f + "\n";

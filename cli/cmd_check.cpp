@@ -33,8 +33,9 @@ constexpr std::string_view kUsage = "mirrorsim check SCENARIO [options]\n  mirro
 // [check] keys, so that the loader's rules (and maxima) judge the numbers.
 bool failure_overrides(const std::string& spec, std::vector<Override>& out, std::string& error) {
   static constexpr std::pair<std::string_view, std::string_view> kKinds[] = {
-      {"link", "check.link_failures"}, {"crash", "check.crashes"},       {"disk", "check.disk_errors"},
-      {"disaster", "check.disasters"}, {"operator", "check.operator_actions"}};
+      {"link_failures", "check.link_failures"}, {"crashes", "check.crashes"},
+      {"disk_failures", "check.disk_failures"}, {"disasters", "check.disasters"},
+      {"operator_actions", "check.operator_actions"}};
   const std::string where = "--failures " + spec;
   if (spec.find('=') == std::string::npos) {
     for (const auto& [kind, key] : kKinds) out.push_back(Override{std::string(key), spec, where});
@@ -53,7 +54,9 @@ bool failure_overrides(const std::string& spec, std::vector<Override>& out, std:
     const std::string_view kind = item.substr(0, eq);
     const auto found = std::find_if(std::begin(kKinds), std::end(kKinds), [&](const auto& k) { return k.first == kind; });
     if (found == std::end(kKinds)) {
-      error = fmt::format("--failures: unknown kind '{}' (link, crash, disk, disaster, operator)", kind);
+      error = fmt::format("--failures: unknown kind '{}' (link_failures, crashes, disk_failures, disasters, "
+                          "operator_actions: the [check] keys)",
+                          kind);
       return false;
     }
     out.push_back(Override{std::string(found->second), std::string(item.substr(eq + 1)), where});
@@ -74,9 +77,9 @@ std::string describe_options(const check::Options& o) {
   const check::Bounds& b = o.bounds;
   return fmt::format(
       "{} volume(s) x {} tracks ({}), {} cache slots, {} disks, {} link(s), {} cache; {} writes, {} reads; "
-      "failures: link {}, crash {}, disk {}, disaster {}, operator {}; mutant {}",
+      "failures: link_failures {}, crashes {}, disk_failures {}, disasters {}, operator_actions {}; mutant {}",
       a.volumes.size(), a.volumes.front().tracks, modes, a.cache_slots, a.disks, o.world.links,
-      a.cache_nonvolatile ? "non-volatile" : "volatile", b.writes, b.reads, b.link_failures, b.crashes, b.disk_errors,
+      a.cache_nonvolatile ? "non-volatile" : "volatile", b.writes, b.reads, b.link_failures, b.crashes, b.disk_failures,
       b.disasters, b.operator_actions, to_string(a.mutant));
 }
 
@@ -91,7 +94,7 @@ void print_finding(const check::Finding& f) {
   }
 }
 
-void print_narrative(const check::Replay& r) {
+void print_narrative(const check::ReplayResult& r) {
   for (const std::string& line : r.narrative) fmt::print("{}\n", line);
 }
 
@@ -102,7 +105,7 @@ bool write_json(const std::string& path, const nlohmann::json& j) {
 int replay_main(const std::string& path) {
   try {
     const check::Counterexample cx = check::load_counterexample(path);  // validated: check/counterexample.hpp
-    const check::Replay r = check::replay(cx);
+    const check::ReplayResult r = check::replay(cx);
     fmt::print("replaying {} ({} events{}), mutant {}\n", path, cx.events.size(),
                cx.rest_at_end ? ", then brought to rest" : "", to_string(cx.world.side_a.mutant));
     print_narrative(r);
@@ -139,8 +142,8 @@ int check_main(int argc, char** argv) {
       ("cache-slots", po::value<std::string>(), "cache slots per controller")                                //
       ("links", po::value<std::string>(), "parallel links (copies overtake each other across links)")        //
       ("failures", po::value(&failures)->composing(),
-       "failure bounds: N for every kind, or kind=N[,kind=N...] with kinds link, crash, disk, disaster, "
-       "operator; repeated, applied in order")  //
+       "failure bounds: N for every kind, or kind=N[,kind=N...] with the [check] keys link_failures, crashes, "
+       "disk_failures, disasters, operator_actions; repeated, applied in order")  //
       ("mutant", po::value(&mutant), ("a deliberately broken protocol variant: " + mutant_names()).c_str())      //
       ("max-states", po::value<std::string>(), "stop after this many distinct states")                        //
       ("max-depth", po::value<Whole<uint32_t>>(), "stop at a path of this many events")                           //

@@ -231,7 +231,7 @@ const Choice<FailureEvent> kFailureEvents = spelled_by_to_string({
     FailureEvent::Restart, FailureEvent::DiskFailure, FailureEvent::DiskRepair, FailureEvent::Disaster,
     FailureEvent::Failover, FailureEvent::Failback, FailureEvent::Suspend, FailureEvent::Resume,
 });
-const Choice<Side> kControllers{{{"r1", Side::A}, {"r2", Side::B}}};
+const Choice<Side> kControllers{{{"R1", Side::A}, {"R2", Side::B}}};
 const Choice<std::string> kNetworkModels{{{"cm02", "cm02"}, {"lv08", "lv08"}}};
 
 }  // namespace mirrorsim::config

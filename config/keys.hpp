@@ -127,7 +127,7 @@ extern const Choice<Mode> kModes;
 extern const Choice<Arrival> kArrivals;
 extern const Choice<AddressPattern> kAddressPatterns;
 extern const Choice<FailureEvent> kFailureEvents;
-extern const Choice<Side> kControllers;          // "r1" = side A, "r2" = side B
+extern const Choice<Side> kControllers;          // "R1" = side A, "R2" = side B
 extern const Choice<std::string> kNetworkModels;
 
 // ---- the keys of each table, in file order --------------------------------
@@ -245,7 +245,7 @@ void visit_keys(V& v, C& c) {
   v("links", c.links, Integer<uint32_t>{.min = 1, .max = limits::kCheckLinksMax});
   v("link_failures", c.link_failures, Integer<uint32_t>{.max = limits::kCheckFailuresMax});
   v("crashes", c.crashes, Integer<uint32_t>{.max = limits::kCheckFailuresMax});
-  v("disk_errors", c.disk_errors, Integer<uint32_t>{.max = limits::kCheckFailuresMax});
+  v("disk_failures", c.disk_failures, Integer<uint32_t>{.max = limits::kCheckFailuresMax});
   v("disasters", c.disasters, Integer<uint32_t>{.max = limits::kCheckFailuresMax});
   v("operator_actions", c.operator_actions, Integer<uint32_t>{.max = limits::kCheckFailuresMax});
   v("max_states", c.max_states, Integer<uint64_t>{.min = 1, .max = limits::kCheckStatesMax});

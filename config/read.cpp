@@ -228,7 +228,7 @@ void check_failure_keys(const Section& section, const FailureScenario& f, const 
   refuse_if_present("added_latency_us", f.added_latency_us.has_value(), takes.degrade);
 
   if (takes.controller && !f.controller)
-    section.fail(fmt::format("a {} event needs controller = \"r1\" or \"r2\"", event));
+    section.fail(fmt::format("a {} event needs controller = \"R1\" or \"R2\"", event));
   if (takes.disk && !f.disk)
     section.fail(fmt::format("a {} event needs disk = <index of one of the controller's disks, from 0>", event));
   if (takes.degrade && !f.bandwidth_gbit_per_s && !f.added_latency_us)
@@ -239,7 +239,7 @@ void check_failure_keys(const Section& section, const FailureScenario& f, const 
     const uint32_t disks = primary ? s.primary.disks : s.secondary.disks;
     if (*f.disk >= disks)
       section.fail_at("disk", fmt::format("{} has no disk {}: {}.disks = {} (disks are numbered from 0)",
-                                          primary ? "r1" : "r2", *f.disk, primary ? "primary" : "secondary", disks));
+                                          primary ? "R1" : "R2", *f.disk, primary ? "primary" : "secondary", disks));
   }
   if (f.link && *f.link >= s.link.links)
     section.fail_at("link", fmt::format("there is no link {}: link.links = {} (links are numbered from 0)", *f.link,

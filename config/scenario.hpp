@@ -100,7 +100,7 @@ struct WorkloadScenario {
 struct FailureScenario {
   double at_s = 0;
   FailureEvent event = FailureEvent::LinkDown;
-  std::optional<Side> controller;   // "r1" = side A, "r2" = side B (crash, restart, disk-*)
+  std::optional<Side> controller;   // "R1" = side A, "R2" = side B (crash, restart, disk-*)
   std::optional<uint32_t> disk;     // disk-failure, disk-repair
   std::optional<uint32_t> link;     // link-down, link-up, link-degrade: one link only
   std::optional<double> bandwidth_gbit_per_s;  // link-degrade
@@ -142,7 +142,7 @@ struct CheckScenario {
   uint32_t links = 1;
   uint32_t link_failures = 1;    // link cut + restore
   uint32_t crashes = 1;          // controller crash + restart
-  uint32_t disk_errors = 0;      // disk failure + repair
+  uint32_t disk_failures = 0;      // disk failure + repair
   uint32_t disasters = 0;        // primary-site disaster + failover
   uint32_t operator_actions = 0; // suspend/resume, failback
   uint64_t max_states = 10'000'000;

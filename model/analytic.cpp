@@ -44,7 +44,7 @@ WritePendingQueue write_pending_queue(double lambda, double service_s, int slots
   if (rho >= 1) {
     out.delay_probability = 1;
     out.mean_delay_s = kInfinity;
-    out.mean_wp_slots = slots_max;
+    out.wp_slots_mean = slots_max;
     return out;
   }
   // Truncate the population where the stationary tail is far below any
@@ -91,7 +91,7 @@ WritePendingQueue write_pending_queue(double lambda, double service_s, int slots
   for (int n = 1; n <= population_max; ++n) {
     for (int p = 1; p <= k; ++p) {
       const double pr = pi(id(n, p));
-      out.mean_wp_slots += pr * std::min(n, slots_max);
+      out.wp_slots_mean += pr * std::min(n, slots_max);
       if (n >= slots_max) {
         out.delay_probability += pr;
         out.mean_delay_s += pr * ((k - p + 1) * service_s / k + (n - slots_max) * service_s);

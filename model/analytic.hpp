@@ -41,7 +41,7 @@ double mm1k_blocking(double rho, int capacity);
 struct WritePendingQueue {
   double delay_probability = 0;  // a host write finds every slot taken
   double mean_delay_s = 0;       // its wait for a slot, over all writes
-  double mean_wp_slots = 0;
+  double wp_slots_mean = 0;
   double utilisation = 0;        // of the disk
   size_t states = 0;             // of the CTMC solved
 };

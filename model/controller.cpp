@@ -331,7 +331,7 @@ void Controller::on_destage_done(const DiskWriteDone& d) {
   if (!d.ok) {
     // I/O error policy: the local WP indicator stays set and the destage is
     // retried after an interval; the data stays pinned in cache meanwhile.
-    ++counters_.disk_errors;
+    ++counters_.disk_io_errors;
     add_retry(RetryKind::Destage, d.key);
     refresh_slot(s);
     return;
@@ -354,7 +354,7 @@ void Controller::on_disk_read_done(const DiskReadDone& d) {
   TrackEntry& e = table_.at(k);
   if (recovery_reads_.count(k)) {
     if (!d.ok) {
-      ++counters_.disk_errors;
+      ++counters_.disk_io_errors;
       add_retry(RetryKind::RecoveryRead, k);
       return;
     }
@@ -374,7 +374,7 @@ void Controller::on_disk_read_done(const DiskReadDone& d) {
   }
   if (fetch_reads_.count(k)) {
     if (!d.ok) {
-      ++counters_.disk_errors;
+      ++counters_.disk_io_errors;
       add_retry(RetryKind::FetchRead, k);
       return;
     }
@@ -397,7 +397,7 @@ void Controller::on_disk_read_done(const DiskReadDone& d) {
   }
   touch(k);
   if (!d.ok) {
-    ++counters_.disk_errors;
+    ++counters_.disk_io_errors;
     for (RequestId r : sl.read_waiters) reject(r, k, RejectReason::IoError, false);
     sl.read_waiters.clear();
     if (!sl.has_data) {
@@ -1401,6 +1401,12 @@ void Controller::audit() const {
   expect(copy_reads == copy_reads_in_flight_, side_, "slots have {} copier reads in flight, the count says {}", copy_reads,
          copy_reads_in_flight_);
   expect(resync == resync_pending_, side_, "{} slots hold resync copies, the count says {}", resync, resync_pending_);
+  std::vector<uint32_t> delayed_writes(volumes_.size(), 0);
+  for (const HostRequest& r : delayed_)
+    if (const auto* w = std::get_if<HostWrite>(&r)) ++delayed_writes[w->key.volume];
+  for (size_t v = 0; v < volumes_.size(); ++v)
+    expect(delayed_writes[v] == volumes_[v].delayed, side_, "volume {}: {} writes wait at the write-pending limit, the count says {}",
+           v, delayed_writes[v], volumes_[v].delayed);
   for (size_t d = 0; d < disks_.size(); ++d)
     expect(destaging[d] == disks_[d].in_flight, side_, "disk {}: {} slots are destaging, the count says {}", d, destaging[d],
            disks_[d].in_flight);

@@ -35,7 +35,7 @@ struct ControllerCounters {
   uint64_t read_hits = 0;
   uint64_t read_misses = 0;
   uint64_t destages = 0;              // disk writes issued
-  uint64_t disk_errors = 0;
+  uint64_t disk_io_errors = 0;
   uint64_t copies_sent = 0;
   uint64_t copy_bytes_sent = 0;
   uint64_t copies_stored = 0;         // at the secondary
@@ -117,6 +117,12 @@ class Controller {
   uint64_t resync_tracks_owed() const { return table_.invalid_remote_count() + resync_pending_; }
   uint32_t copies_in_flight() const { return copies_in_flight_; }
   uint32_t delayed_requests() const { return static_cast<uint32_t>(delayed_.size()); }
+  // Of them, host writes (the delayed fast writes waiting now).
+  uint32_t delayed_writes() const {
+    uint32_t n = 0;
+    for (const VolumeState& v : volumes_) n += v.delayed;
+    return n;
+  }
   // Semi-sync: the host write of the volume whose copy is not yet acknowledged.
   size_t semi_sync_outstanding(VolumeId v) const { return volumes_[v].outstanding.size(); }
 

@@ -10,7 +10,7 @@ void time_out_of_range(double value, const char* unit) {
   throw std::out_of_range(fmt::format("a time of {} {} is beyond what Time holds (±2^63 ns, ±292 years)", value, unit));
 }
 
-std::string_view to_string(Side s) { return s == Side::A ? "A" : "B"; }
+std::string_view to_string(Side s) { return s == Side::A ? "R1" : "R2"; }
 
 std::string_view to_string(Role r) { return r == Role::Primary ? "primary" : "secondary"; }
 

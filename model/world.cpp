@@ -23,7 +23,7 @@ std::string_view kind_name(WorldEvent::Kind k) {
     case K::LinkUp: return "link-up";
     case K::Crash: return "crash";
     case K::Restart: return "restart";
-    case K::DiskFail: return "disk-fail";
+    case K::DiskFailure: return "disk-failure";
     case K::DiskRepair: return "disk-repair";
     case K::Disaster: return "disaster";
     case K::Suspend: return "suspend";
@@ -43,7 +43,7 @@ std::string to_string(const WorldEvent& e) {
     case K::HostWrite:
     case K::HostRead: return fmt::format("{} track {} at {}", kind_name(e.kind), to_string(e.key), to_string(e.side));
     case K::Crash: return fmt::format("crash {}{}", to_string(e.side), e.flag ? " (in-flight disk writes land)" : "");
-    case K::DiskFail:
+    case K::DiskFailure:
     case K::DiskRepair: return fmt::format("{} {} disk {}", kind_name(e.kind), to_string(e.side), e.index);
     case K::LinkDown:
     case K::LinkUp:
@@ -334,7 +334,7 @@ void World::apply(const WorldEvent& ev) {
         env_[i].notice.restarted();
       }
       break;
-    case K::DiskFail:
+    case K::DiskFailure:
       env_[i].failed[ev.index] = true;
       break;
     case K::DiskRepair:

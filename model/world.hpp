@@ -44,7 +44,7 @@ struct WorldEvent {
     LinkUp,
     Crash,         // side; flag = in-flight disk writes land before the crash
     Restart,       // side
-    DiskFail,      // side, index = disk
+    DiskFailure,      // side, index = disk
     DiskRepair,    // side, index = disk
     Disaster,      // the primary's site: controller crash and link cut at once
     Suspend,       // side (operator)

@@ -52,7 +52,7 @@ class DriverError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-std::string side_tag(Side s) { return s == Side::A ? "r1" : "r2"; }
+std::string side_tag(Side s) { return std::string(to_string(s)); }
 
 uint64_t config_hash(const Configure& c) {
   const uint32_t a = crc32c(c.scenario_toml.data(), c.scenario_toml.size());
@@ -179,7 +179,7 @@ class Node {
   std::vector<uint32_t> payload_pins_;
   std::vector<bool> payload_parked_;
   uint64_t disk_in_flight_ = 0;
-  uint64_t disk_errors_ = 0;
+  uint64_t disk_io_errors_ = 0;
   uint64_t frames_refused_ = 0;
   std::string last_refusal_;
   std::optional<EventLoop::TimerId> deadline_timer_;  // the controller's one timer (in timers_)
@@ -570,10 +570,10 @@ void Node::on_disk_completions() {
   for (DiskCompletion& c : disks_->take_completions()) {
     --disk_in_flight_;
     if (!c.ok) {
-      ++disk_errors_;
-      if (disk_errors_ <= 20 || disk_errors_ % 1000 == 0)
+      ++disk_io_errors_;
+      if (disk_io_errors_ <= 20 || disk_io_errors_ % 1000 == 0)
         log_(fmt::format("disk {} {} of track {} failed: {} ({} disk errors so far)", c.disk, c.write ? "write" : "read",
-                         to_string(c.key), c.error, disk_errors_));
+                         to_string(c.key), c.error, disk_io_errors_));
     }
     if (c.write) {
       if (c.tag >= 0) unpin_payload(static_cast<int32_t>(c.tag));
@@ -668,7 +668,7 @@ Status Node::status() const {
   s.disk_ios_in_flight = disk_in_flight_;
   for (uint32_t d = 0; d < g_.disks; ++d) s.disk_busy_ns.push_back(disks_->busy_ns(d));
   s.disk_ios = disks_->ios();
-  s.disk_errors = disk_errors_;
+  s.disk_io_errors = disk_io_errors_;
   s.link_bytes_sent = link_->bytes_sent();
   s.link_connections = link_->connections();
   s.frames_refused = frames_refused_;

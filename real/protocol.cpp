@@ -240,7 +240,7 @@ std::vector<uint8_t> encode(const Status& s) {
   w.u32(static_cast<uint32_t>(s.disk_busy_ns.size()));
   for (uint64_t b2 : s.disk_busy_ns) w.u64(b2);
   w.u64(s.disk_ios);
-  w.u64(s.disk_errors);
+  w.u64(s.disk_io_errors);
   w.u64(s.link_bytes_sent);
   w.u64(s.link_connections);
   w.u64(s.frames_refused);
@@ -284,7 +284,7 @@ std::optional<Status> decode_status(ByteReader& r) {
   const uint32_t disks = r.count("Status.disk_busy_ns", 8, 1u << 16);
   for (uint32_t i = 0; i < disks; ++i) s.disk_busy_ns.push_back(r.u64("Status.disk_busy_ns"));
   s.disk_ios = r.u64("Status.disk_ios");
-  s.disk_errors = r.u64("Status.disk_errors");
+  s.disk_io_errors = r.u64("Status.disk_io_errors");
   s.link_bytes_sent = r.u64("Status.link_bytes_sent");
   s.link_connections = r.u64("Status.link_connections");
   s.frames_refused = r.u64("Status.frames_refused");

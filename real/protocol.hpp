@@ -118,7 +118,7 @@ struct Status {
   uint64_t disk_ios_in_flight = 0;
   std::vector<uint64_t> disk_busy_ns;  // cumulative per disk
   uint64_t disk_ios = 0;
-  uint64_t disk_errors = 0;
+  uint64_t disk_io_errors = 0;
   uint64_t link_bytes_sent = 0;
   uint64_t link_connections = 0;
   uint64_t frames_refused = 0;        // malformed or unexpected authenticated frames (a bug on the other side)

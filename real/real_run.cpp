@@ -56,7 +56,7 @@ constexpr Time kCatchUpMax = Time::from_us(10'000);  // how late a host's last a
 constexpr Time kStatusInterval = Time::from_us(20'000);
 constexpr size_t kFindingsKept = 20;
 
-std::string side_name(Side s) { return s == Side::A ? "r1" : "r2"; }
+std::string side_name(Side s) { return std::string(to_string(s)); }
 
 std::string bytes_text(uint64_t b) {
   if (b >= (1ull << 30)) return fmt::format("{:.1f} GiB", static_cast<double>(b) / (1ull << 30));
@@ -177,7 +177,7 @@ class Orchestrator {
   // nullopt when nobody can read it (a remote R2 that is down).
   std::optional<std::vector<LogRecord>> collect_log(Proc& p, bool* truncated);
   std::vector<DigestEntry> collect_digest(Proc& p);
-  void verify(Replay& replay, RealRun& out);
+  void verify(LogReplay& replay, RealRun& out);
   void shut_down();
   Time run_time(double s) const { return ws_ + Time::from_s(s); }
   void progress();
@@ -628,7 +628,7 @@ void Orchestrator::drain(RunResult& r) {
     }
     loop_.run(monotonic_now() + Time::from_us(2000));
   }
-  r.simulated_s = (monotonic_now() - ws_).s();
+  r.ended_s = (monotonic_now() - ws_).s();
   const bool disk_failed = std::find(disk_failed_[0].begin(), disk_failed_[0].end(), true) != disk_failed_[0].end() ||
                            std::find(disk_failed_[1].begin(), disk_failed_[1].end(), true) != disk_failed_[1].end();
   const PairEnd end = pair_end(view(procs_[0]), view(procs_[1]), !link_cut_, disk_failed, drained, opt_.drain_timeout_s);
@@ -711,7 +711,7 @@ std::vector<DigestEntry> Orchestrator::collect_digest(Proc& p) {
   return out;
 }
 
-void Orchestrator::verify(Replay& replay, RealRun& out) {
+void Orchestrator::verify(LogReplay& replay, RealRun& out) {
   Verification& v = out.verification;
   RunResult& r = out.result;
   auto finding = [&](std::string what) {
@@ -897,7 +897,7 @@ RealRun Orchestrator::run() {
   w.warmup_end = w.workload_start + Time::from_s(sc_.measurement.warmup_s);
   w.duration_end = w.workload_start + Time::from_s(sc_.duration_s);
   w.timeseries_interval_s = sc_.measurement.timeseries_interval_s;
-  Replay replay(sc_, w);
+  LogReplay replay(sc_, w);
   if (logs_complete) replay.run(std::move(logs), {!procs_[0].alive, !procs_[1].alive}, sent_at_, unanswered_);
   else out.verification.findings.push_back("the observer could not replay the run: R2 is remote and down, its log unread");
   if (opt_.stop_on_signals) throw_if_interrupted();  // the replay is not the loop: look now

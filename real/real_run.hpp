@@ -75,7 +75,7 @@ struct Verification {
   uint64_t tracks_differing = 0;     // R2's image differs from R1's
   uint64_t tracks_damaged = 0;       // an image fails its checksum, or is not the one generated for its version
   uint64_t tracks_unlike_model = 0;  // the disk holds another version than the replayed model says
-  std::string survivor;              // whose data the acknowledged writes were checked against: "r1" | "r2"
+  std::string survivor;              // whose data the acknowledged writes were checked against: "R1" | "R2"
   uint64_t writes_acked = 0;
   uint64_t writes_acked_lost = 0;    // not held by the survivor
   uint64_t writes_lost_by_model = 0; // what the observer accounts for (the mode's allowance)

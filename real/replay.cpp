@@ -21,7 +21,7 @@ std::vector<uint8_t> encoded(const Message& m) {
 
 }  // namespace
 
-Replay::Replay(const Scenario& s, const ReplayWindow& w) : sc_(s), w_(w) {
+LogReplay::LogReplay(const Scenario& s, const ReplayWindow& w) : sc_(s), w_(w) {
   ctl_[0] = std::make_unique<Controller>(Side::A, Role::Primary, controller_config(s, Side::A));
   ctl_[1] = std::make_unique<Controller>(Side::B, Role::Secondary, controller_config(s, Side::B));
   observer_ = std::make_unique<Observer>(*ctl_[0], *ctl_[1], w.violation_trace_length);
@@ -29,7 +29,7 @@ Replay::Replay(const Scenario& s, const ReplayWindow& w) : sc_(s), w_(w) {
                                           *ctl_[1], *observer_);
 }
 
-void Replay::run(std::array<std::vector<LogRecord>, 2> logs, std::array<bool, 2> dead_at_end, std::vector<Time> sent_at,
+void LogReplay::run(std::array<std::vector<LogRecord>, 2> logs, std::array<bool, 2> dead_at_end, std::vector<Time> sent_at,
                  std::vector<UnansweredRequest> unanswered) {
   auto sent = [&](RequestId req, Time otherwise) {
     return req >= 1 && req <= sent_at.size() ? sent_at[req - 1] : otherwise;
@@ -189,13 +189,13 @@ void Replay::run(std::array<std::vector<LogRecord>, 2> logs, std::array<bool, 2>
   answer_until(Time::max());
 }
 
-void Replay::crash(Side s, Time at) {
+void LogReplay::crash(Side s, Time at) {
   Controller& c = *ctl_[index_of(s)];
   if (c.crashed()) return;
   step(s, at, at, Crash{});
 }
 
-void Replay::step(Side s, Time at, Time effects_at, const Input& in) {
+void LogReplay::step(Side s, Time at, Time effects_at, const Input& in) {
   Controller& c = *ctl_[index_of(s)];
   out_.clear();
   c.step(at, in, out_);
@@ -205,7 +205,7 @@ void Replay::step(Side s, Time at, Time effects_at, const Input& in) {
   last_ = std::max(last_, effects_at);
 }
 
-void Replay::fill(RunResult& r) {
+void LogReplay::fill(RunResult& r) {
   for (const auto& c : ctl_) c->audit();  // its counts against its track table, once a run
   metrics_->finish(std::max(last_, w_.duration_end), r);
 }

@@ -50,11 +50,11 @@ struct ReplayWindow {
   size_t violation_trace_length = 48;
 };
 
-class Replay {
+class LogReplay {
  public:
-  Replay(const Scenario& s, const ReplayWindow& w);
-  Replay(const Replay&) = delete;
-  Replay& operator=(const Replay&) = delete;
+  LogReplay(const Scenario& s, const ReplayWindow& w);
+  LogReplay(const LogReplay&) = delete;
+  LogReplay& operator=(const LogReplay&) = delete;
 
   // `dead_at_end`: the side's last process was killed and not restarted.
   // `sent_at`: when the hosts sent each request (model time, by request id

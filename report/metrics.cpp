@@ -102,7 +102,7 @@ void RunMetrics::after_step(Side side, Time now, const Input& in, std::span<cons
   }
   const Controller& c = ctl(side);
   copies_sent_[i].see(c.counters().copies_sent);
-  disk_errors_[i].see(c.counters().disk_errors);
+  disk_io_errors_[i].see(c.counters().disk_io_errors);
   (void)in;
   track_primary(side, now);
 }
@@ -184,7 +184,7 @@ void RunMetrics::sample(Time at) {
   t.remote_wp_tracks = p.remote_wp_tracks();
   t.local_wp_slots = p.local_wp_slots();
   t.invalid_remote_tracks = p.invalid_remote_tracks();
-  t.delayed_writes = p.delayed_requests();
+  t.delayed_writes = p.delayed_writes();
   t.writes_at_risk = invariants_.writes_at_risk();
   t.bytes_at_risk = invariants_.bytes_at_risk();
   t.link_utilisation = interval_link_busy_s_[index_of(from)] / (links_ * interval_s);
@@ -210,18 +210,18 @@ void RunMetrics::finish(Time end, RunResult& r) {
   r.percentiles = percentiles_;
   r.volumes = std::move(volumes_);
   r.host_writes = host_writes_;
-  r.mean_wp_slots = occupancy_slot_s_ / measured_s_;
+  r.wp_slots_mean = occupancy_slot_s_ / measured_s_;
   r.in_sync_fraction = in_sync_s_ / measured_s_;
   r.wp_episodes_per_s = static_cast<double>(wp_episodes_) / measured_s_;
   r.wp_residence_mean_ms = wp_episodes_ ? wp_residence_s_ / static_cast<double>(wp_episodes_) * 1e3 : 0;
-  r.peak_remote_wp_tracks = remote_wp_tracks_peak_;
-  r.peak_local_wp_slots = local_wp_slots_peak_;
-  r.peak_invalid_remote_tracks = invalid_remote_tracks_peak_;
-  r.peak_writes_at_risk = writes_at_risk_peak_;
-  r.peak_bytes_at_risk = bytes_at_risk_peak_;
+  r.remote_wp_tracks_peak = remote_wp_tracks_peak_;
+  r.local_wp_slots_peak = local_wp_slots_peak_;
+  r.invalid_remote_tracks_peak = invalid_remote_tracks_peak_;
+  r.writes_at_risk_peak = writes_at_risk_peak_;
+  r.bytes_at_risk_peak = bytes_at_risk_peak_;
   const double link_s = links_ * measured_s_;
-  r.link_utilisation_to_secondary = link_busy_s_[0] / link_s;
-  r.link_utilisation_to_primary = link_busy_s_[1] / link_s;
+  r.link_utilisation_R1_to_R2_mean = link_busy_s_[0] / link_s;
+  r.link_utilisation_R2_to_R1_mean = link_busy_s_[1] / link_s;
   for (int i = 0; i < 2; ++i) {
     const auto& busy = disk_busy_s_[i];
     double sum = 0, mx = 0;
@@ -229,17 +229,17 @@ void RunMetrics::finish(Time end, RunResult& r) {
       sum += b / measured_s_;
       mx = std::max(mx, b / measured_s_);
     }
-    (i == 0 ? r.disk_utilisation_r1_mean : r.disk_utilisation_r2_mean) = busy.empty() ? 0 : sum / static_cast<double>(busy.size());
-    (i == 0 ? r.disk_utilisation_r1_max : r.disk_utilisation_r2_max) = mx;
+    (i == 0 ? r.disk_utilisation_R1_mean : r.disk_utilisation_R2_mean) = busy.empty() ? 0 : sum / static_cast<double>(busy.size());
+    (i == 0 ? r.disk_utilisation_R1_max : r.disk_utilisation_R2_max) = mx;
     r.copies_sent += copies_sent_[i].total;
-    r.disk_errors += disk_errors_[i].total;
+    r.disk_io_errors += disk_io_errors_[i].total;
   }
   r.resyncs = resyncs_;
   for (const LossEvent& l : invariants_.losses()) {
     LossResult lr;
     lr.cause = std::string(to_string(l.cause));
     lr.at_s = run_s(l.at);
-    lr.acked_by = l.acked_by == Side::A ? "r1" : "r2";
+    lr.acked_by = std::string(to_string(l.acked_by));
     lr.writes = l.writes;
     lr.bytes = l.bytes;
     lr.writes_acked_while_mirrored = l.writes_acked_while_mirrored;

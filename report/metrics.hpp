@@ -116,7 +116,7 @@ class RunMetrics {
   std::vector<ResyncResult> resyncs_;
   std::array<double, 2> link_busy_s_{};  // per sending side, in the measured window
   std::array<std::vector<double>, 2> disk_busy_s_;
-  std::array<Counted, 2> copies_sent_, disk_errors_;
+  std::array<Counted, 2> copies_sent_, disk_io_errors_;
 
   // the interval being sampled
   Time next_sample_;

@@ -43,7 +43,7 @@ nlohmann::json to_json(const RunResult& r) {
   j["seed"] = r.seed;
   j["scenario"] = r.scenario;
   nlohmann::json m;
-  m["simulated_s"] = r.simulated_s;
+  m["ended_s"] = r.ended_s;
   m["measured_s"] = r.measured_s;
   nlohmann::json vols = nlohmann::json::array();
   for (const auto& v : r.volumes) {
@@ -57,23 +57,23 @@ nlohmann::json to_json(const RunResult& r) {
     vols.push_back(vj);
   }
   m["volumes"] = vols;
-  m["mean_wp_slots"] = r.mean_wp_slots;
+  m["wp_slots_mean"] = r.wp_slots_mean;
   m["in_sync_fraction"] = r.in_sync_fraction;
   m["wp_episodes_per_s"] = r.wp_episodes_per_s;
   m["wp_residence_mean_ms"] = r.wp_residence_mean_ms;
-  m["peak_remote_wp_tracks"] = r.peak_remote_wp_tracks;
-  m["peak_local_wp_slots"] = r.peak_local_wp_slots;
-  m["peak_invalid_remote_tracks"] = r.peak_invalid_remote_tracks;
-  m["peak_writes_at_risk"] = r.peak_writes_at_risk;
-  m["peak_bytes_at_risk"] = r.peak_bytes_at_risk;
-  m["link_utilisation_to_secondary"] = r.link_utilisation_to_secondary;
-  m["link_utilisation_to_primary"] = r.link_utilisation_to_primary;
-  m["disk_utilisation_r1_mean"] = r.disk_utilisation_r1_mean;
-  m["disk_utilisation_r1_max"] = r.disk_utilisation_r1_max;
-  m["disk_utilisation_r2_mean"] = r.disk_utilisation_r2_mean;
-  m["disk_utilisation_r2_max"] = r.disk_utilisation_r2_max;
+  m["remote_wp_tracks_peak"] = r.remote_wp_tracks_peak;
+  m["local_wp_slots_peak"] = r.local_wp_slots_peak;
+  m["invalid_remote_tracks_peak"] = r.invalid_remote_tracks_peak;
+  m["writes_at_risk_peak"] = r.writes_at_risk_peak;
+  m["bytes_at_risk_peak"] = r.bytes_at_risk_peak;
+  m["link_utilisation_R1_to_R2_mean"] = r.link_utilisation_R1_to_R2_mean;
+  m["link_utilisation_R2_to_R1_mean"] = r.link_utilisation_R2_to_R1_mean;
+  m["disk_utilisation_R1_mean"] = r.disk_utilisation_R1_mean;
+  m["disk_utilisation_R1_max"] = r.disk_utilisation_R1_max;
+  m["disk_utilisation_R2_mean"] = r.disk_utilisation_R2_mean;
+  m["disk_utilisation_R2_max"] = r.disk_utilisation_R2_max;
   m["copies_sent"] = r.copies_sent;
-  m["disk_errors"] = r.disk_errors;
+  m["disk_io_errors"] = r.disk_io_errors;
   nlohmann::json rs = nlohmann::json::array();
   for (const auto& x : r.resyncs) {
     nlohmann::json xj;
@@ -130,18 +130,18 @@ std::vector<std::pair<std::string, double>> summary_metrics(const RunResult& r) 
     add(v.name + ".delayed_write_fraction", writes > 0 ? static_cast<double>(v.delayed_writes) / writes : 0);
     add(v.name + ".delayed_write_s", v.delayed_write_s);
   }
-  add("mean_wp_slots", r.mean_wp_slots);
+  add("wp_slots_mean", r.wp_slots_mean);
   add("in_sync_fraction", r.in_sync_fraction);
   add("wp_residence_mean_ms", r.wp_residence_mean_ms);
-  add("peak_remote_wp_tracks", static_cast<double>(r.peak_remote_wp_tracks));
-  add("peak_local_wp_slots", static_cast<double>(r.peak_local_wp_slots));
-  add("peak_invalid_remote_tracks", static_cast<double>(r.peak_invalid_remote_tracks));
-  add("peak_writes_at_risk", static_cast<double>(r.peak_writes_at_risk));
-  add("peak_bytes_at_risk", static_cast<double>(r.peak_bytes_at_risk));
-  add("link_utilisation_to_secondary", r.link_utilisation_to_secondary);
-  add("link_utilisation_to_primary", r.link_utilisation_to_primary);
-  add("disk_utilisation_r1_mean", r.disk_utilisation_r1_mean);
-  add("disk_utilisation_r2_mean", r.disk_utilisation_r2_mean);
+  add("remote_wp_tracks_peak", static_cast<double>(r.remote_wp_tracks_peak));
+  add("local_wp_slots_peak", static_cast<double>(r.local_wp_slots_peak));
+  add("invalid_remote_tracks_peak", static_cast<double>(r.invalid_remote_tracks_peak));
+  add("writes_at_risk_peak", static_cast<double>(r.writes_at_risk_peak));
+  add("bytes_at_risk_peak", static_cast<double>(r.bytes_at_risk_peak));
+  add("link_utilisation_R1_to_R2_mean", r.link_utilisation_R1_to_R2_mean);
+  add("link_utilisation_R2_to_R1_mean", r.link_utilisation_R2_to_R1_mean);
+  add("disk_utilisation_R1_mean", r.disk_utilisation_R1_mean);
+  add("disk_utilisation_R2_mean", r.disk_utilisation_R2_mean);
   double resync_s = 0;
   for (const auto& x : r.resyncs)
     if (x.end_s) resync_s += *x.end_s - x.start_s;
@@ -154,7 +154,7 @@ std::vector<std::pair<std::string, double>> summary_metrics(const RunResult& r) 
 std::string summary_text(const RunResult& r) {
   std::string s;
   s += fmt::format("mirrorsim {} ({}), seed {}, {:.3f} s measured of {:.3f} s\n", r.mirrorsim_version, r.driver,
-                   r.seed, r.measured_s, r.simulated_s);
+                   r.seed, r.measured_s, r.ended_s);
   for (const auto& v : r.volumes) {
     s += fmt::format("\nvolume {} ({})\n", v.name, to_string(v.mode));
     for (const auto* op : {&v.writes, &v.reads}) {
@@ -172,16 +172,17 @@ std::string summary_text(const RunResult& r) {
     s += fmt::format("  delayed fast writes {} ({:.3f} s waiting in all)\n", v.delayed_writes, v.delayed_write_s);
   }
   s += "\npair\n";
-  s += fmt::format("  cache: mean {:.1f} slots holding WP data, each for {:.3f} ms on average\n", r.mean_wp_slots,
+  s += fmt::format("  cache: mean {:.1f} slots holding WP data, each for {:.3f} ms on average\n", r.wp_slots_mean,
                    r.wp_residence_mean_ms);
-  s += fmt::format("  peak remote_wp_tracks {}   peak local_wp_slots {}   peak invalid_remote_tracks {}\n",
-                   r.peak_remote_wp_tracks, r.peak_local_wp_slots, r.peak_invalid_remote_tracks);
-  s += fmt::format("  link utilisation  to secondary {:.1f} %   to primary {:.1f} %\n",
-                   100 * r.link_utilisation_to_secondary, 100 * r.link_utilisation_to_primary);
+  s += fmt::format("  remote_wp_tracks_peak {}   local_wp_slots_peak {}   invalid_remote_tracks_peak {}\n",
+                   r.remote_wp_tracks_peak, r.local_wp_slots_peak, r.invalid_remote_tracks_peak);
+  s += fmt::format("  link utilisation  R1 to R2 mean {:.1f} %   R2 to R1 mean {:.1f} %\n",
+                   100 * r.link_utilisation_R1_to_R2_mean, 100 * r.link_utilisation_R2_to_R1_mean);
   s += fmt::format("  disk utilisation  R1 mean {:.1f} % max {:.1f} %   R2 mean {:.1f} % max {:.1f} %\n",
-                   100 * r.disk_utilisation_r1_mean, 100 * r.disk_utilisation_r1_max, 100 * r.disk_utilisation_r2_mean,
-                   100 * r.disk_utilisation_r2_max);
-  s += fmt::format("  data at risk (RPO)  peak {} writes, {} bytes\n", r.peak_writes_at_risk, r.peak_bytes_at_risk);
+                   100 * r.disk_utilisation_R1_mean, 100 * r.disk_utilisation_R1_max, 100 * r.disk_utilisation_R2_mean,
+                   100 * r.disk_utilisation_R2_max);
+  s += fmt::format("  data at risk (RPO)  writes_at_risk_peak {}, bytes_at_risk_peak {}\n", r.writes_at_risk_peak,
+                   r.bytes_at_risk_peak);
   if (r.resyncs.empty()) s += "  resyncs: none\n";
   for (const auto& x : r.resyncs) {
     if (x.end_s)
@@ -193,7 +194,7 @@ std::string summary_text(const RunResult& r) {
   for (const auto& l : r.losses)
     s += fmt::format("  data lost at {} ({:.3f} s): {} acknowledged writes, {} bytes ({} acknowledged while mirrored)\n",
                      l.cause, l.at_s, l.writes, l.bytes, l.writes_acked_while_mirrored);
-  if (r.disk_errors) s += fmt::format("  disk I/O errors {}\n", r.disk_errors);
+  if (r.disk_io_errors) s += fmt::format("  disk I/O errors {}\n", r.disk_io_errors);
   s += fmt::format("  end: {}\n", r.quiesced_at_end ? "drained, R2 == R1 checked" : r.end_state);
   s += fmt::format("\ninvariant violations: {}\n", r.invariant_violations);
   return s;

@@ -35,7 +35,7 @@ struct VolumeResult {
 struct LossResult {
   std::string cause;  // failover | volatile-cache | discard
   double at_s = 0;
-  std::string acked_by;  // r1 | r2
+  std::string acked_by;  // R1 | R2
   uint64_t writes = 0;
   uint64_t bytes = 0;
   uint64_t writes_acked_while_mirrored = 0;
@@ -71,7 +71,9 @@ struct RunResult {
   std::string scenario_toml;       // resolved
   nlohmann::json scenario;         // the same, as JSON
 
-  double simulated_s = 0;          // when the run ended (drained)
+  // When the run ended (drained, or given up), in seconds since its start on
+  // its own clock: simulated seconds (sim), elapsed seconds (real).
+  double ended_s = 0;
   double measured_s = 0;           // the window statistics cover: duration − warm-up
   std::vector<double> percentiles;
   std::vector<VolumeResult> volumes;
@@ -79,22 +81,22 @@ struct RunResult {
   // Primary cache occupancy over the measured window: the time-average of
   // slots holding WP data, and the slots' write-pending episodes (from the
   // moment a track gets a WP indicator until it has none).
-  double mean_wp_slots = 0;
+  double wp_slots_mean = 0;
   double in_sync_fraction = 0;  // of the measured window with no remote-WP and no invalid-remote track
   double wp_episodes_per_s = 0;
   double wp_residence_mean_ms = 0;
 
-  uint64_t peak_remote_wp_tracks = 0;
-  uint64_t peak_local_wp_slots = 0;
-  uint64_t peak_invalid_remote_tracks = 0;
-  uint64_t peak_writes_at_risk = 0;
-  uint64_t peak_bytes_at_risk = 0;
-  double link_utilisation_to_secondary = 0;  // mean over the measured window and all links
-  double link_utilisation_to_primary = 0;
-  double disk_utilisation_r1_mean = 0, disk_utilisation_r1_max = 0;
-  double disk_utilisation_r2_mean = 0, disk_utilisation_r2_max = 0;
+  uint64_t remote_wp_tracks_peak = 0;
+  uint64_t local_wp_slots_peak = 0;
+  uint64_t invalid_remote_tracks_peak = 0;
+  uint64_t writes_at_risk_peak = 0;
+  uint64_t bytes_at_risk_peak = 0;
+  double link_utilisation_R1_to_R2_mean = 0;  // mean over the measured window and all links
+  double link_utilisation_R2_to_R1_mean = 0;
+  double disk_utilisation_R1_mean = 0, disk_utilisation_R1_max = 0;
+  double disk_utilisation_R2_mean = 0, disk_utilisation_R2_max = 0;
   uint64_t copies_sent = 0;
-  uint64_t disk_errors = 0;
+  uint64_t disk_io_errors = 0;
   std::vector<ResyncResult> resyncs;
   std::vector<LossResult> losses;
 

@@ -107,7 +107,7 @@ RunResult deserialize(std::span<const uint8_t> bytes) {
       r.percentiles.push_back(p);
     }
     const json& m = member(j, "metrics", "");
-    r.simulated_s = number_at(m, "simulated_s", "metrics");
+    r.ended_s = number_at(m, "ended_s", "metrics");
     r.measured_s = number_at(m, "measured_s", "metrics");
     const json& volumes = array_at(j, "full_volumes", "");
     for (size_t i = 0; i < volumes.size(); ++i) {
@@ -125,23 +125,23 @@ RunResult deserialize(std::span<const uint8_t> bytes) {
       vr.delayed_write_s = number_at(v, "delayed_write_s", where);
       r.volumes.push_back(std::move(vr));
     }
-    r.mean_wp_slots = number_at(m, "mean_wp_slots", "metrics");
+    r.wp_slots_mean = number_at(m, "wp_slots_mean", "metrics");
     r.in_sync_fraction = number_at(m, "in_sync_fraction", "metrics");
     r.wp_episodes_per_s = number_at(m, "wp_episodes_per_s", "metrics");
     r.wp_residence_mean_ms = number_at(m, "wp_residence_mean_ms", "metrics");
-    r.peak_remote_wp_tracks = integer_at<uint64_t>(m, "peak_remote_wp_tracks", "metrics");
-    r.peak_local_wp_slots = integer_at<uint64_t>(m, "peak_local_wp_slots", "metrics");
-    r.peak_invalid_remote_tracks = integer_at<uint64_t>(m, "peak_invalid_remote_tracks", "metrics");
-    r.peak_writes_at_risk = integer_at<uint64_t>(m, "peak_writes_at_risk", "metrics");
-    r.peak_bytes_at_risk = integer_at<uint64_t>(m, "peak_bytes_at_risk", "metrics");
-    r.link_utilisation_to_secondary = number_at(m, "link_utilisation_to_secondary", "metrics");
-    r.link_utilisation_to_primary = number_at(m, "link_utilisation_to_primary", "metrics");
-    r.disk_utilisation_r1_mean = number_at(m, "disk_utilisation_r1_mean", "metrics");
-    r.disk_utilisation_r1_max = number_at(m, "disk_utilisation_r1_max", "metrics");
-    r.disk_utilisation_r2_mean = number_at(m, "disk_utilisation_r2_mean", "metrics");
-    r.disk_utilisation_r2_max = number_at(m, "disk_utilisation_r2_max", "metrics");
+    r.remote_wp_tracks_peak = integer_at<uint64_t>(m, "remote_wp_tracks_peak", "metrics");
+    r.local_wp_slots_peak = integer_at<uint64_t>(m, "local_wp_slots_peak", "metrics");
+    r.invalid_remote_tracks_peak = integer_at<uint64_t>(m, "invalid_remote_tracks_peak", "metrics");
+    r.writes_at_risk_peak = integer_at<uint64_t>(m, "writes_at_risk_peak", "metrics");
+    r.bytes_at_risk_peak = integer_at<uint64_t>(m, "bytes_at_risk_peak", "metrics");
+    r.link_utilisation_R1_to_R2_mean = number_at(m, "link_utilisation_R1_to_R2_mean", "metrics");
+    r.link_utilisation_R2_to_R1_mean = number_at(m, "link_utilisation_R2_to_R1_mean", "metrics");
+    r.disk_utilisation_R1_mean = number_at(m, "disk_utilisation_R1_mean", "metrics");
+    r.disk_utilisation_R1_max = number_at(m, "disk_utilisation_R1_max", "metrics");
+    r.disk_utilisation_R2_mean = number_at(m, "disk_utilisation_R2_mean", "metrics");
+    r.disk_utilisation_R2_max = number_at(m, "disk_utilisation_R2_max", "metrics");
     r.copies_sent = integer_at<uint64_t>(m, "copies_sent", "metrics");
-    r.disk_errors = integer_at<uint64_t>(m, "disk_errors", "metrics");
+    r.disk_io_errors = integer_at<uint64_t>(m, "disk_io_errors", "metrics");
     const json& resyncs = array_at(m, "resyncs", "metrics");
     for (size_t i = 0; i < resyncs.size(); ++i) {
       const std::string where = path("metrics.resyncs", i);

@@ -242,13 +242,13 @@ void Simulation::build_platform() {
   const double bandwidth = L.bandwidth_gbit_per_s * 1e9 / 8.0;
   const double latency_s = L.one_way_latency_us() * 1e-6;
   for (int i = 0; i < 2; ++i) {
-    const std::string tag = i == 0 ? "r1" : "r2";
+    const std::string tag(to_string(i == 0 ? Side::A : Side::B));
     for (uint32_t l = 0; l < L.links; ++l) sides_[i].ports.push_back(zone->create_host(fmt::format("{}-port{}", tag, l), 1e9));
   }
   for (uint32_t l = 0; l < L.links; ++l) {
     std::array<sg::Link*, 2> dirs;
     for (int d = 0; d < 2; ++d) {
-      dirs[d] = zone->create_link(fmt::format("link{}-{}", l, d == 0 ? "r1-to-r2" : "r2-to-r1"), bandwidth)->set_latency(latency_s);
+      dirs[d] = zone->create_link(fmt::format("link{}-{}", l, d == 0 ? "R1-to-R2" : "R2-to-R1"), bandwidth)->set_latency(latency_s);
       // One message at a time, in send order: SimGrid is the link's FIFO.
       dirs[d]->set_concurrency_limit(1);
     }
@@ -745,7 +745,7 @@ RunResult Simulation::collect(RunResult r) {
   r.seed = sc_.seed;
   r.scenario_toml = sc_.resolved_toml;
   r.scenario = to_json(sc_);
-  r.simulated_s = end_.s();
+  r.ended_s = end_.s();
   for (const SideState& s : sides_) s.ctl->audit();  // its counts against its track table, once a run
   metrics_->finish(end_, r);
   // I9 at the end, when the pair drained with nothing in the way: nothing owed, R2 == R1.

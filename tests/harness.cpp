@@ -97,7 +97,7 @@ RandomRunResult random_run(const PairOptions& o, uint64_t seed, const RandomRunO
       }
       if (r.allow_disk_errors) {
         const uint32_t d = static_cast<uint32_t>(pick(o.disks));
-        options.push_back({w.disk_failed(s, d) ? Kind::DiskRepair : Kind::DiskFail, s, d, {}, false});
+        options.push_back({w.disk_failed(s, d) ? Kind::DiskRepair : Kind::DiskFailure, s, d, {}, false});
       }
     }
     if (r.allow_disaster && !disaster_done && !a.crashed() && !b.crashed()) options.push_back({Kind::Disaster});

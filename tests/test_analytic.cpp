@@ -35,7 +35,7 @@ TEST_CASE("analytic: more write-pending slots mean fewer and shorter delays") {
   CHECK(few.delay_probability > many.delay_probability);
   CHECK(few.mean_delay_s > many.mean_delay_s);
   CHECK(many.delay_probability > 0);
-  CHECK(few.mean_wp_slots <= 2.0);
+  CHECK(few.wp_slots_mean <= 2.0);
 }
 
 TEST_CASE("analytic: the unloaded sync write is cache stores + round trips + transfers") {

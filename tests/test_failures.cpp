@@ -210,12 +210,12 @@ TEST_CASE("primary crash with a volatile cache in adaptive-copy mode: the observ
 
 TEST_CASE("local disk I/O error: the local WP stays set and the destage is retried after the interval") {
   World w(make_config({.mode = Mode::Sync, .disks = 1}));
-  w.apply({Kind::DiskFail, Side::A, 0});
+  w.apply({Kind::DiskFailure, Side::A, 0});
   w.write(T0);
   complete_disks(w, Side::A);
   const Controller& a = w.controller(Side::A);
   CHECK(a.track(T0).local_wp);
-  CHECK(a.counters().disk_errors == 1);
+  CHECK(a.counters().disk_io_errors == 1);
   REQUIRE(a.next_deadline().has_value());
   w.apply({Kind::DiskRepair, Side::A, 0});
   drain(w);  // the timer fires, the destage is reissued and lands

@@ -15,7 +15,7 @@ from .scenario import Scenario
 __all__ = ["CheckReport", "check"]
 
 # The [check] keys that bound failures, one per kind (scenarios/README.md).
-FAILURE_KEYS = ("link_failures", "crashes", "disk_errors", "disasters", "operator_actions")
+FAILURE_KEYS = ("link_failures", "crashes", "disk_failures", "disasters", "operator_actions")
 
 
 class CheckReport:
@@ -125,7 +125,7 @@ def check(scenario: Scenario, *, writes: int | None = None, tracks: int | None =
     ``writes``, ``tracks``, ``volumes``, ``cache_slots``, ``links``,
     ``max_states`` override the ``check.*`` keys of the same name;
     ``failures`` is a number for every kind or {key: n} with keys
-    ``link_failures``, ``crashes``, ``disk_errors``, ``disasters``,
+    ``link_failures``, ``crashes``, ``disk_failures``, ``disasters``,
     ``operator_actions`` — all checked by the loader (a refused value raises
     :class:`ScenarioError` naming the key). ``reads``: host reads on a path;
     ``max_depth``: events on one path; ``mutant``: a deliberately broken

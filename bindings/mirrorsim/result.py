@@ -52,7 +52,7 @@ class Result:
     def summary(self) -> dict[str, Any]:
         """The run's metrics as the ``--out`` JSON has them (``volumes`` with
         writes/reads ``completed``, ``iops``, ``response_ms`` {mean, p50, …, max};
-        ``peak_remote_wp_tracks``, ``resyncs``, ``losses``, ``writes_lost``,
+        ``remote_wp_tracks_peak``, ``resyncs``, ``losses``, ``writes_lost``,
         ``invariant_violations``, …) preceded by ``seed``, ``driver``,
         ``mirrorsim_version``, ``engine_version`` and ``engine_config``."""
         d = self._document()
@@ -187,11 +187,11 @@ class Result:
             + (f"{x['duration_s']:.3f} s" if x["duration_s"] is not None else "not finished")
             for x in s["resyncs"]) or "none"
         pair = [
-            ("peak remote_wp_tracks", s["peak_remote_wp_tracks"]),
-            ("peak local_wp_slots", s["peak_local_wp_slots"]),
-            ("peak invalid_remote_tracks", s["peak_invalid_remote_tracks"]),
-            ("peak writes_at_risk", s["peak_writes_at_risk"]),
-            ("link utilisation to secondary", f"{100 * s['link_utilisation_to_secondary']:.1f} %"),
+            ("remote_wp_tracks_peak", s["remote_wp_tracks_peak"]),
+            ("local_wp_slots_peak", s["local_wp_slots_peak"]),
+            ("invalid_remote_tracks_peak", s["invalid_remote_tracks_peak"]),
+            ("writes_at_risk_peak", s["writes_at_risk_peak"]),
+            ("link_utilisation_R1_to_R2_mean", f"{100 * s['link_utilisation_R1_to_R2_mean']:.1f} %"),
             ("resyncs", resyncs),
             ("writes_lost", s["writes_lost"]),
             ("invariant_violations", s["invariant_violations"]),
@@ -200,7 +200,7 @@ class Result:
         pair_rows = "".join(f"<tr><th style='text-align:left'>{e(k)}</th><td style='text-align:left'>{e(str(v))}</td></tr>"
                             for k, v in pair)
         return (f"<div><b>mirrorsim {e(s['mirrorsim_version'])}</b> ({e(s['driver'])}, {e(s['engine_version'])}), "
-                f"seed {s['seed']}, {s['measured_s']:.3f} s measured of {s['simulated_s']:.3f} s"
+                f"seed {s['seed']}, {s['measured_s']:.3f} s measured of {s['ended_s']:.3f} s"
                 f"<table>{head}{''.join(rows)}</table><table>{pair_rows}</table></div>")
 
     # ---- pickling --------------------------------------------------------

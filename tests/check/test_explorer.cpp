@@ -37,7 +37,7 @@ void expect_clean(const check::Options& o, const std::string& label) {
              r.stats.transitions, r.stats.end_states, r.stats.max_depth, r.stats.states_per_second());
   INFO(label);
   if (r.finding) {
-    const check::Replay replayed = check::replay(*r.counterexample);
+    const check::ReplayResult replayed = check::replay(*r.counterexample);
     std::string trace;
     for (const auto& line : replayed.narrative) trace += line + "\n";
     FAIL(fmt::format("{}: {}\n{}", check::to_string(r.finding->kind), r.finding->what, trace));
@@ -53,7 +53,7 @@ struct FailureKind {
 const FailureKind kFailureKinds[] = {
     {"one link cut", &check::Bounds::link_failures},
     {"one crash", &check::Bounds::crashes},
-    {"one disk error", &check::Bounds::disk_errors},
+    {"one disk error", &check::Bounds::disk_failures},
     {"one operator action", &check::Bounds::operator_actions},
 };
 
@@ -163,7 +163,7 @@ TEST_CASE("a finding at rest replays to the same end-state verdict") {
   REQUIRE(r.counterexample);
   CHECK(r.counterexample->rest_at_end);
   CHECK(r.finding->kind == check::Finding::Kind::EndState);
-  const check::Replay replayed = check::replay(check::counterexample_from_json(check::to_json(*r.counterexample)));
+  const check::ReplayResult replayed = check::replay(check::counterexample_from_json(check::to_json(*r.counterexample)));
   REQUIRE(replayed.finding);
   CHECK(replayed.finding->kind == r.finding->kind);
   CHECK(replayed.finding->what == r.finding->what);

@@ -62,7 +62,7 @@ TEST_CASE("every mutant is caught with a shortest counterexample that replays to
     CHECK(loaded.events.size() == r.counterexample->events.size());
     CHECK(loaded.world.side_a.mutant == m);
 
-    const check::Replay replayed = check::replay(loaded);
+    const check::ReplayResult replayed = check::replay(loaded);
     REQUIRE(replayed.finding);
     CHECK(replayed.finding->kind == r.finding->kind);
     CHECK(replayed.finding->invariant == r.finding->invariant);
@@ -84,7 +84,7 @@ TEST_CASE("without the mutant the same trace raises nothing") {
     check::Counterexample fixed = *r.counterexample;
     fixed.world.side_a.mutant = fixed.world.side_b.mutant = Mutant::None;
     try {
-      const check::Replay replayed = check::replay(fixed);
+      const check::ReplayResult replayed = check::replay(fixed);
       CHECK_FALSE(replayed.finding);
       CHECK(replayed.events_applied == fixed.events.size());
       ++replayed_clean;

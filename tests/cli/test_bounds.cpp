@@ -114,7 +114,7 @@ TEST_CASE("bounds at the command line: negative and out-of-range integer flags a
       {"check " + kSmall + " --max-states -5", "-5"},
       {"check " + kSmall + " --max-depth -1", "-1"},
       {"check " + kSmall + " --failures -1", "-1"},
-      {"check " + kSmall + " --failures crash=-1", "-1"},
+      {"check " + kSmall + " --failures crashes=-1", "-1"},
       {"check " + kSmall + " --tracks 1000000", "1000000"},
       {"real " + kQuick + " --seed -1", "-1"},
       {"real " + kQuick + " --disk-mib-max -1", "-1"},

@@ -209,14 +209,14 @@ event = "link-up"
 [[failure]]
 at_s = 2
 event = "crash"
-controller = "r2"
+controller = "R2"
 [[failure]]
 at_s = 5
 event = "failover"
 [[failure]]
 at_s = 2
 event = "restart"
-controller = "r2"
+controller = "R2"
 )");
   REQUIRE(s.failures.size() == 4);
   CHECK(s.failures[0].event == FailureEvent::Crash);
@@ -247,20 +247,20 @@ added_latency_us = 100
 [[failure]]
 at_s = 4
 event = "crash"
-controller = "r1"
+controller = "R1"
 [[failure]]
 at_s = 4.5
 event = "restart"
-controller = "r1"
+controller = "R1"
 [[failure]]
 at_s = 5
 event = "disk-failure"
-controller = "r1"
+controller = "R1"
 disk = 1
 [[failure]]
 at_s = 5.5
 event = "disk-repair"
-controller = "r1"
+controller = "R1"
 disk = 1
 [[failure]]
 at_s = 6
@@ -432,23 +432,23 @@ TEST_CASE("contradictory combinations are refused at the key that contradicts") 
   }
   SECTION("a crash without a controller") {
     CHECK(parse_error(kVolume + "[[failure]]\nat_s = 1\nevent = \"crash\"\n") ==
-          "test.toml:4:1: failure.0: a \"crash\" event needs controller = \"r1\" or \"r2\"");
+          "test.toml:4:1: failure.0: a \"crash\" event needs controller = \"R1\" or \"R2\"");
   }
   SECTION("a disk failure without a disk") {
-    CHECK_THAT(parse_error(kVolume + "[[failure]]\nat_s = 1\nevent = \"disk-failure\"\ncontroller = \"r2\"\n"),
+    CHECK_THAT(parse_error(kVolume + "[[failure]]\nat_s = 1\nevent = \"disk-failure\"\ncontroller = \"R2\"\n"),
                StartsWith("test.toml:4:1: failure.0: a \"disk-failure\" event needs disk = "));
   }
   SECTION("a disk the controller does not have") {
     CHECK(parse_error(kVolume + "[secondary]\ndisks = 2\n[[failure]]\nat_s = 1\nevent = \"disk-failure\"\n"
-                                "controller = \"r2\"\ndisk = 2\n") ==
-          "test.toml:10:8: failure.0.disk: r2 has no disk 2: secondary.disks = 2 (disks are numbered from 0)");
+                                "controller = \"R2\"\ndisk = 2\n") ==
+          "test.toml:10:8: failure.0.disk: R2 has no disk 2: secondary.disks = 2 (disks are numbered from 0)");
   }
   SECTION("a link that does not exist") {
     CHECK(parse_error(kVolume + "[[failure]]\nat_s = 1\nevent = \"link-down\"\nlink = 2\n") ==
           "test.toml:7:8: failure.0.link: there is no link 2: link.links = 2 (links are numbered from 0)");
   }
   SECTION("a key the event does not take") {
-    CHECK(parse_error(kVolume + "[[failure]]\nat_s = 1\nevent = \"link-down\"\ncontroller = \"r1\"\n") ==
+    CHECK(parse_error(kVolume + "[[failure]]\nat_s = 1\nevent = \"link-down\"\ncontroller = \"R1\"\n") ==
           "test.toml:7:14: failure.0.controller: does not apply to a \"link-down\" event");
   }
   SECTION("a link degrade that changes nothing") {
@@ -668,7 +668,7 @@ bandwidth_gbit_per_s = 0.1
 [[failure]]
 at_s = 2
 event = "disk-failure"
-controller = "r2"
+controller = "R2"
 disk = 3
 [sweep]
 repeat = 3
@@ -681,7 +681,7 @@ writes = 2
   const Scenario again = parse_scenario(s.resolved_toml, s.source);
   CHECK(without_failure_positions(again) == without_failure_positions(s));
   CHECK_THAT(s.resolved_toml, Contains("stop_s = 5.0\nrequests = 1000\n"));
-  CHECK_THAT(s.resolved_toml, Contains("controller = \"r2\"\ndisk = 3\n"));
+  CHECK_THAT(s.resolved_toml, Contains("controller = \"R2\"\ndisk = 3\n"));
   CHECK_THAT(s.resolved_toml, Contains("[sweep]\nrepeat = 3\n\"link.distance_km\" = [0, 100.5]\n"
                                        "\"volume.db.mode\" = [\"sync\", \"semi-sync\"]\n"
                                        "\"workload.0.think_us\" = [0.0, 0.1, 0.2, 0.3]\n"));
@@ -762,12 +762,12 @@ TEST_CASE("[check] reads the bounds of the exhaustive exploration") {
   CHECK(small.check->writes == 3);
   CHECK(small.check->link_failures == 1);
   CHECK(small.check->crashes == 1);
-  CHECK(small.check->disk_errors == 0);
+  CHECK(small.check->disk_failures == 0);
 
   // Every bound away from its default, so a key read into the wrong field shows.
   const Scenario s = parse(kVolume +
                            "[check]\nwrites = 5\ntracks = 3\nvolumes = 1\ncache_slots = 4\nlinks = 2\n"
-                           "link_failures = 2\ncrashes = 3\ndisk_errors = 1\ndisasters = 1\noperator_actions = 2\n"
+                           "link_failures = 2\ncrashes = 3\ndisk_failures = 1\ndisasters = 1\noperator_actions = 2\n"
                            "max_states = 12345\n");
   REQUIRE(s.check);
   CHECK(s.check->writes == 5);
@@ -777,7 +777,7 @@ TEST_CASE("[check] reads the bounds of the exhaustive exploration") {
   CHECK(s.check->links == 2);
   CHECK(s.check->link_failures == 2);
   CHECK(s.check->crashes == 3);
-  CHECK(s.check->disk_errors == 1);
+  CHECK(s.check->disk_failures == 1);
   CHECK(s.check->disasters == 1);
   CHECK(s.check->operator_actions == 2);
   CHECK(s.check->max_states == 12345);

@@ -127,7 +127,7 @@ void wire_seeds() {
   // per record u32 length, u32 CRC-32C, then kind, u64 seq, i64 at_ns, body.
   const std::vector<Input> inputs{HostWrite{1, k, 4096}, HostRead{2, k, 4096}, DiskWriteDone{k, 2, true},
                                   DiskReadDone{k, 2, false}, Received{messages[5]}, LinkStateChanged{true},
-                                  TimerFired{3}, Crash{}, Restart{}, Suspend{}, Resume{}, Failover{}, Failback{}};
+                                  Timeout{}, Crash{}, Restart{}, Suspend{}, Resume{}, Failover{}, Failback{}};
   std::vector<uint8_t> log;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const std::vector<uint8_t> body = input_bytes(inputs[i]);
@@ -182,6 +182,11 @@ void result_seeds(const fs::path& scenarios) {
   nlohmann::json j = nlohmann::json::from_msgpack(quick);
   j["timeseries"][0] = {0.5, 1, 2};
   put("result", "regression-short-timeseries-row", with_selector(0, nlohmann::json::to_msgpack(j)));
+  // Found by fuzzing: a string that is not UTF-8 was accepted, and dump()
+  // threw later (Result.to_json() after unpickling).
+  nlohmann::json bad = nlohmann::json::from_msgpack(quick);
+  bad["metrics"]["end_state"] = std::string("\xff\xfe drained");
+  put("result", "regression-string-not-utf8", with_selector(0, nlohmann::json::to_msgpack(bad)));
   // Nested one-element arrays, 100 000 deep: the MessagePack reader recurses
   // once per level.
   std::vector<uint8_t> deep(100'000, 0x91);

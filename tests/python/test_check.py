@@ -17,21 +17,21 @@ SMALL = str(SCENARIOS / "check_small.toml")
 def test_the_protocol_holds_in_every_ordering_of_a_small_pair():
     # Two writes, a link cut and restore; no other failure (check_small.toml allows one of each).
     r = mirrorsim.check(mirrorsim.Scenario.load(SMALL), writes=2, failures={
-        "link_failures": 1, "crashes": 0, "disk_errors": 0, "disasters": 0, "operator_actions": 0})
+        "link_failures": 1, "crashes": 0, "disk_failures": 0, "disasters": 0, "operator_actions": 0})
     assert r.ok and r.outcome == "complete" and r.finding is None and r.counterexample is None
     assert r.states > 1000
     b = r.configuration["bounds"]
-    assert (b["writes"], b["link_failures"], b["crashes"], b["disk_errors"], b["disasters"]) == (2, 1, 0, 0, 0)
+    assert (b["writes"], b["link_failures"], b["crashes"], b["disk_failures"], b["disasters"]) == (2, 1, 0, 0, 0)
     assert r.configuration["volumes"][0]["mode"] == "sync"
 
 
 def test_the_state_count_equals_the_cli_s(mirrorsim_binary, tmp_path):
     out = tmp_path / "check.json"
     run_cli(mirrorsim_binary, "check", SMALL, "-q", "--set", "check.writes=2", "--failures", "0",
-            "--failures", "link=1,crash=1", "--out", str(out))
+            "--failures", "link_failures=1,crashes=1", "--out", str(out))
     cli = json.loads(out.read_text())
     r = mirrorsim.check(mirrorsim.Scenario.load(SMALL), writes=2,
-                        failures={"link_failures": 1, "crashes": 1, "disk_errors": 0, "disasters": 0,
+                        failures={"link_failures": 1, "crashes": 1, "disk_failures": 0, "disasters": 0,
                                   "operator_actions": 0})
     assert r.outcome == cli["outcome"] == "complete"
     assert r.states == cli["stats"]["states"] and r.stats["transitions"] == cli["stats"]["transitions"]

@@ -77,15 +77,15 @@ TEST_CASE("one scenario with a link outage and resync: mirrorsim run and mirrors
     CHECK(series_max(*r, [](const TimeSample& t) { return t.write_iops; }) > 0);
     CHECK(series_max(*r, [](const TimeSample& t) { return t.write_response_mean_ms; }) > 0);
     CHECK(series_max(*r, [](const TimeSample& t) { return static_cast<double>(t.invalid_remote_tracks); }) > 0);
-    CHECK(r->link_utilisation_to_secondary > 0);
+    CHECK(r->link_utilisation_R1_to_R2_mean > 0);
     CHECK(r->in_sync_fraction > 0);
     CHECK(r->in_sync_fraction < 1);  // the outage
-    CHECK(r->peak_remote_wp_tracks > 0);
-    CHECK(r->peak_invalid_remote_tracks > 0);
-    CHECK(r->mean_wp_slots > 0);
+    CHECK(r->remote_wp_tracks_peak > 0);
+    CHECK(r->invalid_remote_tracks_peak > 0);
+    CHECK(r->wp_slots_mean > 0);
     CHECK(r->wp_residence_mean_ms > 0);
-    CHECK(r->disk_utilisation_r1_mean > 0);
-    CHECK(r->disk_utilisation_r2_mean > 0);
+    CHECK(r->disk_utilisation_R1_mean > 0);
+    CHECK(r->disk_utilisation_R2_mean > 0);
     CHECK(r->copies_sent > 0);
     REQUIRE_FALSE(r->resyncs.empty());
     CHECK(r->resyncs.front().invalid_tracks_at_start > 0);

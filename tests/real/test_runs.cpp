@@ -48,7 +48,7 @@ TEST_CASE("sync mode on loopback: the run verifies clean and R2 == R1 track by t
   // Sync: R2 holds every acknowledged write — while the link holds (a busy
   // machine can starve a heartbeat past the detection time; then the pair
   // suspends, acknowledges at R1, and resynchronises, as it should).
-  if (r.verification.link_connections == 1) CHECK(r.result.peak_writes_at_risk == 0);
+  if (r.verification.link_connections == 1) CHECK(r.result.writes_at_risk_peak == 0);
 }
 
 TEST_CASE("semi-sync mode on loopback: the run verifies clean and R2 == R1 track by track") {
@@ -58,19 +58,19 @@ TEST_CASE("semi-sync mode on loopback: the run verifies clean and R2 == R1 track
 TEST_CASE("adaptive-copy-wp mode on loopback: copies trail, the run verifies clean, R2 == R1 after draining") {
   const RealRun r = run(Small{.mode = "adaptive-copy-wp", .rate_iops = 3000});
   require_clean(r);
-  CHECK(r.result.peak_remote_wp_tracks > 0);
+  CHECK(r.result.remote_wp_tracks_peak > 0);
 }
 
 TEST_CASE("adaptive-copy-disk mode on loopback: owed copies move from disk, R2 == R1 after draining") {
   const RealRun r = run(Small{.mode = "adaptive-copy-disk"});
   require_clean(r);
-  CHECK(r.result.peak_writes_at_risk > 0);  // acknowledged before R2 had them
+  CHECK(r.result.writes_at_risk_peak > 0);  // acknowledged before R2 had them
 }
 
 TEST_CASE("a link cut mid-run leaves invalid tracks, the resync after it restores R2 == R1") {
   const RealRun r = run(Small{.duration_s = 1.5, .failures = failure(0.4, "link-down") + failure(0.8, "link-up")});
   require_clean(r);
-  CHECK(r.result.peak_invalid_remote_tracks > 50);
+  CHECK(r.result.invalid_remote_tracks_peak > 50);
   REQUIRE_FALSE(r.result.resyncs.empty());
   CHECK(r.result.resyncs.back().start_s > 0.8);
   CHECK(r.result.resyncs.back().end_s.has_value());
@@ -79,10 +79,10 @@ TEST_CASE("a link cut mid-run leaves invalid tracks, the resync after it restore
 TEST_CASE("SIGKILL of R2, then of R1, with a non-volatile cache: in sync mode no acknowledged write is lost, and R2 == R1 "
           "after the resync") {
   const RealRun r = run(Small{.duration_s = 1.6,
-                              .failures = failure(0.3, "crash", "controller = \"r2\"") +
-                                          failure(0.5, "restart", "controller = \"r2\"") +
-                                          failure(0.8, "crash", "controller = \"r1\"") +
-                                          failure(1.0, "restart", "controller = \"r1\"")});
+                              .failures = failure(0.3, "crash", "controller = \"R2\"") +
+                                          failure(0.5, "restart", "controller = \"R2\"") +
+                                          failure(0.8, "crash", "controller = \"R1\"") +
+                                          failure(1.0, "restart", "controller = \"R1\"")});
   require_clean(r);
   // Both restarts recovered exactly the state their logs lead to.
   CHECK(r.verification.restarts_checked == 2);
@@ -95,8 +95,8 @@ TEST_CASE("SIGKILL of R1 with a volatile cache: what it lost comes back from R2,
           "is lost") {
   const RealRun r = run(Small{.duration_s = 1.3,
                               .cache_nonvolatile = false,
-                              .failures = failure(0.4, "crash", "controller = \"r1\"") +
-                                          failure(0.6, "restart", "controller = \"r1\"")});
+                              .failures = failure(0.4, "crash", "controller = \"R1\"") +
+                                          failure(0.6, "restart", "controller = \"R1\"")});
   require_clean(r);
   CHECK(r.verification.restarts_checked == 1);
 }
@@ -106,11 +106,11 @@ TEST_CASE("a failed disk answers with errors, destages are retried, and after it
   SECTION("EIO") { o.disk_failure_errno = EIO; }
   SECTION("ENOSPC") { o.disk_failure_errno = ENOSPC; }
   const RealRun r = run(Small{.duration_s = 1.2,
-                              .failures = failure(0.3, "disk-failure", "controller = \"r1\"\ndisk = 0") +
-                                          failure(0.6, "disk-repair", "controller = \"r1\"\ndisk = 0")},
+                              .failures = failure(0.3, "disk-failure", "controller = \"R1\"\ndisk = 0") +
+                                          failure(0.6, "disk-repair", "controller = \"R1\"\ndisk = 0")},
                         o);
   require_clean(r);
-  CHECK(r.result.disk_errors > 0);
+  CHECK(r.result.disk_io_errors > 0);
 }
 
 TEST_CASE("a disaster in sync mode drops R1's unsynced writes, and after the failover R2 holds every acknowledged write") {
@@ -120,7 +120,7 @@ TEST_CASE("a disaster in sync mode drops R1's unsynced writes, and after the fai
   INFO(verification_text(r.verification));
   CHECK(r.result.invariant_violations == 0);
   CHECK(r.verification.ok());
-  CHECK(r.verification.survivor == "r2");
+  CHECK(r.verification.survivor == "R2");
   CHECK(r.verification.writes_acked > 300);
   CHECK(r.verification.writes_acked_lost == 0);
   CHECK(r.verification.writes_lost_by_model == 0);
@@ -187,10 +187,10 @@ TEST_CASE("a scenario needing more backing file than allowed is refused, naming 
 TEST_CASE("after a disaster, a failover, R1's restart and a failback, R1 is primary again and R2 == R1") {
   const RealRun r = run(Small{.duration_s = 1.6,
                               .failures = failure(0.4, "disaster") + failure(0.45, "failover") +
-                                          failure(0.7, "restart", "controller = \"r1\"") + failure(0.75, "link-up") +
+                                          failure(0.7, "restart", "controller = \"R1\"") + failure(0.75, "link-up") +
                                           failure(1.1, "failback")});
   require_clean(r);
-  CHECK(r.verification.survivor == "r1");
+  CHECK(r.verification.survivor == "R1");
   CHECK(r.verification.restarts_checked == 1);
   CHECK(r.result.losses.size() == 2);  // the failover and the hand-back, each losing nothing in sync mode
   CHECK(r.verification.writes_lost_by_model == 0);
@@ -280,13 +280,13 @@ TEST_CASE("a secondary survives a run whose R2 disk failed for good: the node's 
   o.secondary = r2.endpoint;
   o.secondary_key = r2.key;
   o.drain_timeout_s = 3;
-  const RealRun failed = run(Small{.duration_s = 2.0, .failures = failure(1.0, "disk-failure", "controller = \"r2\"\ndisk = 0")}, o);
+  const RealRun failed = run(Small{.duration_s = 2.0, .failures = failure(1.0, "disk-failure", "controller = \"R2\"\ndisk = 0")}, o);
   ::usleep(300'000);  // many retry periods (2 ms) after the run ended
   const bool alive_after_first = r2.alive();
   INFO("secondary wait status " << r2.status << (WIFSIGNALED(r2.status) ? fmt::format(", killed by signal {}", WTERMSIG(r2.status)) : ""));
   CHECK(failed.verification.ok());
   CHECK_THAT(failed.result.end_state, Catch::EndsWith("the pair has not drained: a disk is still failed"));
-  CHECK(failed.result.disk_errors > 0);
+  CHECK(failed.result.disk_io_errors > 0);
   REQUIRE(alive_after_first);
   const RealRun second = run(Small{.duration_s = 0.8}, o);
   require_clean(second, 300);

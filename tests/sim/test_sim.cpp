@@ -141,7 +141,7 @@ TEST_CASE("a link under Poisson writes queues like M/D/1 at rho = 0.5 and 0.8, w
                      r.volumes[0].writes.completed, mean_write_ms(r), expected_ms));
     CHECK(r.volumes[0].writes.completed > 50'000);
     CHECK(mean_write_ms(r) == Approx(expected_ms).epsilon(0.05));
-    CHECK(r.link_utilisation_to_secondary == Approx(rho).epsilon(0.03));
+    CHECK(r.link_utilisation_R1_to_R2_mean == Approx(rho).epsilon(0.03));
     CHECK(r.invariant_violations == 0);
   }
 }
@@ -157,9 +157,9 @@ TEST_CASE("Little's law holds for the primary's cache occupancy") {
   const double writes_per_s = static_cast<double>(r.volumes[0].writes.completed) / r.measured_s;
   const double little = r.wp_episodes_per_s * r.wp_residence_mean_ms / 1e3;
   INFO(fmt::format("mean WP slots {:.3f}; episodes {:.1f}/s x residence {:.4f} ms = {:.3f}; writes {:.1f}/s",
-                   r.mean_wp_slots, r.wp_episodes_per_s, r.wp_residence_mean_ms, little, writes_per_s));
-  CHECK(r.mean_wp_slots > 1.0);
-  CHECK(r.mean_wp_slots == Approx(little).epsilon(0.02));
+                   r.wp_slots_mean, r.wp_episodes_per_s, r.wp_residence_mean_ms, little, writes_per_s));
+  CHECK(r.wp_slots_mean > 1.0);
+  CHECK(r.wp_slots_mean == Approx(little).epsilon(0.02));
   // Distinct tracks: each host write is one write-pending episode.
   CHECK(r.wp_episodes_per_s == Approx(writes_per_s).epsilon(0.02));
 }
