@@ -35,7 +35,7 @@
 #include "real/spawn.hpp"
 #include "real/state_file.hpp"
 #include "real/track_image.hpp"
-#include "real/workload.hpp"
+#include "workload/stream.hpp"
 #include "model/pair.hpp"
 
 #ifndef MIRRORSIM_VERSION

@@ -27,6 +27,12 @@ RunMetrics::RunMetrics(const Scenario& s, Window w, const Controller& a, const C
   }
   disk_busy_s_[0].assign(s.primary.disks, 0);
   disk_busy_s_[1].assign(s.secondary.disks, 0);
+  uint64_t tracks = 0;
+  for (const auto& v : s.volumes) {
+    volume_base_.push_back(tracks);
+    tracks += v.tracks;
+  }
+  wp_since_ns_.assign(tracks, kNotWritePending);
   occupancy_last_ = w.origin;
   next_sample_ = w.origin + interval_;
 }
@@ -39,7 +45,7 @@ double RunMetrics::clipped_s(Time from, Time to) const {
 void RunMetrics::host_issued(RequestId req, Time sent, Time arrived, TrackKey key, bool write, uint32_t bytes) {
   advance(arrived);
   if (write) ++host_writes_;
-  requests_[req] = Request{arrived, key, bytes, write, sent >= w_.warmup_end && sent < w_.duration_end, std::nullopt};
+  requests_.insert(req, Request{arrived, key, bytes, write, sent >= w_.warmup_end && sent < w_.duration_end, std::nullopt});
 }
 
 void RunMetrics::host_unanswered(RequestId req, Time at) {
@@ -48,10 +54,10 @@ void RunMetrics::host_unanswered(RequestId req, Time at) {
 }
 
 void RunMetrics::complete(RequestId id, bool acked, Time now) {
-  auto it = requests_.find(id);
-  if (it == requests_.end()) return;  // from before the driver knew it (a request of an earlier run)
-  const Request r = it->second;
-  requests_.erase(it);
+  const Request* found = requests_.find(id);
+  if (!found) return;  // from before the driver knew it (a request of an earlier run)
+  const Request r = *found;
+  requests_.erase(id);
   VolumeResult& vol = volumes_[r.key.volume];
   if (r.delayed_since && r.measured && r.write) vol.delayed_write_s += (now - *r.delayed_since).s();
   const int64_t response_ns = (now - r.issued).ns;
@@ -87,16 +93,16 @@ void RunMetrics::after_step(Side side, Time now, const Input& in, std::span<cons
       interval_link_busy_s_[i] += busy_s;
       if (now >= w_.warmup_end && now < w_.duration_end) link_busy_s_[i] += busy_s;
     } else if (const auto* d = std::get_if<HostRequestDelayed>(&cmd)) {
-      auto it = requests_.find(d->req);
-      if (it != requests_.end() && it->second.write) {
-        it->second.delayed_since = now;
-        if (it->second.measured) ++volumes_[it->second.key.volume].delayed_writes;
+      Request* r = requests_.find(d->req);
+      if (r && r->write) {
+        r->delayed_since = now;
+        if (r->measured) ++volumes_[r->key.volume].delayed_writes;
       }
     } else if (const auto* ad = std::get_if<HostRequestAdmitted>(&cmd)) {
-      auto it = requests_.find(ad->req);
-      if (it != requests_.end() && it->second.delayed_since) {
-        if (it->second.measured) volumes_[it->second.key.volume].delayed_write_s += (now - *it->second.delayed_since).s();
-        it->second.delayed_since.reset();
+      Request* r = requests_.find(ad->req);
+      if (r && r->delayed_since) {
+        if (r->measured) volumes_[r->key.volume].delayed_write_s += (now - *r->delayed_since).s();
+        r->delayed_since.reset();
       }
     }
   }
@@ -121,17 +127,17 @@ void RunMetrics::track_primary(Side side, Time now) {
     in_sync_ = c.remote_wp_tracks() == 0 && c.invalid_remote_tracks() == 0 && c.pair_state() != PairState::Suspended;
     for (TrackKey k : c.touched()) {
       const TrackEntry& e = c.track(k);
-      const uint64_t id = (static_cast<uint64_t>(k.volume) << 32) | k.track;
+      int64_t& since = wp_since_ns_[volume_base_[k.volume] + k.track];
       const bool wp = e.local_wp || e.remote_wp;
-      auto it = wp_since_.find(id);
-      if (wp && it == wp_since_.end()) {
-        wp_since_.emplace(id, now);
-      } else if (!wp && it != wp_since_.end()) {
-        if (it->second >= w_.warmup_end && it->second < w_.duration_end) {
+      if (wp && since == kNotWritePending) {
+        since = now.ns;
+      } else if (!wp && since != kNotWritePending) {
+        const Time from = Time::from_ns(since);
+        if (from >= w_.warmup_end && from < w_.duration_end) {
           ++wp_episodes_;
-          wp_residence_s_ += (now - it->second).s();
+          wp_residence_s_ += (now - from).s();
         }
-        wp_since_.erase(it);
+        since = kNotWritePending;
       }
     }
   }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <array>
+#include <climits>
 #include <cstdint>
 #include <span>
 #include <unordered_map>
@@ -16,6 +17,7 @@
 
 #include "config/scenario.hpp"
 #include "model/controller.hpp"
+#include "model/id_window.hpp"
 #include "model/invariants.hpp"
 #include "report/result.hpp"
 
@@ -61,6 +63,8 @@ class RunMetrics {
   void finish(Time end, RunResult& r);
 
   uint64_t host_writes() const { return host_writes_; }
+  // Memory per track (the write-pending episode start), for resource estimates.
+  static constexpr size_t bytes_per_track() { return sizeof(int64_t); }
 
  private:
   struct Request {
@@ -97,7 +101,7 @@ class RunMetrics {
   const Observer& invariants_;
   std::vector<VolumeResult> volumes_;
   std::vector<double> percentiles_;
-  std::unordered_map<RequestId, Request> requests_;
+  IdWindow<Request> requests_;
   uint64_t host_writes_ = 0;
 
   // primary cache occupancy (Little: mean WP slots = episodes/s × residence), in-sync time
@@ -106,7 +110,11 @@ class RunMetrics {
   double occupancy_slot_s_ = 0;
   bool in_sync_ = true;
   double in_sync_s_ = 0;
-  std::unordered_map<uint64_t, Time> wp_since_;
+  // Per track (volume base + track): since when it holds write-pending
+  // data at the primary, or kNotWritePending.
+  static constexpr int64_t kNotWritePending = INT64_MIN;
+  std::vector<uint64_t> volume_base_;
+  std::vector<int64_t> wp_since_ns_;
   uint64_t wp_episodes_ = 0;
   double wp_residence_s_ = 0;
 

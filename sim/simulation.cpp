@@ -47,10 +47,12 @@
 
 #include "config/scenario_json.hpp"
 #include "model/controller.hpp"
+#include "model/id_window.hpp"
 #include "model/invariants.hpp"
 #include "model/pair.hpp"
 #include "report/metrics.hpp"
 #include "report/trace.hpp"
+#include "workload/stream.hpp"
 
 #ifndef MIRRORSIM_VERSION
 #define MIRRORSIM_VERSION "0.0.0"
@@ -98,6 +100,11 @@ class Simulation {
  public:
   Simulation(const Scenario& sc, const SimOptions& opt)
       : sc_(sc), opt_(opt), tracing_(opt.trace && opt.trace_writes > 0) {}
+  ~Simulation() {
+    for (Envelope* e : spare_envelopes_) delete e;
+  }
+  Simulation(const Simulation&) = delete;
+  Simulation& operator=(const Simulation&) = delete;
   RunResult run();
 
  private:
@@ -138,9 +145,7 @@ class Simulation {
   struct WorkloadState {
     const WorkloadScenario* cfg = nullptr;
     uint32_t index = 0;
-    std::mt19937_64 rng;
-    std::vector<double> zipf_cdf;
-    TrackNo next_sequential = 0;
+    std::unique_ptr<WorkloadStream> stream;  // what the hosts draw, as in every driver
     Time stop;
     uint64_t issued = 0;
     uint64_t outstanding = 0;
@@ -186,7 +191,6 @@ class Simulation {
   void start_workload(WorkloadState& w);
   void issue(WorkloadState& w, Time arrival);
   void apply_request(WorkloadState& w, Time arrival, Side target);
-  TrackNo pick_track(WorkloadState& w);
 
   void check_end(Time now);
   bool workloads_done() const;
@@ -210,8 +214,17 @@ class Simulation {
   std::unique_ptr<Observer> observer_;
   std::unique_ptr<RunMetrics> metrics_;
   std::vector<WorkloadState> workloads_;
-  std::unordered_map<RequestId, Request> requests_;
+  IdWindow<Request> requests_;
   std::vector<sg::CommPtr> retired_;  // comms whose callback ran, released at the next event
+  // Envelopes of delivered messages, for the next ones (one allocation per
+  // message otherwise).
+  std::vector<Envelope*> spare_envelopes_;
+  Envelope* take_envelope() {
+    if (spare_envelopes_.empty()) return new Envelope{};
+    Envelope* e = spare_envelopes_.back();
+    spare_envelopes_.pop_back();
+    return e;
+  }
   RequestId next_req_ = 1;
   Commands out_;
   uint32_t stepping_ = 0;             // steps in progress (executing one never steps another)
@@ -378,7 +391,10 @@ void Simulation::transmit(SideState& s, Message m, uint32_t bytes) {
     }
   }
   if (link < 0) return;  // every link is cut: lost
-  auto* env = new Envelope{std::move(m), index_of(p.side), static_cast<uint32_t>(link), nullptr};
+  Envelope* env = take_envelope();
+  env->msg = std::move(m);
+  env->to = index_of(p.side);
+  env->link = static_cast<uint32_t>(link);
   // A 0-byte comm never starts; every message has a header anyway.
   env->comm = sg::Comm::sendto_init(s.ports[link], p.ports[link]);
   env->comm->set_payload_size(std::max<uint32_t>(bytes, 1));
@@ -388,11 +404,17 @@ void Simulation::transmit(SideState& s, Message m, uint32_t bytes) {
 }
 
 void Simulation::on_comm_done(const sg::Activity& a) {
-  auto* env = a.get_data<Envelope>();
+  Envelope* env = a.get_data<Envelope>();
   if (!env) return;
-  std::unique_ptr<Envelope> owned(env);
   release_retired();
-  retired_.push_back(std::move(owned->comm));  // released after this callback returns
+  // The comm is released after this callback returns, the envelope reused.
+  retired_.push_back(std::move(env->comm));
+  struct GiveBack {
+    Simulation* sim;
+    Envelope* env;
+    ~GiveBack() { sim->spare_envelopes_.push_back(env); }
+  } give_back{this, env};
+  Envelope* owned = env;
   if (finished_) return;
   const Time now = Time::from_s(sg::Engine::get_clock());
   if (a.get_state() == sg::Activity::State::FAILED) {
@@ -537,19 +559,9 @@ void Simulation::apply_failure(const FailureScenario& f) {
 void Simulation::start_workload(WorkloadState& w) {
   const WorkloadScenario& c = *w.cfg;
   w.stop = Time::from_s(c.stop_s ? *c.stop_s : sc_.duration_s);
-  const TrackNo tracks = sc_.volumes[c.volume_index].tracks;
-  if (c.addresses == AddressPattern::Zipf) {
-    w.zipf_cdf.resize(tracks);
-    double sum = 0;
-    for (TrackNo k = 0; k < tracks; ++k) {
-      sum += 1.0 / std::pow(static_cast<double>(k + 1), c.zipf_theta);
-      w.zipf_cdf[k] = sum;
-    }
-    for (double& x : w.zipf_cdf) x /= sum;
-  }
   const Time start = Time::from_s(c.start_s);
   if (c.arrival == Arrival::Poisson) {
-    issue(w, start + Time::from_s(std::exponential_distribution<double>(c.rate_iops)(w.rng)));
+    issue(w, start + w.stream->next_gap());
   } else {
     for (uint32_t q = 0; q < c.queue_depth; ++q) issue(w, start);
   }
@@ -571,37 +583,16 @@ void Simulation::issue(WorkloadState& w, Time arrival) {
   });
 }
 
-TrackNo Simulation::pick_track(WorkloadState& w) {
-  const WorkloadScenario& c = *w.cfg;
-  const TrackNo tracks = sc_.volumes[c.volume_index].tracks;
-  switch (c.addresses) {
-    case AddressPattern::Uniform: return std::uniform_int_distribution<TrackNo>(0, tracks - 1)(w.rng);
-    case AddressPattern::Zipf: {
-      const double u = std::uniform_real_distribution<double>(0, 1)(w.rng);
-      const auto it = std::lower_bound(w.zipf_cdf.begin(), w.zipf_cdf.end(), u);
-      return static_cast<TrackNo>(std::min<size_t>(it - w.zipf_cdf.begin(), tracks - 1));
-    }
-    case AddressPattern::Sequential: return w.next_sequential++ % tracks;
-    case AddressPattern::Hotspot: {
-      const TrackNo hot = std::clamp<TrackNo>(static_cast<TrackNo>(c.hotspot_fraction * tracks), 1, tracks);
-      const bool to_hot = hot == tracks || std::uniform_real_distribution<double>(0, 1)(w.rng) < c.hotspot_probability;
-      return to_hot ? std::uniform_int_distribution<TrackNo>(0, hot - 1)(w.rng)
-                    : std::uniform_int_distribution<TrackNo>(hot, tracks - 1)(w.rng);
-    }
-  }
-  return 0;
-}
-
 void Simulation::apply_request(WorkloadState& w, Time arrival, Side target) {
   if (finished_) return;
   const WorkloadScenario& c = *w.cfg;
   const Time now = Time::from_s(sg::Engine::get_clock());
-  const bool write = std::uniform_real_distribution<double>(0, 1)(w.rng) < c.write_fraction;
-  const TrackKey key{c.volume_index, pick_track(w)};
+  const bool write = w.stream->next_is_write();
+  const TrackKey key{c.volume_index, w.stream->next_track()};
   const RequestId id = next_req_++;
   Request r{w.index, write, key, arrival, -1};
   if (write && tracing_ && traced_writes_ < opt_.trace_writes) r.traced = static_cast<int64_t>(traced_writes_++);
-  requests_.emplace(id, r);
+  requests_.insert(id, r);
   metrics_->host_issued(id, arrival, arrival, key, write, c.block_bytes);
   SideState& s = side(target);
   if (r.traced >= 0) trace_.add("cache store", s.side == Side::A ? "R1" : "R2", static_cast<uint64_t>(r.traced), arrival, now);
@@ -616,14 +607,14 @@ void Simulation::apply_request(WorkloadState& w, Time arrival, Side target) {
   } else {
     step(s, HostRead{id, key, c.block_bytes});
   }
-  if (c.arrival == Arrival::Poisson) issue(w, arrival + Time::from_s(std::exponential_distribution<double>(c.rate_iops)(w.rng)));
+  if (c.arrival == Arrival::Poisson) issue(w, arrival + w.stream->next_gap());
 }
 
 void Simulation::complete_request(RequestId id, Time now) {
-  auto it = requests_.find(id);
-  if (it == requests_.end()) return;
-  const Request r = it->second;
-  requests_.erase(it);
+  const Request* found = requests_.find(id);
+  if (!found) return;
+  const Request r = *found;
+  requests_.erase(id);
   if (r.traced >= 0) trace_.add("host write", "hosts", static_cast<uint64_t>(r.traced), r.issued, now);
   WorkloadState& w = workloads_[r.workload];
   --w.outstanding;
@@ -714,7 +705,7 @@ RunResult Simulation::run() {
     WorkloadState w;
     w.cfg = &sc_.workloads[i];
     w.index = i;
-    w.rng.seed(sc_.seed * 1'000'003 + i);
+    w.stream = std::make_unique<WorkloadStream>(sc_, i);
     workloads_.push_back(std::move(w));
   }
   for (WorkloadState& w : workloads_) start_workload(w);

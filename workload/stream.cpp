@@ -1,0 +1,61 @@
+#include "workload/stream.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace mirrorsim {
+
+WorkloadStream::WorkloadStream(const Scenario& s, uint32_t index)
+    : cfg_(&s.workloads.at(index)), tracks_(s.volumes.at(cfg_->volume_index).tracks), rng_(s.seed * 1'000'003 + index) {
+  if (cfg_->addresses != AddressPattern::Zipf) return;
+  // P(k) ∝ 1/(k+1)^θ, scaled so that the mean column weight is 1.
+  std::vector<double> weight(tracks_);
+  double sum = 0;
+  for (TrackNo k = 0; k < tracks_; ++k) sum += weight[k] = 1.0 / std::pow(static_cast<double>(k + 1), cfg_->zipf_theta);
+  for (double& w : weight) w *= static_cast<double>(tracks_) / sum;
+  keep_.assign(tracks_, 1.0);
+  alias_.resize(tracks_);
+  for (TrackNo k = 0; k < tracks_; ++k) alias_[k] = k;
+  std::vector<TrackNo> small, large;
+  for (TrackNo k = 0; k < tracks_; ++k) (weight[k] < 1.0 ? small : large).push_back(k);
+  while (!small.empty() && !large.empty()) {
+    const TrackNo s_k = small.back(), l_k = large.back();
+    small.pop_back();
+    keep_[s_k] = weight[s_k];
+    alias_[s_k] = l_k;
+    weight[l_k] -= 1.0 - weight[s_k];
+    if (weight[l_k] < 1.0) {
+      large.pop_back();
+      small.push_back(l_k);
+    }
+  }
+  // What is left has weight 1 up to rounding: it keeps itself.
+}
+
+Time WorkloadStream::next_gap() { return Time::from_s(std::exponential_distribution<double>(cfg_->rate_iops)(rng_)); }
+
+bool WorkloadStream::next_is_write() { return std::uniform_real_distribution<double>(0, 1)(rng_) < cfg_->write_fraction; }
+
+TrackNo WorkloadStream::next_track() {
+  switch (cfg_->addresses) {
+    case AddressPattern::Uniform: return std::uniform_int_distribution<TrackNo>(0, tracks_ - 1)(rng_);
+    case AddressPattern::Zipf: {
+      // One draw picks the column (its integer part) and tosses its coin
+      // (the fraction).
+      const double u = std::uniform_real_distribution<double>(0, 1)(rng_) * static_cast<double>(tracks_);
+      const TrackNo k = std::min(static_cast<TrackNo>(u), tracks_ - 1);
+      return u - static_cast<double>(k) < keep_[k] ? k : alias_[k];
+    }
+    case AddressPattern::Sequential: return next_sequential_++ % tracks_;
+    case AddressPattern::Hotspot: {
+      const TrackNo hot = std::clamp<TrackNo>(static_cast<TrackNo>(cfg_->hotspot_fraction * tracks_), 1, tracks_);
+      const bool to_hot =
+          hot == tracks_ || std::uniform_real_distribution<double>(0, 1)(rng_) < cfg_->hotspot_probability;
+      return to_hot ? std::uniform_int_distribution<TrackNo>(0, hot - 1)(rng_)
+                    : std::uniform_int_distribution<TrackNo>(hot, tracks_ - 1)(rng_);
+    }
+  }
+  return 0;
+}
+
+}  // namespace mirrorsim
