@@ -106,6 +106,7 @@ uint64_t fingerprint(const State& s) {
 WorldConfig explorer_config(WorldConfig c) {
   c.trace_length = 0;  // the trace is rebuilt by replaying the path
   c.time_frozen = true;
+  c.audit_every_step = false;  // every new state is audited once, below
   return c;
 }
 
@@ -432,6 +433,7 @@ Result depth_first(const Options& o) {
           spares.give_back(std::move(c.state));
           continue;
         }
+        c.state->world.audit();
         ++r.stats.states;
         r.stats.max_depth = std::max(r.stats.max_depth, level.depth);
         if (r.stats.states >= o.bounds.max_states) return finish(Result::Outcome::StateLimit);

@@ -1,6 +1,7 @@
 #include "model/controller.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <stdexcept>
 #include <string>
@@ -1345,16 +1346,33 @@ namespace {
 [[noreturn]] void audit_failed(Side side, const std::string& what) {
   throw std::logic_error(fmt::format("controller {} audit failed: {}", to_string(side), what));
 }
-template <class... A>
-void expect(bool ok, Side side, fmt::format_string<A...> what, A&&... args) {
-  if (!ok) audit_failed(side, fmt::format(what, std::forward<A>(args)...));
-}
+// The message is formatted only when the check fails: the exhaustive
+// checker audits after every transition.
+#define MIRRORSIM_AUDIT(ok, ...)                                 \
+  do {                                                           \
+    if (!(ok)) audit_failed(side_, fmt::format(__VA_ARGS__));    \
+  } while (false)
+
+// Counts by volume or disk without an allocation per audit (they are few).
+class SmallCounts {
+ public:
+  explicit SmallCounts(size_t n) : n_(n) {
+    if (n_ > kInline) heap_.assign(n_, 0);
+  }
+  uint64_t& operator[](size_t i) { return n_ > kInline ? heap_[i] : inline_[i]; }
+
+ private:
+  static constexpr size_t kInline = 16;
+  size_t n_;
+  std::array<uint64_t, kInline> inline_{};
+  std::vector<uint64_t> heap_;
+};
 }  // namespace
 
 void Controller::audit() const {
   if (crashed_ || config().mutant != Mutant::None) return;
   uint64_t wp = 0, local_wp = 0, remote_wp = 0, invalid_local = 0, invalid_remote = 0;
-  std::vector<uint64_t> remote_wp_by_volume(volumes_.size(), 0);
+  SmallCounts remote_wp_by_volume(volumes_.size());
   table_.for_each([&](TrackKey k, const TrackEntry& e) {
     wp += e.local_wp || e.remote_wp;
     local_wp += e.local_wp;
@@ -1364,52 +1382,54 @@ void Controller::audit() const {
     invalid_remote += table_.invalid_remote(k);
     if (e.local_wp || e.remote_wp) {
       // Write-pending data lives in a cache slot, never only on a list.
-      expect(e.slot >= 0, side_, "track {} has a write-pending indicator and no cache slot", to_string(k));
+      MIRRORSIM_AUDIT(e.slot >= 0, "track {} has a write-pending indicator and no cache slot", to_string(k));
     }
     if (e.slot >= 0) {
-      expect(e.slot < static_cast<int32_t>(cache_.size()) && cache_[e.slot].in_use && cache_[e.slot].key == k, side_,
-             "track {} points at slot {}, which does not hold it", to_string(k), e.slot);
-      if (e.local_wp || e.remote_wp) expect(!cache_[e.slot].in_lru, side_, "slot {} of write-pending track {} is on the clean list", e.slot, to_string(k));
+      MIRRORSIM_AUDIT(e.slot < static_cast<int32_t>(cache_.size()) && cache_[e.slot].in_use && cache_[e.slot].key == k,
+                      "track {} points at slot {}, which does not hold it", to_string(k), e.slot);
+      if (e.local_wp || e.remote_wp) MIRRORSIM_AUDIT(!cache_[e.slot].in_lru, "slot {} of write-pending track {} is on the clean list", e.slot, to_string(k));
     }
   });
-  expect(wp == wp_slots_, side_, "{} tracks are write-pending, the count says {}", wp, wp_slots_);
-  expect(local_wp == local_wp_slots_, side_, "{} tracks have local WP, the count says {}", local_wp, local_wp_slots_);
-  expect(remote_wp == remote_wp_tracks_, side_, "{} tracks have remote WP, the count says {}", remote_wp, remote_wp_tracks_);
+  MIRRORSIM_AUDIT(wp == wp_slots_, "{} tracks are write-pending, the count says {}", wp, wp_slots_);
+  MIRRORSIM_AUDIT(local_wp == local_wp_slots_, "{} tracks have local WP, the count says {}", local_wp, local_wp_slots_);
+  MIRRORSIM_AUDIT(remote_wp == remote_wp_tracks_, "{} tracks have remote WP, the count says {}", remote_wp, remote_wp_tracks_);
   for (size_t v = 0; v < volumes_.size(); ++v)
-    expect(remote_wp_by_volume[v] == volumes_[v].remote_wp_tracks, side_, "volume {}: {} tracks have remote WP, the count says {}",
+    MIRRORSIM_AUDIT(remote_wp_by_volume[v] == volumes_[v].remote_wp_tracks, "volume {}: {} tracks have remote WP, the count says {}",
            v, remote_wp_by_volume[v], volumes_[v].remote_wp_tracks);
-  expect(invalid_local == invalid_local_count_, side_, "{} tracks are invalid-local, the count says {}", invalid_local,
+  MIRRORSIM_AUDIT(invalid_local == invalid_local_count_, "{} tracks are invalid-local, the count says {}", invalid_local,
          invalid_local_count_);
-  expect(invalid_remote == table_.invalid_remote_count(), side_, "{} tracks are invalid-remote, the count says {}",
+  MIRRORSIM_AUDIT(invalid_remote == table_.invalid_remote_count(), "{} tracks are invalid-remote, the count says {}",
          invalid_remote, table_.invalid_remote_count());
   uint64_t copies = 0, copy_reads = 0, resync = 0, in_use = 0;
-  std::vector<uint32_t> destaging(disks_.size(), 0);
+  SmallCounts destaging(disks_.size());
   for (int32_t i = 0; i < static_cast<int32_t>(cache_.size()); ++i) {
     const Slot& sl = cache_[i];
     if (!sl.in_use) continue;
     ++in_use;
-    expect(table_.at(sl.key).slot == i, side_, "slot {} holds track {}, whose entry points at slot {}", i, to_string(sl.key),
+    MIRRORSIM_AUDIT(table_.at(sl.key).slot == i, "slot {} holds track {}, whose entry points at slot {}", i, to_string(sl.key),
            table_.at(sl.key).slot);
     copies += sl.copies_in_flight;
     copy_reads += sl.copy_read;
     resync += sl.resync_copy;
     if (sl.destaging) ++destaging[disk_of(sl.key)];
   }
-  expect(in_use + cache_.free_count() == cache_.size(), side_, "{} slots in use and {} free of {}", in_use, cache_.free_count(),
+  MIRRORSIM_AUDIT(in_use + cache_.free_count() == cache_.size(), "{} slots in use and {} free of {}", in_use, cache_.free_count(),
          cache_.size());
-  expect(copies == copies_in_flight_, side_, "slots have {} copies in flight, the count says {}", copies, copies_in_flight_);
-  expect(copy_reads == copy_reads_in_flight_, side_, "slots have {} copier reads in flight, the count says {}", copy_reads,
+  MIRRORSIM_AUDIT(copies == copies_in_flight_, "slots have {} copies in flight, the count says {}", copies, copies_in_flight_);
+  MIRRORSIM_AUDIT(copy_reads == copy_reads_in_flight_, "slots have {} copier reads in flight, the count says {}", copy_reads,
          copy_reads_in_flight_);
-  expect(resync == resync_pending_, side_, "{} slots hold resync copies, the count says {}", resync, resync_pending_);
-  std::vector<uint32_t> delayed_writes(volumes_.size(), 0);
+  MIRRORSIM_AUDIT(resync == resync_pending_, "{} slots hold resync copies, the count says {}", resync, resync_pending_);
+  SmallCounts delayed_writes(volumes_.size());
   for (const HostRequest& r : delayed_)
     if (const auto* w = std::get_if<HostWrite>(&r)) ++delayed_writes[w->key.volume];
   for (size_t v = 0; v < volumes_.size(); ++v)
-    expect(delayed_writes[v] == volumes_[v].delayed, side_, "volume {}: {} writes wait at the write-pending limit, the count says {}",
+    MIRRORSIM_AUDIT(delayed_writes[v] == volumes_[v].delayed, "volume {}: {} writes wait at the write-pending limit, the count says {}",
            v, delayed_writes[v], volumes_[v].delayed);
   for (size_t d = 0; d < disks_.size(); ++d)
-    expect(destaging[d] == disks_[d].in_flight, side_, "disk {}: {} slots are destaging, the count says {}", d, destaging[d],
+    MIRRORSIM_AUDIT(destaging[d] == disks_[d].in_flight, "disk {}: {} slots are destaging, the count says {}", d, destaging[d],
            disks_[d].in_flight);
 }
+
+#undef MIRRORSIM_AUDIT
 
 }  // namespace mirrorsim
