@@ -48,37 +48,11 @@ void wait_interruptibly(int fd, Pump&& pump, Stop&& stop) {
 class Child {
  public:
   explicit Child(const std::function<std::vector<std::string>()>& work) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw ChildFailed(fmt::format("pipe: {}", std::strerror(errno)));
-    pid_ = fork_child();
-    if (pid_ < 0) {
-      const int error = errno;
-      ::close(fds[0]);
-      ::close(fds[1]);
-      throw ChildFailed(fmt::format("fork: {}", std::strerror(error)));
-    }
-    if (pid_ == 0) {
-      // The interpreter's SIGINT handler would only set a flag no one reads
-      // here: a terminal's Ctrl-C ends the child, the parent reports it.
-      std::signal(SIGINT, SIG_DFL);
-      ::close(fds[0]);
-      try {
-        const std::vector<std::string> parts = work();
-        write_child_reply(fds[1], 'R', std::vector<std::string_view>(parts.begin(), parts.end()));
-      } catch (const ScenarioError& e) {
-        std::string message = e.what();
-        if (!e.where().empty() && message.starts_with(e.where() + ": ")) message.erase(0, e.where().size() + 2);
-        write_child_reply(fds[1], 'S', {e.where(), message});
-      } catch (const std::exception& e) {
-        write_child_reply(fds[1], 'E', {e.what()});
-      } catch (...) {
-        write_child_reply(fds[1], 'E', {"an exception that is not a std::exception"});
-      }
-      ::close(fds[1]);
-      _exit(0);  // no interpreter finalisation, no atexit handlers of the parent's state
-    }
-    ::close(fds[1]);
-    fd_ = fds[0];
+    // The interpreter's SIGINT handler would only set a flag no one reads in
+    // the child: a terminal's Ctrl-C ends it, the parent reports it.
+    const ForkedChild c = fork_replying_child(work, [] { std::signal(SIGINT, SIG_DFL); });
+    pid_ = c.pid;
+    fd_ = c.fd;
   }
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;

@@ -1,4 +1,5 @@
 #include "model/controller.hpp"
+#include "model/overloaded.hpp"
 
 #include <algorithm>
 #include <array>
@@ -12,12 +13,6 @@
 namespace mirrorsim {
 
 namespace {
-template <class... Ts>
-struct overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-overloaded(Ts...) -> overloaded<Ts...>;
 
 TrackKey key_of(const std::variant<HostWrite, HostRead>& r) {
   return std::visit([](const auto& x) { return x.key; }, r);

@@ -1,16 +1,11 @@
 #include "model/io.hpp"
+#include "model/overloaded.hpp"
 
 #include <fmt/format.h>
 
 namespace mirrorsim {
 
 namespace {
-template <class... Ts>
-struct overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-overloaded(Ts...) -> overloaded<Ts...>;
 
 std::string tracks_to_string(const std::vector<TrackKey>& ks) {
   std::string s = "[";

@@ -1,16 +1,11 @@
 #include "real/messages.hpp"
+#include "model/overloaded.hpp"
 
 #include <fmt/format.h>
 
 namespace mirrorsim::real {
 namespace {
 
-template <class... Ts>
-struct overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-overloaded(Ts...) -> overloaded<Ts...>;
 
 constexpr size_t kKeyBytes = 6;
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "model/pair.hpp"
 #include "model/types.hpp"
 #include "real/wire.hpp"
 
@@ -97,25 +98,15 @@ struct DiskFault {
 struct Status {
   bool configured = false;
   Side side = Side::A;
-  Role role = Role::Primary;
-  Generation generation = 1;
-  PairState pair_state = PairState::Suspended;
+  // What the pair's rules see of the controller (model/pair.hpp): its role,
+  // generation and pair state, what it holds and owes, what it was told of
+  // its peer, and the host requests and disk I/O this process holds for it.
+  ControllerView controller;
   bool link_connected = false;  // a link connection is up now
   bool link_cut = false;        // by fault injection
-  bool reachable = false;       // what the model was last told
-  bool operator_suspended = false;
-  bool crashed = false;
-  uint32_t wp_slots = 0;
   uint32_t local_wp_slots = 0;
   uint32_t remote_wp_tracks = 0;
-  uint64_t invalid_remote_tracks = 0;
-  uint64_t invalid_local_tracks = 0;
-  uint32_t copies_in_flight = 0;
-  uint32_t delayed_requests = 0;
-  bool deadline_pending = false;
   uint64_t steps = 0;
-  uint64_t host_requests_open = 0;
-  uint64_t disk_ios_in_flight = 0;
   std::vector<uint64_t> disk_busy_ns;  // cumulative per disk
   uint64_t disk_ios = 0;
   uint64_t disk_io_errors = 0;

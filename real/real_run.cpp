@@ -520,23 +520,10 @@ void Orchestrator::kill(Side s, bool power_loss) {
 }
 
 ControllerView Orchestrator::view(const Proc& p) const {
-  const Status& s = p.last_status;
-  ControllerView v;
-  v.role = s.role;
-  v.crashed = !p.alive || s.crashed;
-  v.generation = s.generation;
-  v.pair_state = s.pair_state;
-  v.operator_suspended = s.operator_suspended;
-  v.wp_slots = s.wp_slots;
-  v.copies_in_flight = s.copies_in_flight;
-  v.delayed_requests = s.delayed_requests;
-  v.invalid_remote_tracks = s.invalid_remote_tracks;
-  v.invalid_local_tracks = s.invalid_local_tracks;
-  v.deadline_pending = s.deadline_pending;
+  ControllerView v = p.last_status.controller;
+  v.crashed = v.crashed || !p.alive;
   // Told its peer is reachable, and on a connection that is up now.
-  v.told_reachable = s.reachable && s.link_connected;
-  v.disk_ios_in_flight = s.disk_ios_in_flight;
-  v.host_requests_open = s.host_requests_open;
+  v.told_reachable = v.told_reachable && p.last_status.link_connected;
   return v;
 }
 
@@ -853,7 +840,7 @@ RealRun Orchestrator::run() {
   const Time link_deadline = monotonic_now() + kLinkUpTimeout;
   for (;;) {
     const Status a = status_now(procs_[0]);
-    if (a.link_connected && a.pair_state == PairState::Synchronized) break;
+    if (a.link_connected && a.controller.pair_state == PairState::Synchronized) break;
     if (monotonic_now() > link_deadline)
       throw std::runtime_error(fmt::format("the link from R1 to R2 at {} did not come up within {:.0f} s",
                                            procs_[1].endpoint.text(), kLinkUpTimeout.s()));

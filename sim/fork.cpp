@@ -89,30 +89,46 @@ ChildReply parse_child_reply(std::span<const uint8_t> data, std::string_view wha
   return reply;
 }
 
-ChildRun::ChildRun(const Scenario& scenario, const SimOptions& options) {
+ForkedChild fork_replying_child(const std::function<std::vector<std::string>()>& work,
+                                const std::function<void()>& first) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw ChildFailed(fmt::format("pipe: {}", std::strerror(errno)));
-  pid_ = fork_child();
-  if (pid_ < 0) {
+  const pid_t pid = fork_child();
+  if (pid < 0) {
     const int error = errno;
     ::close(fds[0]);
     ::close(fds[1]);
     throw ChildFailed(fmt::format("fork: {}", std::strerror(error)));
   }
-  if (pid_ == 0) {
+  if (pid == 0) {
     ::close(fds[0]);
     try {
-      const RunResult r = simulate(scenario, options);
-      const std::vector<uint8_t> bytes = serialize(r);
-      write_child_reply(fds[1], 'R', {std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())});
+      if (first) first();
+      const std::vector<std::string> parts = work();
+      write_child_reply(fds[1], 'R', std::vector<std::string_view>(parts.begin(), parts.end()));
+    } catch (const ScenarioError& e) {
+      std::string message = e.what();
+      if (!e.where().empty() && message.starts_with(e.where() + ": ")) message.erase(0, e.where().size() + 2);
+      write_child_reply(fds[1], 'S', {e.where(), message});
     } catch (const std::exception& e) {
       write_child_reply(fds[1], 'E', {e.what()});
+    } catch (...) {
+      write_child_reply(fds[1], 'E', {"an exception that is not a std::exception"});
     }
     ::close(fds[1]);
     _exit(0);  // no destructors or atexit handlers of the parent's state
   }
   ::close(fds[1]);
-  fd_ = fds[0];
+  return ForkedChild{pid, fds[0]};
+}
+
+ChildRun::ChildRun(const Scenario& scenario, const SimOptions& options) {
+  const ForkedChild c = fork_replying_child([&] {
+    const std::vector<uint8_t> bytes = serialize(simulate(scenario, options));
+    return std::vector<std::string>{std::string(bytes.begin(), bytes.end())};
+  });
+  pid_ = c.pid;
+  fd_ = c.fd;
 }
 
 ChildRun::ChildRun(ChildRun&& o) noexcept : pid_(o.pid_), fd_(o.fd_), eof_(o.eof_), data_(std::move(o.data_)) {
@@ -173,6 +189,7 @@ RunResult ChildRun::finish() {
   if (data_.empty())
     throw ChildFailed(fmt::format("the simulation exited ({}) without a result", WEXITSTATUS(status)));
   const ChildReply reply = parse_child_reply(data_, "the simulation");
+  if (reply.tag == 'S' && reply.parts.size() == 2) throw ScenarioError(reply.parts[0], reply.parts[1]);
   if (reply.tag == 'E' && reply.parts.size() == 1) throw ChildFailed(reply.parts[0]);
   if (reply.tag != 'R' || reply.parts.size() != 1)
     throw ChildFailed(fmt::format("the simulation's reply is unreadable (tag '{}', {} parts)", reply.tag,

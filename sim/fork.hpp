@@ -5,6 +5,7 @@
 #pragma once
 
 #include <span>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -59,6 +60,18 @@ RunResult simulate_in_child(const Scenario& scenario, const SimOptions& options)
 // The forking thread must outlive the child: every caller here waits for it.
 // Returns fork()'s result; -1 with errno on failure.
 pid_t fork_child();
+
+// A child (fork_child) that runs `work` and answers with one reply on a
+// pipe — 'R' and the parts `work` returned, 'S' for a ScenarioError (where,
+// message), 'E' for any other exception — then exits without running the
+// parent's destructors. `first` runs in the child before `work`. Returns
+// the child's pid and the read end of its pipe; throws ChildFailed.
+struct ForkedChild {
+  pid_t pid = -1;
+  int fd = -1;
+};
+ForkedChild fork_replying_child(const std::function<std::vector<std::string>()>& work,
+                                const std::function<void()>& first = {});
 
 // The pipe from a child to its parent carries one reply: a tag byte, the
 // number of parts (u64), then each part as a u64 length and its bytes, in
