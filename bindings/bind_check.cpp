@@ -38,16 +38,7 @@ nlohmann::json configuration(const check::Options& o) {
           {"links", o.world.links},
           {"cache_nonvolatile", a.cache_nonvolatile},
           {"mutant", std::string(to_string(a.mutant))},
-          {"bounds",
-           {{"writes", b.writes},
-            {"reads", b.reads},
-            {"link_failures", b.link_failures},
-            {"crashes", b.crashes},
-            {"disk_failures", b.disk_failures},
-            {"disasters", b.disasters},
-            {"operator_actions", b.operator_actions},
-            {"max_states", b.max_states},
-            {"max_depth", b.max_depth}}}};
+          {"bounds", check::bounds_json(b)}};
 }
 
 std::string mutant_names() {

@@ -77,18 +77,6 @@ json controller_json(const ControllerConfig& c) {
           {"volumes", vols}};
 }
 
-json bounds_json(const Bounds& b) {
-  return {{"writes", b.writes},
-          {"reads", b.reads},
-          {"link_failures", b.link_failures},
-          {"crashes", b.crashes},
-          {"disk_failures", b.disk_failures},
-          {"disasters", b.disasters},
-          {"operator_actions", b.operator_actions},
-          {"max_states", b.max_states},
-          {"max_depth", b.max_depth}};
-}
-
 json event_json(const WorldEvent& e) {
   return {{"kind", kind_name(e.kind)}, {"side", to_string(e.side)}, {"index", e.index},
           {"volume", e.key.volume},    {"track", e.key.track},       {"flag", e.flag},
@@ -483,6 +471,18 @@ std::string read_trace_file(const std::string& path) {
 }
 
 }  // namespace
+
+json bounds_json(const Bounds& b) {
+  return {{"writes", b.writes},
+          {"reads", b.reads},
+          {"link_failures", b.link_failures},
+          {"crashes", b.crashes},
+          {"disk_failures", b.disk_failures},
+          {"disasters", b.disasters},
+          {"operator_actions", b.operator_actions},
+          {"max_states", b.max_states},
+          {"max_depth", b.max_depth}};
+}
 
 json to_json(const Counterexample& cx) {
   json events = json::array();

@@ -26,6 +26,9 @@ class TraceError : public std::runtime_error {
 inline constexpr uintmax_t kCounterexampleFileBytesMax = uintmax_t{64} << 20;
 
 nlohmann::json to_json(const Counterexample& cx);
+// The exploration bounds as a counterexample file (and the Python
+// configuration) writes them.
+nlohmann::json bounds_json(const Bounds& b);
 // Every value is checked as the scenario loader checks a [check] table,
 // within the explorer's maxima (model/limits.hpp): a replay builds the same
 // small pair an exploration would, or nothing. Throws TraceError naming the
