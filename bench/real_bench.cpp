@@ -150,8 +150,9 @@ double destage_bytes_per_s(const std::string& dir, uint32_t disks, uint32_t trac
     std::filesystem::create_directories(sets[i].dir);
     DiskOptions options;
     options.o_direct = o_direct;
+    options.seed = 1;
     sets[i].disks = std::make_unique<DiskSet>(g, sets[i].dir, options, [] {});
-    sets[i].disks->format(1);
+    sets[i].disks->format();
     sets[i].disks->start();
     sets[i].next.assign(disks, 0);
   }

@@ -1,5 +1,5 @@
 // validate(): the simulator against this machine (real/validate.hpp) —
-// calibrate, run the scaled scenario on real processes and in the
+// calibrate, run the scenario as written on real processes and in the
 // simulator, compare the response-time distributions — in a forked child.
 #include <pybind11/stl.h>
 
@@ -19,18 +19,13 @@ void bind_validate(py::module_& m) {
   m.attr("HAVE_VALIDATE") = true;
   m.def(
       "validate",
-      [](const Scenario& s, double duration_s, uint32_t tracks_max, uint32_t track_bytes_max, int calibration_ops) {
-        if (!(duration_s > 0) || tracks_max < 1 || track_bytes_max < 512 || calibration_ops < 10)
-          throw py::value_error(
-              "validate: duration_s > 0, tracks_max >= 1, track_bytes_max >= 512 and calibration_ops >= 10");
+      [](const Scenario& s, int calibration_ops) {
+        if (calibration_ops < 10) throw py::value_error("validate: calibration_ops >= 10");
         real::ValidateOptions o;
-        o.duration_s = duration_s;
-        o.tracks_max = tracks_max;
-        o.track_bytes_max = track_bytes_max;
         o.calibration_ops = calibration_ops;
         o.real.progress = false;
         // What the real driver cannot run is bad input: refused before forking.
-        real::check_real_support(real::scale_for_validation(s, o), o.real);
+        real::check_validation_support(s, o);
         auto bytes = [](const RunResult& r) {
           const std::vector<uint8_t> b = serialize(r);
           return std::string(b.begin(), b.end());
@@ -54,8 +49,8 @@ void bind_validate(py::module_& m) {
         d["verified"] = parts.at(6) == "1";
         return d;
       },
-      "scenario"_a, "duration_s"_a, "tracks_max"_a, "track_bytes_max"_a, "calibration_ops"_a,
-      "`mirrorsim validate` in a forked child: the scenario scaled down, calibrated on this machine, run on real "
+      "scenario"_a, "calibration_ops"_a,
+      "`mirrorsim validate` in a forked child: the scenario as written, calibrated on this machine, run on real "
       "processes and in the simulator. Returns {json: the text `mirrorsim validate --out` writes, text: what it "
       "prints, real: RunResult, sim: RunResult, scenario_toml, scenario_source: what both ran, verified: the real "
       "run's verification passed}.");

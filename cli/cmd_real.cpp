@@ -48,7 +48,7 @@ int real_main(int argc, char** argv) {
       ("drain-timeout-s", po::value(&drain_timeout_s)->default_value(drain_timeout_s),
        "after host I/O, how long the pair may take to drain")                                           //
       ("disk-mib-max", po::value(&disk_mib_max)->default_value(disk_mib_max),
-       "refuse scenarios needing more backing file per controller (MiB)")                               //
+       "refuse runs that can write more backing file per controller (MiB)")                            //
       ("controller-logs", "show the controllers' log lines on stderr")                                  //
       ("quiet,q", "no progress on stderr");
   memory.add_to(opts);

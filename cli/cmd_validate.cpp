@@ -1,5 +1,5 @@
 // mirrorsim validate: the simulator against this machine — calibrate, run the
-// scenario (scaled down) in real mode and in the simulator, compare the
+// scenario in real mode and in the simulator, compare the
 // response-time distributions.
 #include <csignal>
 #include <fstream>
@@ -24,16 +24,13 @@ int validate_main(int argc, char** argv) {
   std::string out_path;
   real::ValidateOptions o;
   double demerit_max_pct = -1;
-  Whole<uint32_t> tracks_max = o.tracks_max, track_bytes_max = o.track_bytes_max,
-                  ops = static_cast<uint32_t>(o.calibration_ops);
+  Whole<uint32_t> ops = static_cast<uint32_t>(o.calibration_ops);
+  double duration_s = 0;
   opts.add_options()                                                                                 //
       ("help,h", "this help")                                                                         //
-      ("set", po::value(&sets)->composing(), "override a scenario value before scaling")             //
+      ("set", po::value(&sets)->composing(), "override a scenario value")                             //
       ("seed", po::value<std::string>(), "random seed (overrides the scenario's)")                      //
-      ("duration-s", po::value(&o.duration_s)->default_value(o.duration_s), "length of the compared runs")  //
-      ("tracks-max", po::value(&tracks_max)->default_value(tracks_max), "tracks per volume at most")    //
-      ("track-bytes-max", po::value(&track_bytes_max)->default_value(track_bytes_max),
-       "track size at most (never below the largest request)")                                      //
+      ("duration-s", po::value(&duration_s), "length of the compared runs (default: the scenario's duration_s)")  //
       ("ops", po::value(&ops)->default_value(ops), "calibration measurements per size")  //
       ("demerit-max-pct", po::value(&demerit_max_pct), "fail (exit 1) when a demerit exceeds this % of the mean")  //
       ("out", po::value(&out_path), "write calibration, both results and the comparison as JSON")    //
@@ -41,19 +38,21 @@ int validate_main(int argc, char** argv) {
   po::variables_map vm;
   if (const auto exit = parse_command_line(
           "validate", argc, argv, opts, vm,
-          "Scales SCENARIO down to run in seconds, calibrates its disk and link keys on this machine\n"
+          "Runs SCENARIO as written (--set changes it), calibrates its disk and link keys on this machine\n"
           "(as `mirrorsim calibrate`) and its cache-store times with two short probe runs, runs it in\n"
           "real mode (raw loopback link) and in the simulator, and prints both response-time\n"
           "distributions side by side with the demerit (RMS of the quantile differences).\n"
           "Exit code 0 when both runs are clean (and within --demerit-max-pct), 1 otherwise, 2 on bad input.\n"))
     return *exit;
-  o.tracks_max = tracks_max.value;
-  o.track_bytes_max = track_bytes_max.value;
-  if (!(o.duration_s > 0) || o.tracks_max < 1 || o.track_bytes_max < 512 || ops.value < 10 || ops.value > 1'000'000) {
-    fmt::print(stderr, "mirrorsim validate: --duration-s > 0, --tracks-max ≥ 1, --track-bytes-max ≥ 512, "
-                       "10 ≤ --ops ≤ 1000000\n");
+  if (vm.count("duration-s") && !(duration_s > 0 && duration_s <= 86400)) {
+    fmt::print(stderr, "mirrorsim validate: --duration-s {}: expected more than 0 and at most 86400\n", duration_s);
     return kExitBadInput;
   }
+  if (ops.value < 10 || ops.value > 1'000'000) {
+    fmt::print(stderr, "mirrorsim validate: --ops {}: expected 10 to 1000000\n", ops.value);
+    return kExitBadInput;
+  }
+  if (vm.count("duration-s")) sets.push_back(fmt::format("duration_s={}", duration_s));
   o.calibration_ops = static_cast<int>(ops.value);
   o.real.progress = false;
   Scenario scenario;
@@ -61,7 +60,7 @@ int validate_main(int argc, char** argv) {
     std::optional<std::string> seed;
     if (vm.count("seed")) seed = vm["seed"].as<std::string>();
     scenario = load_scenario_with_overrides(vm["scenario"].as<std::string>(), sets, seed);
-    real::check_real_support(real::scale_for_validation(scenario, o), o.real);
+    real::check_validation_support(scenario, o);
   } catch (const ScenarioError& e) {
     fmt::print(stderr, "mirrorsim validate: {}\n", e.what());
     return kExitBadInput;

@@ -214,6 +214,7 @@ void Node::start(bool recover) {
   dopt.failure_errno = cfg.disk_failure_errno;
   dopt.added_latency = Time::from_ns(cfg.disk_added_latency_ns);
   dopt.undo_unsynced = cfg.undo_unsynced;
+  dopt.seed = scenario_.seed;
   disks_ = std::make_unique<DiskSet>(g_, opt.dir, dopt, [this] { loop_.wake(); });
   loop_.on_wake([this] { on_disk_completions(); });
   const std::string state_path = state_file_path(opt.state_dir, opt.dir, opt.state_owner);
@@ -306,7 +307,7 @@ void Node::start(bool recover) {
     base_ = !cfg.boot_id.empty() && cfg.boot_id == boot_id() ? Time::from_ns(cfg.time_base_ns)
                                                              : monotonic_now() - Time::from_ns(cfg.run_elapsed_ns);
     write_file_atomically(opt.dir + "/" + kConfigureFile, encode(cfg));
-    disks_->format(scenario_.seed);
+    disks_->format();
     StateIdentity id{cfg.run_id, config_hash(cfg), cfg.side, base_.ns, scenario_.seed};
     state_.emplace(StateFile::create(state_path, g_, id, payload_slots, ccfg_.cache_nonvolatile, cfg.log_bytes));
     for (int32_t s = static_cast<int32_t>(payload_slots) - 1; s >= 0; --s) free_payloads_.push_back(s);

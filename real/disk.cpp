@@ -86,35 +86,17 @@ uint32_t DiskSet::io_bytes_for(uint32_t bytes) const {
   return (bytes + kDirectBlockBytes - 1) / kDirectBlockBytes * kDirectBlockBytes;
 }
 
-void DiskSet::format(uint64_t seed) {
-  // Whole tracks in batches of about 1 MiB, written in file order.
-  const uint32_t per_batch = std::max<uint32_t>(1, (1u << 20) / g_.track_bytes);
-  std::vector<uint8_t> batch(static_cast<size_t>(per_batch) * g_.track_bytes);
-  std::vector<std::vector<TrackKey>> by_disk(g_.disks);
-  for (uint64_t i = 0; i < g_.total_tracks; ++i) {
-    const TrackKey k = g_.key_of(i);
-    by_disk[g_.disk_of(k)].push_back(k);
-  }
+void DiskSet::format() {
   for (uint32_t d = 0; d < g_.disks; ++d) {
     const std::string path = path_of(d);
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) fail("cannot create " + path);
-    uint64_t off = 0;
-    for (size_t i = 0; i < by_disk[d].size(); i += per_batch) {
-      const size_t n = std::min<size_t>(per_batch, by_disk[d].size() - i);
-      for (size_t j = 0; j < n; ++j) {
-        auto* p = batch.data() + j * g_.track_bytes;
-        write_image(std::span<uint8_t>(p, g_.track_bytes), by_disk[d][i + j], 0, g_.track_bytes, seed);
-      }
-      if (!pwrite_all(fd, batch.data(), n * g_.track_bytes, off)) {
-        const int err = errno;
-        ::close(fd);
-        errno = err;
-        fail("cannot pre-write " + path);
-      }
-      off += n * g_.track_bytes;
+    if (::ftruncate(fd, static_cast<off_t>(g_.tracks_on_disk[d] * g_.track_bytes)) != 0) {
+      const int err = errno;
+      ::close(fd);
+      errno = err;
+      fail("cannot size " + path);
     }
-    if (::fdatasync(fd) != 0) fail("fdatasync " + path);
     ::close(fd);
   }
   open_files();
@@ -255,7 +237,13 @@ DiskCompletion DiskSet::serve(Worker& w, Request& r) {
       c.error = fmt::format("pread: {}", std::strerror(errno));
     } else {
       ImageHeader h;
-      const ImageCheck check = check_image(std::span<const uint8_t>(r.data.data(), g_.track_bytes), &h);
+      const std::span<uint8_t> image(r.data.data(), g_.track_bytes);
+      ImageCheck check = check_image(image, &h);
+      if (check == ImageCheck::Unwritten) {
+        // Never written: version 0, whose bytes are generated, not stored.
+        write_image(image, r.key, 0, g_.track_bytes, opt_.seed);
+        check = check_image(image, &h);
+      }
       if (check != ImageCheck::Ok || h.key != r.key) {
         c.ok = false;
         c.error = check != ImageCheck::Ok ? fmt::format("track {} on disk: {}", to_string(r.key), to_string(check))
@@ -288,7 +276,14 @@ std::vector<TrackDigest> DiskSet::digest(uint64_t first, uint32_t count) {
   for (uint64_t i = first; i < first + count && i < g_.total_tracks; ++i) {
     const TrackKey k = g_.key_of(i);
     TrackDigest t;
-    if (pread_all(fds[g_.disk_of(k)], buf.data(), g_.track_bytes, g_.offset_of(k))) {
+    const int fd = fds[g_.disk_of(k)];
+    const off_t off = static_cast<off_t>(g_.offset_of(k));
+    // A hole over the whole track (no data from its start to its end): never
+    // written, and no read needed — a volume mostly unwritten digests fast.
+    const off_t data = ::lseek(fd, off, SEEK_DATA);
+    if ((data < 0 && errno == ENXIO) || (data >= 0 && data >= off + static_cast<off_t>(g_.track_bytes))) {
+      t.check = ImageCheck::Unwritten;
+    } else if (pread_all(fds[g_.disk_of(k)], buf.data(), g_.track_bytes, g_.offset_of(k))) {
       ImageHeader h;
       t.check = check_image(std::span<const uint8_t>(buf.data(), g_.track_bytes), &h);
       if (t.check == ImageCheck::Ok && h.key != k) t.check = ImageCheck::NoHeader;

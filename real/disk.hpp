@@ -1,8 +1,10 @@
-// The controller's disks: one pre-written backing file per model disk under
-// the controller's directory, written with pwrite + fdatasync (optionally
-// O_DIRECT), one worker thread per disk serving its I/Os in arrival order
-// (the model's disk is a FIFO server). Completions return to the event loop
-// through its wake-up.
+// The controller's disks: one sparse backing file per model disk under the
+// controller's directory (a track never written is a hole and holds version
+// 0 by definition), written with pwrite + fdatasync (optionally O_DIRECT),
+// read with O_DIRECT (a disk read is the device's, not the page cache's),
+// one worker thread per disk serving its I/Os in arrival order (the model's
+// disk is a FIFO server). Completions return to the event loop through its
+// wake-up.
 //
 // Fault injection wraps the file I/O: a failed disk answers every I/O with
 // an error (EIO, or ENOSPC for writes), an added latency delays each I/O,
@@ -55,6 +57,7 @@ struct DiskOptions {
   // power loss can drop it. Costs a read per write: on only when the
   // scenario schedules a disaster.
   bool undo_unsynced = false;
+  uint64_t seed = 0;       // the run's: the generated content of version 0, which no file stores
 };
 
 struct DiskCompletion {
@@ -82,10 +85,12 @@ class DiskSet {
   DiskSet(const Geometry& g, std::string dir, DiskOptions options, std::function<void()> wake);
   ~DiskSet();  // stops and joins the workers (queued I/O is abandoned)
 
-  // Creates the backing files and writes version 0 of every track (the
-  // first write into unallocated space is slower: pre-writing keeps that
-  // out of the measurements), then syncs. Throws std::runtime_error.
-  void format(uint64_t seed);
+  // Creates the backing files, sparse: nothing is written, so a volume of
+  // any size costs only what the run writes, and starts at once. (The first
+  // write into a hole costs the file system an allocation, 20–40 µs here:
+  // that is part of a first write's measured time.) Throws
+  // std::runtime_error.
+  void format();
   // Opens files `format` made earlier (a restart). Throws when missing or
   // of the wrong size.
   void open_existing();
@@ -105,7 +110,8 @@ class DiskSet {
   // none of them will touch a file again.
   void power_loss();
 
-  // Reads every track back (the workers must be idle or stopped).
+  // Reads every track back (the workers must be idle or stopped). A track
+  // whose range of the file is a hole is Unwritten without a read.
   std::vector<TrackDigest> digest(uint64_t first, uint32_t count);
   uint64_t busy_ns(uint32_t disk) const { return workers_[disk]->busy_ns.load(); }
   uint64_t ios() const;

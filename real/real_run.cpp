@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -48,7 +49,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr Time kStartTimeout = Time::from_s(120);  // a controller pre-writes its backing files
+constexpr Time kStartTimeout = Time::from_s(60);  // a controller creates its backing files and state file
 constexpr Time kCallTimeout = Time::from_s(30);
 constexpr Time kLinkUpTimeout = Time::from_s(10);
 constexpr Time kUnreachableBackoff = Time::from_us(1000);
@@ -67,6 +68,50 @@ uint64_t total_tracks(const Scenario& s) {
   uint64_t n = 0;
   for (const auto& v : s.volumes) n += v.tracks;
   return n;
+}
+
+// What a run can write to one controller's disks, from its workloads: each
+// issues at most its request budget, or (Poisson) its rate over its time
+// plus 6 standard deviations; a closed workload without a budget is bounded
+// by its volume only. A written track takes at most the volume's largest
+// request, rounded up to 4 KiB file-system blocks (every write of a track
+// starts at its first byte).
+struct WriteBound {
+  uint64_t tracks_written = 0;
+  uint64_t bytes_per_track = 0;  // the largest over the volumes
+  uint64_t disk_bytes = 0;
+  uint64_t requests = 0;         // reads and writes, saturating
+};
+
+WriteBound write_bound(const Scenario& s) {
+  constexpr uint64_t kUnbounded = UINT64_MAX / 4;
+  std::vector<uint64_t> writes(s.volumes.size(), 0);
+  std::vector<uint64_t> block(s.volumes.size(), 0);
+  WriteBound b;
+  for (const WorkloadScenario& w : s.workloads) {
+    uint64_t n = kUnbounded;
+    if (w.arrival == Arrival::Poisson) {
+      const double span = std::max(0.0, (w.stop_s ? *w.stop_s : s.duration_s) - w.start_s);
+      const double mean = w.rate_iops * span;
+      n = static_cast<uint64_t>(std::ceil(mean + 6 * std::sqrt(mean) + 16));
+    }
+    if (w.requests) n = std::min(n, *w.requests);
+    b.requests = std::min(kUnbounded, b.requests + n);
+    if (w.write_fraction <= 0) continue;
+    const uint64_t nw = w.write_fraction >= 1 || n == kUnbounded
+                            ? n
+                            : std::min(n, static_cast<uint64_t>(std::ceil(n * w.write_fraction + 6 * std::sqrt(n) + 16)));
+    writes[w.volume_index] = std::min(kUnbounded, writes[w.volume_index] + nw);
+    block[w.volume_index] = std::max<uint64_t>(block[w.volume_index], (w.block_bytes + 4095ull) / 4096 * 4096);
+  }
+  for (size_t v = 0; v < s.volumes.size(); ++v) {
+    const uint64_t tracks = std::min<uint64_t>(writes[v], s.volumes[v].tracks);
+    const uint64_t per_track = std::min<uint64_t>(block[v], (s.primary.track_bytes + 4095ull) / 4096 * 4096);
+    b.tracks_written += tracks;
+    b.bytes_per_track = std::max(b.bytes_per_track, per_track);
+    b.disk_bytes += tracks * per_track;
+  }
+  return b;
 }
 
 LinkShaping base_shaping(const Scenario& s, const RealOptions& o) {
@@ -708,36 +753,57 @@ void Orchestrator::verify(LogReplay& replay, RealRun& out) {
   std::array<std::vector<DigestEntry>, 2> digest{collect_digest(procs_[0]), collect_digest(procs_[1])};
 
   // R2 == R1, track by track, and both as the model and the generator say.
+  // A track never written on either side (a hole: the digest needs no read
+  // for it) holds version 0 by definition; the model must say so too.
+  const auto unwritten = static_cast<uint8_t>(ImageCheck::Unwritten);
   if (r.quiesced_at_end && !digest[0].empty() && digest[0].size() == digest[1].size()) {
     v.disks_compared = true;
     for (uint64_t i = 0; i < geometry_.total_tracks; ++i) {
       const TrackKey k = geometry_.key_of(i);
       const DigestEntry& a = digest[0][i];
       const DigestEntry& b = digest[1][i];
-      ++v.tracks_compared;
       bool damaged = false;
+      auto like_model = [&](Version on_disk, Side s) {
+        if (on_disk == replay.controller(s).content_version(k)) return;
+        ++v.tracks_unlike_model;
+        finding(fmt::format("track {} on {}: the disk holds v{}{}, the replayed model says v{}", to_string(k), side_name(s),
+                            to_string(on_disk), on_disk == 0 ? " (never written)" : "",
+                            to_string(replay.controller(s).content_version(k))));
+      };
+      if (a.check == unwritten && b.check == unwritten) {
+        ++v.tracks_unwritten;
+        like_model(0, Side::A);
+        like_model(0, Side::B);
+        continue;
+      }
+      ++v.tracks_compared;
       auto check_side = [&](const DigestEntry& e, Side s) {
-        if (e.check != static_cast<uint8_t>(ImageCheck::Ok)) {
+        if (e.check == unwritten) {
+          like_model(0, s);
+        } else if (e.check != static_cast<uint8_t>(ImageCheck::Ok)) {
           damaged = true;
           finding(fmt::format("track {} on {}: {}", to_string(k), side_name(s), to_string(static_cast<ImageCheck>(e.check))));
         } else if (e.checksum != expected_checksum(k, e.version, e.length, sc_.seed)) {
           damaged = true;
           finding(fmt::format("track {} on {}: v{} is not the data generated for that version", to_string(k), side_name(s),
                               to_string(e.version)));
-        } else if (e.version != replay.controller(s).content_version(k)) {
-          ++v.tracks_unlike_model;
-          finding(fmt::format("track {} on {}: the disk holds v{}, the replayed model says v{}", to_string(k), side_name(s),
-                              to_string(e.version), to_string(replay.controller(s).content_version(k))));
+        } else {
+          like_model(e.version, s);
         }
       };
       check_side(a, Side::A);
       check_side(b, Side::B);
       if (damaged) ++v.tracks_damaged;
-      if (a.version != b.version || a.length != b.length || a.checksum != b.checksum) {
+      // One side never written: the other must hold version 0 (written
+      // there, e.g. a fetched track), whatever its length.
+      const bool one_unwritten = a.check == unwritten || b.check == unwritten;
+      if (one_unwritten ? a.version != b.version
+                        : a.version != b.version || a.length != b.length || a.checksum != b.checksum) {
         ++v.tracks_differing;
-        finding(fmt::format("track {}: R1 holds v{} ({} bytes, checksum {:08x}), R2 holds v{} ({} bytes, checksum {:08x})",
-                            to_string(k), to_string(a.version), a.length, a.checksum, to_string(b.version), b.length,
-                            b.checksum));
+        finding(fmt::format("track {}: R1 holds v{} ({}), R2 holds v{} ({})", to_string(k), to_string(a.version),
+                            a.check == unwritten ? "never written" : fmt::format("{} bytes, checksum {:08x}", a.length, a.checksum),
+                            to_string(b.version),
+                            b.check == unwritten ? "never written" : fmt::format("{} bytes, checksum {:08x}", b.length, b.checksum)));
       }
     }
   }
@@ -963,26 +1029,44 @@ void check_real_support(const Scenario& s, const RealOptions& o) {
   }
   if (o.kernel_link && o.secondary)
     throw ScenarioError(s.source, "kernel-level link faults need R2 here, in its network namespace: not with --secondary");
-  const uint64_t tracks = total_tracks(s);
-  const uint64_t disk_bytes = tracks * s.primary.track_bytes;
-  if (disk_bytes > o.disk_bytes_max)
-    throw ScenarioError(s.source, fmt::format("real mode: {} tracks of {} bytes (volume.*.tracks × primary.track_bytes) "
-                                              "need {} of backing files per controller, above the limit of {} "
-                                              "(--disk-mib-max); scale the volumes down with --set",
-                                              tracks, s.primary.track_bytes, bytes_text(disk_bytes),
-                                              bytes_text(o.disk_bytes_max)));
+  // The backing files are sparse: what counts is what the run can write.
+  const WriteBound bound = write_bound(s);
+  if (bound.disk_bytes > o.disk_bytes_max)
+    throw ScenarioError(s.source, fmt::format("real mode: the workloads can write {} tracks (of {} in volume.*.tracks) "
+                                              "of up to {} bytes each (workload.*.block_bytes in file-system blocks): {} "
+                                              "of backing files per controller, above the limit of {} (--disk-mib-max); "
+                                              "raise it, or shorten the run or lower its rates with --set",
+                                              bound.tracks_written, total_tracks(s), bound.bytes_per_track,
+                                              bytes_text(bound.disk_bytes), bytes_text(o.disk_bytes_max)));
+  {
+    const char* tmp = std::getenv("TMPDIR");
+    const std::string parent = !o.run_dir.empty()       ? o.run_dir
+                               : !o.temp_parent.empty() ? o.temp_parent
+                               : tmp && *tmp            ? tmp
+                                                        : "/tmp";
+    struct statvfs st{};
+    const uint64_t here = (o.secondary ? 1 : 2) * bound.disk_bytes;
+    if (::statvfs(parent.c_str(), &st) == 0 && here > static_cast<uint64_t>(st.f_bavail) * st.f_frsize)
+      throw ScenarioError(s.source, fmt::format("real mode: the workloads can write {} of backing files on this machine, "
+                                                "{} has {} free",
+                                                bytes_text(here), parent,
+                                                bytes_text(static_cast<uint64_t>(st.f_bavail) * st.f_frsize)));
+  }
   if (o.o_direct && s.primary.track_bytes % 4096 != 0)
     throw ScenarioError(s.source, fmt::format("real mode with --o-direct: primary.track_bytes = {} is not a multiple of "
                                               "4096 bytes",
                                               s.primary.track_bytes));
+  // Payload slots are touched only as the cache fills: at most one per
+  // request (a write's new version, a read miss's track) beyond the slots.
   uint64_t shm = 0;
   for (const ControllerScenario* c : {&s.primary, &s.secondary})
-    if (c->cache_nonvolatile) shm += 3ull * c->cache_slots * c->track_bytes;
+    if (c->cache_nonvolatile) shm += std::min<uint64_t>(3ull * c->cache_slots, bound.requests) * c->track_bytes;
   struct statvfs st{};
   if (shm > 0 && ::statvfs(o.state_dir.c_str(), &st) == 0) {
     const uint64_t avail = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
     if (shm > avail / 2)
-      throw ScenarioError(s.source, fmt::format("real mode: non-volatile caches of 3 × cache_slots × track_bytes need up to {} "
+      throw ScenarioError(s.source, fmt::format("real mode: non-volatile caches (3 × cache_slots × track_bytes, or one track per "
+                                                "request if fewer) need up to {} "
                                                 "in {}, which has {} free; use fewer cache slots or a volatile cache",
                                                 bytes_text(shm), o.state_dir, bytes_text(avail)));
   }
@@ -997,8 +1081,9 @@ RealRun run_real(const Scenario& s, const RealOptions& o) {
 std::string verification_text(const Verification& v) {
   std::string s = "\nverification\n";
   if (v.disks_compared)
-    s += fmt::format("  R2 == R1: {} tracks compared, {} differ, {} damaged, {} unlike the replayed model\n",
-                     v.tracks_compared, v.tracks_differing, v.tracks_damaged, v.tracks_unlike_model);
+    s += fmt::format("  R2 == R1: {} written tracks compared, {} differ, {} damaged, {} unlike the replayed model; "
+                     "{} never written on either side (holes, version 0 as the model says)\n",
+                     v.tracks_compared, v.tracks_differing, v.tracks_damaged, v.tracks_unlike_model, v.tracks_unwritten);
   else
     s += "  R2 == R1: not compared (the pair did not drain)\n";
   s += fmt::format("  acknowledged writes: {} checked against {}, {} missing ({} lost as the model accounts), "
@@ -1017,6 +1102,7 @@ nlohmann::json to_json(const Verification& v) {
   nlohmann::json j;
   j["disks_compared"] = v.disks_compared;
   j["tracks_compared"] = v.tracks_compared;
+  j["tracks_unwritten"] = v.tracks_unwritten;
   j["tracks_differing"] = v.tracks_differing;
   j["tracks_damaged"] = v.tracks_damaged;
   j["tracks_unlike_model"] = v.tracks_unlike_model;

@@ -71,7 +71,8 @@ struct RealOptions {
 
 struct Verification {
   bool disks_compared = false;       // the pair drained: R2 == R1 was checked
-  uint64_t tracks_compared = 0;
+  uint64_t tracks_compared = 0;     // written on at least one side: read and compared
+  uint64_t tracks_unwritten = 0;    // never written on either side (holes): version 0, checked against the model
   uint64_t tracks_differing = 0;     // R2's image differs from R1's
   uint64_t tracks_damaged = 0;       // an image fails its checksum, or is not the one generated for its version
   uint64_t tracks_unlike_model = 0;  // the disk holds another version than the replayed model says

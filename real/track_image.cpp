@@ -59,8 +59,16 @@ std::string_view to_string(ImageCheck c) {
     case ImageCheck::NoHeader: return "no track header";
     case ImageCheck::BadLength: return "image length out of range";
     case ImageCheck::BadChecksum: return "checksum mismatch";
+    case ImageCheck::Unwritten: return "never written (version 0)";
   }
   return "?";
+}
+
+bool never_written(std::span<const uint8_t> buf) {
+  if (buf.size() < kImageHeaderBytes) return false;
+  for (uint32_t i = 0; i < kImageHeaderBytes; ++i)
+    if (buf[i]) return false;
+  return true;
 }
 
 std::optional<ImageHeader> peek_image_header(std::span<const uint8_t> buf) {
@@ -77,6 +85,7 @@ std::optional<ImageHeader> peek_image_header(std::span<const uint8_t> buf) {
 }
 
 ImageCheck check_image(std::span<const uint8_t> buf, ImageHeader* header) {
+  if (never_written(buf)) return ImageCheck::Unwritten;
   if (buf.size() < kImageHeaderBytes || std::memcmp(buf.data(), kMagic, 8) != 0) return ImageCheck::NoHeader;
   const auto h = peek_image_header(buf);
   if (!h || h->length > buf.size()) return ImageCheck::BadLength;

@@ -42,13 +42,18 @@ struct ImageHeader {
 // header, at most buf.size()), into buf.
 void write_image(std::span<uint8_t> buf, TrackKey key, Version version, uint32_t length, uint64_t seed);
 
-enum class ImageCheck : uint8_t { Ok, NoHeader, BadLength, BadChecksum };
+// Unwritten: the track was never written (a hole of the sparse backing
+// file, or the zeros a dropped first write left): it holds version 0 by
+// definition, whose content is generated, never stored.
+enum class ImageCheck : uint8_t { Ok, NoHeader, BadLength, BadChecksum, Unwritten };
 std::string_view to_string(ImageCheck);
 using mirrorsim::to_string;  // the model's overloads stay visible beside this one
 
 // Parses the header and verifies the checksum over the image's length,
 // which must fit in buf.
 ImageCheck check_image(std::span<const uint8_t> buf, ImageHeader* header);
+// A header of zeros: a track never written (ImageCheck::Unwritten).
+bool never_written(std::span<const uint8_t> buf);
 // The header only (magic and length sane), without reading the payload.
 std::optional<ImageHeader> peek_image_header(std::span<const uint8_t> buf);
 // The checksum the image of (key, version, length) has when generated with

@@ -27,8 +27,8 @@ double median_write_us(const RunResult& r) {
 
 // A short unloaded run of `s` on the real driver: every workload one write
 // at a time, every volume in `mode`.
-RunResult probe(const Scenario& scaled, const std::string& mode, const RealOptions& real) {
-  Scenario p = scaled;
+RunResult probe(const Scenario& scenario, const std::string& mode, const RealOptions& real) {
+  Scenario p = scenario;
   set(p, "measurement.warmup_s", "0.1");
   for (size_t i = 0; i < p.workloads.size(); ++i) {
     const std::string w = fmt::format("workload.{}.", i);
@@ -40,7 +40,7 @@ RunResult probe(const Scenario& scaled, const std::string& mode, const RealOptio
     set(p, w + "write_fraction", "1.0");
   }
   set(p, "duration_s", "0.5");
-  for (const auto& v : scaled.volumes) {
+  for (const auto& v : scenario.volumes) {
     set(p, "volume." + v.name + ".mode", "\"" + mode + "\"");
     // Acknowledged at the cache store however far the copies trail.
     if (mode == "adaptive-copy-wp") set(p, "volume." + v.name + ".skew_tracks", std::to_string(v.tracks));
@@ -79,46 +79,27 @@ const std::vector<double>& validation_percentiles() {
   return p;
 }
 
-Scenario scale_for_validation(const Scenario& in, const ValidateOptions& o) {
-  Scenario s = in;
-  const double duration = std::min(s.duration_s, o.duration_s);
+void check_validation_support(const Scenario& s, const ValidateOptions& o) {
   for (const FailureScenario& f : s.failures)
-    if (f.at_s > duration)
-      throw ScenarioError(f.where, fmt::format("{} at {} s is after the validation run's end at {} s: raise --duration-s",
-                                               to_string(f.event), f.at_s, duration));
-  set(s, "measurement.warmup_s", num(std::min(s.measurement.warmup_s, 0.2 * duration)));
-  for (size_t i = 0; i < s.workloads.size(); ++i) {
-    const WorkloadScenario& w = s.workloads[i];
-    if (w.start_s >= duration)
+    if (f.at_s > s.duration_s)
+      throw ScenarioError(f.where, fmt::format("{} at {} s is after the validation run's end at {} s: raise duration_s",
+                                               to_string(f.event), f.at_s, s.duration_s));
+  for (size_t i = 0; i < s.workloads.size(); ++i)
+    if (s.workloads[i].start_s >= s.duration_s)
       throw ScenarioError(s.source, fmt::format("workload.{} starts at {} s, after the validation run's end at {} s: "
-                                                "raise --duration-s",
-                                                i, w.start_s, duration));
-    if (w.stop_s && *w.stop_s > duration) set(s, fmt::format("workload.{}.stop_s", i), num(duration));
-  }
-  set(s, "duration_s", num(duration));
-  uint64_t tracks = 0;
-  for (const auto& v : in.volumes) {
-    const uint32_t t = std::min(v.tracks, o.tracks_max);
-    if (t != v.tracks) set(s, "volume." + v.name + ".tracks", std::to_string(t));
-    tracks += t;
-  }
-  uint32_t block_max = 0;
-  for (const auto& w : s.workloads) block_max = std::max(block_max, w.block_bytes);
-  const uint32_t track_bytes = std::max(block_max, std::min(s.primary.track_bytes, o.track_bytes_max));
-  if (track_bytes != s.primary.track_bytes) set(s, "primary.track_bytes", std::to_string(track_bytes));
-  for (const char* side : {"primary", "secondary"}) {
-    const uint32_t slots = side[0] == 'p' ? s.primary.cache_slots : s.secondary.cache_slots;
-    if (slots > tracks) set(s, std::string(side) + ".cache_slots", std::to_string(tracks));
-  }
-  return s;
+                                                "raise duration_s",
+                                                i, s.workloads[i].start_s, s.duration_s));
+  RealOptions real = o.real;
+  real.emulate_link = false;
+  check_real_support(s, real);
 }
 
 Validation validate(const Scenario& in, const ValidateOptions& o) {
   Validation v;
   RealOptions real = o.real;
   real.emulate_link = false;
-  Scenario s = scale_for_validation(in, o);
-  check_real_support(s, real);
+  check_validation_support(in, o);
+  Scenario s = in;
 
   // The disk measured is the one the runs use.
   const char* tmp = std::getenv("TMPDIR");

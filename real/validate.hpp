@@ -1,5 +1,6 @@
-// `mirrorsim validate`: the simulator against this machine. The scenario is
-// scaled down to run in seconds, its disk and link parameters are replaced
+// `mirrorsim validate`: the simulator against this machine. The scenario
+// runs as written (its volumes, rates and duration; --set changes them),
+// its disk and link parameters are replaced
 // by what calibrate measures here, its cache-store times by two short probe
 // runs on the real driver (unloaded writes acknowledged at R1's cache store,
 // then synchronous ones: the rest of a synchronous write is R2's), and the
@@ -21,9 +22,6 @@
 namespace mirrorsim::real {
 
 struct ValidateOptions {
-  double duration_s = 3;           // of the scaled run
-  uint32_t tracks_max = 4096;      // per volume
-  uint32_t track_bytes_max = 16384;  // never below the largest request
   int calibration_ops = 200;
   RealOptions real;                // emulate_link is forced off: the calibration describes the raw link
 };
@@ -45,7 +43,7 @@ struct DistributionComparison {
 };
 
 struct Validation {
-  Scenario scenario;  // scaled and calibrated: what both runs ran
+  Scenario scenario;  // calibrated: what both runs ran
   DiskCalibration disk;
   LinkCalibration link;
   double cache_store_r1_us = 0, cache_store_r2_us = 0;
@@ -57,10 +55,9 @@ struct Validation {
 // The percentiles compared and printed.
 const std::vector<double>& validation_percentiles();
 
-// Scales `s` down (duration, tracks, track size, cache) with set_value, so
-// the result's resolved TOML says what ran. Throws ScenarioError, e.g. for a
-// failure scheduled after the scaled duration.
-Scenario scale_for_validation(const Scenario& s, const ValidateOptions& o);
+// What validate cannot run: what the real driver cannot (check_real_support),
+// and failures or workloads after the run's end. Throws ScenarioError.
+void check_validation_support(const Scenario& s, const ValidateOptions& o);
 Validation validate(const Scenario& s, const ValidateOptions& o);
 std::string validation_text(const Validation& v);
 nlohmann::json to_json(const Validation& v);

@@ -92,11 +92,11 @@ class Validation:
         return f"<pre>{html.escape(self._text)}</pre>"
 
 
-def validate(scenario: Scenario, *, seed: int | None = None, duration_s: float = 3.0, tracks_max: int = 4096,
-             track_bytes_max: int = 16384, calibration_ops: int = 200) -> Validation:
+def validate(scenario: Scenario, *, seed: int | None = None, duration_s: float | None = None,
+             calibration_ops: int = 200) -> Validation:
     """Compares the simulator with this machine, as ``mirrorsim validate``:
-    scales ``scenario`` down (``duration_s``, ``tracks_max`` per volume,
-    ``track_bytes_max``), calibrates its disk and link keys here
+    runs ``scenario`` as written (``duration_s``, when given, replaces its
+    duration), calibrates its disk and link keys here
     (``calibration_ops`` measurements per size) and its cache-store times
     with two short probe runs, runs it on real processes (raw loopback link)
     and in the simulator, and compares the response-time distributions.
@@ -108,5 +108,6 @@ def validate(scenario: Scenario, *, seed: int | None = None, duration_s: float =
     if not isinstance(scenario, Scenario):
         raise TypeError("validate() takes a mirrorsim.Scenario")
     s = scenario if seed is None else scenario.with_values({"seed": seed})
-    return Validation(_mirrorsim.validate(s._core, float(duration_s), int(tracks_max), int(track_bytes_max),
-                                          int(calibration_ops)))
+    if duration_s is not None:
+        s = s.with_values({"duration_s": float(duration_s)})
+    return Validation(_mirrorsim.validate(s._core, int(calibration_ops)))
