@@ -38,7 +38,8 @@ int real_main(int argc, char** argv) {
       ("key", po::value(&key_file), "the --secondary's key file (mode 0600; see `mirrorsim secondary --new-key`)")  //
       ("dir", po::value(&dir), "run directory (kept); default: a temporary one, removed afterwards")     //
       ("state-dir", po::value(&state_dir)->default_value(state_dir), "where the controllers' state files live")  //
-      ("o-direct", "write the backing files with O_DIRECT")                                              //
+      ("o-direct", "write the backing files with O_DIRECT (reads always are)")                         //
+      ("page-cache-reads", "where the file system refuses O_DIRECT, read through the page cache instead of refusing")  //
       ("raw-link", "use the link as it is: no emulated distance delay or bandwidth limit")               //
       ("link-jitter-us", po::value(&jitter_us), "added one-way jitter, uniform in [0, this)")            //
       ("link-loss", po::value(&loss), "probability that a frame is lost; a loss breaks the connection")  //
@@ -91,6 +92,7 @@ int real_main(int argc, char** argv) {
   o.keep_run_dir = !dir.empty();
   o.state_dir = state_dir;
   o.o_direct = vm.count("o-direct") > 0;
+  o.page_cache_reads = vm.count("page-cache-reads") > 0;
   o.emulate_link = vm.count("raw-link") == 0;
   o.link_jitter_us = jitter_us;
   o.link_loss = loss;

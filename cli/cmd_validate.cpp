@@ -34,6 +34,7 @@ int validate_main(int argc, char** argv) {
       ("ops", po::value(&ops)->default_value(ops), "calibration measurements per size")  //
       ("demerit-max-pct", po::value(&demerit_max_pct), "fail (exit 1) when a demerit exceeds this % of the mean")  //
       ("out", po::value(&out_path), "write calibration, both results and the comparison as JSON")    //
+      ("page-cache-reads", "where the file system refuses O_DIRECT, read through the page cache instead of refusing")  //
       ("quiet,q", "no progress on stderr");
   po::variables_map vm;
   if (const auto exit = parse_command_line(
@@ -55,6 +56,7 @@ int validate_main(int argc, char** argv) {
   if (vm.count("duration-s")) sets.push_back(fmt::format("duration_s={}", duration_s));
   o.calibration_ops = static_cast<int>(ops.value);
   o.real.progress = false;
+  o.real.page_cache_reads = vm.count("page-cache-reads") > 0;
   Scenario scenario;
   try {
     std::optional<std::string> seed;

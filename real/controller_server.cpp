@@ -93,6 +93,7 @@ class Node {
   uint64_t seq() const { return seq_; }
   const Geometry& geometry() const { return g_; }
   std::string congestion_control() const { return link_->congestion_control(); }
+  bool direct_reads() const { return disks_->direct_reads(); }
 
   bool accepts_peer(const Hello& h, std::string* why) const;
   void adopt_peer(std::shared_ptr<Connection> c) { link_->adopt(std::move(c)); }
@@ -215,6 +216,7 @@ void Node::start(bool recover) {
   dopt.added_latency = Time::from_ns(cfg.disk_added_latency_ns);
   dopt.undo_unsynced = cfg.undo_unsynced;
   dopt.seed = scenario_.seed;
+  dopt.page_cache_reads = cfg.page_cache_reads;
   disks_ = std::make_unique<DiskSet>(g_, opt.dir, dopt, [this] { loop_.wake(); });
   loop_.on_wake([this] { on_disk_completions(); });
   const std::string state_path = state_file_path(opt.state_dir, opt.dir, opt.state_owner);
@@ -1048,6 +1050,7 @@ void Server::configure(const std::shared_ptr<Connection>& c, const Configure& cf
   done.recovered = node_->recovered();
   done.seq = node_->seq();
   done.congestion_control = node_->congestion_control();
+  done.direct_reads = node_->direct_reads();
   c->send(FrameType::Configured, encode(done));
 }
 

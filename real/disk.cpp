@@ -49,9 +49,9 @@ bool pread_all(int fd, uint8_t* p, size_t n, uint64_t off) {
 
 }  // namespace
 
-AlignedBuffer::AlignedBuffer(size_t bytes) : size_(bytes) {
+AlignedBuffer::AlignedBuffer(size_t bytes, size_t capacity) : size_(bytes) {
   void* p = nullptr;
-  const size_t rounded = (bytes + kDirectBlockBytes - 1) / kDirectBlockBytes * kDirectBlockBytes;
+  const size_t rounded = (std::max(bytes, capacity) + kDirectBlockBytes - 1) / kDirectBlockBytes * kDirectBlockBytes;
   if (posix_memalign(&p, kDirectBlockBytes, std::max<size_t>(rounded, kDirectBlockBytes)) != 0) throw std::bad_alloc();
   data_.reset(static_cast<uint8_t*>(p));
 }
@@ -76,6 +76,7 @@ DiskSet::~DiskSet() {
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
     if (w->fd >= 0) ::close(w->fd);
+    if (w->read_fd >= 0) ::close(w->read_fd);
   }
 }
 
@@ -117,7 +118,38 @@ void DiskSet::open_files() {
       throw std::runtime_error(fmt::format("{} holds {} bytes, the geometry needs {}", path, st.st_size, want));
     }
     workers_[d]->fd = fd;
+    open_direct_reads(*workers_[d], path);
   }
+}
+
+void DiskSet::open_direct_reads(Worker& w, const std::string& path) {
+  // A second descriptor for reads, with O_DIRECT; and one aligned read to
+  // see that the file system takes it (some refuse at open, some at read).
+  int rfd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
+  int err = rfd < 0 ? errno : 0;
+  if (rfd >= 0 && g_.tracks_on_disk[w.disk] > 0) {
+    AlignedBuffer probe(kDirectBlockBytes);
+    if (::pread(rfd, probe.data(), kDirectBlockBytes, 0) < 0) {
+      err = errno;
+      ::close(rfd);
+      rfd = -1;
+    }
+  }
+  if (rfd >= 0) {
+    w.read_fd = rfd;
+    return;
+  }
+  if (err == EINVAL && opt_.page_cache_reads) {
+    direct_reads_ = false;  // said so in the run's engine_config
+    return;
+  }
+  errno = err;
+  if (err == EINVAL)
+    fail(fmt::format("the file system of {} refuses O_DIRECT reads, so disk reads would be page-cache hits; put the "
+                     "run's directory on one that takes O_DIRECT (ext4, xfs), or accept page-cache reads "
+                     "(--page-cache-reads)",
+                     path));
+  fail("cannot open " + path + " with O_DIRECT for reads");
 }
 
 void DiskSet::start() {
@@ -143,7 +175,9 @@ void DiskSet::submit_read(uint32_t disk, TrackKey key) {
   Worker& w = *workers_.at(disk);
   {
     std::lock_guard lock(w.mu);
-    w.queue.push_back(Request{false, key, 0, {}, AlignedBuffer(g_.track_bytes), io_bytes_for(g_.track_bytes), -1});
+    // Room for the track's enclosing 4 KiB blocks: an O_DIRECT read is of whole blocks.
+    w.queue.push_back(Request{false, key, 0, {}, AlignedBuffer(g_.track_bytes, g_.track_bytes + 2 * kDirectBlockBytes),
+                              io_bytes_for(g_.track_bytes), -1});
   }
   w.cv.notify_one();
 }
@@ -198,6 +232,33 @@ void DiskSet::run(Worker& w) {
   }
 }
 
+bool DiskSet::read_track(Worker& w, AlignedBuffer& into, uint64_t off) {
+  if (w.read_fd < 0) return pread_all(w.fd, into.data(), g_.track_bytes, off);
+  // O_DIRECT: the blocks enclosing the track, then the track moved to the
+  // buffer's start. The last track may end in a partial block at the end
+  // of the file: a short read that covers it is whole.
+  const uint64_t start = off / kDirectBlockBytes * kDirectBlockBytes;
+  const uint64_t end = (off + g_.track_bytes + kDirectBlockBytes - 1) / kDirectBlockBytes * kDirectBlockBytes;
+  const uint64_t need = off - start + g_.track_bytes;
+  uint64_t got = 0;
+  while (got < need) {
+    const ssize_t n = ::pread(w.read_fd, into.data() + got, end - start - got, static_cast<off_t>(start + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;
+      return false;
+    }
+    got += static_cast<uint64_t>(n);
+    if (got % kDirectBlockBytes) break;  // the end of the file
+  }
+  if (got < need) {
+    errno = EIO;
+    return false;
+  }
+  if (start != off) std::memmove(into.data(), into.data() + (off - start), g_.track_bytes);
+  return true;
+}
+
 DiskCompletion DiskSet::serve(Worker& w, Request& r) {
   const Time started = monotonic_now();
   DiskCompletion c;
@@ -232,7 +293,7 @@ DiskCompletion DiskSet::serve(Worker& w, Request& r) {
       c.error = fmt::format("fdatasync: {}", std::strerror(errno));
     }
   } else {
-    if (!pread_all(w.fd, r.data.data(), r.io_bytes, off)) {
+    if (!read_track(w, r.data, off)) {
       c.ok = false;
       c.error = fmt::format("pread: {}", std::strerror(errno));
     } else {

@@ -34,7 +34,8 @@ namespace mirrorsim::real {
 class AlignedBuffer {
  public:
   AlignedBuffer() = default;
-  explicit AlignedBuffer(size_t bytes);
+  // `bytes` usable, in an allocation of at least `capacity` (4 KiB blocks).
+  explicit AlignedBuffer(size_t bytes, size_t capacity = 0);
   uint8_t* data() { return data_.get(); }
   const uint8_t* data() const { return data_.get(); }
   size_t size() const { return size_; }
@@ -50,7 +51,12 @@ class AlignedBuffer {
 };
 
 struct DiskOptions {
-  bool o_direct = false;
+  bool o_direct = false;   // writes (and reads) with O_DIRECT
+  // Reads always go through a second descriptor opened with O_DIRECT, so a
+  // disk read is the device's and not a page-cache hit. Where the file
+  // system refuses O_DIRECT (EINVAL, e.g. an old tmpfs) the disk set refuses
+  // to start, unless this says page-cache reads are acceptable.
+  bool page_cache_reads = false;
   int failure_errno = 5;   // EIO; ENOSPC (28) for "disk full" failures of writes
   Time added_latency;      // every I/O, on top of the device's own time
   // Keep the old bytes of every write until it is synced, so a simulated
@@ -115,6 +121,7 @@ class DiskSet {
   std::vector<TrackDigest> digest(uint64_t first, uint32_t count);
   uint64_t busy_ns(uint32_t disk) const { return workers_[disk]->busy_ns.load(); }
   uint64_t ios() const;
+  bool direct_reads() const { return direct_reads_; }
   uint32_t io_bytes_for(uint32_t bytes) const;
   const Geometry& geometry() const { return g_; }
 
@@ -131,6 +138,7 @@ class DiskSet {
   struct Worker {
     uint32_t disk = 0;
     int fd = -1;
+    int read_fd = -1;  // O_DIRECT; -1: reads use fd (page-cache reads accepted)
     std::thread thread;
     std::mutex mu;
     std::condition_variable cv;
@@ -142,6 +150,8 @@ class DiskSet {
   };
   std::string path_of(uint32_t disk) const;
   void open_files();
+  void open_direct_reads(Worker& w, const std::string& path);
+  bool read_track(Worker& w, AlignedBuffer& into, uint64_t off);
   void run(Worker& w);
   DiskCompletion serve(Worker& w, Request& r);
 
@@ -152,6 +162,7 @@ class DiskSet {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<int64_t> added_latency_ns_{0};
   std::atomic<bool> power_lost_{false};
+  bool direct_reads_ = true;
   std::mutex done_mu_;
   std::vector<DiskCompletion> done_;
   std::atomic<bool> wake_pending_{false};  // one wake-up per batch of completions

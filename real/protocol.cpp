@@ -78,6 +78,7 @@ std::vector<uint8_t> encode(const Configure& c) {
   w.string(c.peer);
   put_shaping(w, c.link);
   w.boolean(c.o_direct);
+  w.boolean(c.page_cache_reads);
   w.u32(static_cast<uint32_t>(c.disk_failure_errno));
   w.i64(c.disk_added_latency_ns);
   w.boolean(c.undo_unsynced);
@@ -96,6 +97,7 @@ std::optional<Configure> decode_configure(ByteReader& r) {
   c.peer = r.string("Configure.peer", 1024);
   c.link = get_shaping(r);
   c.o_direct = r.boolean("Configure.o_direct");
+  c.page_cache_reads = r.boolean("Configure.page_cache_reads");
   c.disk_failure_errno = static_cast<int32_t>(r.u32("Configure.disk_failure_errno"));
   c.disk_added_latency_ns = r.i64("Configure.disk_added_latency_ns");
   c.undo_unsynced = r.boolean("Configure.undo_unsynced");
@@ -111,6 +113,7 @@ std::vector<uint8_t> encode(const Configured& c) {
   w.boolean(c.recovered);
   w.u64(c.seq);
   w.string(c.congestion_control);
+  w.boolean(c.direct_reads);
   return b;
 }
 
@@ -119,6 +122,7 @@ std::optional<Configured> decode_configured(ByteReader& r) {
   c.recovered = r.boolean("Configured.recovered");
   c.seq = r.u64("Configured.seq");
   c.congestion_control = r.string("Configured.congestion_control", 64);
+  c.direct_reads = r.boolean("Configured.direct_reads");
   return finish(r, "Configured", c);
 }
 

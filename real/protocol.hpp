@@ -52,6 +52,7 @@ struct Configure {
   std::string peer;            // side A: HOST:PORT of side B's controller
   LinkShaping link;
   bool o_direct = false;
+  bool page_cache_reads = false;   // where the file system refuses O_DIRECT, read through the page cache
   int32_t disk_failure_errno = 5;
   int64_t disk_added_latency_ns = 0;
   bool undo_unsynced = false;      // a power loss is scheduled: keep undo data for unsynced writes
@@ -62,6 +63,7 @@ struct Configured {
   bool recovered = false;     // it was already running this run (restarted from its state)
   uint64_t seq = 0;           // steps committed so far
   std::string congestion_control;
+  bool direct_reads = true;   // its disk reads bypass the page cache (O_DIRECT)
 };
 
 struct HostRequest {

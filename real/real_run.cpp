@@ -18,9 +18,11 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "config/scenario_json.hpp"
 #include "real/clock.hpp"
@@ -241,6 +243,7 @@ class Orchestrator {
   Side host_side_ = Side::A;
   LinkShaping shaping_;
   std::string congestion_control_;
+  std::set<std::string> page_cache_reads_;  // sides whose file system refused O_DIRECT reads (accepted by option)
 
   std::vector<WorkloadRun> workloads_;
   std::unordered_map<RequestId, Request> requests_;
@@ -401,6 +404,7 @@ Configure Orchestrator::configure_for(Side s) const {
   if (s == Side::A) c.peer = procs_[1].endpoint.text();
   c.link = shaping_;
   c.o_direct = opt_.o_direct;
+  c.page_cache_reads = opt_.page_cache_reads;
   c.disk_failure_errno = opt_.disk_failure_errno;
   c.disk_added_latency_ns = Time::from_us(opt_.disk_added_latency_us).ns;
   c.undo_unsynced = std::any_of(sc_.failures.begin(), sc_.failures.end(),
@@ -415,6 +419,7 @@ void Orchestrator::configure(Proc& p) {
   const auto c = decode_configured(r);
   if (!c) throw std::runtime_error(fmt::format("{} sent a malformed Configured: {}", side_name(p.side), r.error()));
   if (!c->congestion_control.empty()) congestion_control_ = c->congestion_control;
+  if (!c->direct_reads) page_cache_reads_.insert(side_name(p.side));
 }
 
 Status Orchestrator::status_now(Proc& p) {
@@ -977,7 +982,12 @@ RealRun Orchestrator::run() {
                                  base_shaping(sc_, opt_).delay_ns / 1e3, opt_.link_jitter_us,
                                  shaping_.bandwidth_bytes_per_s > 0 ? fmt::format("{:.3f} Gbit/s", shaping_.bandwidth_bytes_per_s * 8 / 1e9) : "unlimited",
                                  opt_.link_loss),
-                     fmt::format("disks: backing files, pwrite + fdatasync{}", opt_.o_direct ? ", O_DIRECT" : ""),
+                     fmt::format("disks: sparse backing files, pwrite + fdatasync{}, reads {}", opt_.o_direct ? ", O_DIRECT" : "",
+                                 page_cache_reads_.empty()
+                                     ? "O_DIRECT"
+                                     : fmt::format("through the page cache at {} (its file system refuses O_DIRECT; "
+                                                   "--page-cache-reads)",
+                                                   fmt::join(page_cache_reads_, " and "))),
                      fmt::format("cache: {}", sc_.primary.cache_nonvolatile ? "non-volatile (mapped file in " + opt_.state_dir + ")"
                                                                             : "volatile (process memory)"),
                      "response time: at R1, from a request's arrival to its answer"};

@@ -50,6 +50,9 @@ struct RealOptions {
   Key secondary_key = public_key();
   std::string state_dir = "/dev/shm";
   bool o_direct = false;
+  // Disk reads are O_DIRECT; where the file system refuses it, the run is
+  // refused unless this accepts page-cache reads (--page-cache-reads).
+  bool page_cache_reads = false;
   // Add the scenario's link on top of the real one: 5 µs/km × distance_km
   // one way and its aggregate bandwidth (links × bandwidth_gbit_per_s). Off:
   // the real link as it is (validate, which calibrates from it).

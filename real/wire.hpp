@@ -33,7 +33,7 @@ namespace mirrorsim::real {
 
 constexpr uint32_t kFrameMagic = 0x4D49534D;  // "MSIM" in memory order
 constexpr uint32_t kFrameHeaderBytes = 20;
-constexpr uint16_t kProtocolVersion = 2;  // 2: authenticated connections, tagged frames
+constexpr uint16_t kProtocolVersion = 3;  // 2: authenticated connections, tagged frames; 3: O_DIRECT reads, CPU per step
 
 // Appends little-endian fields to a buffer.
 class ByteWriter {

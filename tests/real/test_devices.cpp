@@ -3,12 +3,18 @@
 // that are the device's.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 
 #include "helpers.hpp"
 #include "real/clock.hpp"
+#include "real/disk.hpp"
+#include "real/track_image.hpp"
 
 using namespace mirrorsim;
 using namespace mirrorsim::real;
@@ -119,4 +125,68 @@ TEST_CASE("the backing-file limit counts what the workloads can write, not the v
   } catch (const ScenarioError& e) {
     CHECK_THAT(e.what(), Catch::Contains("--disk-mib-max") && Catch::Contains("can write"));
   }
+}
+
+TEST_CASE("a disk read is the device's: O_DIRECT, the page cache neither serves it nor keeps it") {
+  // One volume of tracks of 12 KiB, so tracks straddle 4 KiB blocks and the
+  // reads take their enclosing blocks.
+  ControllerConfig c;
+  c.track_bytes = 12 * 1024 + 512;
+  c.disks = 1;
+  c.volumes.push_back(VolumeConfig{});
+  c.volumes.back().tracks = 64;
+  const Geometry g = Geometry::of(c);
+  TempDir dir;
+  DiskOptions o;
+  o.seed = 9;
+  DiskSet disks(g, dir.path.string(), o, [] {});
+  disks.format();
+  REQUIRE(disks.direct_reads());
+  disks.start();
+  auto wait_one = [&] {
+    const Time deadline = monotonic_now() + Time::from_s(10);
+    for (;;) {
+      auto done = disks.take_completions();
+      if (!done.empty()) {
+        REQUIRE(done.size() == 1);
+        return std::move(done.front());
+      }
+      REQUIRE(monotonic_now() < deadline);
+      ::usleep(1000);
+    }
+  };
+  const TrackKey k{0, 37};
+  AlignedBuffer image(g.track_bytes);
+  write_image(image.span(), k, 5, g.track_bytes, 9);
+  disks.submit_write(0, k, 5, image.span(), g.track_bytes, 1);
+  REQUIRE(wait_one().ok);
+  // Out of the page cache, then read back by the disk worker.
+  const std::string path = (dir.path / "disk0.img").string();
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  REQUIRE(fd >= 0);
+  REQUIRE(::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0);
+  disks.submit_read(0, k);
+  DiskCompletion r = wait_one();
+  REQUIRE(r.ok);
+  CHECK(r.version == 5);
+  CHECK(std::memcmp(r.data.data(), image.data(), g.track_bytes) == 0);
+  // A buffered read would have left the track's pages resident.
+  struct stat st{};
+  REQUIRE(::fstat(fd, &st) == 0);
+  void* map = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
+  REQUIRE(map != MAP_FAILED);
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident((static_cast<size_t>(st.st_size) + page - 1) / page);
+  REQUIRE(::mincore(map, static_cast<size_t>(st.st_size), resident.data()) == 0);
+  size_t cached = 0;
+  for (unsigned char b : resident) cached += b & 1;
+  CHECK(cached == 0);
+  ::munmap(map, static_cast<size_t>(st.st_size));
+  ::close(fd);
+  // A track never written reads as version 0, generated.
+  disks.submit_read(0, TrackKey{0, 63});
+  r = wait_one();
+  REQUIRE(r.ok);
+  CHECK(r.version == 0);
+  CHECK(check_image(std::span<const uint8_t>(r.data.data(), g.track_bytes), nullptr) == ImageCheck::Ok);
 }
