@@ -11,6 +11,8 @@
 #include <fmt/format.h>
 #include <sodium.h>
 
+#include "real/cpu.hpp"
+
 #include "real/protocol.hpp"
 
 namespace mirrorsim::real {
@@ -257,6 +259,12 @@ void Connection::read_available() {
   // that never authenticates costs a few hundred bytes, not a read buffer.
   const size_t read_bytes = authenticated() ? size_t{256} * 1024 : 2 * (kFrameHeaderBytes + kAuthFrameMaxBytes);
   auto keep = shared_from_this();
+  // The read, the decode and the tag check of a frame are CPU of the step
+  // it causes (cpu.hpp).
+  struct Marks {
+    ~Marks() { close_frame_marks(); }
+  } marks;
+  mark_frame_start();
   for (int reads = 0; reads < 8 && fd_ >= 0; ++reads) {
     const auto room = decoder_.prepare(read_bytes);
     const ssize_t n = ::recv(fd_, room.data(), room.size(), 0);
@@ -267,6 +275,7 @@ void Connection::read_available() {
         if (!f) break;
         if (handshake_ != Handshake::Done) handshake(*f);
         else if (on_frame_) on_frame_(*f);
+        mark_frame_start();
       }
       if (fd_ >= 0 && decoder_.failed()) {
         const bool outsider = !authenticated() || decoder_.failed_unauthenticated();

@@ -19,6 +19,7 @@
 #include <optional>
 #include <set>
 #include <stdexcept>
+#include <tuple>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -28,6 +29,7 @@
 #include "real/checksum.hpp"
 #include "real/clock.hpp"
 #include "real/connection.hpp"
+#include "real/cpu.hpp"
 #include "real/disk.hpp"
 #include "real/event_loop.hpp"
 #include "real/link.hpp"
@@ -144,6 +146,8 @@ class Node {
   std::span<const uint8_t> image_of(TrackKey k, Version v) const;
   void execute(const Commands& out);
   void rearm_deadline();  // the controller's one timer, at its next_deadline()
+  // A disk I/O's submission CPU, taken out of the step and added to its completion's.
+  void carve_submission(bool write, TrackKey k, Version v, int64_t ns);
   void on_disk_completions();
   void answer_host(RequestId req, bool ok, Version version, RejectReason reason);
 
@@ -188,6 +192,10 @@ class Node {
   bool persist_all_ = false;
   bool stepping_ = false;
   std::deque<Input> deferred_;
+  // The step's CPU spans (cpu.hpp): its own first, then each copy sent.
+  std::vector<CpuSpan> spans_;
+  int64_t carved_ns_ = 0;  // CPU of this step's commands counted elsewhere
+  std::map<std::tuple<bool, uint64_t, Version>, int64_t> submit_cpu_;  // disk I/Os in flight: their submission CPU
 };
 
 Node::Node(EventLoop& loop, const Configure& cfg, const ServeOptions& opt, bool recover, Log log, Log outsider)
@@ -380,15 +388,31 @@ void Node::step(const Input& in) {
 }
 
 void Node::apply(const Input& in) {
+  // The thread's CPU over the step and its commands' system calls (cpu.hpp).
+  const int64_t cpu_start = thread_cpu_ns();
+  const int64_t received_ns = take_frame_cpu_ns();
+  spans_.clear();
+  carved_ns_ = 0;
   const Time now = model_now();
   out_.clear();
   ctl_->step(now, in, out_);
   persist(in, now);
   execute(out_);
   rearm_deadline();
+  int64_t own_ns = thread_cpu_ns() - cpu_start - carved_ns_ + received_ns;
+  // A disk I/O is one operation: its submission and its completion.
+  auto submitted = [&](bool write, TrackKey k, Version v) {
+    const auto it = submit_cpu_.find({write, g_.index(k), write ? v : 0});
+    if (it == submit_cpu_.end()) return;
+    own_ns += it->second;
+    submit_cpu_.erase(it);
+  };
+  if (const auto* d = std::get_if<DiskWriteDone>(&in)) submitted(true, d->key, d->version);
+  if (const auto* d = std::get_if<DiskReadDone>(&in)) submitted(false, d->key, 0);
+  spans_.insert(spans_.begin(), CpuSpan{cpu_kind_of(in), static_cast<uint32_t>(std::clamp<int64_t>(own_ns, 0, UINT32_MAX))});
   // When the commands took effect (host answers sent, I/O submitted): what
-  // the replay's metrics time a step's results by.
-  state_->append_log(LogKind::Executed, seq_, model_now(), {});
+  // the replay's metrics time a step's results by; and the step's CPU.
+  state_->append_log(LogKind::Executed, seq_, model_now(), encode_cpu_spans(spans_));
   if (!staged_copies_.empty())
     std::erase_if(staged_copies_, [&](const auto& e) { return e.second.epoch != ctl_->epoch(); });
 }
@@ -508,17 +532,25 @@ void Node::execute(const Commands& out) {
       const auto h = peek_image_header(image);
       const uint32_t bytes = std::min(g_.track_bytes, std::max(w->bytes, h ? h->length : g_.track_bytes));
       ++payload_pins_[static_cast<size_t>(rec.payload_slot)];
+      const int64_t t = thread_cpu_ns();
       disks_->submit_write(w->disk, w->key, w->version, image, bytes, rec.payload_slot);
+      carve_submission(true, w->key, w->version, thread_cpu_ns() - t);
       ++disk_in_flight_;
     } else if (const auto* r = std::get_if<DiskRead>(&cmd)) {
+      const int64_t t = thread_cpu_ns();
       disks_->submit_read(r->disk, r->key);
+      carve_submission(false, r->key, 0, thread_cpu_ns() - t);
       ++disk_in_flight_;
     } else if (const auto* s = std::get_if<Send>(&cmd)) {
       if (const auto* c = std::get_if<CopyData>(&s->msg)) {
+        const int64_t t = thread_cpu_ns();
         const auto image = image_of(c->key, c->version);
         const auto h = peek_image_header(image);
         const uint32_t bytes = std::min(g_.track_bytes, std::max(c->bytes, h ? h->length : g_.track_bytes));
         link_->send(s->msg, image.subspan(0, std::min<size_t>(bytes, image.size())));
+        const int64_t spent = thread_cpu_ns() - t;
+        carved_ns_ += spent;
+        spans_.push_back(CpuSpan{CpuKind::CopySend, static_cast<uint32_t>(std::clamp<int64_t>(spent, 0, UINT32_MAX))});
       } else {
         link_->send(s->msg);
       }
@@ -535,6 +567,12 @@ void Node::execute(const Commands& out) {
       }
     }
   }
+}
+
+void Node::carve_submission(bool write, TrackKey k, Version v, int64_t ns) {
+  carved_ns_ += ns;
+  // Bounded: an I/O whose completion never comes (a power loss) leaves its entry.
+  if (submit_cpu_.size() < 1'000'000) submit_cpu_[{write, g_.index(k), write ? v : 0}] += ns;
 }
 
 void Node::rearm_deadline() {

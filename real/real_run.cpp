@@ -962,6 +962,7 @@ RealRun Orchestrator::run() {
   out.verification.replay_steps = replay.steps();
   out.verification.link_connections = procs_[0].last_status.link_connections;
   out.verification.restarts_checked = replay.restarts_checked();
+  out.cpu = {replay.cpu(Side::A), replay.cpu(Side::B)};
   if (r.end_state.empty()) {
     replay.observer().check_quiesced(replay.last_time());
     r.quiesced_at_end = true;

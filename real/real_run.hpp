@@ -22,6 +22,7 @@
 
 #include "config/scenario.hpp"
 #include "real/auth.hpp"
+#include "real/cpu.hpp"
 #include "real/net.hpp"
 #include "report/result.hpp"
 
@@ -97,6 +98,7 @@ struct RealRun {
   Verification verification;
   uint64_t requests_issued = 0;  // by the hosts, reads and writes
   double last_request_s = 0;     // when the hosts issued their last request, s after host I/O began
+  std::array<CpuStats, 2> cpu;   // R1's, R2's: CPU per operation kind over the measured window (cpu.hpp)
 };
 
 // What `mirrorsim real` cannot do with this scenario and these options:

@@ -43,11 +43,20 @@ void LogReplay::run(std::array<std::vector<LogRecord>, 2> logs, std::array<bool,
 
   // When each step's commands took effect: its Executed record, taken out
   // of the log here (the merge orders steps, not their executions).
-  std::array<std::unordered_map<uint64_t, Time>, 2> executed;
+  // With it, the CPU the step spent (cpu.hpp).
+  struct Executed {
+    Time at;
+    std::vector<CpuSpan> spans;
+  };
+  std::array<std::unordered_map<uint64_t, Executed>, 2> executed;
   for (int i = 0; i < 2; ++i) {
     std::erase_if(logs[i], [&](const LogRecord& r) {
       if (r.kind != LogKind::Executed) return false;
-      executed[i][r.seq] = r.at;
+      auto spans = decode_cpu_spans(r.body);
+      if (!spans)
+        problems_.push_back(fmt::format("side {} log: the Executed record of step {} does not decode",
+                                        to_string(i == 0 ? Side::A : Side::B), r.seq));
+      executed[i][r.seq] = Executed{r.at, spans ? std::move(*spans) : std::vector<CpuSpan>{}};
       return true;
     });
   }
@@ -176,7 +185,9 @@ void LogReplay::run(std::array<std::vector<LogRecord>, 2> logs, std::array<bool,
           metrics_->host_issued(w->req, sent(w->req, rec.at), rec.at, w->key, true, w->bytes);
         if (const auto* rd = std::get_if<HostRead>(&*in))
           metrics_->host_issued(rd->req, sent(rd->req, rec.at), rec.at, rd->key, false, rd->bytes);
-        step(side, rec.at, done == executed[pick].end() ? rec.at : std::max(rec.at, done->second), *in);
+        step(side, rec.at, done == executed[pick].end() ? rec.at : std::max(rec.at, done->second.at), *in);
+        if (done != executed[pick].end() && rec.at >= w_.warmup_end && rec.at < w_.duration_end)
+          for (const CpuSpan& span : done->second.spans) cpu_[pick].add(span.kind, span.ns);
         for (const Command& cmd : out_)
           if (const auto* snd = std::get_if<Send>(&cmd)) {
             in_flight[pick].push_back(encoded(snd->msg));

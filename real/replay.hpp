@@ -22,6 +22,7 @@
 #include "config/scenario.hpp"
 #include "model/controller.hpp"
 #include "model/invariants.hpp"
+#include "real/cpu.hpp"
 #include "real/state_file.hpp"
 #include "report/metrics.hpp"
 #include "report/result.hpp"
@@ -71,6 +72,9 @@ class LogReplay {
   uint64_t steps() const { return steps_; }
   Time last_time() const { return last_; }
   uint64_t restarts_checked() const { return restarts_checked_; }
+  // The CPU each side spent per operation kind, from its steps' Executed
+  // records (cpu.hpp), over the measured window.
+  const CpuStats& cpu(Side s) const { return cpu_[index_of(s)]; }
 
   // Every metric of the run (the metrics observer's, as the simulator's),
   // on the run's time axis (seconds from the start of host I/O).
@@ -87,6 +91,7 @@ class LogReplay {
   std::unique_ptr<Observer> observer_;
   std::unique_ptr<RunMetrics> metrics_;
   std::vector<std::string> problems_;
+  std::array<CpuStats, 2> cpu_;
   uint64_t steps_ = 0;
   uint64_t restarts_checked_ = 0;
   Time last_;

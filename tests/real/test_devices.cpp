@@ -190,3 +190,42 @@ TEST_CASE("a disk read is the device's: O_DIRECT, the page cache neither serves 
   CHECK(r.version == 0);
   CHECK(check_image(std::span<const uint8_t>(r.data.data(), g.track_bytes), nullptr) == ImageCheck::Ok);
 }
+
+TEST_CASE("each controller's CPU per operation kind: measured per step, attributed to its pool, logged and replayed") {
+  const RealRun r = run_real(small_scenario(Small{.duration_s = 1.2, .rate_iops = 1500}), quiet_options());
+  INFO(r.result.violation_report);
+  REQUIRE(r.verification.ok());
+  const CpuStats& r1 = r.cpu[0];
+  const CpuStats& r2 = r.cpu[1];
+  const uint64_t writes = r.result.volumes.at(0).writes.completed;
+  const uint64_t reads = r.result.volumes.at(0).reads.completed;
+  INFO(cpu_text(r1, r2, 1.1));
+  // One operation per host request at R1's front end (the window is the
+  // steps' time there, the hosts' send time in the result: nearly the same).
+  CHECK(r1.of(CpuKind::Write).operations == Approx(writes).epsilon(0.05));
+  CHECK(r1.of(CpuKind::Read).operations == Approx(reads).epsilon(0.1));
+  CHECK(r2.pool_operations(0) == 0);  // R2 serves no host
+  // Every copy R1 sends (sync: one per write) R2 receives; R1 receives as many acknowledgements.
+  CHECK(r1.of(CpuKind::CopySend).operations == Approx(writes).epsilon(0.05));
+  CHECK(r2.of(CpuKind::CopyReceive).operations == Approx(r1.of(CpuKind::CopySend).operations).epsilon(0.05));
+  CHECK(r1.of(CpuKind::AckReceive).operations == Approx(r1.of(CpuKind::CopySend).operations).epsilon(0.05));
+  CHECK(r1.of(CpuKind::Destage).operations > 0);
+  CHECK(r2.of(CpuKind::Destage).operations > 0);
+  for (const CpuStats* s : {&r1, &r2})
+    for (size_t k = 0; k < kCpuKinds; ++k) {
+      const CpuKindStats& ks = s->of(static_cast<CpuKind>(k));
+      CHECK(ks.sample_us.size() == std::min<uint64_t>(ks.operations, CpuStats::kReservoir));
+      double sum_us = 0;
+      size_t out_of_range = 0;  // a step costs microseconds, not a tenth of a second
+      for (double us : ks.sample_us) {
+        out_of_range += us < 0 || us >= 1e5;
+        sum_us += us;
+      }
+      CHECK(out_of_range == 0);
+      // Each operation's CPU is counted once: the sample is all of them here.
+      if (ks.operations <= CpuStats::kReservoir) CHECK(sum_us == Approx(ks.cpu_s * 1e6).epsilon(1e-6));
+    }
+  // A write costs the front end something, and a processor is not busier than the run was long.
+  CHECK(r1.of(CpuKind::Write).cpu_s > 0);
+  CHECK(r1.pool_cpu_s(0) + r1.pool_cpu_s(1) + r1.pool_cpu_s(2) < 1.1);
+}

@@ -1,0 +1,193 @@
+#include "real/cpu.hpp"
+
+#include <ctime>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "real/wire.hpp"
+
+namespace mirrorsim::real {
+
+namespace {
+
+struct FrameMark {
+  int64_t start_ns = 0;
+  bool open = false;
+};
+thread_local FrameMark frame_mark;
+
+}  // namespace
+
+std::string_view to_string(CpuKind k) {
+  switch (k) {
+    case CpuKind::Write: return "write";
+    case CpuKind::Read: return "read";
+    case CpuKind::CopyReceive: return "copy_receive";
+    case CpuKind::AckReceive: return "ack_receive";
+    case CpuKind::CopySend: return "copy_send";
+    case CpuKind::Destage: return "destage";
+    case CpuKind::DiskRead: return "disk_read";
+    case CpuKind::Other: return "other";
+  }
+  return "?";
+}
+
+std::optional<int> pool_index_of(CpuKind k) {
+  switch (k) {
+    case CpuKind::Write:
+    case CpuKind::Read: return 0;
+    case CpuKind::CopyReceive:
+    case CpuKind::AckReceive:
+    case CpuKind::CopySend: return 1;
+    case CpuKind::Destage:
+    case CpuKind::DiskRead: return 2;
+    case CpuKind::Other: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::string_view pool_name(int pool) {
+  switch (pool) {
+    case 0: return "front_end";
+    case 1: return "remote_adapter";
+    case 2: return "back_end";
+  }
+  return "?";
+}
+
+CpuKind cpu_kind_of(const Input& in) {
+  if (std::holds_alternative<HostWrite>(in)) return CpuKind::Write;
+  if (std::holds_alternative<HostRead>(in)) return CpuKind::Read;
+  if (std::holds_alternative<DiskWriteDone>(in)) return CpuKind::Destage;
+  if (std::holds_alternative<DiskReadDone>(in)) return CpuKind::DiskRead;
+  if (const auto* r = std::get_if<Received>(&in)) {
+    const bool answer = std::holds_alternative<EstablishAck>(r->msg) || std::holds_alternative<TransferReady>(r->msg) ||
+                        std::holds_alternative<CopyAck>(r->msg);
+    return answer ? CpuKind::AckReceive : CpuKind::CopyReceive;
+  }
+  return CpuKind::Other;
+}
+
+int64_t thread_cpu_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+void mark_frame_start() {
+  frame_mark.start_ns = thread_cpu_ns();
+  frame_mark.open = true;
+}
+
+void close_frame_marks() { frame_mark.open = false; }
+
+int64_t take_frame_cpu_ns() {
+  if (!frame_mark.open) return 0;
+  frame_mark.open = false;
+  return std::max<int64_t>(0, thread_cpu_ns() - frame_mark.start_ns);
+}
+
+std::vector<uint8_t> encode_cpu_spans(std::span<const CpuSpan> spans) {
+  std::vector<uint8_t> b;
+  ByteWriter w(b);
+  w.u8(static_cast<uint8_t>(std::min<size_t>(spans.size(), 255)));
+  for (size_t i = 0; i < spans.size() && i < 255; ++i) {
+    w.u8(static_cast<uint8_t>(spans[i].kind));
+    w.u32(spans[i].ns);
+  }
+  return b;
+}
+
+std::optional<std::vector<CpuSpan>> decode_cpu_spans(std::span<const uint8_t> body) {
+  std::vector<CpuSpan> out;
+  if (body.empty()) return out;
+  ByteReader r(body);
+  const uint8_t n = r.u8("Executed.spans");
+  for (uint8_t i = 0; i < n && r.ok(); ++i) {
+    CpuSpan s;
+    const uint8_t k = r.u8("Executed.kind");
+    if (r.ok() && k >= kCpuKinds) r.fail("Executed.kind out of range");
+    s.kind = static_cast<CpuKind>(k);
+    s.ns = r.u32("Executed.ns");
+    out.push_back(s);
+  }
+  if (!r.finish("Executed")) return std::nullopt;
+  return out;
+}
+
+CpuStats::CpuStats() {
+  for (size_t k = 0; k < kCpuKinds; ++k) rng_[k].seed(0x5eed'c0deull + k);
+}
+
+void CpuStats::add(CpuKind k, uint32_t ns) {
+  CpuKindStats& s = kinds_[static_cast<size_t>(k)];
+  ++s.operations;
+  s.cpu_s += ns / 1e9;
+  const double us = ns / 1e3;
+  if (s.sample_us.size() < kReservoir) {
+    s.sample_us.push_back(us);
+  } else {
+    // Algorithm R: each operation so far is in the sample with equal probability.
+    const uint64_t j = rng_[static_cast<size_t>(k)]() % s.operations;
+    if (j < kReservoir) s.sample_us[j] = us;
+  }
+}
+
+uint64_t CpuStats::pool_operations(int pool) const {
+  uint64_t n = 0;
+  for (size_t k = 0; k < kCpuKinds; ++k)
+    if (pool_index_of(static_cast<CpuKind>(k)) == pool) n += kinds_[k].operations;
+  return n;
+}
+
+double CpuStats::pool_cpu_s(int pool) const {
+  double s = 0;
+  for (size_t k = 0; k < kCpuKinds; ++k)
+    if (pool_index_of(static_cast<CpuKind>(k)) == pool) s += kinds_[k].cpu_s;
+  return s;
+}
+
+nlohmann::json to_json(const CpuStats& s) {
+  nlohmann::json j;
+  for (int p = 0; p < 3; ++p) {
+    nlohmann::json pj;
+    pj["operations"] = s.pool_operations(p);
+    pj["cpu_s"] = s.pool_cpu_s(p);
+    for (size_t k = 0; k < kCpuKinds; ++k) {
+      const auto kind = static_cast<CpuKind>(k);
+      if (pool_index_of(kind) != p) continue;
+      const CpuKindStats& ks = s.of(kind);
+      pj["kinds"][std::string(to_string(kind))] = {
+          {"operations", ks.operations},
+          {"cpu_s", ks.cpu_s},
+          {"mean_us", ks.operations ? ks.cpu_s * 1e6 / static_cast<double>(ks.operations) : 0.0}};
+    }
+    j[std::string(pool_name(p))] = pj;
+  }
+  const CpuKindStats& other = s.of(CpuKind::Other);
+  j["other"] = {{"operations", other.operations}, {"cpu_s", other.cpu_s}};
+  return j;
+}
+
+std::string cpu_text(const CpuStats& r1, const CpuStats& r2, double window_s) {
+  std::string t = "\ncontroller CPU (thread CPU clock per step; each controller's three pools share its one event-loop thread)\n";
+  for (int side = 0; side < 2; ++side) {
+    const CpuStats& s = side == 0 ? r1 : r2;
+    for (int p = 0; p < 3; ++p) {
+      t += fmt::format("  {} {:<15} {:>8} ops  {:>8.3f} s CPU  {:>5.1f} % of a processor ", side == 0 ? "R1" : "R2",
+                       pool_name(p), s.pool_operations(p), s.pool_cpu_s(p),
+                       window_s > 0 ? 100 * s.pool_cpu_s(p) / window_s : 0.0);
+      for (size_t k = 0; k < kCpuKinds; ++k) {
+        const auto kind = static_cast<CpuKind>(k);
+        const CpuKindStats& ks = s.of(kind);
+        if (pool_index_of(kind) != p || !ks.operations) continue;
+        t += fmt::format("  {} {:.1f} us", to_string(kind), ks.cpu_s * 1e6 / static_cast<double>(ks.operations));
+      }
+      t += "\n";
+    }
+  }
+  return t;
+}
+
+}  // namespace mirrorsim::real

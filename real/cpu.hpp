@@ -1,0 +1,97 @@
+// The CPU a controller spends per operation, for the model's processor
+// pools. A controller process is one event-loop thread; around each step
+// (Controller::step, the commit, the execution of its commands with their
+// system calls) it reads its thread's CPU clock and writes the spans to the
+// step's Executed log record:
+//
+//   the step's own CPU, by its input     host write → write, host read → read
+//                                        a received copy or command (and the
+//                                        answer it sends) → copy_receive,
+//                                        a received acknowledgement → ack_receive,
+//                                        a disk completion → destage / disk_read
+//   each copy it sends                   copy_send (timed around its send)
+//   each disk I/O it submits             added to that I/O's completion span:
+//                                        one destage or disk_read operation is
+//                                        its submission and its completion
+//
+// The receive path's share of a frame (the read, the decode, the tag check)
+// goes to the step the frame causes. Steps of other inputs (timeouts, link
+// state changes, operator commands) are `other`: counted, in no pool.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/io.hpp"
+
+namespace mirrorsim::real {
+
+enum class CpuKind : uint8_t { Write, Read, CopyReceive, AckReceive, CopySend, Destage, DiskRead, Other };
+constexpr size_t kCpuKinds = 8;
+std::string_view to_string(CpuKind k);
+// The processor pool an operation kind runs in (index: 0 front_end,
+// 1 remote_adapter, 2 back_end); nullopt for Other.
+std::optional<int> pool_index_of(CpuKind k);
+std::string_view pool_name(int pool);
+// The kind a step's own CPU counts as, by its input.
+CpuKind cpu_kind_of(const Input& in);
+
+struct CpuSpan {
+  CpuKind kind = CpuKind::Other;
+  uint32_t ns = 0;
+};
+
+// This thread's CPU time (CLOCK_THREAD_CPUTIME_ID), ns.
+int64_t thread_cpu_ns();
+
+// The receive path's CPU, from the connection's read to the frame's
+// callback: Connection marks where it started (mark_frame_start) and the
+// callback's first step takes what accrued since (take_frame_cpu_ns, once).
+void mark_frame_start();  // before a read, and after each frame's callback
+void close_frame_marks(); // the read is done: nothing more accrues to a frame
+int64_t take_frame_cpu_ns();
+
+// An Executed record's body: u8 count, then (u8 kind, u32 ns) each. An
+// empty body (a log of an older version) holds no spans.
+std::vector<uint8_t> encode_cpu_spans(std::span<const CpuSpan> spans);
+// nullopt when malformed.
+std::optional<std::vector<CpuSpan>> decode_cpu_spans(std::span<const uint8_t> body);
+
+// Per kind: operations, CPU seconds, and a bounded uniform sample of the
+// per-operation CPU (a reservoir with a fixed seed: the same spans give
+// the same sample).
+struct CpuKindStats {
+  uint64_t operations = 0;
+  double cpu_s = 0;
+  std::vector<double> sample_us;
+};
+
+class CpuStats {
+ public:
+  static constexpr size_t kReservoir = 4096;
+  CpuStats();
+  void add(CpuKind k, uint32_t ns);
+  const CpuKindStats& of(CpuKind k) const { return kinds_[static_cast<size_t>(k)]; }
+  // Per pool: operations and CPU seconds of its kinds.
+  uint64_t pool_operations(int pool) const;
+  double pool_cpu_s(int pool) const;
+
+ private:
+  std::array<CpuKindStats, kCpuKinds> kinds_;
+  std::array<std::mt19937_64, kCpuKinds> rng_;
+};
+
+nlohmann::json to_json(const CpuStats& s);
+// Both controllers' CPU per pool and kind over a window of `window_s`
+// seconds: the summary's "controller CPU" section.
+std::string cpu_text(const CpuStats& r1, const CpuStats& r2, double window_s);
+
+}  // namespace mirrorsim::real
