@@ -1,6 +1,7 @@
 #include "real/calibrate.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -8,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 #include <random>
@@ -85,7 +87,15 @@ DiskCalibration calibrate_disk(const std::string& dir, int ops) {
   const uint64_t file_bytes = 64ull << 20;
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) fail("cannot create " + path);
+  // Reads are measured as the disk workers read: O_DIRECT, bypassing the page cache.
+  const int rfd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
+  const int rfd_errno = errno;
   ::unlink(path.c_str());  // gone when closed, whatever happens
+  if (rfd < 0) {
+    ::close(fd);
+    errno = rfd_errno;
+    fail("cannot open " + path + " with O_DIRECT (disk reads are measured bypassing the page cache)");
+  }
   AlignedBuffer buf(d.large_bytes);
   std::memset(buf.data(), 0x5a, buf.size());
   // Pre-written, as the backing files are: the first write into unallocated
@@ -94,7 +104,7 @@ DiskCalibration calibrate_disk(const std::string& dir, int ops) {
     if (::pwrite(fd, buf.data(), buf.size(), static_cast<off_t>(off)) != static_cast<ssize_t>(buf.size())) fail("pwrite " + path);
   ::fdatasync(fd);
   std::mt19937_64 rng(1);
-  auto measure = [&](uint32_t bytes) {
+  auto measure = [&](uint32_t bytes, std::vector<double>* samples) {
     std::vector<double> us;
     const uint64_t slots = file_bytes / bytes;
     for (int i = 0; i < ops; ++i) {
@@ -104,15 +114,50 @@ DiskCalibration calibrate_disk(const std::string& dir, int ops) {
       if (::fdatasync(fd) != 0) fail("fdatasync " + path);
       us.push_back((monotonic_now() - t).us());
     }
+    if (samples) *samples = us;
     return quantiles_of(us);
   };
-  d.small = measure(d.small_bytes);
-  d.large = measure(d.large_bytes);
+  std::vector<double> small_us;
+  d.small = measure(d.small_bytes, &small_us);
+  d.large = measure(d.large_bytes, nullptr);
+  // Reads: at random offsets of the same (written, synced) file.
+  auto measure_reads = [&](uint32_t bytes, std::vector<double>* samples) {
+    std::vector<double> us;
+    const uint64_t slots = file_bytes / bytes;
+    for (int i = 0; i < ops; ++i) {
+      const uint64_t off = (rng() % slots) * bytes;
+      const Time t = monotonic_now();
+      if (::pread(rfd, buf.data(), bytes, static_cast<off_t>(off)) != static_cast<ssize_t>(bytes))
+        fail("O_DIRECT pread of " + path);
+      us.push_back((monotonic_now() - t).us());
+    }
+    if (samples) *samples = us;
+    return quantiles_of(us);
+  };
+  std::vector<double> read_small_us;
+  d.read_small = measure_reads(d.small_bytes, &read_small_us);
+  d.read_large = measure_reads(d.large_bytes, nullptr);
+  ::close(rfd);
   ::close(fd);
-  const double slope_us_per_byte =
-      std::max(1e-6, (d.large.p50_us - d.small.p50_us) / static_cast<double>(d.large_bytes - d.small_bytes));
+  // The slope between the sizes' medians; where the large I/O's median is
+  // not above the small one's (a device whose fixed part hides the size, a
+  // noisy machine), no slope can be fitted: the bandwidth is then the large
+  // I/O's bytes over its whole median, a lower bound, and said so.
+  auto slope = [&](const Quantiles& small, const Quantiles& large, bool* fitted) {
+    const double s = (large.p50_us - small.p50_us) / static_cast<double>(d.large_bytes - d.small_bytes);
+    *fitted = s > 0;
+    return s > 0 ? s : std::max(1e-6, large.p50_us / d.large_bytes);
+  };
+  const double slope_us_per_byte = slope(d.small, d.large, &d.bandwidth_fitted);
   d.bandwidth_mb_per_s = 1.0 / slope_us_per_byte;  // bytes per µs = MB/s
   d.latency_us = std::max(0.0, d.small.p50_us - d.small_bytes * slope_us_per_byte);
+  bool read_fitted = false;
+  const double read_slope_us_per_byte = slope(d.read_small, d.read_large, &read_fitted);
+  d.read_bandwidth_mb_per_s = 1.0 / read_slope_us_per_byte;
+  // The fixed parts: what the model adds bytes / bandwidth to (one
+  // bandwidth key for both: the writes', which the destages are).
+  for (double us : small_us) d.write_fixed_us.push_back(std::max(0.0, us - d.small_bytes * slope_us_per_byte));
+  for (double us : read_small_us) d.read_fixed_us.push_back(std::max(0.0, us - d.small_bytes * slope_us_per_byte));
   return d;
 }
 
@@ -147,13 +192,18 @@ std::vector<double> loopback_round_trips_us(uint32_t payload_bytes, int round_tr
 
 LinkCalibration calibrate_link(int round_trips) {
   LinkCalibration l;
-  l.small_rtt = quantiles_of(loopback_round_trips_us(l.small_bytes, round_trips));
+  const std::vector<double> small = loopback_round_trips_us(l.small_bytes, round_trips);
+  l.small_rtt = quantiles_of(small);
+  for (double us : small) l.overhead_samples_us.push_back(us / 2);
   l.large_rtt = quantiles_of(loopback_round_trips_us(l.large_bytes, round_trips));
   l.overhead_us = std::max(0.0, l.small_rtt.p50_us / 2);
-  const double slope_us_per_byte =
-      std::max(1e-7, (l.large_rtt.p50_us - l.small_rtt.p50_us) / static_cast<double>(l.large_bytes - l.small_bytes));
-  l.bandwidth_gbit_per_s = 8.0 / slope_us_per_byte / 1e3;
   l.bulk_gbit_per_s = loopback_bulk_bytes_per_s(512ull << 20) * 8 / 1e9;
+  // Where the large round trip's median is not above the small one's, no
+  // slope can be fitted: the bulk throughput stands in, and is said so.
+  const double slope_us_per_byte =
+      (l.large_rtt.p50_us - l.small_rtt.p50_us) / static_cast<double>(l.large_bytes - l.small_bytes);
+  l.bandwidth_fitted = slope_us_per_byte > 0;
+  l.bandwidth_gbit_per_s = l.bandwidth_fitted ? 8.0 / slope_us_per_byte / 1e3 : l.bulk_gbit_per_s;
   return l;
 }
 
@@ -238,6 +288,232 @@ double loopback_bulk_bytes_per_s(uint64_t total_bytes) {
   sink.join();
   ::close(s);
   return static_cast<double>(total_bytes) / sec;
+}
+
+// ---- the controllers' CPU, from a probe run ---------------------------------
+
+CpuProbeOptions cpu_probe_for(const Scenario& s) {
+  CpuProbeOptions o;
+  o.track_bytes = s.primary.track_bytes;
+  o.cache_slots = std::min<uint32_t>(s.primary.cache_slots, 16384);
+  o.disks = s.primary.disks;
+  if (!s.volumes.empty()) o.mode = std::string(to_string(s.volumes.front().mode));
+  if (!s.workloads.empty()) {
+    o.block_bytes = s.workloads.front().block_bytes;
+    o.write_fraction = s.workloads.front().write_fraction;
+  }
+  o.seed = s.seed + 7919;  // never the seed of the runs compared
+  return o;
+}
+
+std::string cpu_probe_toml(const CpuProbeOptions& o) {
+  // Zero distance and the raw link: the CPU of the controllers, not of the
+  // emulation; Poisson arrivals, as the hosts of the shipped scenarios.
+  return fmt::format(R"(# the CPU probe of mirrorsim calibrate
+seed = {seed}
+duration_s = {duration}
+
+[primary]
+cache_slots = {slots}
+track_bytes = {track}
+disks = {disks}
+
+[link]
+distance_km = 0
+links = 1
+failure_detection_ms = 200
+
+[[volume]]
+name = "probe"
+tracks = 16384
+mode = "{mode}"
+skew_tracks = 64
+
+[[workload]]
+volume = "probe"
+arrival = "poisson"
+rate_iops = {rate}
+write_fraction = {wf}
+block_bytes = {block}
+addresses = "zipf"
+zipf_theta = 0.9
+
+[measurement]
+warmup_s = {warmup}
+)",
+                     fmt::arg("seed", o.seed), fmt::arg("duration", o.duration_s), fmt::arg("slots", o.cache_slots),
+                     fmt::arg("track", o.track_bytes), fmt::arg("disks", o.disks), fmt::arg("mode", o.mode),
+                     fmt::arg("rate", o.rate_iops), fmt::arg("wf", o.write_fraction), fmt::arg("block", o.block_bytes),
+                     fmt::arg("warmup", std::min(0.5, 0.2 * o.duration_s)));
+}
+
+CpuCalibration calibrate_cpu(const CpuProbeOptions& o) {
+  const Scenario s = parse_scenario(cpu_probe_toml(o), "the CPU probe");
+  RealOptions real = o.real;
+  real.emulate_link = false;
+  real.progress = false;
+  const RealRun r = run_real(s, real);
+  if (!r.verification.ok() || r.result.invariant_violations)
+    throw std::runtime_error(fmt::format("the CPU probe run failed its verification:\n{}", r.result.violation_report));
+  CpuCalibration c;
+  c.scenario_toml = s.resolved_toml;
+  c.window_s = s.duration_s - s.measurement.warmup_s;
+  for (const auto& v : r.result.volumes) {
+    c.writes += v.writes.completed;
+    c.reads += v.reads.completed;
+  }
+  c.cpu = r.cpu;
+  return c;
+}
+
+uint32_t processors_available() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) fail("sched_getaffinity");
+  return static_cast<uint32_t>(CPU_COUNT(&set));
+}
+
+// ---- the calibration file ----------------------------------------------------
+
+std::vector<std::pair<double, double>> quantile_table(std::vector<double> us) {
+  std::vector<std::pair<double, double>> t;
+  if (us.empty()) return t;
+  std::sort(us.begin(), us.end());
+  std::vector<double> p;
+  for (int i = 0; i <= 19; ++i) p.push_back(i * 0.05);
+  p.insert(p.end(), {0.99, 0.999, 1.0});
+  for (double q : p) {
+    // Linear between the order statistics around q · (n − 1).
+    const double x = q * static_cast<double>(us.size() - 1);
+    const size_t lo = static_cast<size_t>(std::floor(x));
+    const size_t hi = std::min(us.size() - 1, lo + 1);
+    double v = us[lo] + (us[hi] - us[lo]) * (x - static_cast<double>(lo));
+    if (!std::isfinite(v) || v < 0) v = 0;
+    if (!t.empty()) v = std::max(v, t.back().second);
+    t.emplace_back(q, v);
+  }
+  return t;
+}
+
+namespace {
+
+std::string table_text(const std::vector<std::pair<double, double>>& t) {
+  std::string s = "{ distribution = \"empirical\", quantiles = [";
+  for (size_t i = 0; i < t.size(); ++i)
+    s += fmt::format("{}[{}, {:.3f}]", i ? ", " : "", t[i].first == 0 ? "0.0" : t[i].first == 1 ? "1.0" : fmt::format("{:g}", t[i].first),
+                     t[i].second);
+  return s + "] }";
+}
+
+double mean_of(const std::vector<double>& v) {
+  return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+}
+
+}  // namespace
+
+std::string calibration_toml(const Calibration& c) {
+  const DiskCalibration& d = c.disk;
+  const LinkCalibration& l = c.link;
+  std::string t = fmt::format("# calibration.toml, written by mirrorsim calibrate on {} at {}\n", c.host, c.date);
+  t += "# Scenario keys measured on this machine; `mirrorsim run SCENARIO --calibration FILE` applies them.\n";
+  t += fmt::format("# disk ({}): {} pwrite + fdatasync and {} O_DIRECT preads at random offsets of a pre-written 64 MiB "
+                   "file, at {} and {} bytes;\n",
+                   c.dir, d.write_fixed_us.size() * 2, d.read_fixed_us.size() * 2, d.small_bytes, d.large_bytes);
+  t += fmt::format("#   the bandwidth is the slope between the sizes' medians (writes {:.1f} MB/s, reads {:.1f} MB/s), "
+                   "each {}-byte I/O less its bytes / bandwidth a sample of the fixed part.\n",
+                   d.bandwidth_mb_per_s, d.read_bandwidth_mb_per_s, d.small_bytes);
+  if (!d.bandwidth_fitted)
+    t += fmt::format("#   NOTE: the {}-byte writes' median ({:.1f} us) was not above the {}-byte ones' ({:.1f} us): no slope; "
+                     "the bandwidth written is the large write's bytes over its median, a lower bound.\n",
+                     d.large_bytes, d.large.p50_us, d.small_bytes, d.small.p50_us);
+  t += "#   R1 and R2 share this machine's device: both sides get the same disk figures.\n";
+  t += fmt::format("# link: {} loopback TCP round trips of {} bytes there and 64 back (TCP_NODELAY); half of each is a "
+                   "sample of the one-way overhead; the bandwidth is the slope to {} bytes (bulk streaming {:.1f} "
+                   "Gbit/s).\n",
+                   l.overhead_samples_us.size(), l.small_bytes, l.large_bytes, l.bulk_gbit_per_s);
+  if (!l.bandwidth_fitted)
+    t += fmt::format("#   NOTE: the {}-byte round trips' median ({:.1f} us) was not above the {}-byte ones' ({:.1f} us): no "
+                     "slope; the bandwidth written is the bulk throughput.\n",
+                     l.large_bytes, l.large_rtt.p50_us, l.small_bytes, l.small_rtt.p50_us);
+  t += fmt::format("# processors: {} available to this process (sched_getaffinity); each controller process is one "
+                   "event-loop thread serving its three pools.\n",
+                   c.processors);
+  t += fmt::format("# CPU per operation: thread CPU clock around each controller step and its commands' system calls, "
+                   "in a {:.1f} s probe run of the real pair ({} writes, {} reads measured; its own scenario and seed), "
+                   "samples of up to {} operations per kind.\n",
+                   c.cpu.window_s, c.cpu.writes, c.cpu.reads, CpuStats::kReservoir);
+  t += "\n[processors]\n";
+  t += "shared = \"controller\"        # one pool serves a controller's three kinds: one event-loop thread\n";
+  auto cpu_key = [&](int side, CpuKind k, const char* key, const char* comment) {
+    const std::vector<double>* samples = &c.cpu.cpu[side].of(k).sample_us;
+    std::string note;
+    if (samples->empty() && side == 1 && !c.cpu.cpu[0].of(k).sample_us.empty()) {
+      samples = &c.cpu.cpu[0].of(k).sample_us;
+      note = " (R2 did none in the probe: R1's figure)";
+    }
+    if (samples->empty()) return fmt::format("# {}: not measured (no such operation in the probe run)\n", key);
+    return fmt::format("{} = {}   # {}{}, mean {:.1f} us\n", key, table_text(quantile_table(*samples)), comment, note,
+                       mean_of(*samples));
+  };
+  for (int side = 0; side < 2; ++side) {
+    const std::string name = side == 0 ? "primary" : "secondary";
+    t += fmt::format("\n[{}]\n", name);
+    t += fmt::format("disk_write_us = {}   # fixed part of a disk write, us\n", table_text(quantile_table(d.write_fixed_us)));
+    t += fmt::format("disk_read_us = {}   # fixed part of a disk read, us\n", table_text(quantile_table(d.read_fixed_us)));
+    t += fmt::format("disk_bandwidth_mb_per_s = {:.1f}\n", d.bandwidth_mb_per_s);
+    t += fmt::format("\n[{}.front_end]\nprocessors = 1\n", name);
+    t += cpu_key(side, CpuKind::Write, "write_us", "CPU per host write");
+    t += cpu_key(side, CpuKind::Read, "read_us", "CPU per host read");
+    t += fmt::format("\n[{}.remote_adapter]\nprocessors = 1\n", name);
+    t += cpu_key(side, CpuKind::CopySend, "copy_send_us", "CPU to send a copy");
+    t += cpu_key(side, CpuKind::CopyReceive, "copy_receive_us", "CPU to receive a copy or command and send its answer");
+    t += cpu_key(side, CpuKind::AckReceive, "ack_receive_us", "CPU to receive an acknowledgement");
+    t += fmt::format("\n[{}.back_end]\nprocessors = 1\n", name);
+    t += cpu_key(side, CpuKind::Destage, "destage_us", "CPU to submit and complete a destage (not the disk time)");
+    t += cpu_key(side, CpuKind::DiskRead, "disk_read_us", "CPU to submit/complete a disk read (not the disk time)");
+  }
+  t += "\n[link]\n";
+  t += fmt::format("overhead_us = {}   # one-way fixed part: half the small round trip\n",
+                   table_text(quantile_table(l.overhead_samples_us)));
+  t += fmt::format("bandwidth_gbit_per_s = {:.3f}\n", l.bandwidth_gbit_per_s);
+  return t;
+}
+
+std::string calibration_text(const Calibration& c) {
+  const DiskCalibration& d = c.disk;
+  const LinkCalibration& l = c.link;
+  std::string t = fmt::format("# mirrorsim calibrate: {} on this machine\n", c.dir);
+  t += fmt::format("# disk  pwrite + fdatasync  {} B: p50 {:.1f} us, p99 {:.1f} us;  {} B: p50 {:.1f} us, p99 {:.1f} us\n",
+                   d.small_bytes, d.small.p50_us, d.small.p99_us, d.large_bytes, d.large.p50_us, d.large.p99_us);
+  t += fmt::format("# disk  O_DIRECT pread      {} B: p50 {:.1f} us, p99 {:.1f} us;  {} B: p50 {:.1f} us, p99 {:.1f} us\n",
+                   d.small_bytes, d.read_small.p50_us, d.read_small.p99_us, d.large_bytes, d.read_large.p50_us,
+                   d.read_large.p99_us);
+  t += fmt::format("# link  loopback round trip  {} B: p50 {:.1f} us, p99 {:.1f} us;  {} B: p50 {:.1f} us, p99 {:.1f} us;"
+                   "  bulk {:.1f} Gbit/s\n",
+                   l.small_bytes, l.small_rtt.p50_us, l.small_rtt.p99_us, l.large_bytes, l.large_rtt.p50_us,
+                   l.large_rtt.p99_us, l.bulk_gbit_per_s);
+  t += fmt::format("# processors available: {}\n", c.processors);
+  if (c.cpu.window_s > 0) {
+    t += fmt::format("# CPU probe: {:.1f} s of the real pair, {} writes, {} reads; mean CPU per operation:\n", c.cpu.window_s,
+                     c.cpu.writes, c.cpu.reads);
+    for (int side = 0; side < 2; ++side) {
+      t += fmt::format("#   {}", side == 0 ? "R1" : "R2");
+      for (size_t k = 0; k + 1 < kCpuKinds; ++k) {
+        const CpuKindStats& ks = c.cpu.cpu[side].of(static_cast<CpuKind>(k));
+        if (ks.operations)
+          t += fmt::format("  {} {:.1f} us", to_string(static_cast<CpuKind>(k)), ks.cpu_s * 1e6 / static_cast<double>(ks.operations));
+      }
+      t += "\n";
+    }
+  }
+  t += fmt::format("primary.disk_latency_us={:.1f}\n", d.latency_us);
+  t += fmt::format("primary.disk_bandwidth_mb_per_s={:.0f}\n", d.bandwidth_mb_per_s);
+  t += fmt::format("secondary.disk_latency_us={:.1f}\n", d.latency_us);
+  t += fmt::format("secondary.disk_bandwidth_mb_per_s={:.0f}\n", d.bandwidth_mb_per_s);
+  t += "link.distance_km=0\n";
+  t += fmt::format("link.overhead_us={:.2f}\n", l.overhead_us);
+  t += fmt::format("link.bandwidth_gbit_per_s={:.2f}\n", l.bandwidth_gbit_per_s);
+  return t;
 }
 
 }  // namespace mirrorsim::real

@@ -1,19 +1,34 @@
-// Measures this machine's disk and loopback link in the terms of the
-// scenario's parameters, for `mirrorsim calibrate` and `mirrorsim validate`.
+// Measures this machine's disk, loopback link, processors and controller
+// CPU in the terms of the scenario's parameters, for `mirrorsim calibrate`
+// (`--out calibration.toml`: scenario keys, empirical distributions
+// included) and `mirrorsim validate`.
 //
 //   disk: pwrite + fdatasync of one block at random offsets of a pre-written
 //         file, at two sizes; the model's disk time is latency + bytes /
-//         bandwidth, so the two medians give both
+//         bandwidth, so the two medians give both, and every small write's
+//         time less its bytes / bandwidth is a sample of the fixed part.
+//         Reads the same way, separately: O_DIRECT pread at random offsets
+//         (a disk read, not the page cache)
 //   link: request/response over loopback TCP (TCP_NODELAY, the controllers'
 //         congestion control) at two payload sizes; one way is overhead +
 //         bytes / bandwidth, so half the small round trip is the overhead and
 //         the slope between the sizes the bandwidth a message sees; plus bulk
-//         streaming throughput for reference
+//         streaming throughput for reference; every small round trip's half
+//         is a sample of the one-way overhead
+//   processors: sched_getaffinity
+//   CPU per operation kind: a short probe run of the real pair (cpu.hpp),
+//         its own scenario and seed, never a run that validate compares
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "config/scenario.hpp"
+#include "real/cpu.hpp"
+#include "real/real_run.hpp"
 
 namespace mirrorsim::real {
 
@@ -26,6 +41,11 @@ struct DiskCalibration {
   Quantiles small, large;             // pwrite + fdatasync
   double latency_us = 0;              // fitted: fixed part of an I/O
   double bandwidth_mb_per_s = 0;      // fitted: 10^6 bytes/s
+  bool bandwidth_fitted = true;       // false: no slope (see calibrate_disk), a lower bound
+  std::vector<double> write_fixed_us; // each small write less small_bytes / bandwidth
+  Quantiles read_small, read_large;   // O_DIRECT pread
+  double read_bandwidth_mb_per_s = 0; // fitted from the reads
+  std::vector<double> read_fixed_us;  // each small read less small_bytes / bandwidth
 };
 
 struct LinkCalibration {
@@ -34,7 +54,56 @@ struct LinkCalibration {
   double overhead_us = 0;             // fitted: one-way fixed part
   double bandwidth_gbit_per_s = 0;    // fitted: what one message sees
   double bulk_gbit_per_s = 0;         // streaming, for reference
+  bool bandwidth_fitted = true;       // false: no slope, the bulk figure stands in
+  std::vector<double> overhead_samples_us;  // half of each small round trip
 };
+
+// The probe run's shape: the scenario's geometry and first workload's
+// requests (or the quickstart's), at its own rate, seed and duration.
+struct CpuProbeOptions {
+  uint32_t track_bytes = 65536;
+  uint32_t block_bytes = 8192;
+  uint32_t cache_slots = 4096;
+  uint32_t disks = 8;
+  double write_fraction = 0.7;
+  std::string mode = "sync";
+  double rate_iops = 1000;
+  double duration_s = 2;
+  uint64_t seed = 7919;
+  RealOptions real;                   // emulate_link is forced off: the raw link
+};
+// The probe's shape from a scenario (its first volume and workload).
+CpuProbeOptions cpu_probe_for(const Scenario& s);
+std::string cpu_probe_toml(const CpuProbeOptions& o);
+
+struct CpuCalibration {
+  std::string scenario_toml;          // the probe's, resolved
+  double window_s = 0;                // measured
+  uint64_t writes = 0, reads = 0;
+  std::array<CpuStats, 2> cpu;        // R1's, R2's
+};
+CpuCalibration calibrate_cpu(const CpuProbeOptions& o);
+
+// Processors this process may run on (sched_getaffinity).
+uint32_t processors_available();
+
+struct Calibration {
+  std::string host, date, dir;
+  DiskCalibration disk;
+  LinkCalibration link;
+  uint32_t processors = 0;
+  CpuCalibration cpu;
+};
+
+// A quantile table: [probability, value] pairs at p0, p5, …, p95, p99,
+// p99.9, p100 (23 points), probabilities strictly increasing, values
+// non-decreasing, finite and ≥ 0 (the samples are clamped at 0).
+std::vector<std::pair<double, double>> quantile_table(std::vector<double> us);
+// The calibration as scenario keys (calibration.toml), with comment lines
+// saying what was measured and how.
+std::string calibration_toml(const Calibration& c);
+// The text summary `mirrorsim calibrate` prints.
+std::string calibration_text(const Calibration& c);
 
 // `dir`: where the temporary file goes (the run's file system). `ops` per size.
 DiskCalibration calibrate_disk(const std::string& dir, int ops);

@@ -1,0 +1,100 @@
+// `mirrorsim calibrate --out FILE`: every measurement as scenario keys, its
+// quantile tables well formed (read back with toml++ here, as the loader
+// reads them).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+
+#include "config/toml.hpp"
+#include "real/calibrate.hpp"
+#include "tests/cli/run_mirrorsim.hpp"
+
+using namespace mirrorsim;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// A quantile table: [probability, value] pairs, at least 21, probabilities
+// strictly increasing from 0 to 1, values non-decreasing, finite, ≥ 0.
+void check_table(const toml::table& root, const std::string& key) {
+  INFO(key);
+  const toml::node_view<const toml::node> node = root.at_path(key);
+  REQUIRE(node.is_table());
+  const toml::table& t = *node.as_table();
+  CHECK(t["distribution"].value_or(std::string()) == "empirical");
+  const toml::array* q = t["quantiles"].as_array();
+  REQUIRE(q);
+  CHECK(q->size() >= 21);
+  double last_p = -1, last_v = -1;
+  for (const toml::node& row : *q) {
+    const toml::array* pair = row.as_array();
+    REQUIRE(pair);
+    REQUIRE(pair->size() == 2);
+    const auto p = (*pair)[0].value<double>();
+    const auto v = (*pair)[1].value<double>();
+    REQUIRE(p);
+    REQUIRE(v);
+    CHECK(*p > last_p);
+    CHECK(std::isfinite(*v));
+    CHECK(*v >= 0);
+    CHECK(*v >= last_v);
+    last_p = *p;
+    last_v = *v;
+  }
+  CHECK((*q)[0].as_array()->get(0)->value<double>() == 0.0);
+  CHECK(last_p == 1.0);
+}
+
+}  // namespace
+
+TEST_CASE("calibrate --out writes the disk, link, processors and CPU per operation as scenario keys that parse") {
+  const fs::path dir = cli_test::make_temp_dir("calibrate");
+  const fs::path out = dir / "calibration.toml";
+  const auto ran = cli_test::run_mirrorsim(
+      fmt::format("calibrate --dir {} --ops 20 --probe-s 1 --probe-iops 800 --out {}", dir.string(), out.string()), dir);
+  INFO(ran.err);
+  REQUIRE(ran.exit_code == 0);
+  CHECK_THAT(ran.out, Catch::Contains("primary.disk_latency_us=") && Catch::Contains("O_DIRECT pread"));
+  const toml::table root = toml::parse_file(out.string());
+  CHECK(root.at_path("processors.shared").value_or(std::string()) == "controller");
+  for (const std::string side : {"primary", "secondary"}) {
+    check_table(root, side + ".disk_write_us");
+    check_table(root, side + ".disk_read_us");
+    CHECK(root.at_path(side + ".disk_bandwidth_mb_per_s").value_or(0.0) > 0);
+    for (const char* pool : {"front_end", "remote_adapter", "back_end"})
+      CHECK(root.at_path(side + "." + pool + ".processors").value_or(int64_t{0}) == 1);
+    check_table(root, side + ".front_end.write_us");
+    check_table(root, side + ".front_end.read_us");
+    check_table(root, side + ".back_end.destage_us");
+    check_table(root, side + ".back_end.disk_read_us");
+  }
+  // Sync mode: R1 sends copies and receives their acknowledgements, R2 receives them.
+  check_table(root, "primary.remote_adapter.copy_send_us");
+  check_table(root, "primary.remote_adapter.ack_receive_us");
+  check_table(root, "secondary.remote_adapter.copy_receive_us");
+  check_table(root, "link.overhead_us");
+  CHECK(root.at_path("link.bandwidth_gbit_per_s").value_or(0.0) > 0);
+  // The header says what was measured, on which host, when.
+  const std::string text = cli_test::slurp(out);
+  CHECK_THAT(text, Catch::StartsWith("# calibration.toml, written by mirrorsim calibrate on "));
+  CHECK_THAT(text, Catch::Contains("sched_getaffinity") && Catch::Contains("probe run"));
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+TEST_CASE("a quantile table from samples: 23 points at p0, p5 … p95, p99, p99.9, p100, clamped at 0, non-decreasing") {
+  std::vector<double> us;
+  for (int i = 0; i <= 1000; ++i) us.push_back(i - 10.0);  // -10 … 990
+  const auto t = real::quantile_table(us);
+  REQUIRE(t.size() == 23);
+  CHECK(t.front() == std::pair<double, double>{0.0, 0.0});  // -10 clamped
+  CHECK(t[10].first == Approx(0.5));
+  CHECK(t[10].second == Approx(490));
+  CHECK(t[20].first == Approx(0.99));
+  CHECK(t[20].second == Approx(980));
+  CHECK(t[21].second == Approx(989));
+  CHECK(t.back() == std::pair<double, double>{1.0, 990.0});
+  CHECK(real::quantile_table({}).empty());
+}
