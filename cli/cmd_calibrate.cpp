@@ -51,9 +51,9 @@ int calibrate_main(int argc, char** argv) {
                "  bulk {:.1f} Gbit/s\n",
                l.small_bytes, l.small_rtt.p50_us, l.small_rtt.p99_us, l.large_bytes, l.large_rtt.p50_us,
                l.large_rtt.p99_us, l.bulk_gbit_per_s);
-    fmt::print("primary.disk_latency_us={:.1f}\n", d.latency_us);
+    fmt::print("primary.disk_write_us={:.1f}\n", d.latency_us);
     fmt::print("primary.disk_bandwidth_mb_per_s={:.0f}\n", d.bandwidth_mb_per_s);
-    fmt::print("secondary.disk_latency_us={:.1f}\n", d.latency_us);
+    fmt::print("secondary.disk_write_us={:.1f}\n", d.latency_us);
     fmt::print("secondary.disk_bandwidth_mb_per_s={:.0f}\n", d.bandwidth_mb_per_s);
     fmt::print("link.distance_km=0\n");
     fmt::print("link.overhead_us={:.2f}\n", l.overhead_us);
