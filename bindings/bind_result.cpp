@@ -65,6 +65,8 @@ void bind_result(py::module_& m) {
             d["link_utilisation"] = column<double>(r, [](const TimeSample& x) { return x.link_utilisation; });
             d["write_iops"] = column<double>(r, [](const TimeSample& x) { return x.write_iops; });
             d["write_response_mean_ms"] = column<double>(r, [](const TimeSample& x) { return x.write_response_mean_ms; });
+            for (size_t i = 0; i < kProcessorColumns; ++i)
+              d[py::str(processor_column(i))] = column<double>(r, [i](const TimeSample& x) { return x.processor_utilisation[i]; });
             py::list states;
             for (const auto& x : r.timeseries) states.append(x.pair_state);
             d["pair_state"] = states;

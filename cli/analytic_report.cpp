@@ -24,12 +24,24 @@ std::string analytic_report(const Scenario& s, const RunResult& r) {
   std::vector<std::string> global;
   if (!s.failures.empty()) global.push_back("the failure schedule perturbs the steady state the models assume");
   if (s.link.network_model != "cm02") global.push_back("link.network_model lv08 adds SimGrid's TCP factors the models leave out");
-  for (const auto& g : global) out += "  note: " + g + "\n";
 
   const double bw = s.link.bandwidth_gbit_per_s * 1e9 / 8.0;
   const double latency_s = s.link.one_way_latency_us() * 1e-6;
-  const double c1 = s.primary.cache_store_us * 1e-6, c2 = s.secondary.cache_store_us * 1e-6;
+  // The front end's store at R1 and the remote adapter's at R2, at their means.
+  const double c1 = s.primary.front_end_write_us.mean() * 1e-6, c2 = s.secondary.remote_adapter_copy_receive_us.mean() * 1e-6;
+  for (const auto& p : r.processor_pools)
+    if (p.utilisation_mean > 0.05)
+      global.push_back(fmt::format("{} {} processors are {:.0f} % busy: the models leave their queueing out", p.controller,
+                                   p.pool, 100 * p.utilisation_mean));
   const int rt = static_cast<int>(s.link.round_trips_per_write);
+  for (const ControllerScenario* c : {&s.primary, &s.secondary})
+    for (const ServiceTime* t : {&c->front_end_write_us, &c->remote_adapter_copy_receive_us, &c->disk_write_us})
+      if (t->distribution != Distribution::Fixed) {
+        global.push_back("service times vary: the models use their means");
+        goto noted;
+      }
+noted:
+  for (const auto& g : global) out += "  note: " + g + "\n";
 
   // Copies of every volume share the links: Poisson writes spread evenly.
   double writes_per_s = 0;
@@ -104,7 +116,7 @@ std::string analytic_report(const Scenario& s, const RunResult& r) {
     wp_fails.push_back("the volumes are not much larger than the cache (writes hit cached tracks)");
   if (wp_fails.empty() && !s.workloads.empty()) {
     const double block = s.workloads.front().block_bytes;
-    const double service = s.primary.disk_latency_us * 1e-6 + block / (s.primary.disk_bandwidth_mb_per_s * 1e6);
+    const double service = s.primary.disk_write_us.mean() * 1e-6 + block / (s.primary.disk_bandwidth_mb_per_s * 1e6);
     const int slots = static_cast<int>(controller_config(s, Side::A).write_pending_slots_max());
     const WritePendingQueue q = write_pending_queue(writes_per_s, service, slots);
     uint64_t delayed = 0, writes = 0;

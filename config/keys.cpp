@@ -1,6 +1,8 @@
 #include "config/keys.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -233,5 +235,171 @@ const Choice<FailureEvent> kFailureEvents = spelled_by_to_string({
 });
 const Choice<Side> kControllers{{{"R1", Side::A}, {"R2", Side::B}}};
 const Choice<std::string> kNetworkModels{{{"cm02", "cm02"}, {"lv08", "lv08"}}};
+
+}  // namespace mirrorsim::config
+
+namespace mirrorsim::config {
+
+// ---- service times ----------------------------------------------------------
+
+std::string ServiceTimeRule::expected() const {
+  return fmt::format("{} µs, or a table {{ distribution = \"fixed\" | \"exponential\" | \"lognormal\" | \"gamma\" | "
+                     "\"empirical\", ... }}",
+                     range.expected());
+}
+
+namespace {
+
+std::vector<double> samples_from_csv(const std::string& path, const Real& range, size_t max) {
+  const std::string text = read_input_file(path, "a CSV of samples");
+  std::vector<double> samples;
+  size_t line = 0, begin = 0;
+  bool seen_value = false;
+  while (begin <= text.size()) {
+    size_t end = text.find('\n', begin);
+    if (end == std::string::npos) end = text.size();
+    ++line;
+    std::string_view row(text.data() + begin, end - begin);
+    if (!row.empty() && row.back() == '\r') row.remove_suffix(1);
+    const size_t first = row.find_first_not_of(" \t");
+    begin = end + 1;
+    if (first == std::string_view::npos || row[first] == '#') continue;
+    // One number a line; the first column when there are several.
+    std::string_view cell = row.substr(first, row.find(',', first) == std::string_view::npos ? std::string_view::npos
+                                                                                            : row.find(',', first) - first);
+    while (!cell.empty() && (cell.back() == ' ' || cell.back() == '\t')) cell.remove_suffix(1);
+    const std::string cell_text(cell);
+    char* stop = nullptr;
+    errno = 0;
+    const double v = std::strtod(cell_text.c_str(), &stop);
+    const bool number = !cell_text.empty() && stop == cell_text.c_str() + cell_text.size() && errno == 0;
+    if (!number && !seen_value && samples.empty()) {
+      seen_value = true;  // a header line
+      continue;
+    }
+    seen_value = true;
+    if (!number || !range.contains(v))
+      throw ScenarioError(fmt::format("{}:{}:{}", path, line, first + 1),
+                          fmt::format("expected a sample of {} µs, got '{}'", range.expected(), cell_text));
+    if (samples.size() == max)
+      throw ScenarioError(fmt::format("{}:{}:{}", path, line, first + 1), fmt::format("more than {} samples", max));
+    samples.push_back(v);
+  }
+  if (samples.empty()) throw ScenarioError(path, "no samples (one number of µs a line)");
+  return samples;
+}
+
+std::string folder_of(const std::string& source) {
+  const size_t slash = source.rfind('/');
+  return slash == std::string::npos ? "" : source.substr(0, slash + 1);
+}
+
+}  // namespace
+
+ServiceTime ServiceTimeRule::decode(const toml::node& node, const Refusal& refuse) const {
+  if (node.as_integer() || node.as_floating_point()) return ServiceTime::fixed(range.decode(node, refuse));
+  const auto* table = node.as_table();
+  if (!table) refuse(node, expected());
+  static const std::vector<std::string_view> kKeys{"distribution", "mean_us", "cv", "quantiles", "samples_csv"};
+  for (auto&& [k, v] : *table) {
+    if (std::find(kKeys.begin(), kKeys.end(), k.str()) == kKeys.end()) {
+      const auto suggestion = closest(k.str(), kKeys);
+      refuse.origin().fail(k.source(), fmt::format("{}: unknown key '{}' in a service time{}", refuse.key(), k.str(),
+                                                   suggestion ? fmt::format(" (did you mean '{}'?)", *suggestion) : ""));
+    }
+  }
+  static const Choice<Distribution> kDistributions{{{"fixed", Distribution::Fixed},
+                                                    {"exponential", Distribution::Exponential},
+                                                    {"lognormal", Distribution::Lognormal},
+                                                    {"gamma", Distribution::Gamma},
+                                                    {"empirical", Distribution::Empirical}}};
+  const toml::node* kind = table->get("distribution");
+  if (!kind) refuse.origin().fail(table->source(), fmt::format("{}: a service time table needs 'distribution'", refuse.key()));
+  ServiceTime t;
+  t.distribution = kDistributions.decode(*kind, refuse);
+  const toml::node* mean = table->get("mean_us");
+  const toml::node* cv = table->get("cv");
+  const toml::node* quantiles = table->get("quantiles");
+  const toml::node* csv = table->get("samples_csv");
+  auto must = [&](const toml::node* n, std::string_view key, bool wanted) {
+    if (wanted && !n)
+      refuse.origin().fail(table->source(), fmt::format("{}: a {} service time needs '{}'", refuse.key(),
+                                                        to_string(t.distribution), key));
+    if (!wanted && n)
+      refuse.origin().fail(n->source(), fmt::format("{}: '{}' does not apply to a {} service time", refuse.key(), key,
+                                                    to_string(t.distribution)));
+  };
+  const bool empirical = t.distribution == Distribution::Empirical;
+  const bool has_cv = t.distribution == Distribution::Lognormal || t.distribution == Distribution::Gamma;
+  must(mean, "mean_us", !empirical);
+  must(cv, "cv", has_cv);
+  if (empirical) {
+    if (!quantiles && !csv)
+      refuse.origin().fail(table->source(), fmt::format("{}: an empirical service time needs 'quantiles' or 'samples_csv'", refuse.key()));
+    if (quantiles && csv)
+      refuse.origin().fail(csv->source(), fmt::format("{}: 'quantiles' or 'samples_csv', not both", refuse.key()));
+  } else {
+    must(quantiles, "quantiles", false);
+    must(csv, "samples_csv", false);
+  }
+  if (mean) t.mean_us = range.decode(*mean, refuse);
+  if (t.distribution == Distribution::Exponential && t.mean_us == 0) refuse(*mean, "a mean > 0");
+  if (cv) {
+    t.cv = Real{.min = 0, .max = kCvMax}.decode(*cv, refuse);
+    if (t.cv > 0 && t.mean_us == 0) refuse(*mean, "a mean > 0 (a zero mean cannot vary)");
+  }
+  if (quantiles) {
+    const auto* rows = quantiles->as_array();
+    const std::string shape = "an array of [probability, µs] pairs, probabilities rising from 0 to 1";
+    if (!rows || rows->size() < 2 || rows->size() > kQuantilesMax) refuse(*quantiles, shape);
+    for (const auto& row : *rows) {
+      const auto* pair = row.as_array();
+      if (!pair || pair->size() != 2) refuse(row, shape);
+      const double p = Real{.min = 0, .max = 1}.decode(*pair->get(0), refuse);
+      const double us = range.decode(*pair->get(1), refuse);
+      if (!t.quantiles.empty() && p <= t.quantiles.back().first)
+        refuse(*pair->get(0), fmt::format("a probability above {} (rising)", t.quantiles.back().first));
+      if (!t.quantiles.empty() && us < t.quantiles.back().second)
+        refuse(*pair->get(1), fmt::format("a value ≥ {} (a quantile does not fall)", t.quantiles.back().second));
+      t.quantiles.emplace_back(p, us);
+    }
+    if (t.quantiles.front().first != 0) refuse(*rows->get(0), "a first quantile at probability 0");
+    if (t.quantiles.back().first != 1) refuse(*rows->get(rows->size() - 1), "a last quantile at probability 1");
+  }
+  if (csv) {
+    const auto* name = csv->as_string();
+    if (!name || name->get().empty()) refuse(*csv, "a file name");
+    std::string path = name->get();
+    if (path.front() != '/') path = folder_of(refuse.origin().source) + path;
+    try {
+      t.quantiles = quantile_table(samples_from_csv(path, range, kSamplesMax));
+    } catch (const ScenarioError& e) {
+      // Where the CSV is named, then what is wrong in it.
+      refuse.origin().fail(csv->source(), fmt::format("{}: {}", refuse.key(), e.what()));
+    }
+  }
+  return t;
+}
+
+std::string ServiceTimeRule::text(const ServiceTime& t) const {
+  switch (t.distribution) {
+    case Distribution::Fixed: return real_text(t.mean_us);
+    case Distribution::Exponential:
+      return fmt::format("{{ distribution = \"exponential\", mean_us = {} }}", real_text(t.mean_us));
+    case Distribution::Lognormal:
+    case Distribution::Gamma:
+      return fmt::format("{{ distribution = \"{}\", mean_us = {}, cv = {} }}", to_string(t.distribution),
+                         real_text(t.mean_us), real_text(t.cv));
+    case Distribution::Empirical: break;
+  }
+  std::string rows;
+  for (size_t i = 0; i < t.quantiles.size(); ++i)
+    rows += fmt::format("{}[{}, {}]", i ? ", " : "", real_text(t.quantiles[i].first), real_text(t.quantiles[i].second));
+  return fmt::format("{{ distribution = \"empirical\", quantiles = [{}] }}", rows);
+}
+
+const Choice<ProcessorsShared> kProcessorsShared{{{"none", ProcessorsShared::None},
+                                                  {"controller", ProcessorsShared::Controller},
+                                                  {"pair", ProcessorsShared::Pair}}};
 
 }  // namespace mirrorsim::config

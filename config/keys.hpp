@@ -43,6 +43,8 @@ class Refusal {
   Refusal(const Origin& origin, std::string key) : origin_(origin), key_(std::move(key)) {}
   // `at` is the offending node: the value itself, or one element of it.
   [[noreturn]] void operator()(const toml::node& at, std::string_view expected, std::string_view hint = {}) const;
+  const Origin& origin() const { return origin_; }
+  const std::string& key() const { return key_; }
 
  private:
   const Origin& origin_;
@@ -123,7 +125,25 @@ struct AscendingReals {
   std::string text(const std::vector<double>& values) const;
 };
 
+// A service time in µs: a number (fixed), or an inline table naming a
+// distribution — { distribution = "exponential", mean_us = 250 },
+// "lognormal" and "gamma" with mean_us and cv, "empirical" with
+// quantiles = [[probability, us], ...] (0 to 1) or samples_csv = "file"
+// (one number of µs a line, relative to the scenario's folder). The mean
+// and every value lie in `range`.
+struct ServiceTimeRule {
+  Real range;
+  static constexpr double kCvMax = 10;
+  static constexpr size_t kQuantilesMax = 100'000;
+  static constexpr size_t kSamplesMax = 10'000'000;
+
+  std::string expected() const;
+  ServiceTime decode(const toml::node& node, const Refusal& refuse) const;
+  std::string text(const ServiceTime& value) const;
+};
+
 extern const Choice<Mode> kModes;
+extern const Choice<ProcessorsShared> kProcessorsShared;
 extern const Choice<Arrival> kArrivals;
 extern const Choice<AddressPattern> kAddressPatterns;
 extern const Choice<FailureEvent> kFailureEvents;
@@ -145,6 +165,8 @@ inline constexpr Real kIntervalS{.min = limits::kIntervalSMin, .max = limits::kR
 inline constexpr Real kDelayUs{.min = 0, .max = limits::kDelayUsMax};                     // one delay
 inline constexpr Real kDelayMs{.min = 0, .max = limits::kDelayMsMax};
 inline constexpr Real kLinkGbitPerS{.min = limits::kLinkGbitPerSMin, .max = limits::kLinkGbitPerSMax};
+inline const ServiceTimeRule kServiceTimeUs{kDelayUs};
+inline constexpr Integer<uint32_t> kProcessors{.min = 1, .max = limits::kProcessorsMax};
 inline constexpr Real kFraction{.min = 0, .max = 1, .min_open = true};  // of slots or tracks, (0, 1]
 
 // The scalar keys at the top level (the tables are listed in kTopLevelTables).
@@ -153,7 +175,17 @@ void visit_keys(V& v, S& s) {
   // A TOML integer is an int64.
   v("seed", s.seed, Integer<uint64_t>{.max = std::numeric_limits<int64_t>::max()});
   v("duration_s", s.duration_s, kIntervalS);
+  v("processors_shared", s.processors_shared, kProcessorsShared);
 }
+
+// Keys that were renamed, with what replaces them: an old scenario file is
+// told what to write instead of "unknown key".
+inline const std::vector<std::pair<std::string_view, std::string_view>> kRetiredKeys{
+    {"cache_store_us",
+     "cache_store_us is now two keys: front_end_write_us (a host write's cache store, front-end processors) and "
+     "remote_adapter_copy_receive_us (storing a received copy before its answer leaves)"},
+    {"disk_latency_us", "disk_latency_us is now two keys: disk_write_us and disk_read_us"},
+};
 
 inline const std::vector<std::string_view> kTopLevelTables{
     "primary", "secondary", "link", "volume", "workload", "failure", "measurement", "sweep", "check"};
@@ -165,10 +197,23 @@ void visit_keys(V& v, C& c) {
   v("cache_slots", c.cache_slots, Integer<uint32_t>{.min = 1});
   v("track_bytes", c.track_bytes, Integer<uint32_t>{.min = limits::kTrackBytesMin, .max = limits::kTrackBytesMax});
   v("write_pending_limit", c.write_pending_limit, kFraction);
-  v("cache_store_us", c.cache_store_us, kDelayUs);
   v("cache_nonvolatile", c.cache_nonvolatile, Flag{});
+  v("front_end_processors", c.front_end_processors, kProcessors);
+  v("front_end_write_us", c.front_end_write_us, kServiceTimeUs);
+  v("front_end_read_us", c.front_end_read_us, kServiceTimeUs);
+  v("front_end_per_kib_us", c.front_end_per_kib_us, kDelayUs);
+  v("remote_adapter_processors", c.remote_adapter_processors, kProcessors);
+  v("remote_adapter_copy_send_us", c.remote_adapter_copy_send_us, kServiceTimeUs);
+  v("remote_adapter_copy_receive_us", c.remote_adapter_copy_receive_us, kServiceTimeUs);
+  v("remote_adapter_ack_receive_us", c.remote_adapter_ack_receive_us, kServiceTimeUs);
+  v("remote_adapter_per_kib_us", c.remote_adapter_per_kib_us, kDelayUs);
+  v("back_end_processors", c.back_end_processors, kProcessors);
+  v("back_end_destage_us", c.back_end_destage_us, kServiceTimeUs);
+  v("back_end_disk_read_us", c.back_end_disk_read_us, kServiceTimeUs);
+  v("back_end_per_kib_us", c.back_end_per_kib_us, kDelayUs);
   v("disks", c.disks, Integer<uint32_t>{.min = 1});
-  v("disk_latency_us", c.disk_latency_us, kDelayUs);
+  v("disk_write_us", c.disk_write_us, kServiceTimeUs);
+  v("disk_read_us", c.disk_read_us, kServiceTimeUs);
   v("disk_bandwidth_mb_per_s", c.disk_bandwidth_mb_per_s,
     Real{.min = limits::kDiskMbPerSMin, .max = limits::kDiskMbPerSMax});
   v("destages_per_disk_max", c.destages_per_disk_max, Integer<uint32_t>{.min = 1});
@@ -180,7 +225,7 @@ void visit_keys(V& v, C& c) {
 template <class V, Either<LinkScenario> L>
 void visit_keys(V& v, L& l) {
   v("distance_km", l.distance_km, Real{.min = 0, .max = limits::kDistanceKmMax});
-  v("overhead_us", l.overhead_us, kDelayUs);
+  v("overhead_us", l.overhead_us, kServiceTimeUs);
   v("bandwidth_gbit_per_s", l.bandwidth_gbit_per_s, kLinkGbitPerS);
   v("links", l.links, Integer<uint32_t>{.min = 1});
   v("round_trips_per_write", l.round_trips_per_write, Integer<uint32_t>{.min = 1, .max = 2});

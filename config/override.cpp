@@ -78,6 +78,9 @@ std::string example_key(const Scenario& s, std::string_view table) {
 
 [[noreturn]] void unknown_key(std::string_view dotted, std::optional<std::string> suggestion, const std::string& where) {
   std::string message = fmt::format("unknown key '{}'", dotted);
+  const std::string_view last = dotted.substr(dotted.rfind('.') == std::string_view::npos ? 0 : dotted.rfind('.') + 1);
+  for (const auto& [old, instead] : kRetiredKeys)
+    if (last == old) throw ScenarioError(where, fmt::format("{}: {}", message, instead));
   if (suggestion) message += fmt::format(" (did you mean '{}'?)", *suggestion);
   throw ScenarioError(where, message);
 }

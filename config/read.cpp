@@ -33,6 +33,8 @@ class Section {
         first = &key;
     }
     if (!first) return;
+    for (const auto& [old, instead] : kRetiredKeys)
+      if (first->str() == old) origin_.fail(first->source(), fmt::format("unknown key '{}' {}: {}", old, label_, instead));
     std::string message = fmt::format("unknown key '{}' {}", first->str(), label_);
     if (const auto suggestion = closest(first->str(), known)) message += fmt::format(" (did you mean '{}'?)", *suggestion);
     origin_.fail(first->source(), message);

@@ -69,14 +69,13 @@ uint64_t total_tracks(const Scenario& s) {
 // The shortest a request of `w` can take, in seconds: the front end's cache
 // store, and for a synchronous write the round trips to the secondary.
 double shortest_response_s(const Scenario& s, const WorkloadScenario& w) {
-  const double store_s = s.primary.cache_store_us * 1e-6;
   double shortest = std::numeric_limits<double>::infinity();
-  if (w.write_fraction < 1) shortest = store_s;  // a read hit
+  if (w.write_fraction < 1) shortest = s.primary.front_end_read().mean() * 1e-6;  // a read hit
   if (w.write_fraction > 0) {
-    double write_s = store_s;
+    double write_s = s.primary.front_end_write_us.mean() * 1e-6;
     if (s.volumes[w.volume_index].mode == Mode::Sync)
       write_s += s.link.round_trips_per_write * 2 * s.link.one_way_latency_us() * 1e-6 +
-                 s.secondary.cache_store_us * 1e-6;
+                 s.secondary.remote_adapter_copy_receive_us.mean() * 1e-6;
     shortest = std::min(shortest, write_s);
   }
   return shortest;
@@ -86,7 +85,8 @@ double shortest_response_s(const Scenario& s, const WorkloadScenario& w) {
 // synchronous writes with a disk access.
 double residence_s(const Scenario& s, const WorkloadScenario& w) {
   const double bits = 8.0 * w.block_bytes;
-  const double unloaded = (s.primary.cache_store_us + s.secondary.cache_store_us + s.primary.disk_latency_us +
+  const double unloaded = (s.primary.front_end_write_us.mean() + s.secondary.remote_adapter_copy_receive_us.mean() +
+                           s.primary.disk_write_us.mean() +
                            s.link.round_trips_per_write * 2 * s.link.one_way_latency_us()) *
                               1e-6 +
                           bits / (s.link.bandwidth_gbit_per_s * 1e9) + w.block_bytes / (s.primary.disk_bandwidth_mb_per_s * 1e6);
@@ -191,8 +191,8 @@ void check_resources(const Scenario& s, const ResourceLimits& limits, Driver dri
     const WorkloadScenario& w = s.workloads[i];
     if (w.arrival == Arrival::Closed && !(w.think_us * 1e-6 + shortest_response_s(s, w) > 0))
       throw ResourceError(s.source, fmt::format("workload.{}: a closed workload whose requests take no simulated time "
-                                                "(think_us = 0, primary.cache_store_us = 0{}) reissues them at the same "
-                                                "instant forever; give think_us or primary.cache_store_us a value",
+                                                "(think_us = 0, primary.front_end_write_us = 0{}) reissues them at the "
+                                                "same instant forever; give think_us or primary.front_end_write_us a value",
                                                 i, w.write_fraction > 0 ? ", writes acknowledged at the cache store" : ""));
   }
   // Memory first: what would end the process before it learns anything.

@@ -60,7 +60,7 @@ struct OpenFile {
 
 }  // namespace
 
-Scenario load_scenario_file(const std::string& path) {
+std::string read_input_file(const std::string& path, std::string_view what) {
   // The C library would end the path at the NUL and open another file.
   if (path.find('\0') != std::string::npos)
     throw ScenarioError(shown_path(path), "a path cannot contain a NUL character");
@@ -73,16 +73,16 @@ Scenario load_scenario_file(const std::string& path) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw ScenarioError(path, fmt::format("cannot read: {}", std::strerror(errno)));
   if (!S_ISREG(st.st_mode)) {
-    const char* what = S_ISDIR(st.st_mode)    ? "a directory"
+    const char* kind = S_ISDIR(st.st_mode)    ? "a directory"
                        : S_ISFIFO(st.st_mode) ? "a FIFO"
                        : S_ISCHR(st.st_mode)  ? "a character device"
                        : S_ISBLK(st.st_mode)  ? "a block device"
                        : S_ISSOCK(st.st_mode) ? "a socket"
                                               : "not a regular file";
-    throw ScenarioError(path, fmt::format("cannot read: {}; a scenario is a regular file", what));
+    throw ScenarioError(path, fmt::format("cannot read: {}; {} is a regular file", kind, what));
   }
   const auto too_large = [&](uintmax_t bytes) {
-    return ScenarioError(path, fmt::format("{} bytes: a scenario file is at most {} bytes ({} MiB)", bytes,
+    return ScenarioError(path, fmt::format("{} bytes: {} is at most {} bytes ({} MiB)", bytes, what,
                                            kScenarioFileBytesMax, kScenarioFileBytesMax >> 20));
   };
   if (static_cast<uintmax_t>(st.st_size) > kScenarioFileBytesMax) throw too_large(static_cast<uintmax_t>(st.st_size));
@@ -101,7 +101,46 @@ Scenario load_scenario_file(const std::string& path) {
     used += static_cast<size_t>(n);
   }
   text.resize(used);
-  return parse_scenario(text, path);
+  return text;
+}
+
+Scenario load_scenario_file(const std::string& path) {
+  return parse_scenario(read_input_file(path, "a scenario"), path);
+}
+
+std::string_view to_string(ProcessorsShared p) {
+  switch (p) {
+    case ProcessorsShared::None: return "none";
+    case ProcessorsShared::Controller: return "controller";
+    case ProcessorsShared::Pair: return "pair";
+  }
+  return "?";
+}
+
+ProcessorPlan processor_plan(const Scenario& s) {
+  ProcessorPlan plan;
+  for (int side = 0; side < 2; ++side) {
+    const ControllerScenario& c = side == 0 ? s.primary : s.secondary;
+    const std::array<uint32_t, 3> sizes{c.front_end_processors, c.remote_adapter_processors, c.back_end_processors};
+    for (int pool = 0; pool < 3; ++pool) {
+      const size_t k = static_cast<size_t>(3 * side + pool);
+      switch (s.processors_shared) {
+        case ProcessorsShared::None:
+          plan.group[k] = static_cast<uint32_t>(k);
+          plan.processors.push_back(sizes[static_cast<size_t>(pool)]);
+          break;
+        case ProcessorsShared::Controller:
+          plan.group[k] = static_cast<uint32_t>(side);
+          if (pool == 0) plan.processors.push_back(c.front_end_processors);
+          break;
+        case ProcessorsShared::Pair:
+          plan.group[k] = 0;
+          if (k == 0) plan.processors.push_back(s.primary.front_end_processors);
+          break;
+      }
+    }
+  }
+  return plan;
 }
 
 ControllerConfig controller_config(const Scenario& s, Side side) {

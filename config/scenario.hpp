@@ -7,6 +7,7 @@
 // ScenarioError naming file:line:col, never a silent default.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -16,6 +17,7 @@
 
 #include "model/config.hpp"
 #include "model/types.hpp"
+#include "service/service_time.hpp"
 
 namespace mirrorsim {
 
@@ -32,32 +34,62 @@ class ScenarioError : public std::runtime_error {
   std::string where_;
 };
 
+// What a controller's processors share (scenarios/README.md, "Processors").
+enum class ProcessorsShared : uint8_t {
+  None,        // each controller has its three pools
+  Controller,  // one pool of front_end_processors serves a controller's three kinds of work (one event loop)
+  Pair,        // one pool of the primary's front_end_processors serves both controllers (one machine)
+};
+std::string_view to_string(ProcessorsShared);  // "none", "controller", "pair"
+
 struct ControllerScenario {
   uint32_t cache_slots = 65536;
   uint32_t track_bytes = 65536;
   double write_pending_limit = 0.8;  // fraction of slots that may hold WP data, (0, 1]
-  double cache_store_us = 50;        // service time of a cache store (host write, copy at R2, read hit)
   bool cache_nonvolatile = true;     // battery-backed: slots and WP indicators survive a crash
+  // Processors: three pools, each of `processors` serving its work FIFO; a
+  // demand is its service time plus per_kib_us for each KiB it moves.
+  // front end (host adapters): a host write's cache store, a host read
+  uint32_t front_end_processors = 16;
+  ServiceTime front_end_write_us = ServiceTime::fixed(50);
+  std::optional<ServiceTime> front_end_read_us;  // default: front_end_write_us
+  double front_end_per_kib_us = 0;
+  // remote adapters: sending a copy or command; receiving one, storing it
+  // and answering (before the answer leaves); receiving an answer
+  uint32_t remote_adapter_processors = 8;
+  ServiceTime remote_adapter_copy_send_us = ServiceTime::fixed(0);
+  ServiceTime remote_adapter_copy_receive_us = ServiceTime::fixed(50);
+  ServiceTime remote_adapter_ack_receive_us = ServiceTime::fixed(0);
+  double remote_adapter_per_kib_us = 0;
+  // back end (disk adapters): a destage, a disk read, before the disk
+  uint32_t back_end_processors = 8;
+  ServiceTime back_end_destage_us = ServiceTime::fixed(0);
+  ServiceTime back_end_disk_read_us = ServiceTime::fixed(0);
+  double back_end_per_kib_us = 0;
+  // disks: a FIFO server each, fixed part + bytes / bandwidth
   uint32_t disks = 8;
-  double disk_latency_us = 200;      // fixed part of every disk I/O
+  ServiceTime disk_write_us = ServiceTime::fixed(200);
+  ServiceTime disk_read_us = ServiceTime::fixed(200);
   double disk_bandwidth_mb_per_s = 500;  // per disk, MB = 10^6 bytes
   uint32_t destages_per_disk_max = 32;
   uint32_t copies_in_flight_max = 256;
   double disk_retry_ms = 1;          // wait before retrying a failed disk I/O
 
+  const ServiceTime& front_end_read() const { return front_end_read_us ? *front_end_read_us : front_end_write_us; }
   bool operator==(const ControllerScenario&) const = default;
 };
 
 struct LinkScenario {
   double distance_km = 100;          // one-way propagation at 5 us/km
-  double overhead_us = 20;           // adapters and switches, each direction
+  ServiceTime overhead_us = ServiceTime::fixed(20);  // adapters and switches, each direction
   double bandwidth_gbit_per_s = 10;  // per link, Gbit = 10^9 bits
   uint32_t links = 2;
   uint32_t round_trips_per_write = 1;  // 1 = single-round-trip protocol, 2 = plain FCP (XFER_RDY)
   double failure_detection_ms = 50;  // until the controllers notice a cut link or a dead peer
   std::string network_model = "cm02";  // "cm02": latency + size/bandwidth; "lv08": SimGrid's TCP-flavoured default
 
-  double one_way_latency_us() const { return 5.0 * distance_km + overhead_us; }
+  // Unloaded, with the overhead's mean.
+  double one_way_latency_us() const { return 5.0 * distance_km + overhead_us.mean(); }
   bool operator==(const LinkScenario&) const = default;
 };
 
@@ -154,6 +186,7 @@ struct Scenario {
   std::string source;  // the file it came from, or a name given to parse_scenario
   uint64_t seed = 1;
   double duration_s = 10;  // hosts issue I/O from 0 to duration_s (simulated)
+  ProcessorsShared processors_shared = ProcessorsShared::None;
   ControllerScenario primary;    // R1 = side A
   ControllerScenario secondary;  // R2 = side B
   LinkScenario link;
@@ -179,6 +212,10 @@ inline constexpr uintmax_t kScenarioFileBytesMax = uintmax_t{16} << 20;
 // Refuses a path with a NUL in it, what is not a regular file (without
 // blocking on a FIFO) and files above kScenarioFileBytesMax.
 Scenario load_scenario_file(const std::string& path);
+// The same checks for any input file the loader reads (a CSV of samples, a
+// calibration): the whole file, or ScenarioError naming `path`; `what` names
+// the kind in messages ("a scenario").
+std::string read_input_file(const std::string& path, std::string_view what);
 Scenario parse_scenario(std::string_view toml_text, std::string source_name);
 
 // Dotted keys address any value: "link.distance_km", "primary.cache_slots",
@@ -213,6 +250,18 @@ std::optional<std::vector<std::string>> range_values(std::string_view text);
 // TOML text of the value; "" for an optional key that is not set (e.g.
 // workload.0.stop_s, or any check.* key without a [check] table).
 std::string get_value(const Scenario& s, std::string_view dotted_key);
+
+// Which processors serve each kind of work: for each controller (R1, R2)
+// and pool (front_end, remote_adapter, back_end), index k = 3·side + pool,
+// the group of processors it queues for; groups are numbered from 0 and
+// `processors[g]` is the size of group g. With processors_shared = "none"
+// there are six groups, "controller" two (each controller's
+// front_end_processors), "pair" one (the primary's front_end_processors).
+struct ProcessorPlan {
+  std::array<uint32_t, 6> group{};
+  std::vector<uint32_t> processors;
+};
+ProcessorPlan processor_plan(const Scenario& s);
 
 // The model's view of one side's controller.
 ControllerConfig controller_config(const Scenario& s, Side side);

@@ -32,6 +32,25 @@ double md1_sojourn_s(double lambda, double service_s) {
   return rho < 1 ? service_s + rho * service_s / (2 * (1 - rho)) : kInfinity;
 }
 
+double erlang_c_probability(double lambda, double service_s, int c) {
+  const double a = lambda * service_s;  // offered load, Erlangs
+  if (a >= c) return 1;
+  // Σ a^k/k! for k < c, and a^c/c!, by recurrence (no factorials overflow).
+  double term = 1, sum = 0;
+  for (int k = 0; k < c; ++k) {
+    sum += term;
+    term *= a / (k + 1);
+  }
+  const double last = term * c / (c - a);
+  return last / (sum + last);
+}
+
+double mmc_wait_s(double lambda, double service_s, int c) {
+  const double a = lambda * service_s;
+  if (a >= c) return kInfinity;
+  return erlang_c_probability(lambda, service_s, c) * service_s / (c - a);
+}
+
 double mm1k_blocking(double rho, int capacity) {
   if (std::abs(rho - 1) < 1e-12) return 1.0 / (capacity + 1);
   return (1 - rho) * std::pow(rho, capacity) / (1 - std::pow(rho, capacity + 1));

@@ -29,6 +29,10 @@ double unloaded_async_write_s(const UnloadedWrite& w);  // acknowledged at the c
 // Infinite when rho ≥ 1.
 double mm1_sojourn_s(double arrival_per_s, double service_s);
 double md1_sojourn_s(double arrival_per_s, double service_s);
+// M/M/c (Erlang C): the probability that an arrival waits, and the mean
+// wait before service, seconds (infinite when λ·S ≥ c).
+double erlang_c_probability(double arrival_per_s, double service_s, int servers);
+double mmc_wait_s(double arrival_per_s, double service_s, int servers);
 // M/M/1/K: probability that an arrival finds the system full.
 double mm1k_blocking(double rho, int capacity);
 

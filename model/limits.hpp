@@ -34,6 +34,7 @@ inline constexpr double kLinkGbitPerSMin = 1e-6;  // 1 kbit/s: a 16 MiB track in
 inline constexpr double kLinkGbitPerSMax = 1e5;   // 100 Tbit/s
 inline constexpr double kDiskMbPerSMin = 1e-3;    // 1 kB/s: a 16 MiB track in 4.7 hours
 inline constexpr double kDiskMbPerSMax = 1e7;     // 10 TB/s
+inline constexpr uint32_t kProcessorsMax = 4096;  // per pool: a pool is one set of FIFO servers, heap-ordered
 
 // ---- rates ----------------------------------------------------------------------
 // A Poisson gap is at most 37 mean gaps (-ln 2^-53); at 10^-6 IOPS that is

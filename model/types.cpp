@@ -12,6 +12,15 @@ void time_out_of_range(double value, const char* unit) {
 
 std::string_view to_string(Side s) { return s == Side::A ? "R1" : "R2"; }
 
+std::string_view to_string(Pool p) {
+  switch (p) {
+    case Pool::FrontEnd: return "front_end";
+    case Pool::RemoteAdapter: return "remote_adapter";
+    case Pool::BackEnd: return "back_end";
+  }
+  return "?";
+}
+
 std::string_view to_string(Role r) { return r == Role::Primary ? "primary" : "secondary"; }
 
 std::string_view to_string(Mode m) {

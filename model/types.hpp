@@ -105,7 +105,14 @@ enum class FailureEvent : uint8_t {
   Suspend,        // operator, at the current primary
   Resume,
 };
+// A controller's processor pools (service/processor_pool.hpp): host I/O,
+// the link's messages, the disks' I/O.
+enum class Pool : uint8_t { FrontEnd, RemoteAdapter, BackEnd };
+inline constexpr int kPools = 3;
+inline constexpr int index_of(Pool p) { return static_cast<int>(p); }
+
 std::string_view to_string(FailureEvent);
+std::string_view to_string(Pool);  // "front_end", "remote_adapter", "back_end"
 
 std::string_view to_string(Side);
 std::string_view to_string(Role);

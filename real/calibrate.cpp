@@ -154,6 +154,7 @@ DiskCalibration calibrate_disk(const std::string& dir, int ops) {
   bool read_fitted = false;
   const double read_slope_us_per_byte = slope(d.read_small, d.read_large, &read_fitted);
   d.read_bandwidth_mb_per_s = 1.0 / read_slope_us_per_byte;
+  d.read_latency_us = std::max(0.0, d.read_small.p50_us - d.small_bytes * slope_us_per_byte);
   // The fixed parts: what the model adds bytes / bandwidth to (one
   // bandwidth key for both: the writes', which the destages are).
   for (double us : small_us) d.write_fixed_us.push_back(std::max(0.0, us - d.small_bytes * slope_us_per_byte));
@@ -506,10 +507,11 @@ std::string calibration_text(const Calibration& c) {
       t += "\n";
     }
   }
-  t += fmt::format("primary.disk_latency_us={:.1f}\n", d.latency_us);
-  t += fmt::format("primary.disk_bandwidth_mb_per_s={:.0f}\n", d.bandwidth_mb_per_s);
-  t += fmt::format("secondary.disk_latency_us={:.1f}\n", d.latency_us);
-  t += fmt::format("secondary.disk_bandwidth_mb_per_s={:.0f}\n", d.bandwidth_mb_per_s);
+  for (const char* side : {"primary", "secondary"}) {
+    t += fmt::format("{}.disk_write_us={:.1f}\n", side, d.latency_us);
+    t += fmt::format("{}.disk_read_us={:.1f}\n", side, d.read_latency_us);
+    t += fmt::format("{}.disk_bandwidth_mb_per_s={:.0f}\n", side, d.bandwidth_mb_per_s);
+  }
   t += "link.distance_km=0\n";
   t += fmt::format("link.overhead_us={:.2f}\n", l.overhead_us);
   t += fmt::format("link.bandwidth_gbit_per_s={:.2f}\n", l.bandwidth_gbit_per_s);

@@ -45,6 +45,7 @@ struct DiskCalibration {
   std::vector<double> write_fixed_us; // each small write less small_bytes / bandwidth
   Quantiles read_small, read_large;   // O_DIRECT pread
   double read_bandwidth_mb_per_s = 0; // fitted from the reads
+  double read_latency_us = 0;         // the small reads' median less its bytes / (the writes') bandwidth
   std::vector<double> read_fixed_us;  // each small read less small_bytes / bandwidth
 };
 

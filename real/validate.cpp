@@ -111,7 +111,7 @@ Validation validate(const Scenario& in, const ValidateOptions& o) {
   v.disk = calibrate_disk(disk_dir, o.calibration_ops);
   v.link = calibrate_link(o.calibration_ops * 10);
   for (const char* side : {"primary", "secondary"}) {
-    set(s, std::string(side) + ".disk_latency_us", num(v.disk.latency_us));
+    set(s, std::string(side) + ".disk_write_us", num(v.disk.latency_us));
     set(s, std::string(side) + ".disk_bandwidth_mb_per_s", num(v.disk.bandwidth_mb_per_s));
   }
   set(s, "link.distance_km", "0");
@@ -129,8 +129,8 @@ Validation validate(const Scenario& in, const ValidateOptions& o) {
   const double link_us = rt * 2 * v.link.overhead_us + (64.0 + block) * us_per_byte + (2.0 * rt - 1) * 64 * us_per_byte;
   v.cache_store_r1_us = r1_us;
   v.cache_store_r2_us = std::max(0.0, (sync_us - r1_us - link_us) / rt);
-  set(s, "primary.cache_store_us", num(v.cache_store_r1_us));
-  set(s, "secondary.cache_store_us", num(v.cache_store_r2_us));
+  set(s, "primary.front_end_write_us", num(v.cache_store_r1_us));
+  set(s, "secondary.remote_adapter_copy_receive_us", num(v.cache_store_r2_us));
   v.scenario = s;
 
   v.real = run_real(s, real);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "model/pair.hpp"
 
 namespace mirrorsim {
@@ -33,6 +35,8 @@ RunMetrics::RunMetrics(const Scenario& s, Window w, const Controller& a, const C
     tracks += v.tracks;
   }
   wp_since_ns_.assign(tracks, kNotWritePending);
+  plan_ = processor_plan(s);
+  group_offered_s_.assign(plan_.processors.size(), 0);
   occupancy_last_ = w.origin;
   next_sample_ = w.origin + interval_;
 }
@@ -166,6 +170,40 @@ void RunMetrics::disk_busy_in_window(Side side, uint32_t disk, double busy_s) {
   if (disk < busy.size()) busy[disk] += busy_s;
 }
 
+void RunMetrics::processor_work(Side side, Pool pool, Time arrived, Time start, Time end, uint32_t queue_length) {
+  const size_t k = static_cast<size_t>(3 * index_of(side) + index_of(pool));
+  PoolWork& w = pool_work_[k];
+  if (start >= w_.warmup_end && start < w_.duration_end) {
+    ++w.operations;
+    w.wait_s += (start - arrived).s();
+  }
+  w.busy_s += clipped_s(start, end);
+  if (arrived >= w_.warmup_end && arrived < w_.duration_end) {
+    group_offered_s_[plan_.group[k]] += (end - start).s();
+    w.queue_length_peak = std::max<uint64_t>(w.queue_length_peak, queue_length);
+  }
+  if (end <= start) return;
+  // Spans arrive in start order from a FIFO pool; keep them so from any driver.
+  auto at = w.spans.end();
+  while (at != w.spans.begin() && std::prev(at)->first > start) --at;
+  w.spans.insert(at, {start, end});
+}
+
+void RunMetrics::processors(Side side, Pool pool, uint32_t processors) {
+  plan_.processors[plan_.group[static_cast<size_t>(3 * index_of(side) + index_of(pool))]] = processors;
+}
+
+double RunMetrics::interval_busy_s(PoolWork& w, Time from, Time to) {
+  double busy = 0;
+  for (auto it = w.spans.begin(); it != w.spans.end() && it->first < to;) {
+    const Time a = std::max(it->first, from), b = std::min(it->second, to);
+    if (b > a) busy += (b - a).s();
+    if (it->second <= to) it = w.spans.erase(it);
+    else ++it;
+  }
+  return busy;
+}
+
 void RunMetrics::link_bandwidth(Time now, double bytes_per_s) {
   advance(now);
   link_bytes_per_s_ = bytes_per_s;
@@ -198,6 +236,13 @@ void RunMetrics::sample(Time at) {
   t.write_response_mean_ms =
       interval_writes_ ? interval_write_response_ns_ / static_cast<double>(interval_writes_) / 1e6 : 0;
   t.pair_state = p.crashed() ? "crashed" : std::string(to_string(p.pair_state()));
+  const Time begin = at - interval_;
+  const bool in_window = begin >= w_.warmup_end && at <= w_.duration_end;
+  for (size_t k = 0; k < pool_work_.size(); ++k) {
+    const double u = interval_busy_s(pool_work_[k], begin, at) / (plan_.processors[plan_.group[k]] * interval_s);
+    t.processor_utilisation[k] = u;
+    if (in_window) pool_work_[k].interval_busy_max = std::max(pool_work_[k].interval_busy_max, u);
+  }
   samples_.push_back(std::move(t));
   interval_link_busy_s_ = {};
   interval_writes_ = 0;
@@ -239,6 +284,27 @@ void RunMetrics::finish(Time end, RunResult& r) {
     (i == 0 ? r.disk_utilisation_R1_max : r.disk_utilisation_R2_max) = mx;
     r.copies_sent += copies_sent_[i].total;
     r.disk_io_errors += disk_io_errors_[i].total;
+  }
+  for (size_t k = 0; k < pool_work_.size(); ++k) {
+    const PoolWork& w = pool_work_[k];
+    const uint32_t g = plan_.group[k];
+    ProcessorPoolResult p;
+    p.controller = std::string(to_string(k < 3 ? Side::A : Side::B));
+    p.pool = std::string(to_string(static_cast<Pool>(k % 3)));
+    p.processors = plan_.processors[g];
+    for (size_t o = 0; o < pool_work_.size(); ++o)
+      if (o != k && plan_.group[o] == g)
+        p.shared_with += fmt::format("{}{} {}", p.shared_with.empty() ? "" : ", ", to_string(o < 3 ? Side::A : Side::B),
+                                     to_string(static_cast<Pool>(o % 3)));
+    p.operations = w.operations;
+    p.busy_s = w.busy_s;
+    p.utilisation_mean = w.busy_s / (p.processors * measured_s_);
+    p.utilisation_max = w.interval_busy_max;
+    p.wait_mean_ms = w.operations ? w.wait_s / static_cast<double>(w.operations) * 1e3 : 0;
+    p.queue_length_peak = w.queue_length_peak;
+    p.offered_load = group_offered_s_[g] / (p.processors * measured_s_);
+    p.saturated = p.offered_load >= 1;
+    r.processor_pools.push_back(std::move(p));
   }
   r.resyncs = resyncs_;
   for (const LossEvent& l : invariants_.losses()) {

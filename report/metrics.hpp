@@ -9,6 +9,7 @@
 #pragma once
 
 #include <array>
+#include <deque>
 #include <climits>
 #include <cstdint>
 #include <span>
@@ -55,6 +56,13 @@ class RunMetrics {
   // ... or, where only totals are known (the real devices), this much of
   // the measured window.
   void disk_busy_in_window(Side side, uint32_t disk, double busy_s);
+  // A piece of work of `pool` at `side` arrived at `arrived`, waited behind
+  // `queue_length` others, and held one processor from `start` to `end`
+  // (the simulator's pools; the real devices: a step's CPU time, no wait).
+  void processor_work(Side side, Pool pool, Time arrived, Time start, Time end, uint32_t queue_length);
+  // The processors serving `pool` at `side` are `processors` (the scenario's
+  // plan unless a driver knows better: the real devices' one thread).
+  void processors(Side side, Pool pool, uint32_t processors);
   // The bandwidth of each link from `now` on (a link-degrade).
   void link_bandwidth(Time now, double bytes_per_s);
 
@@ -125,6 +133,18 @@ class RunMetrics {
   std::array<double, 2> link_busy_s_{};  // per sending side, in the measured window
   std::array<std::vector<double>, 2> disk_busy_s_;
   std::array<Counted, 2> copies_sent_, disk_io_errors_;
+
+  // processors: per controller and pool (k = 3·side + pool), per group
+  struct PoolWork {
+    uint64_t operations = 0;
+    double busy_s = 0, wait_s = 0, interval_busy_max = 0;
+    uint64_t queue_length_peak = 0;
+    std::deque<std::pair<Time, Time>> spans;  // busy spans not yet sampled, by start
+  };
+  ProcessorPlan plan_;
+  std::array<PoolWork, 6> pool_work_;
+  std::vector<double> group_offered_s_;
+  double interval_busy_s(PoolWork& w, Time from, Time to);
 
   // the interval being sampled
   Time next_sample_;

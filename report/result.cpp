@@ -72,6 +72,21 @@ nlohmann::json to_json(const RunResult& r) {
   m["disk_utilisation_R1_max"] = r.disk_utilisation_R1_max;
   m["disk_utilisation_R2_mean"] = r.disk_utilisation_R2_mean;
   m["disk_utilisation_R2_max"] = r.disk_utilisation_R2_max;
+  nlohmann::json pools = nlohmann::json::array();
+  for (const auto& p : r.processor_pools)
+    pools.push_back({{"controller", p.controller},
+                     {"pool", p.pool},
+                     {"processors", p.processors},
+                     {"shared_with", p.shared_with},
+                     {"operations", p.operations},
+                     {"busy_s", p.busy_s},
+                     {"utilisation_mean", p.utilisation_mean},
+                     {"utilisation_max", p.utilisation_max},
+                     {"wait_mean_ms", p.wait_mean_ms},
+                     {"queue_length_peak", p.queue_length_peak},
+                     {"offered_load", p.offered_load},
+                     {"saturated", p.saturated}});
+  m["processor_pools"] = pools;
   m["copies_sent"] = r.copies_sent;
   m["disk_io_errors"] = r.disk_io_errors;
   nlohmann::json rs = nlohmann::json::array();
@@ -142,6 +157,10 @@ std::vector<std::pair<std::string, double>> summary_metrics(const RunResult& r) 
   add("link_utilisation_R2_to_R1_mean", r.link_utilisation_R2_to_R1_mean);
   add("disk_utilisation_R1_mean", r.disk_utilisation_R1_mean);
   add("disk_utilisation_R2_mean", r.disk_utilisation_R2_mean);
+  for (const auto& p : r.processor_pools) {
+    add(fmt::format("{}_utilisation_{}_mean", p.pool, p.controller), p.utilisation_mean);
+    add(fmt::format("{}_wait_{}_mean_ms", p.pool, p.controller), p.wait_mean_ms);
+  }
   double resync_s = 0;
   for (const auto& x : r.resyncs)
     if (x.end_s) resync_s += *x.end_s - x.start_s;
@@ -181,6 +200,14 @@ std::string summary_text(const RunResult& r) {
   s += fmt::format("  disk utilisation  R1 mean {:.1f} % max {:.1f} %   R2 mean {:.1f} % max {:.1f} %\n",
                    100 * r.disk_utilisation_R1_mean, 100 * r.disk_utilisation_R1_max, 100 * r.disk_utilisation_R2_mean,
                    100 * r.disk_utilisation_R2_max);
+  for (const auto& p : r.processor_pools) {
+    if (p.operations == 0 && p.busy_s == 0) continue;
+    s += fmt::format("  {} {:<14} {:>3} processors  utilisation mean {:.1f} % max {:.1f} %   wait mean {:.3f} ms, "
+                     "queue peak {}{}{}\n",
+                     p.controller, p.pool, p.processors, 100 * p.utilisation_mean, 100 * p.utilisation_max,
+                     p.wait_mean_ms, p.queue_length_peak, p.shared_with.empty() ? "" : " (shared with " + p.shared_with + ")",
+                     p.saturated ? fmt::format("   SATURATED: offered load {:.2f} × its processors", p.offered_load) : "");
+  }
   s += fmt::format("  data at risk (RPO)  writes_at_risk_peak {}, bytes_at_risk_peak {}\n", r.writes_at_risk_peak,
                    r.bytes_at_risk_peak);
   if (r.resyncs.empty()) s += "  resyncs: none\n";
@@ -200,14 +227,23 @@ std::string summary_text(const RunResult& r) {
   return s;
 }
 
+std::string processor_column(size_t i) {
+  return fmt::format("{}_utilisation_{}", to_string(static_cast<Pool>(i % kPools)), i < kPools ? "R1" : "R2");
+}
+
 std::string timeseries_csv(const RunResult& r) {
   std::string s =
       "t_s,remote_wp_tracks,local_wp_slots,invalid_remote_tracks,delayed_writes,writes_at_risk,bytes_at_risk,"
-      "link_utilisation,write_iops,write_response_mean_ms,pair_state\n";
-  for (const auto& x : r.timeseries)
-    s += fmt::format("{:.6f},{},{},{},{},{},{},{:.6f},{:.3f},{:.6f},{}\n", x.t_s, x.remote_wp_tracks, x.local_wp_slots,
+      "link_utilisation,write_iops,write_response_mean_ms,";
+  for (size_t i = 0; i < kProcessorColumns; ++i) s += processor_column(i) + ",";
+  s += "pair_state\n";
+  for (const auto& x : r.timeseries) {
+    s += fmt::format("{:.6f},{},{},{},{},{},{},{:.6f},{:.3f},{:.6f},", x.t_s, x.remote_wp_tracks, x.local_wp_slots,
                      x.invalid_remote_tracks, x.delayed_writes, x.writes_at_risk, x.bytes_at_risk, x.link_utilisation,
-                     x.write_iops, x.write_response_mean_ms, x.pair_state);
+                     x.write_iops, x.write_response_mean_ms);
+    for (double u : x.processor_utilisation) s += fmt::format("{:.6f},", u);
+    s += x.pair_state + "\n";
+  }
   return s;
 }
 

@@ -3,6 +3,7 @@
 // summary, the self-describing JSON and the time-series CSV made from it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -48,6 +49,22 @@ struct ResyncResult {
   uint64_t invalid_tracks_at_start = 0;
 };
 
+// One processor pool of one controller over the measured window.
+struct ProcessorPoolResult {
+  std::string controller;   // R1 | R2
+  std::string pool;         // front_end | remote_adapter | back_end
+  uint32_t processors = 0;  // of the pool that serves this work (shared: see `shared_with`)
+  std::string shared_with;  // "" | the other kinds (and controller) served by the same processors
+  uint64_t operations = 0;  // that started in the window
+  double busy_s = 0;        // processor-seconds of this work in the window
+  double utilisation_mean = 0;  // busy_s / (processors × window)
+  double utilisation_max = 0;   // the busiest time-series interval
+  double wait_mean_ms = 0;      // queued before a processor took it
+  uint64_t queue_length_peak = 0;
+  double offered_load = 0;  // demand arrived / (processors × window), every kind the processors serve
+  bool saturated = false;   // offered_load ≥ 1: the queue grows without bound
+};
+
 struct TimeSample {
   double t_s = 0;
   uint64_t remote_wp_tracks = 0;
@@ -59,6 +76,8 @@ struct TimeSample {
   double link_utilisation = 0;   // primary → secondary, over the interval
   double write_iops = 0;         // completions over the interval
   double write_response_mean_ms = 0;
+  // Per controller and pool (R1 front_end, remote_adapter, back_end, then R2's), over the interval.
+  std::array<double, 6> processor_utilisation{};
   std::string pair_state;
 };
 
@@ -95,6 +114,7 @@ struct RunResult {
   double link_utilisation_R2_to_R1_mean = 0;
   double disk_utilisation_R1_mean = 0, disk_utilisation_R1_max = 0;
   double disk_utilisation_R2_mean = 0, disk_utilisation_R2_max = 0;
+  std::vector<ProcessorPoolResult> processor_pools;  // R1's three, then R2's
   uint64_t copies_sent = 0;
   uint64_t disk_io_errors = 0;
   std::vector<ResyncResult> resyncs;
@@ -115,6 +135,10 @@ struct RunResult {
 
   uint64_t writes_lost() const;
 };
+
+// The time series' processor columns: "front_end_utilisation_R1", ...
+inline constexpr size_t kProcessorColumns = 6;
+std::string processor_column(size_t i);
 
 nlohmann::json to_json(const RunResult& r);
 // JSON text of any document the project writes: bytes that are not UTF-8

@@ -25,7 +25,7 @@ json ops(const OpStats& s) {
 }
 
 // Timeseries rows are arrays of the TimeSample fields in declaration order.
-constexpr size_t kTimeSampleFields = 11;
+constexpr size_t kTimeSampleFields = 11 + kProcessorColumns;
 
 void ops_from(const json& j, const std::string& where, OpStats& s) {
   using namespace json_read;
@@ -75,10 +75,13 @@ std::vector<uint8_t> serialize(const RunResult& r) {
                     {"delayed_write_s", v.delayed_write_s}});
   j["full_volumes"] = vols;
   json ts = json::array();
-  for (const auto& t : r.timeseries)
-    ts.push_back({t.t_s, t.remote_wp_tracks, t.local_wp_slots, t.invalid_remote_tracks, t.delayed_writes,
-                  t.writes_at_risk, t.bytes_at_risk, t.link_utilisation, t.write_iops, t.write_response_mean_ms,
-                  t.pair_state});
+  for (const auto& t : r.timeseries) {
+    json row = {t.t_s, t.remote_wp_tracks, t.local_wp_slots, t.invalid_remote_tracks, t.delayed_writes,
+                t.writes_at_risk, t.bytes_at_risk, t.link_utilisation, t.write_iops, t.write_response_mean_ms,
+                t.pair_state};
+    for (double u : t.processor_utilisation) row.push_back(u);
+    ts.push_back(std::move(row));
+  }
   j["timeseries"] = ts;
   j["violation_report"] = r.violation_report;
   j["trace_json"] = r.trace_json;
@@ -140,6 +143,25 @@ RunResult deserialize(std::span<const uint8_t> bytes) {
     r.disk_utilisation_R1_max = number_at(m, "disk_utilisation_R1_max", "metrics");
     r.disk_utilisation_R2_mean = number_at(m, "disk_utilisation_R2_mean", "metrics");
     r.disk_utilisation_R2_max = number_at(m, "disk_utilisation_R2_max", "metrics");
+    const json& pools = array_at(m, "processor_pools", "metrics");
+    for (size_t i = 0; i < pools.size(); ++i) {
+      const std::string where = path("metrics.processor_pools", i);
+      const json& x = pools[i];
+      ProcessorPoolResult p;
+      p.controller = string_at(x, "controller", where);
+      p.pool = string_at(x, "pool", where);
+      p.processors = integer_at<uint32_t>(x, "processors", where);
+      p.shared_with = string_at(x, "shared_with", where);
+      p.operations = integer_at<uint64_t>(x, "operations", where);
+      p.busy_s = number_at(x, "busy_s", where);
+      p.utilisation_mean = number_at(x, "utilisation_mean", where);
+      p.utilisation_max = number_at(x, "utilisation_max", where);
+      p.wait_mean_ms = number_at(x, "wait_mean_ms", where);
+      p.queue_length_peak = integer_at<uint64_t>(x, "queue_length_peak", where);
+      p.offered_load = number_at(x, "offered_load", where);
+      p.saturated = boolean_at(x, "saturated", where);
+      r.processor_pools.push_back(std::move(p));
+    }
     r.copies_sent = integer_at<uint64_t>(m, "copies_sent", "metrics");
     r.disk_io_errors = integer_at<uint64_t>(m, "disk_io_errors", "metrics");
     const json& resyncs = array_at(m, "resyncs", "metrics");
@@ -191,6 +213,7 @@ RunResult deserialize(std::span<const uint8_t> bytes) {
       s.write_iops = number(t[8], field(8));
       s.write_response_mean_ms = number(t[9], field(9));
       s.pair_state = string(t[10], field(10));
+      for (size_t p = 0; p < kProcessorColumns; ++p) s.processor_utilisation[p] = number(t[11 + p], field(11 + p));
       r.timeseries.push_back(std::move(s));
     }
     r.violation_report = string_at(j, "violation_report", "");

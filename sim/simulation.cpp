@@ -16,12 +16,19 @@
 // SimGrid's maestro and steps a controller directly — a context switch per
 // event would cost more than the rest of the event (sim/README.md).
 //
-// Fixed service times: a host request reaches the model one cache_store_us
-// after it was issued, and a response (acknowledgement, transfer-ready,
-// establish answer, fetched track) leaves one cache_store_us of its sender
-// after the step that made it — in send order, so nothing overtakes it —
-// so an unloaded synchronous write costs exactly cache store + round trips
-// + transfers + the secondary's store.
+// Processors and service times (service/): each controller's front-end,
+// remote-adapter and back-end processors are FIFO pools computed here, as
+// the disks are — an arrival learns its start and end at once, so a piece
+// of work costs one kernel timer, not an actor (sim/README.md says why).
+// A host request reaches the model when the front end has stored it; a
+// copy or command leaves when a remote adapter has sent it, an answer
+// (acknowledgement, transfer-ready, establish answer, fetched track) when
+// the responder's remote adapter has stored what it answers; an answer
+// reaches the model when the receiver's remote adapter has taken it; a
+// destage or disk read waits for a back-end processor, then for its disk.
+// Messages keep their send order through all of it: nothing overtakes.
+// Unloaded with fixed times, a synchronous write costs exactly front-end
+// store + round trips + transfers + the secondary's store.
 //
 // What the pair does — which side the hosts address, what each controller
 // hears of its peer, what a failure entry does, when the pair is quiet, how
@@ -52,6 +59,8 @@
 #include "model/pair.hpp"
 #include "report/metrics.hpp"
 #include "report/trace.hpp"
+#include "service/processor_pool.hpp"
+#include "service/service_time.hpp"
 #include "workload/stream.hpp"
 
 #ifndef MIRRORSIM_VERSION
@@ -69,7 +78,8 @@ namespace kt = simgrid::kernel::timer;
 
 constexpr double kDrainMaxS = 600;  // simulated seconds allowed after duration_s for the pair to drain
 
-// Responses carry their sender's cache-store time before they leave.
+// Answers carry their sender's store (remote_adapter_copy_receive_us)
+// before they leave, and the receiver's remote_adapter_ack_receive_us.
 bool is_response(const Message& m) {
   if (std::holds_alternative<CopyAck>(m) || std::holds_alternative<TransferReady>(m) ||
       std::holds_alternative<EstablishAck>(m))
@@ -118,14 +128,19 @@ class Simulation {
     Side side = Side::A;
     const ControllerScenario* cfg = nullptr;
     std::unique_ptr<Controller> ctl;
-    Time cache_store;
+    // Processors (pools_ of the plan; shared pools are one object) and the
+    // service-time streams of this controller.
+    std::array<ProcessorPool*, kPools> pool{};
+    ServiceStream front_end_write, front_end_read, copy_send, copy_receive, ack_receive, destage, back_end_read,
+        disk_write, disk_read, link_overhead;
+    double front_end_per_kib_us = 0, remote_adapter_per_kib_us = 0, back_end_per_kib_us = 0;
+    bool link_overhead_varies = false;
     std::vector<sg::Host*> ports;  // this side's end of each remote link
     SessionNotice notice;
     // The controller's deadline timer.
     kt::Timer* deadline_timer = nullptr;
     Time deadline_at;
     // Disks: FIFO servers; what each holds, per volume and track.
-    std::vector<Time> disk_latency;
     std::vector<double> disk_bandwidth_bytes_per_s;
     std::vector<Time> disk_free;
     std::vector<std::vector<Version>> disk_content;
@@ -140,6 +155,14 @@ class Simulation {
     };
     std::deque<Waiting> outbox;
     bool outbox_armed = false;
+    // Answers received, waiting for a remote adapter, in arrival order.
+    struct Arrived {
+      Time ready;
+      Message msg;
+      uint32_t link = 0;
+    };
+    std::deque<Arrived> inbox;
+    bool inbox_armed = false;
     uint32_t next_link = 0;
   };
   struct WorkloadState {
@@ -170,7 +193,14 @@ class Simulation {
   void step(SideState& s, const Input& in);
   void execute(SideState& s, const Commands& out);
   void rearm_deadline(SideState& s);
+  // `demand` of one processor of `pool` at `s`, arriving now (or at
+  // `arrived`): when it ends (now, for no demand: it takes no processor).
+  Time use_processor(SideState& s, Pool pool, Time arrived, Time demand);
+  static Time with_bytes(Time demand, double per_kib_us, uint32_t bytes) {
+    return per_kib_us > 0 ? demand + Time::from_us(per_kib_us * bytes / 1024.0) : demand;
+  }
   void post(SideState& s, Message m, uint32_t bytes);
+  void flush_inbox(SideState& s);
   void flush_outbox(SideState& s);
   void transmit(SideState& s, Message m, uint32_t bytes);
   void disk_io(SideState& s, DiskIo io, uint32_t bytes);
@@ -190,7 +220,8 @@ class Simulation {
 
   void start_workload(WorkloadState& w);
   void issue(WorkloadState& w, Time arrival);
-  void apply_request(WorkloadState& w, Time arrival, Side target);
+  void arrive(WorkloadState& w, Time arrival);
+  void apply_request(WorkloadState& w, Time arrival, Side target, bool write, TrackKey key);
 
   void check_end(Time now);
   bool workloads_done() const;
@@ -210,6 +241,7 @@ class Simulation {
   std::vector<std::array<sg::Link*, 2>> links_;
   std::vector<double> link_base_latency_s_;
   std::vector<bool> link_up_;
+  std::vector<ProcessorPool> pools_;  // one per group of the scenario's processor plan
   std::vector<double> link_bandwidth_bytes_per_s_;
   std::unique_ptr<Observer> observer_;
   std::unique_ptr<RunMetrics> metrics_;
@@ -253,7 +285,10 @@ void Simulation::build_platform() {
   auto* zone = sg::create_full_zone("pair");
   const LinkScenario& L = sc_.link;
   const double bandwidth = L.bandwidth_gbit_per_s * 1e9 / 8.0;
-  const double latency_s = L.one_way_latency_us() * 1e-6;
+  // A fixed overhead is part of the link's latency; one that varies is
+  // drawn per message before it enters the link (SimGrid's latency is one number).
+  const double latency_s =
+      (L.overhead_us.distribution == Distribution::Fixed ? L.one_way_latency_us() : 5.0 * L.distance_km) * 1e-6;
   for (int i = 0; i < 2; ++i) {
     const std::string tag(to_string(i == 0 ? Side::A : Side::B));
     for (uint32_t l = 0; l < L.links; ++l) sides_[i].ports.push_back(zone->create_host(fmt::format("{}-port{}", tag, l), 1e9));
@@ -344,7 +379,10 @@ void Simulation::post(SideState& s, Message m, uint32_t bytes) {
     if (const auto* c = std::get_if<CopyData>(&m); c && !c->fetch && trace_rows_.count({c->key, c->version}))
       trace_pending_[{index_of(s.side), c->key, c->version}] = now;
   }
-  const Time ready = is_response(m) ? now + s.cache_store : now;
+  const bool answer = is_response(m);
+  Time ready = use_processor(s, Pool::RemoteAdapter, now,
+                             with_bytes((answer ? s.copy_receive : s.copy_send).draw(), s.remote_adapter_per_kib_us, bytes));
+  if (s.link_overhead_varies) ready += s.link_overhead.draw();
   if (s.outbox.empty() && ready <= now) return transmit(s, std::move(m), bytes);
   // Behind what waits already: nothing overtakes a response being stored.
   const Time when = s.outbox.empty() ? ready : std::max(ready, s.outbox.back().ready);
@@ -373,6 +411,33 @@ void Simulation::flush_outbox(SideState& s) {
     at(s.outbox.front().ready, [this, &s, incarnation] {
       release_retired();
       if (incarnation == s.incarnation) flush_outbox(s);
+    });
+  }
+}
+
+Time Simulation::use_processor(SideState& s, Pool pool, Time arrived, Time demand) {
+  if (demand.ns == 0) return arrived;
+  const ProcessorPool::Slot slot = s.pool[index_of(pool)]->take(arrived, demand);
+  metrics_->processor_work(s.side, pool, arrived, slot.start, slot.end, slot.queue_length);
+  return slot.end;
+}
+
+void Simulation::flush_inbox(SideState& s) {
+  s.inbox_armed = false;
+  const Time now = Time::from_s(sg::Engine::get_clock());
+  while (!s.inbox.empty() && s.inbox.front().ready <= now) {
+    SideState::Arrived a = std::move(s.inbox.front());
+    s.inbox.pop_front();
+    if (tracing_) trace_delivered(s, a.msg, a.link, now);
+    step(s, Received{std::move(a.msg)});
+    if (s.ctl->crashed() || finished_) return;
+  }
+  if (!s.inbox.empty()) {
+    s.inbox_armed = true;
+    const uint64_t incarnation = s.incarnation;
+    at(s.inbox.front().ready, [this, &s, incarnation] {
+      release_retired();
+      if (incarnation == s.incarnation) flush_inbox(s);
     });
   }
 }
@@ -424,6 +489,22 @@ void Simulation::on_comm_done(const sg::Activity& a) {
   }
   SideState& s = sides_[owned->to];
   if (s.ctl->crashed()) return;  // lost at a dead controller
+  if (is_response(owned->msg) && (!s.ack_receive.is_zero() || !s.inbox.empty())) {
+    // An answer waits for a remote adapter, behind the answers before it.
+    const Time done = use_processor(s, Pool::RemoteAdapter, now,
+                                    with_bytes(s.ack_receive.draw(), s.remote_adapter_per_kib_us, 0));
+    const Time ready = s.inbox.empty() ? done : std::max(done, s.inbox.back().ready);
+    s.inbox.push_back({ready, std::move(owned->msg), owned->link});
+    if (!s.inbox_armed) {
+      s.inbox_armed = true;
+      const uint64_t incarnation = s.incarnation;
+      at(s.inbox.front().ready, [this, &s, incarnation] {
+        release_retired();
+        if (incarnation == s.incarnation) flush_inbox(s);
+      });
+    }
+    return;
+  }
   if (tracing_) trace_delivered(s, owned->msg, owned->link, now);
   step(s, Received{std::move(owned->msg)});
 }
@@ -433,9 +514,13 @@ void Simulation::on_comm_done(const sg::Activity& a) {
 
 void Simulation::disk_io(SideState& s, DiskIo io, uint32_t bytes) {
   // One I/O at a time per disk, in arrival order: latency + bytes/bandwidth.
+  // First a back-end processor, then the disk.
+  const Time handed = use_processor(s, Pool::BackEnd, io.issued,
+                                    with_bytes((io.write ? s.destage : s.back_end_read).draw(), s.back_end_per_kib_us, bytes));
   const uint32_t d = s.ctl->disk_of(io.key);
-  const Time start = std::max(io.issued, s.disk_free[d]);
-  const Time done = start + s.disk_latency[d] + Time::from_s(std::max<uint32_t>(bytes, 1) / s.disk_bandwidth_bytes_per_s[d]);
+  const Time start = std::max(handed, s.disk_free[d]);
+  const Time done = start + (io.write ? s.disk_write : s.disk_read).draw() +
+                    Time::from_s(std::max<uint32_t>(bytes, 1) / s.disk_bandwidth_bytes_per_s[d]);
   s.disk_free[d] = done;
   metrics_->disk_busy(s.side, d, start, done);
   const uint64_t incarnation = s.incarnation;
@@ -488,6 +573,8 @@ void Simulation::crash(SideState& s) {
   ++s.incarnation;  // its disk I/O and its waiting messages are lost with it
   s.outbox.clear();
   s.outbox_armed = false;
+  s.inbox.clear();
+  s.inbox_armed = false;
   SideState& p = peer(s);
   p.notice.session_ended();
   at(Time::from_s(sg::Engine::get_clock()) + Time::from_s(sc_.link.failure_detection_ms * 1e-3), [this, &p] {
@@ -573,22 +660,42 @@ void Simulation::issue(WorkloadState& w, Time arrival) {
     w.stopped = true;
     return;
   }
+  // A request meets the front end when it arrives (whose processors are
+  // busy then, and which side the hosts address then).
+  if (arrival > Time::from_s(sg::Engine::get_clock())) {
+    at(arrival, [this, &w, arrival] {
+      release_retired();
+      arrive(w, arrival);
+    });
+    return;
+  }
+  arrive(w, arrival);
+}
+
+void Simulation::arrive(WorkloadState& w, Time arrival) {
+  if (w.stopped || finished_) return;
   ++w.issued;
   ++w.outstanding;
   const Side target = host_side();
   SideState& s = side(target);
-  at(arrival + s.cache_store, [this, &w, arrival, target] {
+  // The stream is drawn in its fixed order: write or read, track, then the
+  // gap to the next arrival.
+  const bool write = w.stream->next_is_write();
+  const TrackKey key{w.cfg->volume_index, w.stream->next_track()};
+  const Time stored = use_processor(s, Pool::FrontEnd, arrival,
+                                    with_bytes((write ? s.front_end_write : s.front_end_read).draw(),
+                                               s.front_end_per_kib_us, w.cfg->block_bytes));
+  at(stored, [this, &w, arrival, target, write, key] {
     release_retired();
-    apply_request(w, arrival, target);
+    apply_request(w, arrival, target, write, key);
   });
+  if (w.cfg->arrival == Arrival::Poisson) issue(w, arrival + w.stream->next_gap());
 }
 
-void Simulation::apply_request(WorkloadState& w, Time arrival, Side target) {
+void Simulation::apply_request(WorkloadState& w, Time arrival, Side target, bool write, TrackKey key) {
   if (finished_) return;
   const WorkloadScenario& c = *w.cfg;
   const Time now = Time::from_s(sg::Engine::get_clock());
-  const bool write = w.stream->next_is_write();
-  const TrackKey key{c.volume_index, w.stream->next_track()};
   const RequestId id = next_req_++;
   Request r{w.index, write, key, arrival, -1};
   if (write && tracing_ && traced_writes_ < opt_.trace_writes) r.traced = static_cast<int64_t>(traced_writes_++);
@@ -607,7 +714,6 @@ void Simulation::apply_request(WorkloadState& w, Time arrival, Side target) {
   } else {
     step(s, HostRead{id, key, c.block_bytes});
   }
-  if (c.arrival == Arrival::Poisson) issue(w, arrival + w.stream->next_gap());
 }
 
 void Simulation::complete_request(RequestId id, Time now) {
@@ -686,16 +792,36 @@ RunResult Simulation::run() {
 
   warmup_ = Time::from_s(sc_.measurement.warmup_s);
   duration_ = Time::from_s(sc_.duration_s);
+  const ProcessorPlan plan = processor_plan(sc_);
+  for (uint32_t n : plan.processors) pools_.emplace_back(n);
   for (int i = 0; i < 2; ++i) {
     SideState& s = sides_[i];
     s.side = i == 0 ? Side::A : Side::B;
+    for (int p = 0; p < kPools; ++p) s.pool[static_cast<size_t>(p)] = &pools_[plan.group[static_cast<size_t>(3 * i + p)]];
     s.cfg = i == 0 ? &sc_.primary : &sc_.secondary;
     s.ctl = std::make_unique<Controller>(s.side, i == 0 ? Role::Primary : Role::Secondary, controller_config(sc_, s.side));
-    s.cache_store = Time::from_us(s.cfg->cache_store_us);
+    const ControllerScenario& cs = *s.cfg;
+    const std::string tag(to_string(s.side));
+    auto stream = [&](const ServiceTime& t, std::string_view key) {
+      return ServiceStream(t, sc_.seed, fmt::format("{}.{}", tag, key));
+    };
+    s.front_end_write = stream(cs.front_end_write_us, "front_end_write_us");
+    s.front_end_read = stream(cs.front_end_read(), "front_end_read_us");
+    s.copy_send = stream(cs.remote_adapter_copy_send_us, "remote_adapter_copy_send_us");
+    s.copy_receive = stream(cs.remote_adapter_copy_receive_us, "remote_adapter_copy_receive_us");
+    s.ack_receive = stream(cs.remote_adapter_ack_receive_us, "remote_adapter_ack_receive_us");
+    s.destage = stream(cs.back_end_destage_us, "back_end_destage_us");
+    s.back_end_read = stream(cs.back_end_disk_read_us, "back_end_disk_read_us");
+    s.disk_write = stream(cs.disk_write_us, "disk_write_us");
+    s.disk_read = stream(cs.disk_read_us, "disk_read_us");
+    s.link_overhead = stream(sc_.link.overhead_us, "link.overhead_us");
+    s.link_overhead_varies = sc_.link.overhead_us.distribution != Distribution::Fixed;
+    s.front_end_per_kib_us = cs.front_end_per_kib_us;
+    s.remote_adapter_per_kib_us = cs.remote_adapter_per_kib_us;
+    s.back_end_per_kib_us = cs.back_end_per_kib_us;
     for (const auto& v : sc_.volumes) s.disk_content.emplace_back(v.tracks, 0);
     s.disk_failed.assign(s.cfg->disks, false);
     s.disk_free.assign(s.cfg->disks, Time{});
-    s.disk_latency.assign(s.cfg->disks, Time::from_us(s.cfg->disk_latency_us));
     s.disk_bandwidth_bytes_per_s.assign(s.cfg->disks, s.cfg->disk_bandwidth_mb_per_s * 1e6);
   }
   observer_ = std::make_unique<Observer>(*sides_[0].ctl, *sides_[1].ctl, opt_.violation_trace_length);

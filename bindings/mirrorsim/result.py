@@ -64,6 +64,16 @@ class Result:
         (``"db.write_response_p99_ms"``, ``"writes_lost"``, …), as floats."""
         return dict(self._core.summary_metrics())
 
+    def processor_pools(self) -> pd.DataFrame:
+        """One row per controller and processor pool (R1's front_end,
+        remote_adapter, back_end, then R2's): ``processors``, ``shared_with``,
+        ``operations``, ``busy_s``, ``utilisation_mean``, ``utilisation_max``,
+        ``wait_mean_ms``, ``queue_length_peak``, ``offered_load``,
+        ``saturated`` (offered load ≥ 1: the queue grows without bound)."""
+        import pandas as pd
+
+        return pd.DataFrame(self._document()["metrics"]["processor_pools"])
+
     @property
     def seed(self) -> int:
         """The seed the run used."""

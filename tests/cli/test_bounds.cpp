@@ -61,8 +61,8 @@ TEST_CASE("bounds at the command line: the four huge values are refused with the
   std::ofstream(file) << "duration_s = 1e10\n[[volume]]\nname = \"db\"\ntracks = 10\n";
   CHECK_THAT(refusal("run " + file.string()),
              Contains(file.string() + ":1:14: duration_s: expected a number in [1e-06, 10000000], got 10000000000.0"));
-  CHECK_THAT(refusal("run " + kQuick + " --set primary.disk_latency_us=1e300"),
-             Contains("--set primary.disk_latency_us=1e300: primary.disk_latency_us: expected a number in [0, 1000000000]"));
+  CHECK_THAT(refusal("run " + kQuick + " --set primary.disk_write_us=1e300"),
+             Contains("--set primary.disk_write_us=1e300: primary.disk_write_us: expected a number in [0, 1000000000]"));
   CHECK_THAT(refusal("run " + kQuick + " --set link.bandwidth_gbit_per_s=1e-300"),
              Contains("--set link.bandwidth_gbit_per_s=1e-300: link.bandwidth_gbit_per_s: expected a number in "
                       "[1e-06, 100000], got 1e-300"));

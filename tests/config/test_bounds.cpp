@@ -79,8 +79,8 @@ TEST_CASE("bounds: the huge values that gave silently wrong results are refused 
   CHECK(parse_error("duration_s = 1e10\n" + kVolume) ==
         "test.toml:1:14: duration_s: expected a number in [1e-06, 10000000], got 10000000000.0");
   // A 1e300 us disk latency "drained".
-  CHECK(parse_error(kVolume + "[primary]\ndisk_latency_us = 1e300\n") ==
-        "test.toml:5:19: primary.disk_latency_us: expected a number in [0, 1000000000], got 1e+300");
+  CHECK(parse_error(kVolume + "[primary]\ndisk_write_us = 1e300\n") ==
+        "test.toml:5:17: primary.disk_write_us: expected a number in [0, 1000000000], got 1e+300");
   // 1e-300 Gbit/s made a transfer time of infinity: normal response times.
   CHECK(parse_error(kVolume + "[link]\nbandwidth_gbit_per_s = 1e-300\n") ==
         "test.toml:5:24: link.bandwidth_gbit_per_s: expected a number in [1e-06, 100000], got 1e-300");
@@ -115,11 +115,11 @@ TEST_CASE("bounds: every time, size and rate key accepts the edges of its range 
   };
   const Range ranges[] = {
       {"duration_s", limits::kIntervalSMin, limits::kRunSMax, 1000},  // the failure and workload keys need a long run
-      {"primary.cache_store_us", 0, limits::kDelayUsMax},
-      {"primary.disk_latency_us", 0, limits::kDelayUsMax},
+      {"primary.front_end_write_us", 0, limits::kDelayUsMax},
+      {"primary.disk_write_us", 0, limits::kDelayUsMax},
       {"primary.disk_bandwidth_mb_per_s", limits::kDiskMbPerSMin, limits::kDiskMbPerSMax},
       {"primary.disk_retry_ms", limits::kRetryMsMin, limits::kDelayMsMax},
-      {"secondary.cache_store_us", 0, limits::kDelayUsMax},
+      {"secondary.remote_adapter_copy_receive_us", 0, limits::kDelayUsMax},
       {"link.distance_km", 0, limits::kDistanceKmMax},
       {"link.overhead_us", 0, limits::kDelayUsMax},
       {"link.bandwidth_gbit_per_s", limits::kLinkGbitPerSMin, limits::kLinkGbitPerSMax},
@@ -269,7 +269,7 @@ TEST_CASE("bounds: a scenario file above 16 MiB is refused by its size") {
   // Sparse: the size is refused before any byte is read.
   REQUIRE(::truncate(path.c_str(), static_cast<off_t>(kScenarioFileBytesMax + 1)) == 0);
   CHECK(error_of([&] { load_scenario_file(path); }) ==
-        path + ": 16777217 bytes: a scenario file is at most 16777216 bytes (16 MiB)");
+        path + ": 16777217 bytes: a scenario is at most 16777216 bytes (16 MiB)");
   // At the limit it is read (and then judged as TOML).
   REQUIRE(::truncate(path.c_str(), static_cast<off_t>(kScenarioFileBytesMax)) == 0);
   CHECK_THAT(error_of([&] { load_scenario_file(path); }), StartsWith(path + ":1:1: "));
@@ -391,7 +391,7 @@ TEST_CASE("bounds: a rate of 1e300 IOPS is refused by its range; one whose clock
   CHECK_THAT(parse_error(kVolume + "[[workload]]\nvolume = \"db\"\nrate_iops = 1e300\n"),
              Contains("workload.0.rate_iops: expected a number in [1e-06, 10000000], got 1e+300"));
   // Zero-time requests in a closed loop: reissued at one instant forever.
-  CHECK_THAT(resource_error(with(kVolume + "[primary]\ncache_store_us = 0\n[[volume]]\nname = \"log\"\ntracks = 10\n"
+  CHECK_THAT(resource_error(with(kVolume + "[primary]\nfront_end_write_us = 0\n[[volume]]\nname = \"log\"\ntracks = 10\n"
                                            "mode = \"semi-sync\"\n[[workload]]\nvolume = \"log\"\narrival = \"closed\"\n")),
              Contains("workload.0: a closed workload whose requests take no simulated time"));
   // A hundred workloads at the maximum rate: 10^10 events per simulated second.

@@ -104,10 +104,10 @@ TEST_CASE("quickstart: the values in the file are the values loaded") {
   const Scenario s = load_scenario_file(std::string(MIRRORSIM_SCENARIOS_DIR) + "/quickstart.toml");
   CHECK(s.seed == 1);
   CHECK(s.duration_s == 10);
-  CHECK(s.primary.cache_store_us == 250);
-  CHECK(s.secondary.cache_store_us == 50);
+  CHECK(s.primary.front_end_write_us == ServiceTime::fixed(250));
+  CHECK(s.secondary.remote_adapter_copy_receive_us == ServiceTime::fixed(50));
   CHECK(s.link.distance_km == 100);
-  CHECK(s.link.overhead_us == 25);
+  CHECK(s.link.overhead_us == ServiceTime::fixed(25));
   CHECK(s.link.one_way_latency_us() == 525);
   REQUIRE(s.volumes.size() == 1);
   CHECK(s.volumes[0].name == "db");
@@ -130,10 +130,20 @@ TEST_CASE("defaults come out as documented in scenarios/README.md") {
     CHECK(c.cache_slots == 65536);
     CHECK(c.track_bytes == 65536);
     CHECK(c.write_pending_limit == 0.8);
-    CHECK(c.cache_store_us == 50);
     CHECK(c.cache_nonvolatile);
+    CHECK(c.front_end_processors == 16);
+    CHECK(c.front_end_write_us == ServiceTime::fixed(50));
+    CHECK(c.front_end_read() == ServiceTime::fixed(50));
+    CHECK(c.remote_adapter_processors == 8);
+    CHECK(c.remote_adapter_copy_send_us.is_zero());
+    CHECK(c.remote_adapter_copy_receive_us == ServiceTime::fixed(50));
+    CHECK(c.remote_adapter_ack_receive_us.is_zero());
+    CHECK(c.back_end_processors == 8);
+    CHECK(c.back_end_destage_us.is_zero());
+    CHECK(c.back_end_disk_read_us.is_zero());
     CHECK(c.disks == 8);
-    CHECK(c.disk_latency_us == 200);
+    CHECK(c.disk_write_us == ServiceTime::fixed(200));
+    CHECK(c.disk_read_us == ServiceTime::fixed(200));
     CHECK(c.disk_bandwidth_mb_per_s == 500);
     CHECK(c.destages_per_disk_max == 32);
     CHECK(c.copies_in_flight_max == 256);
@@ -141,7 +151,7 @@ TEST_CASE("defaults come out as documented in scenarios/README.md") {
   }
 
   CHECK(s.link.distance_km == 100);
-  CHECK(s.link.overhead_us == 20);
+  CHECK(s.link.overhead_us == ServiceTime::fixed(20));
   CHECK(s.link.bandwidth_gbit_per_s == 10);
   CHECK(s.link.links == 2);
   CHECK(s.link.round_trips_per_write == 1);
@@ -186,18 +196,18 @@ TEST_CASE("the secondary takes every key [secondary] leaves out from [primary]")
   const Scenario s = parse(kVolume + R"(
 [primary]
 cache_slots = 1000
-cache_store_us = 250
+front_end_write_us = 250
 cache_nonvolatile = false
 disks = 4
 [secondary]
-cache_store_us = 50
+remote_adapter_copy_receive_us = 50
 disks = 16
 )");
   CHECK(s.secondary.cache_slots == 1000);
   CHECK_FALSE(s.secondary.cache_nonvolatile);
-  CHECK(s.secondary.cache_store_us == 50);
+  CHECK(s.secondary.remote_adapter_copy_receive_us == ServiceTime::fixed(50));
   CHECK(s.secondary.disks == 16);
-  CHECK(s.primary.cache_store_us == 250);
+  CHECK(s.primary.front_end_write_us == ServiceTime::fixed(250));
   CHECK(s.primary.disks == 4);
 }
 
@@ -516,7 +526,7 @@ TEST_CASE("set_value changes a key of every family and get_value reads it back")
   set_value(s, "seed", "7", "--set seed=7");
   set_value(s, "duration_s", "20", "w");
   set_value(s, "primary.cache_slots", "200", "w");
-  set_value(s, "secondary.cache_store_us", "75.5", "w");
+  set_value(s, "secondary.remote_adapter_copy_receive_us", "75.5", "w");
   set_value(s, "link.distance_km", "300", "w");
   set_value(s, "link.bandwidth_gbit_per_s", "25", "w");
   set_value(s, "link.network_model", "lv08", "w");
@@ -533,7 +543,7 @@ TEST_CASE("set_value changes a key of every family and get_value reads it back")
   CHECK(s.duration_s == 20);
   CHECK(s.primary.cache_slots == 200);
   CHECK(s.secondary.cache_slots == 65536);
-  CHECK(s.secondary.cache_store_us == 75.5);
+  CHECK(s.secondary.remote_adapter_copy_receive_us == ServiceTime::fixed(75.5));
   CHECK(s.link.distance_km == 300);
   CHECK(s.link.bandwidth_gbit_per_s == 25);
   CHECK(s.link.network_model == "lv08");
@@ -702,7 +712,7 @@ TEST_CASE("the JSON form holds the same content as the resolved TOML") {
   CHECK(j["duration_s"] == 60.0);
   CHECK(j["link"]["distance_km"] == 100.0);
   CHECK(j["link"]["bandwidth_gbit_per_s"] == 10.0);
-  CHECK(j["secondary"]["cache_store_us"] == 50.0);
+  CHECK(j["secondary"]["remote_adapter_copy_receive_us"] == 50.0);
   CHECK(j["volume"][0]["name"] == "db");
   CHECK(j["volume"][0]["mode"] == "sync");
   CHECK(j["failure"].size() == 2);

@@ -22,7 +22,7 @@ def quick() -> Scenario:
     "key, value, message",
     [
         ("duration_s", 1e10, r"duration_s: expected a number in \[1e-06, 10000000\], got 10000000000.0"),
-        ("primary.disk_latency_us", 1e300, r"primary.disk_latency_us: expected a number in \[0, 1000000000\]"),
+        ("primary.disk_write_us", 1e300, r"primary.disk_write_us: expected a number in \[0, 1000000000\]"),
         ("link.bandwidth_gbit_per_s", 1e-300, r"link.bandwidth_gbit_per_s: expected a number in \[1e-06, 100000\]"),
         ("link.distance_km", 1e300, r"link.distance_km: expected a number in \[0, 100000\]"),
         ("workload.0.rate_iops", 1e300, r"workload.0.rate_iops: expected a number in \[1e-06, 10000000\]"),

@@ -16,8 +16,8 @@ def test_load_gives_typed_values_by_dotted_key(quickstart_path):
     assert sc["link.distance_km"] == 100.0 and isinstance(sc["link.distance_km"], float)
     assert sc["seed"] == 1 and isinstance(sc["seed"], int)
     assert sc["volume.db.mode"] == "sync"
-    assert sc["primary.cache_store_us"] == 250.0
-    assert sc["secondary.cache_store_us"] == 50.0
+    assert sc["primary.front_end_write_us"] == 250.0
+    assert sc["secondary.remote_adapter_copy_receive_us"] == 50.0
     assert sc["workload.0.rate_iops"] == 5000.0
     assert sc["measurement.percentiles"] == [50.0, 90.0, 99.0, 99.9]
     assert sc["workload.0.stop_s"] is None  # optional, not set
@@ -37,8 +37,8 @@ def test_set_then_get_reads_back_what_was_set(short_quickstart):
     assert sc["measurement.percentiles"] == [50.0, 99.9]
     assert sc["workload.0.stop_s"] == 0.4
     # A primary.* override changes R1 only (scenarios/README.md).
-    sc["primary.cache_store_us"] = 100
-    assert sc["secondary.cache_store_us"] == 50.0
+    sc["primary.front_end_write_us"] = 100
+    assert sc["secondary.remote_adapter_copy_receive_us"] == 50.0
 
 
 def test_numpy_scalars_are_accepted_as_the_numbers_they_hold(short_quickstart):

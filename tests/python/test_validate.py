@@ -22,7 +22,7 @@ def test_a_validation_gives_both_runs_and_the_demerit_of_their_quantiles():
     assert v.scenario["duration_s"] == 1.0 and v.scenario["link.distance_km"] == 0.0
     cal = v.calibration
     assert cal["disk_latency_us"] > 0 and cal["link_bandwidth_gbit_per_s"] > 0
-    assert v.scenario["primary.disk_latency_us"] == pytest.approx(cal["disk_latency_us"], rel=1e-5)
+    assert v.scenario["primary.disk_write_us"] == pytest.approx(cal["disk_latency_us"], rel=1e-5)
 
     d = v.demerits()
     writes = d[(d["volume"] == "db") & (d["op"] == "writes")].iloc[0]

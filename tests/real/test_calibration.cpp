@@ -56,7 +56,7 @@ TEST_CASE("calibrate --out writes the disk, link, processors and CPU per operati
       fmt::format("calibrate --dir {} --ops 20 --probe-s 1 --probe-iops 800 --out {}", dir.string(), out.string()), dir);
   INFO(ran.err);
   REQUIRE(ran.exit_code == 0);
-  CHECK_THAT(ran.out, Catch::Contains("primary.disk_latency_us=") && Catch::Contains("O_DIRECT pread"));
+  CHECK_THAT(ran.out, Catch::Contains("primary.disk_write_us=") && Catch::Contains("O_DIRECT pread"));
   const toml::table root = toml::parse_file(out.string());
   CHECK(root.at_path("processors.shared").value_or(std::string()) == "controller");
   for (const std::string side : {"primary", "secondary"}) {

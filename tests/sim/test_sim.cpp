@@ -25,13 +25,14 @@ duration_s = 1.0
 
 [primary]
 cache_slots = 4096
-cache_store_us = 250
+front_end_write_us = 250
 disks = 4
-disk_latency_us = 100
+disk_write_us = 100
+disk_read_us = 100
 disk_bandwidth_mb_per_s = 1000
 
 [secondary]
-cache_store_us = 50
+remote_adapter_copy_receive_us = 50
 
 [link]
 distance_km = 0
@@ -124,8 +125,8 @@ TEST_CASE("a link under Poisson writes queues like M/D/1 at rho = 0.5 and 0.8, w
     const double rate = rho / service_s;
     const RunResult r = run(kUnloaded, {{"duration_s", "12"},
                                         {"measurement.warmup_s", "1"},
-                                        {"primary.cache_store_us", "1"},
-                                        {"secondary.cache_store_us", "1"},
+                                        {"primary.front_end_write_us", "1"},
+                                        {"secondary.remote_adapter_copy_receive_us", "1"},
                                         {"primary.cache_slots", "65536"},
                                         {"link.overhead_us", "0"},
                                         {"link.bandwidth_gbit_per_s", fmt::format("{}", gbit)},
@@ -212,16 +213,18 @@ duration_s = 200
 [primary]
 cache_slots = 100
 write_pending_limit = 0.02
-cache_store_us = 10
+front_end_write_us = 10
 disks = 1
-disk_latency_us = 800
+disk_write_us = 800
+disk_read_us = 800
 disk_bandwidth_mb_per_s = 1000
 [secondary]
 cache_slots = 65536
 write_pending_limit = 0.8
-cache_store_us = 10
+remote_adapter_copy_receive_us = 10
 disks = 8
-disk_latency_us = 50
+disk_write_us = 50
+disk_read_us = 50
 [link]
 distance_km = 0
 overhead_us = 10

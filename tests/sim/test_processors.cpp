@@ -1,0 +1,288 @@
+// Processors that queue and service times that vary (service/): the pool
+// against Erlang C and M/D/1, each distribution's moments, and the same
+// through the simulator — a front end that is the bottleneck of a run.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "model/analytic.hpp"
+#include "report/result.hpp"
+#include "service/processor_pool.hpp"
+#include "service/service_time.hpp"
+#include "sim/fork.hpp"
+
+using namespace mirrorsim;
+using analytic::md1_sojourn_s;
+using analytic::mmc_wait_s;
+
+namespace {
+
+struct Queueing {
+  double wait_mean_s = 0;
+  double utilisation = 0;
+};
+
+// `arrivals` Poisson arrivals at `lambda` to a pool of `c`, demands drawn
+// from `demand`: the mean wait and the processors' utilisation.
+Queueing poisson_into_pool(double lambda, const ServiceTime& demand, uint32_t c, int arrivals, uint64_t seed) {
+  ProcessorPool pool(c);
+  ServiceStream draws(demand, seed, "test.demand");
+  ServiceStream gaps(ServiceTime{Distribution::Exponential, 1e6 / lambda, 1, {}}, seed, "test.gaps");
+  Time now;
+  double wait_s = 0, busy_s = 0;
+  Time last_end;
+  for (int i = 0; i < arrivals; ++i) {
+    now += gaps.draw();
+    const Time d = draws.draw();
+    const ProcessorPool::Slot s = pool.take(now, d);
+    wait_s += (s.start - now).s();
+    busy_s += d.s();
+    last_end = std::max(last_end, s.end);
+  }
+  return {wait_s / arrivals, busy_s / (c * now.s())};
+}
+
+}  // namespace
+
+TEST_CASE("a pool of c processors under Poisson arrivals waits as Erlang C says (M/M/c), within 5 %") {
+  const double service_s = 100e-6;
+  const ServiceTime exponential{Distribution::Exponential, service_s * 1e6, 1, {}};
+  for (uint32_t c : {1u, 4u}) {
+    for (double rho : {0.5, 0.8}) {
+      const double lambda = rho * c / service_s;
+      const Queueing q = poisson_into_pool(lambda, exponential, c, 2'000'000, 11 + c);
+      const double expected = mmc_wait_s(lambda, service_s, static_cast<int>(c));
+      INFO(fmt::format("c = {}, rho = {}: wait {:.3f} us, Erlang C {:.3f} us", c, rho, q.wait_mean_s * 1e6, expected * 1e6));
+      CHECK(q.wait_mean_s == Approx(expected).epsilon(0.05));
+      CHECK(q.utilisation == Approx(rho).epsilon(0.01));
+    }
+  }
+}
+
+TEST_CASE("one processor with fixed demands waits as M/D/1 says, within 5 %; utilisation = lambda S within 1 %") {
+  const double service_s = 100e-6;
+  for (double rho : {0.5, 0.8}) {
+    const double lambda = rho / service_s;
+    const Queueing q = poisson_into_pool(lambda, ServiceTime::fixed(service_s * 1e6), 1, 2'000'000, 5);
+    const double expected = md1_sojourn_s(lambda, service_s) - service_s;
+    INFO(fmt::format("rho = {}: wait {:.3f} us, M/D/1 {:.3f} us", rho, q.wait_mean_s * 1e6, expected * 1e6));
+    CHECK(q.wait_mean_s == Approx(expected).epsilon(0.05));
+    CHECK(q.utilisation == Approx(rho).epsilon(0.01));
+  }
+}
+
+TEST_CASE("a pool serves FIFO: each piece starts when it arrives or when the earliest processor frees") {
+  ProcessorPool pool(2);
+  const auto us = [](double v) { return Time::from_us(v); };
+  auto a = pool.take(us(0), us(10));  // processor 1 until 10
+  auto b = pool.take(us(1), us(10));  // processor 2 until 11
+  auto c = pool.take(us(2), us(5));   // waits for processor 1: 10 to 15
+  auto d = pool.take(us(3), us(1));   // waits behind c for processor 2: 11 to 12
+  CHECK(a.start == us(0));
+  CHECK(b.start == us(1));
+  CHECK(c.start == us(10));
+  CHECK(c.end == us(15));
+  CHECK(c.queue_length == 0);
+  CHECK(d.start == us(11));
+  CHECK(d.queue_length == 1);  // c was waiting when d arrived
+  auto e = pool.take(us(20), us(1));
+  CHECK(e.start == us(20));
+  CHECK(e.queue_length == 0);
+}
+
+TEST_CASE("each distribution: over a million draws, mean and coefficient of variation within 2 %") {
+  const std::vector<ServiceTime> kinds{
+      ServiceTime::fixed(250),
+      {Distribution::Exponential, 250, 1, {}},
+      {Distribution::Lognormal, 250, 0.5, {}},
+      {Distribution::Lognormal, 250, 2, {}},
+      {Distribution::Gamma, 250, 0.5, {}},
+      {Distribution::Gamma, 250, 1.5, {}},
+      {Distribution::Empirical, 0, 0, {{0, 50}, {0.5, 100}, {0.9, 400}, {0.99, 1000}, {1, 3000}}},
+  };
+  for (const ServiceTime& t : kinds) {
+    ServiceStream s(t, 42, "test");
+    const int n = 1'000'000;
+    double sum = 0, sum2 = 0;
+    for (int i = 0; i < n; ++i) {
+      const double v = s.draw().us();
+      sum += v;
+      sum2 += v * v;
+    }
+    const double mean = sum / n;
+    const double cv = std::sqrt(std::max(0.0, sum2 / n - mean * mean)) / mean;
+    INFO(fmt::format("{} mean {} cv {}: drawn mean {:.3f}, cv {:.4f}", to_string(t.distribution), t.mean(),
+                     t.coefficient_of_variation(), mean, cv));
+    CHECK(mean == Approx(t.mean()).epsilon(0.02));
+    if (t.distribution == Distribution::Fixed) CHECK(cv < 1e-9);
+    else CHECK(cv == Approx(t.coefficient_of_variation()).epsilon(0.02));
+  }
+}
+
+TEST_CASE("an empirical distribution reproduces its quantiles, and a table of samples reproduces theirs") {
+  const ServiceTime t{Distribution::Empirical, 0, 0, {{0, 10}, {0.25, 20}, {0.5, 40}, {0.75, 80}, {0.99, 500}, {1, 900}}};
+  ServiceStream s(t, 3, "test");
+  std::vector<double> v(400'000);
+  for (double& x : v) x = s.draw().us();
+  std::sort(v.begin(), v.end());
+  for (const auto& [p, us] : t.quantiles) {
+    const double at = v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+    INFO(fmt::format("p = {}: drawn {:.2f}, table {}", p, at, us));
+    CHECK(at == Approx(us).epsilon(0.02).margin(0.5));
+  }
+  // samples → table → draws: the samples' own quantiles come back
+  std::mt19937_64 rng(9);
+  std::lognormal_distribution<double> lognormal(4, 0.8);
+  std::vector<double> samples(100'000);
+  for (double& x : samples) x = lognormal(rng);
+  const ServiceTime from_samples{Distribution::Empirical, 0, 0, quantile_table(samples)};
+  CHECK(from_samples.quantiles.size() == 1001);
+  std::sort(samples.begin(), samples.end());
+  ServiceStream again(from_samples, 4, "test");
+  std::vector<double> w(400'000);
+  for (double& x : w) x = again.draw().us();
+  std::sort(w.begin(), w.end());
+  for (double p : {0.1, 0.5, 0.9, 0.99}) {
+    const double want = samples[static_cast<size_t>(p * static_cast<double>(samples.size()))];
+    const double got = w[static_cast<size_t>(p * static_cast<double>(w.size()))];
+    INFO(fmt::format("p = {}: samples {:.2f}, drawn {:.2f}", p, want, got));
+    CHECK(got == Approx(want).epsilon(0.03));
+  }
+}
+
+TEST_CASE("streams of one seed give the same draws; different streams or seeds do not") {
+  const ServiceTime t{Distribution::Gamma, 100, 0.7, {}};
+  ServiceStream a(t, 1, "R1.front_end_write_us"), b(t, 1, "R1.front_end_write_us");
+  ServiceStream c(t, 1, "R2.front_end_write_us"), d(t, 2, "R1.front_end_write_us");
+  bool differ_c = false, differ_d = false;
+  for (int i = 0; i < 100; ++i) {
+    const Time x = a.draw();
+    CHECK(x == b.draw());
+    differ_c |= x != c.draw();
+    differ_d |= x != d.draw();
+  }
+  CHECK(differ_c);
+  CHECK(differ_d);
+}
+
+namespace {
+
+// Writes acknowledged at the cache store (adaptive copy), Poisson: the
+// response is the front end's wait plus its demand. Everything behind the
+// acknowledgement is fast and plentiful.
+std::string front_end_bound(uint32_t processors, const std::string& demand, double rate) {
+  return fmt::format(R"(
+seed = 3
+duration_s = 21
+[primary]
+cache_slots = 65536
+front_end_processors = {}
+front_end_write_us = {}
+disks = 16
+disk_write_us = 1
+disk_bandwidth_mb_per_s = 100000
+[link]
+distance_km = 0
+overhead_us = 1
+bandwidth_gbit_per_s = 100
+[[volume]]
+name = "db"
+tracks = 1000000
+mode = "adaptive-copy-disk"
+[[workload]]
+volume = "db"
+rate_iops = {}
+block_bytes = 4096
+[measurement]
+warmup_s = 1
+timeseries_interval_s = 1
+)",
+                     processors, demand, rate);
+}
+
+RunResult simulate(const std::string& toml) {
+  SimOptions o;
+  o.progress = false;
+  return simulate_in_child(parse_scenario(toml, "test"), o);
+}
+
+const ProcessorPoolResult& pool_of(const RunResult& r, std::string_view controller, std::string_view pool) {
+  for (const auto& p : r.processor_pools)
+    if (p.controller == controller && p.pool == pool) return p;
+  throw std::runtime_error("no such pool");
+}
+
+}  // namespace
+
+TEST_CASE("simulated: a front end of c processors is an M/M/c queue — response, wait and utilisation") {
+  const double service_s = 100e-6;
+  for (uint32_t c : {1u, 4u}) {
+    const double rho = 0.8;
+    const double rate = rho * c / service_s;
+    const RunResult r = simulate(front_end_bound(c, "{ distribution = \"exponential\", mean_us = 100 }", rate));
+    const ProcessorPoolResult& fe = pool_of(r, "R1", "front_end");
+    const double wait = mmc_wait_s(rate, service_s, static_cast<int>(c));
+    INFO(fmt::format("c = {}: response {:.2f} us (M/M/c {:.2f}), wait {:.2f} us, utilisation {:.4f}", c,
+                     r.volumes[0].writes.response.mean_ns() / 1e3, (wait + service_s) * 1e6, fe.wait_mean_ms * 1e3,
+                     fe.utilisation_mean));
+    CHECK(r.invariant_violations == 0);
+    CHECK(fe.processors == c);
+    CHECK(fe.utilisation_mean == Approx(rho).epsilon(0.01));
+    CHECK(fe.wait_mean_ms * 1e-3 == Approx(wait).epsilon(0.05));
+    CHECK(r.volumes[0].writes.response.mean_ns() * 1e-9 == Approx(wait + service_s).epsilon(0.05));
+    CHECK_FALSE(fe.saturated);
+    CHECK(fe.queue_length_peak > 0);
+    // every interval of the series carries it too
+    REQUIRE(r.timeseries.size() > 10);
+    CHECK(r.timeseries[10].processor_utilisation[0] == Approx(rho).epsilon(0.05));
+  }
+}
+
+TEST_CASE("simulated: a front end offered more than it can do is reported saturated, with its queue") {
+  const RunResult r = simulate(front_end_bound(1, "100", 12000));
+  const ProcessorPoolResult& fe = pool_of(r, "R1", "front_end");
+  CHECK(fe.saturated);
+  CHECK(fe.offered_load == Approx(1.2).epsilon(0.02));
+  CHECK(fe.utilisation_mean > 0.99);
+  CHECK(fe.queue_length_peak > 1000);
+  CHECK_THAT(summary_text(r), Catch::Contains("SATURATED"));
+}
+
+TEST_CASE("same seed, byte-identical JSON with distributions and processors on") {
+  const std::string toml = "processors_shared = \"none\"\n" +
+                           front_end_bound(2, "{ distribution = \"lognormal\", mean_us = 150, cv = 1.2 }", 9000);
+  std::string varied = toml;
+  // Every kind of stream varies: the disks, the link's overhead, the remote adapters.
+  varied.replace(varied.find("disk_write_us = 1"), 17,
+                 "disk_write_us = { distribution = \"gamma\", mean_us = 40, cv = 0.8 }\n"
+                 "remote_adapter_copy_send_us = { distribution = \"exponential\", mean_us = 5 }\n"
+                 "back_end_destage_us = { distribution = \"empirical\", quantiles = [[0, 1], [0.9, 5], [1, 30]] }");
+  varied.replace(varied.find("overhead_us = 1"), 15, "overhead_us = { distribution = \"exponential\", mean_us = 3 }");
+  varied.replace(varied.find("duration_s = 21"), 15, "duration_s = 3");
+  const RunResult a = simulate(varied), b = simulate(varied);
+  CHECK(to_json(a).dump() == to_json(b).dump());
+  CHECK(timeseries_csv(a) == timeseries_csv(b));
+  CHECK(pool_of(a, "R1", "back_end").operations > 0);
+  CHECK(pool_of(a, "R1", "remote_adapter").operations > 0);
+  std::string reseeded = varied;
+  reseeded.replace(reseeded.find("seed = 3"), 8, "seed = 4");
+  CHECK(to_json(simulate(reseeded)).dump() != to_json(a).dump());
+}
+
+TEST_CASE("shared processors: one pool serves a controller's three kinds, or both controllers") {
+  std::string toml = front_end_bound(1, "50", 6000);
+  toml.replace(toml.find("disk_write_us = 1"), 17, "disk_write_us = 1\nback_end_processors = 1\nback_end_destage_us = 50");
+  const RunResult none = simulate(toml);
+  const RunResult one = simulate("processors_shared = \"controller\"\n" + toml);
+  // Apart, each pool is 30 % busy; together the one processor is 60 % busy
+  // and the writes wait behind the destages.
+  CHECK(pool_of(none, "R1", "front_end").utilisation_mean == Approx(0.3).epsilon(0.02));
+  CHECK(pool_of(none, "R1", "back_end").utilisation_mean == Approx(0.3).epsilon(0.02));
+  CHECK(pool_of(one, "R1", "front_end").shared_with == "R1 remote_adapter, R1 back_end");
+  CHECK(pool_of(one, "R1", "front_end").offered_load == Approx(0.6).epsilon(0.02));
+  CHECK(pool_of(one, "R1", "front_end").wait_mean_ms > 2 * pool_of(none, "R1", "front_end").wait_mean_ms);
+  CHECK(one.volumes[0].writes.response.mean_ns() > none.volumes[0].writes.response.mean_ns());
+}
