@@ -33,27 +33,18 @@ std::string_view to_string(CpuKind k) {
   return "?";
 }
 
-std::optional<int> pool_index_of(CpuKind k) {
+std::optional<Pool> pool_of(CpuKind k) {
   switch (k) {
     case CpuKind::Write:
-    case CpuKind::Read: return 0;
+    case CpuKind::Read: return Pool::FrontEnd;
     case CpuKind::CopyReceive:
     case CpuKind::AckReceive:
-    case CpuKind::CopySend: return 1;
+    case CpuKind::CopySend: return Pool::RemoteAdapter;
     case CpuKind::Destage:
-    case CpuKind::DiskRead: return 2;
+    case CpuKind::DiskRead: return Pool::BackEnd;
     case CpuKind::Other: return std::nullopt;
   }
   return std::nullopt;
-}
-
-std::string_view pool_name(int pool) {
-  switch (pool) {
-    case 0: return "front_end";
-    case 1: return "remote_adapter";
-    case 2: return "back_end";
-  }
-  return "?";
 }
 
 CpuKind cpu_kind_of(const Input& in) {
@@ -134,36 +125,37 @@ void CpuStats::add(CpuKind k, uint32_t ns) {
   }
 }
 
-uint64_t CpuStats::pool_operations(int pool) const {
+uint64_t CpuStats::pool_operations(Pool pool) const {
   uint64_t n = 0;
   for (size_t k = 0; k < kCpuKinds; ++k)
-    if (pool_index_of(static_cast<CpuKind>(k)) == pool) n += kinds_[k].operations;
+    if (pool_of(static_cast<CpuKind>(k)) == pool) n += kinds_[k].operations;
   return n;
 }
 
-double CpuStats::pool_cpu_s(int pool) const {
+double CpuStats::pool_cpu_s(Pool pool) const {
   double s = 0;
   for (size_t k = 0; k < kCpuKinds; ++k)
-    if (pool_index_of(static_cast<CpuKind>(k)) == pool) s += kinds_[k].cpu_s;
+    if (pool_of(static_cast<CpuKind>(k)) == pool) s += kinds_[k].cpu_s;
   return s;
 }
 
 nlohmann::json to_json(const CpuStats& s) {
   nlohmann::json j;
-  for (int p = 0; p < 3; ++p) {
+  for (int pi = 0; pi < kPools; ++pi) {
+    const auto p = static_cast<Pool>(pi);
     nlohmann::json pj;
     pj["operations"] = s.pool_operations(p);
     pj["cpu_s"] = s.pool_cpu_s(p);
     for (size_t k = 0; k < kCpuKinds; ++k) {
       const auto kind = static_cast<CpuKind>(k);
-      if (pool_index_of(kind) != p) continue;
+      if (pool_of(kind) != p) continue;
       const CpuKindStats& ks = s.of(kind);
       pj["kinds"][std::string(to_string(kind))] = {
           {"operations", ks.operations},
           {"cpu_s", ks.cpu_s},
           {"mean_us", ks.operations ? ks.cpu_s * 1e6 / static_cast<double>(ks.operations) : 0.0}};
     }
-    j[std::string(pool_name(p))] = pj;
+    j[std::string(to_string(p))] = pj;
   }
   const CpuKindStats& other = s.of(CpuKind::Other);
   j["other"] = {{"operations", other.operations}, {"cpu_s", other.cpu_s}};
@@ -174,14 +166,15 @@ std::string cpu_text(const CpuStats& r1, const CpuStats& r2, double window_s) {
   std::string t = "\ncontroller CPU (thread CPU clock per step; each controller's three pools share its one event-loop thread)\n";
   for (int side = 0; side < 2; ++side) {
     const CpuStats& s = side == 0 ? r1 : r2;
-    for (int p = 0; p < 3; ++p) {
+    for (int pi = 0; pi < kPools; ++pi) {
+      const auto p = static_cast<Pool>(pi);
       t += fmt::format("  {} {:<15} {:>8} ops  {:>8.3f} s CPU  {:>5.1f} % of a processor ", side == 0 ? "R1" : "R2",
-                       pool_name(p), s.pool_operations(p), s.pool_cpu_s(p),
+                       to_string(p), s.pool_operations(p), s.pool_cpu_s(p),
                        window_s > 0 ? 100 * s.pool_cpu_s(p) / window_s : 0.0);
       for (size_t k = 0; k < kCpuKinds; ++k) {
         const auto kind = static_cast<CpuKind>(k);
         const CpuKindStats& ks = s.of(kind);
-        if (pool_index_of(kind) != p || !ks.operations) continue;
+        if (pool_of(kind) != p || !ks.operations) continue;
         t += fmt::format("  {} {:.1f} us", to_string(kind), ks.cpu_s * 1e6 / static_cast<double>(ks.operations));
       }
       t += "\n";

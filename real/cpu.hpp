@@ -37,10 +37,8 @@ namespace mirrorsim::real {
 enum class CpuKind : uint8_t { Write, Read, CopyReceive, AckReceive, CopySend, Destage, DiskRead, Other };
 constexpr size_t kCpuKinds = 8;
 std::string_view to_string(CpuKind k);
-// The processor pool an operation kind runs in (index: 0 front_end,
-// 1 remote_adapter, 2 back_end); nullopt for Other.
-std::optional<int> pool_index_of(CpuKind k);
-std::string_view pool_name(int pool);
+// The processor pool an operation kind runs in; nullopt for Other.
+std::optional<Pool> pool_of(CpuKind k);
 // The kind a step's own CPU counts as, by its input.
 CpuKind cpu_kind_of(const Input& in);
 
@@ -81,8 +79,8 @@ class CpuStats {
   void add(CpuKind k, uint32_t ns);
   const CpuKindStats& of(CpuKind k) const { return kinds_[static_cast<size_t>(k)]; }
   // Per pool: operations and CPU seconds of its kinds.
-  uint64_t pool_operations(int pool) const;
-  double pool_cpu_s(int pool) const;
+  uint64_t pool_operations(Pool pool) const;
+  double pool_cpu_s(Pool pool) const;
 
  private:
   std::array<CpuKindStats, kCpuKinds> kinds_;

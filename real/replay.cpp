@@ -27,6 +27,11 @@ LogReplay::LogReplay(const Scenario& s, const ReplayWindow& w) : sc_(s), w_(w) {
   observer_ = std::make_unique<Observer>(*ctl_[0], *ctl_[1], w.violation_trace_length);
   metrics_ = std::make_unique<RunMetrics>(s, RunMetrics::Window{w.workload_start, w.warmup_end, w.duration_end}, *ctl_[0],
                                           *ctl_[1], *observer_);
+  // A controller process is one event-loop thread: its three pools are one
+  // processor each, and that one processor is the same thread for all three
+  // (the summary says so; cpu.hpp).
+  for (const Side side : {Side::A, Side::B})
+    for (int p = 0; p < kPools; ++p) metrics_->processors(side, static_cast<Pool>(p), 1);
 }
 
 void LogReplay::run(std::array<std::vector<LogRecord>, 2> logs, std::array<bool, 2> dead_at_end, std::vector<Time> sent_at,
@@ -186,8 +191,16 @@ void LogReplay::run(std::array<std::vector<LogRecord>, 2> logs, std::array<bool,
         if (const auto* rd = std::get_if<HostRead>(&*in))
           metrics_->host_issued(rd->req, sent(rd->req, rec.at), rec.at, rd->key, false, rd->bytes);
         step(side, rec.at, done == executed[pick].end() ? rec.at : std::max(rec.at, done->second.at), *in);
-        if (done != executed[pick].end() && rec.at >= w_.warmup_end && rec.at < w_.duration_end)
-          for (const CpuSpan& span : done->second.spans) cpu_[pick].add(span.kind, span.ns);
+        if (done != executed[pick].end()) {
+          // The step's CPU as the pools' work, at the step's time, no wait:
+          // what the simulator's pools report, measured.
+          const bool in_window = rec.at >= w_.warmup_end && rec.at < w_.duration_end;
+          for (const CpuSpan& span : done->second.spans) {
+            if (in_window) cpu_[pick].add(span.kind, span.ns);
+            if (const auto pool = pool_of(span.kind))
+              metrics_->processor_work(side, *pool, rec.at, rec.at, rec.at + Time::from_ns(span.ns), 0);
+          }
+        }
         for (const Command& cmd : out_)
           if (const auto* snd = std::get_if<Send>(&cmd)) {
             in_flight[pick].push_back(encoded(snd->msg));

@@ -204,7 +204,7 @@ TEST_CASE("each controller's CPU per operation kind: measured per step, attribut
   // steps' time there, the hosts' send time in the result: nearly the same).
   CHECK(r1.of(CpuKind::Write).operations == Approx(writes).epsilon(0.05));
   CHECK(r1.of(CpuKind::Read).operations == Approx(reads).epsilon(0.1));
-  CHECK(r2.pool_operations(0) == 0);  // R2 serves no host
+  CHECK(r2.pool_operations(Pool::FrontEnd) == 0);  // R2 serves no host
   // Every copy R1 sends (sync: one per write) R2 receives; R1 receives as many acknowledgements.
   CHECK(r1.of(CpuKind::CopySend).operations == Approx(writes).epsilon(0.05));
   CHECK(r2.of(CpuKind::CopyReceive).operations == Approx(r1.of(CpuKind::CopySend).operations).epsilon(0.05));
@@ -227,5 +227,19 @@ TEST_CASE("each controller's CPU per operation kind: measured per step, attribut
     }
   // A write costs the front end something, and a processor is not busier than the run was long.
   CHECK(r1.of(CpuKind::Write).cpu_s > 0);
-  CHECK(r1.pool_cpu_s(0) + r1.pool_cpu_s(1) + r1.pool_cpu_s(2) < 1.1);
+  CHECK(r1.pool_cpu_s(Pool::FrontEnd) + r1.pool_cpu_s(Pool::RemoteAdapter) + r1.pool_cpu_s(Pool::BackEnd) < 1.1);
+  // The run's processor-pool results, as the simulator's: one processor per
+  // pool, busy for the CPU measured in the window.
+  REQUIRE(r.result.processor_pools.size() == 6);
+  for (size_t i = 0; i < 6; ++i) {
+    const ProcessorPoolResult& p = r.result.processor_pools[i];
+    const CpuStats& s = i < 3 ? r1 : r2;
+    const auto pool = static_cast<Pool>(i % 3);
+    INFO(p.controller << " " << p.pool);
+    CHECK(p.pool == to_string(pool));
+    CHECK(p.processors == 1);
+    CHECK(p.busy_s == Approx(s.pool_cpu_s(pool)).epsilon(0.05).margin(1e-4));
+    CHECK(p.utilisation_mean == Approx(p.busy_s / 1.1).epsilon(0.02).margin(1e-5));
+  }
+  CHECK(r.result.processor_pools[0].utilisation_mean > 0);
 }
