@@ -182,7 +182,7 @@ TEST_CASE("processor plans: apart, per controller, per pair") {
   CHECK(pair.group == std::array<uint32_t, 6>{});
 }
 
-TEST_CASE("a calibration is laid over a scenario before its overrides; bad ones are refused at file:line:col") {
+TEST_CASE("a calibration is laid over a scenario before its overrides, bad ones are refused at file:line:col") {
   const Folder dir;
   const std::string scenario = dir.write("s.toml", kVolume + "[primary]\ncache_slots = 500\nfront_end_write_us = 250\n");
   const std::string cal = dir.write("cal.toml", R"(# written by mirrorsim calibrate
