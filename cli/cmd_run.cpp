@@ -33,6 +33,8 @@ int run_main(int argc, char** argv) {
       ("analytic", "print the analytic reference's predictions beside the simulated figures")  //
       ("quiet,q", "no progress on stderr");
   memory.add_to(opts);
+  std::string calibration;
+  add_calibration_flag(opts, calibration);
   po::variables_map vm;
   if (const auto exit = parse_command_line(
           "run", argc, argv, opts, vm,
@@ -45,7 +47,8 @@ int run_main(int argc, char** argv) {
   try {
     std::optional<std::string> seed;
     if (vm.count("seed")) seed = vm["seed"].as<std::string>();
-    scenario = load_scenario_with_overrides(vm["scenario"].as<std::string>(), sets, seed);
+    scenario = load_scenario_with_overrides(vm["scenario"].as<std::string>(), sets, seed, {},
+                                            calibration.empty() ? std::nullopt : std::optional(calibration));
     check_resources(scenario, memory.limits());
   } catch (const ScenarioError& e) {
     fmt::print(stderr, "mirrorsim run: {}\n", e.what());

@@ -93,6 +93,8 @@ int sweep_main(int argc, char** argv) {
       ("seed", po::value<std::string>(), "base seed")                                                                //
       ("quiet,q", "no progress bar");
   memory.add_to(opts);
+  std::string calibration;
+  add_calibration_flag(opts, calibration);
   po::variables_map vm;
   if (const auto exit = parse_command_line(
           "sweep", argc, argv, opts, vm,
@@ -107,7 +109,8 @@ int sweep_main(int argc, char** argv) {
   try {
     std::optional<std::string> seed;
     if (vm.count("seed")) seed = vm["seed"].as<std::string>();
-    base = load_scenario_with_overrides(vm["scenario"].as<std::string>(), sets, seed);
+    base = load_scenario_with_overrides(vm["scenario"].as<std::string>(), sets, seed, {},
+                                        calibration.empty() ? std::nullopt : std::optional(calibration));
     for (const auto& p : params) grid.push_back(parse_sweep_param(p, "--param " + p));
     if (grid.empty() && base.sweep) grid = base.sweep->params;
     if (!vm.count("repeat")) repeat = base.sweep ? base.sweep->repeat : 1;

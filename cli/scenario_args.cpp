@@ -42,8 +42,10 @@ Override flag_override(std::string key, const std::string& flag, const std::stri
 }
 
 Scenario load_scenario_with_overrides(const std::string& path, const std::vector<std::string>& sets,
-                                      const std::optional<std::string>& seed, const std::vector<Override>& flags) {
+                                      const std::optional<std::string>& seed, const std::vector<Override>& flags,
+                                      const std::optional<std::string>& calibration) {
   Scenario s = load_scenario_file(path);
+  if (calibration) apply_calibration(s, *calibration);
   std::vector<Override> overrides;
   for (const std::string& kv : sets) {
     const auto eq = kv.find('=');
@@ -55,6 +57,11 @@ Scenario load_scenario_with_overrides(const std::string& path, const std::vector
   overrides.insert(overrides.end(), flags.begin(), flags.end());
   set_values(s, overrides);
   return s;
+}
+
+void add_calibration_flag(boost::program_options::options_description& opts, std::string& path) {
+  opts.add_options()("calibration", boost::program_options::value(&path),
+                     "lay a calibration (mirrorsim calibrate --out) over the scenario before --set");
 }
 
 }  // namespace mirrorsim::cli

@@ -34,9 +34,14 @@ struct MemoryFlag {
 // an integer in [0, 9223372036854775807], got -1").
 Override flag_override(std::string key, const std::string& flag, const std::string& typed);
 
-// Throws ScenarioError; `sets` are "key=value" strings, applied first, then
-// `seed` (the text of --seed), then `flags`, all checked together.
+// Throws ScenarioError; `calibration` (--calibration FILE) is laid over the
+// file first; then `sets` ("key=value" strings), `seed` (the text of --seed)
+// and `flags`, all checked together.
 Scenario load_scenario_with_overrides(const std::string& path, const std::vector<std::string>& sets,
-                                      const std::optional<std::string>& seed, const std::vector<Override>& flags = {});
+                                      const std::optional<std::string>& seed, const std::vector<Override>& flags = {},
+                                      const std::optional<std::string>& calibration = std::nullopt);
+
+// --calibration FILE, for the commands that simulate.
+void add_calibration_flag(boost::program_options::options_description& opts, std::string& path);
 
 }  // namespace mirrorsim::cli

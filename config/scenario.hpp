@@ -263,6 +263,13 @@ struct ProcessorPlan {
 };
 ProcessorPlan processor_plan(const Scenario& s);
 
+// Lays the calibration file at `path` (what `mirrorsim calibrate --out`
+// writes: service times, processors, disk and link timing, nothing the user
+// sizes) over `s`, as overrides checked together. Errors name
+// path:line:col (ScenarioError). A calibration without [secondary] times R2
+// like R1.
+void apply_calibration(Scenario& s, const std::string& path);
+
 // The model's view of one side's controller.
 ControllerConfig controller_config(const Scenario& s, Side side);
 

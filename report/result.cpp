@@ -202,9 +202,9 @@ std::string summary_text(const RunResult& r) {
                    100 * r.disk_utilisation_R2_max);
   for (const auto& p : r.processor_pools) {
     if (p.operations == 0 && p.busy_s == 0) continue;
-    s += fmt::format("  {} {:<14} {:>3} processors  utilisation mean {:.1f} % max {:.1f} %   wait mean {:.3f} ms, "
+    s += fmt::format("  {} {:<14} {:>3} processor{}  utilisation mean {:.1f} % max {:.1f} %   wait mean {:.3f} ms, "
                      "queue peak {}{}{}\n",
-                     p.controller, p.pool, p.processors, 100 * p.utilisation_mean, 100 * p.utilisation_max,
+                     p.controller, p.pool, p.processors, p.processors == 1 ? " " : "s", 100 * p.utilisation_mean, 100 * p.utilisation_max,
                      p.wait_mean_ms, p.queue_length_peak, p.shared_with.empty() ? "" : " (shared with " + p.shared_with + ")",
                      p.saturated ? fmt::format("   SATURATED: offered load {:.2f} × its processors", p.offered_load) : "");
   }

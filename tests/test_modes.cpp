@@ -272,7 +272,7 @@ TEST_CASE("write-pending limit: a delayed write is not overtaken by later writes
   CHECK(w.acked(later_hit));
 }
 
-TEST_CASE("a slot holding write-pending data is never evicted; clean slots are, least recently used first") {
+TEST_CASE("a slot holding write-pending data is never evicted, clean slots are, least recently used first") {
   World w(make_config({.mode = Mode::SemiSync, .volumes = 4, .cache_slots = 2, .write_pending_limit = 1.0}));
   const Controller& a = w.controller(Side::A);
   w.write(TrackKey{0, 0});

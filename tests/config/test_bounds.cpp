@@ -334,7 +334,7 @@ TEST_CASE("bounds: loading a [sweep] is linear in its values") {
 
 // ---- toml++ 3.3.0's defects ------------------------------------------------------------
 
-TEST_CASE("bounds: toml++'s failed precondition on '[#' is a syntax error naming the file") {
+TEST_CASE("bounds: toml++'s failed precondition on an open bracket and a hash is a syntax error naming the file") {
   // Debian's toml++ 3.3.0 asserts (or, without assertions, assumes) on this.
   CHECK_THAT(parse_error("[#"), StartsWith("test.toml: TOML syntax error the parser cannot place: the TOML parser "
                                            "(toml++ 3.3.0) reached a failed check ("));
@@ -387,7 +387,7 @@ TEST_CASE("bounds: a closed workload of 2^32 - 1 requests is refused for the req
                                "workload.*.rate_iops × residence): 4.29e+09"));
 }
 
-TEST_CASE("bounds: a rate of 1e300 IOPS is refused by its range; one whose clock could not advance, by the estimate") {
+TEST_CASE("bounds: a rate of 1e300 IOPS is refused by its range, one whose clock could not advance, by the estimate") {
   CHECK_THAT(parse_error(kVolume + "[[workload]]\nvolume = \"db\"\nrate_iops = 1e300\n"),
              Contains("workload.0.rate_iops: expected a number in [1e-06, 10000000], got 1e+300"));
   // Zero-time requests in a closed loop: reissued at one instant forever.
@@ -429,7 +429,7 @@ TEST_CASE("bounds: a sweep point that would not fit is refused by name") {
 TEST_CASE("bounds: a sweep grid of more runs than can be listed is refused before it is built") {
   const Scenario s = with(kVolume + "[sweep]\n\"seed\" = \"1:5000:1\"\n\"link.distance_km\" = \"0:2999:1\"\n");
   CHECK(error_of([&] { check_sweep_size(s.sweep->params, 1, s.source); }) ==
-        "test.toml: a sweep of 5000 × 3000 values × 1 repeats = 1.5e+07 runs, at most 1e+07 are supported; sweep fewer "
+        "test.toml: a sweep of 5000 × 3000 values × 1 repeats = 1.5e+07 runs, at most 1e+06 are supported; sweep fewer "
         "values at once (--shard does not shrink the grid)");
-  CHECK_NOTHROW(check_sweep_size({s.sweep->params[0]}, 2000, s.source));
+  CHECK_NOTHROW(check_sweep_size({s.sweep->params[0]}, 200, s.source));
 }

@@ -517,8 +517,8 @@ TEST_CASE("a run whose --secondary holds another key fails at once, saying so") 
   CHECK(r2.alive());
 }
 
-TEST_CASE("key files: made with mode 0600 and never over an existing file; refused when group or others may read "
-          "them or when not a regular file; a secondary beyond loopback without a key refuses to start") {
+TEST_CASE("key files: made with mode 0600 and never over an existing file, refused when group or others may read "
+          "them or when not a regular file, a secondary beyond loopback without a key refuses to start") {
   namespace fs = std::filesystem;
   const fs::path dir = cli_test::make_temp_dir("keys");
   const fs::path key = dir / "r2.key";

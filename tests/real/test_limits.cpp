@@ -249,7 +249,7 @@ TEST_CASE("a thousand connections that never finish authenticating cost bounded 
   CHECK(r2.alive());
 }
 
-TEST_CASE("beyond the connection limit a connection is refused at once; an idle authenticated control connection is "
+TEST_CASE("beyond the connection limit a connection is refused at once, an idle authenticated control connection is "
           "closed after the idle timeout, the run's own connection is not") {
   ServeOptions o;
   o.connections_max = 4;

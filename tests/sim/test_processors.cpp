@@ -62,7 +62,7 @@ TEST_CASE("a pool of c processors under Poisson arrivals waits as Erlang C says 
   }
 }
 
-TEST_CASE("one processor with fixed demands waits as M/D/1 says, within 5 %; utilisation = lambda S within 1 %") {
+TEST_CASE("one processor with fixed demands waits as M/D/1 says, within 5 %, utilisation = lambda S within 1 %") {
   const double service_s = 100e-6;
   for (double rho : {0.5, 0.8}) {
     const double lambda = rho / service_s;
@@ -153,7 +153,7 @@ TEST_CASE("an empirical distribution reproduces its quantiles, and a table of sa
   }
 }
 
-TEST_CASE("streams of one seed give the same draws; different streams or seeds do not") {
+TEST_CASE("streams of one seed give the same draws, different streams or seeds do not") {
   const ServiceTime t{Distribution::Gamma, 100, 0.7, {}};
   ServiceStream a(t, 1, "R1.front_end_write_us"), b(t, 1, "R1.front_end_write_us");
   ServiceStream c(t, 1, "R2.front_end_write_us"), d(t, 2, "R1.front_end_write_us");

@@ -1,0 +1,227 @@
+// Service-time keys (numbers or distributions), processors, and calibration
+// files: what loads, what it resolves to, and every class of bad input
+// refused at file:line:col.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+
+#include <unistd.h>
+
+#include "config/scenario.hpp"
+
+using namespace mirrorsim;
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kVolume = "[[volume]]\nname = \"db\"\ntracks = 100\n";
+
+std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const ScenarioError& e) {
+    return e.what();
+  }
+  FAIL("no error");
+  return "";
+}
+
+std::string parse_error(const std::string& text) {
+  return error_of([&] { parse_scenario(text, "test.toml"); });
+}
+
+struct Folder {
+  fs::path path;
+  Folder() {
+    std::string pattern = (fs::temp_directory_path() / "mirrorsim-service-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~Folder() { fs::remove_all(path); }
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream(path / name) << text;
+    return (path / name).string();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a service time is a number (fixed) or a distribution, and reads back as written") {
+  const Scenario s = parse_scenario(kVolume + R"(
+[primary]
+front_end_write_us = 120
+front_end_read_us = { distribution = "exponential", mean_us = 80 }
+remote_adapter_copy_receive_us = { distribution = "lognormal", mean_us = 40, cv = 0.5 }
+disk_write_us = { distribution = "gamma", mean_us = 300, cv = 1.5 }
+disk_read_us = { distribution = "empirical", quantiles = [[0, 100], [0.5, 150], [1, 900]] }
+[link]
+overhead_us = { distribution = "fixed", mean_us = 7 }
+)",
+                                    "test.toml");
+  CHECK(s.primary.front_end_write_us == ServiceTime::fixed(120));
+  CHECK(s.primary.front_end_read().distribution == Distribution::Exponential);
+  CHECK(s.primary.front_end_read().mean() == 80);
+  CHECK(s.primary.remote_adapter_copy_receive_us.cv == 0.5);
+  CHECK(s.primary.disk_write_us.coefficient_of_variation() == 1.5);
+  CHECK(s.primary.disk_read_us.quantiles.size() == 3);
+  CHECK(s.primary.disk_read_us.mean() == Approx(0.5 * 125 + 0.5 * 525));
+  CHECK(s.link.overhead_us == ServiceTime::fixed(7));
+  // R2 inherits them; the resolved text loads back to the same scenario.
+  CHECK(s.secondary.disk_read_us == s.primary.disk_read_us);
+  const Scenario again = parse_scenario(s.resolved_toml, "again.toml");
+  CHECK(again.primary == s.primary);
+  CHECK(again.link == s.link);
+  CHECK_THAT(s.resolved_toml, Contains("disk_write_us = { distribution = \"gamma\", mean_us = 300.0, cv = 1.5 }"));
+}
+
+TEST_CASE("an empirical service time from a CSV of samples, relative to the scenario's folder") {
+  const Folder dir;
+  dir.write("disk.csv", "latency_us\n# measured by hand\n100\n200\n300, ignored column\n400\n");
+  const std::string path = dir.write("s.toml", kVolume + "[primary]\ndisk_write_us = { distribution = \"empirical\", samples_csv = \"disk.csv\" }\n");
+  const Scenario s = load_scenario_file(path);
+  REQUIRE(s.primary.disk_write_us.quantiles.size() == 4);
+  CHECK(s.primary.disk_write_us.quantiles.front() == std::pair(0.0, 100.0));
+  CHECK(s.primary.disk_write_us.quantiles.back() == std::pair(1.0, 400.0));
+  CHECK(s.primary.disk_write_us.mean() == Approx(250));
+  // the resolved text carries the table, not the file
+  CHECK_THAT(s.resolved_toml, Contains("disk_write_us = { distribution = \"empirical\", quantiles = [[0.0, 100.0]"));
+
+  dir.write("bad.csv", "us\n10\n20\nabc\n");
+  const std::string bad = dir.write("b.toml", kVolume + "[primary]\ndisk_write_us = { distribution = \"empirical\", samples_csv = \"bad.csv\" }\n");
+  CHECK(error_of([&] { load_scenario_file(bad); }) ==
+        bad + ":5:61: primary.disk_write_us: " + (dir.path / "bad.csv").string() +
+            ":4:1: expected a sample of a number in [0, 1000000000] µs, got 'abc'");
+  const std::string missing = dir.write("m.toml", kVolume + "[primary]\ndisk_write_us = { distribution = \"empirical\", samples_csv = \"none.csv\" }\n");
+  CHECK_THAT(error_of([&] { load_scenario_file(missing); }), StartsWith(missing + ":5:61: primary.disk_write_us: ") &&
+                                                              Contains("none.csv: cannot open"));
+  dir.write("empty.csv", "us\n# nothing\n");
+  const std::string empty = dir.write("e.toml", kVolume + "[primary]\ndisk_write_us = { distribution = \"empirical\", samples_csv = \"empty.csv\" }\n");
+  CHECK_THAT(error_of([&] { load_scenario_file(empty); }), Contains("no samples"));
+}
+
+TEST_CASE("every class of bad service time is refused at file:line:col") {
+  const std::string p = kVolume + "[primary]\n";  // the key is on line 5
+  CHECK(parse_error(p + "front_end_write_us = -1\n") ==
+        "test.toml:5:22: primary.front_end_write_us: expected a number in [0, 1000000000], got -1");
+  CHECK(parse_error(p + "front_end_write_us = \"fast\"\n") ==
+        "test.toml:5:22: primary.front_end_write_us: expected a number in [0, 1000000000] µs, or a table { distribution "
+        "= \"fixed\" | \"exponential\" | \"lognormal\" | \"gamma\" | \"empirical\", ... }, got \"fast\"");
+  CHECK(parse_error(p + "front_end_write_us = { mean_us = 3 }\n") ==
+        "test.toml:5:22: primary.front_end_write_us: a service time table needs 'distribution'");
+  CHECK(parse_error(p + "front_end_write_us = { distribution = \"weibull\", mean_us = 3 }\n") ==
+        "test.toml:5:39: primary.front_end_write_us: expected one of \"fixed\", \"exponential\", \"lognormal\", \"gamma\", "
+        "\"empirical\", got \"weibull\"");
+  CHECK(parse_error(p + "front_end_write_us = { distribution = \"gamma\", mean_us = 3 }\n") ==
+        "test.toml:5:22: primary.front_end_write_us: a gamma service time needs 'cv'");
+  CHECK(parse_error(p + "front_end_write_us = { distribution = \"exponential\", mean_us = 3, cv = 2 }\n") ==
+        "test.toml:5:72: primary.front_end_write_us: 'cv' does not apply to a exponential service time");
+  CHECK(parse_error(p + "front_end_write_us = { distribution = \"lognormal\", mean_us = 3, cv = 11 }\n") ==
+        "test.toml:5:70: primary.front_end_write_us: expected a number in [0, 10], got 11");
+  CHECK(parse_error(p + "front_end_write_us = { distribution = \"exponential\", mean_us = 0 }\n") ==
+        "test.toml:5:64: primary.front_end_write_us: expected a mean > 0, got 0");
+  CHECK(parse_error(p + "front_end_write_us = { distribution = \"fixed\", mean_us = 3, speed = 1 }\n") ==
+        "test.toml:5:61: primary.front_end_write_us: unknown key 'speed' in a service time");
+  CHECK(parse_error(p + "front_end_write_us = { distribution = \"empirical\" }\n") ==
+        "test.toml:5:22: primary.front_end_write_us: an empirical service time needs 'quantiles' or 'samples_csv'");
+  // quantile tables: shape, rising probabilities, values that do not fall, 0 and 1 at the ends
+  const std::string q = p + "disk_read_us = { distribution = \"empirical\", quantiles = ";
+  CHECK_THAT(parse_error(q + "[[0, 1]] }\n"), StartsWith("test.toml:5:58: primary.disk_read_us: expected an array of"));
+  CHECK_THAT(parse_error(q + "[[0, 1], [0.5]] }\n"), StartsWith("test.toml:5:67: primary.disk_read_us: expected an array of"));
+  CHECK(parse_error(q + "[[0, 1], [0.5, 2], [0.5, 3], [1, 4]] }\n") ==
+        "test.toml:5:78: primary.disk_read_us: expected a probability above 0.5 (rising), got 0.5");
+  CHECK(parse_error(q + "[[0, 5], [1, 4]] }\n") ==
+        "test.toml:5:71: primary.disk_read_us: expected a value ≥ 5 (a quantile does not fall), got 4");
+  CHECK(parse_error(q + "[[0.1, 5], [1, 6]] }\n") ==
+        "test.toml:5:59: primary.disk_read_us: expected a first quantile at probability 0, got [0.1, 5]");
+  CHECK(parse_error(q + "[[0, 5], [0.9, 6]] }\n") ==
+        "test.toml:5:67: primary.disk_read_us: expected a last quantile at probability 1, got [0.9, 6]");
+  CHECK(parse_error(q + "[[0, 5], [1, 1e300]] }\n") ==
+        "test.toml:5:71: primary.disk_read_us: expected a number in [0, 1000000000], got 1e+300");
+  // processors
+  CHECK(parse_error(p + "front_end_processors = 0\n") ==
+        "test.toml:5:24: primary.front_end_processors: expected an integer in [1, 4096], got 0");
+  CHECK(parse_error("processors_shared = \"all\"\n" + kVolume) ==
+        "test.toml:1:21: processors_shared: expected one of \"none\", \"controller\", \"pair\", got \"all\"");
+}
+
+TEST_CASE("the retired keys say what replaced them, in a file and in an override") {
+  CHECK(parse_error(kVolume + "[primary]\ncache_store_us = 250\n") ==
+        "test.toml:5:1: unknown key 'cache_store_us' in [primary]: cache_store_us is now two keys: front_end_write_us "
+        "(a host write's cache store, front-end processors) and remote_adapter_copy_receive_us (storing a received copy "
+        "before its answer leaves)");
+  CHECK_THAT(parse_error(kVolume + "[secondary]\ndisk_latency_us = 100\n"),
+             Contains("disk_latency_us is now two keys: disk_write_us and disk_read_us"));
+  Scenario s = parse_scenario(kVolume, "test.toml");
+  CHECK_THAT(error_of([&] { set_value(s, "primary.cache_store_us", "3", "--set primary.cache_store_us=3"); }),
+             StartsWith("--set primary.cache_store_us=3: unknown key 'primary.cache_store_us': cache_store_us is now"));
+  // a distribution through an override
+  set_value(s, "secondary.disk_write_us", "{ distribution = \"exponential\", mean_us = 9 }", "--set");
+  CHECK(s.secondary.disk_write_us.distribution == Distribution::Exponential);
+  CHECK(s.primary.disk_write_us == ServiceTime::fixed(200));
+}
+
+TEST_CASE("processor plans: apart, per controller, per pair") {
+  Scenario s = parse_scenario(kVolume + "[primary]\nfront_end_processors = 3\nremote_adapter_processors = 2\n"
+                                        "back_end_processors = 5\n[secondary]\nfront_end_processors = 7\n",
+                              "test.toml");
+  ProcessorPlan apart = processor_plan(s);
+  CHECK(apart.processors == std::vector<uint32_t>{3, 2, 5, 7, 2, 5});
+  set_value(s, "processors_shared", "\"controller\"", "w");
+  ProcessorPlan controller = processor_plan(s);
+  CHECK(controller.processors == std::vector<uint32_t>{3, 7});
+  CHECK(controller.group == std::array<uint32_t, 6>{0, 0, 0, 1, 1, 1});
+  set_value(s, "processors_shared", "\"pair\"", "w");
+  ProcessorPlan pair = processor_plan(s);
+  CHECK(pair.processors == std::vector<uint32_t>{3});
+  CHECK(pair.group == std::array<uint32_t, 6>{});
+}
+
+TEST_CASE("a calibration is laid over a scenario before its overrides, bad ones are refused at file:line:col") {
+  const Folder dir;
+  const std::string scenario = dir.write("s.toml", kVolume + "[primary]\ncache_slots = 500\nfront_end_write_us = 250\n");
+  const std::string cal = dir.write("cal.toml", R"(# written by mirrorsim calibrate
+processors_shared = "controller"
+[primary]
+front_end_processors = 1
+front_end_write_us = { distribution = "empirical", quantiles = [[0.0, 20.0], [0.5, 30.0], [1.0, 90.0]] }
+disk_read_us = 80
+[link]
+overhead_us = 12.5
+)");
+  Scenario s = load_scenario_file(scenario);
+  apply_calibration(s, cal);
+  CHECK(s.processors_shared == ProcessorsShared::Controller);
+  CHECK(s.primary.cache_slots == 500);  // what the user sized stays
+  CHECK(s.primary.front_end_processors == 1);
+  CHECK(s.primary.front_end_write_us.distribution == Distribution::Empirical);
+  CHECK(s.secondary.front_end_write_us == s.primary.front_end_write_us);  // no [secondary]: R2 timed like R1
+  CHECK(s.secondary.disk_read_us == ServiceTime::fixed(80));
+  CHECK(s.link.overhead_us == ServiceTime::fixed(12.5));
+  // its resolved scenario loads back alone
+  CHECK(parse_scenario(s.resolved_toml, "again").primary == s.primary);
+
+  auto refusal = [&](const std::string& text) {
+    const std::string path = dir.write("bad.toml", text);
+    Scenario t = load_scenario_file(scenario);
+    return error_of([&] { apply_calibration(t, path); });
+  };
+  const std::string bad = (dir.path / "bad.toml").string();
+  CHECK_THAT(refusal("[primary]\ncache_slots = 4\n"),
+             StartsWith(bad + ":2:1: 'primary.cache_slots' is not a calibration key; a calibration sets only"));
+  CHECK_THAT(refusal("[[volume]]\nname = \"x\"\n"), StartsWith(bad + ":1:3: [[volume]] is not a calibration table"));
+  CHECK_THAT(refusal("duration_s = 4\n"), StartsWith(bad + ":1:1: 'duration_s' is not a calibration key"));
+  CHECK(refusal("[primary]\nfront_end_write_us = -4\n") ==
+        bad + ":2:22: primary.front_end_write_us: expected a number in [0, 1000000000], got -4");
+  CHECK(refusal("[link]\noverhead_us = { distribution = \"gamma\", mean_us = 3 }\n") ==
+        bad + ":2:15: link.overhead_us: a gamma service time needs 'cv'");
+  CHECK_THAT(refusal("[primary\nx = 1\n"), StartsWith(bad + ":1:"));
+  CHECK_THAT(error_of([&] { apply_calibration(s, (dir.path / "absent.toml").string()); }), Contains("cannot open"));
+  CHECK_THAT(error_of([&] { apply_calibration(s, dir.path.string()); }),
+             Contains("cannot read: a directory; a calibration is a regular file"));
+}
