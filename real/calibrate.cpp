@@ -443,35 +443,35 @@ std::string calibration_toml(const Calibration& c) {
                    "in a {:.1f} s probe run of the real pair ({} writes, {} reads measured; its own scenario and seed), "
                    "samples of up to {} operations per kind.\n",
                    c.cpu.window_s, c.cpu.writes, c.cpu.reads, CpuStats::kReservoir);
-  t += "\n[processors]\n";
-  t += "shared = \"controller\"        # one pool serves a controller's three kinds: one event-loop thread\n";
+  t += "\nprocessors_shared = \"controller\"   # one pool serves a controller's three kinds: one event-loop thread\n";
+  // A kind one side did not do in the probe (R2 serves no host, R1 receives
+  // no copy) gets the other side's figure, and says so.
   auto cpu_key = [&](int side, CpuKind k, const char* key, const char* comment) {
     const std::vector<double>* samples = &c.cpu.cpu[side].of(k).sample_us;
     std::string note;
-    if (samples->empty() && side == 1 && !c.cpu.cpu[0].of(k).sample_us.empty()) {
-      samples = &c.cpu.cpu[0].of(k).sample_us;
-      note = " (R2 did none in the probe: R1's figure)";
+    if (samples->empty() && !c.cpu.cpu[1 - side].of(k).sample_us.empty()) {
+      samples = &c.cpu.cpu[1 - side].of(k).sample_us;
+      note = fmt::format(" ({} did none in the probe: {}'s figure)", side == 0 ? "R1" : "R2", side == 0 ? "R2" : "R1");
     }
     if (samples->empty()) return fmt::format("# {}: not measured (no such operation in the probe run)\n", key);
     return fmt::format("{} = {}   # {}{}, mean {:.1f} us\n", key, table_text(quantile_table(*samples)), comment, note,
                        mean_of(*samples));
   };
   for (int side = 0; side < 2; ++side) {
-    const std::string name = side == 0 ? "primary" : "secondary";
-    t += fmt::format("\n[{}]\n", name);
+    t += fmt::format("\n[{}]\n", side == 0 ? "primary" : "secondary");
     t += fmt::format("disk_write_us = {}   # fixed part of a disk write, us\n", table_text(quantile_table(d.write_fixed_us)));
     t += fmt::format("disk_read_us = {}   # fixed part of a disk read, us\n", table_text(quantile_table(d.read_fixed_us)));
     t += fmt::format("disk_bandwidth_mb_per_s = {:.1f}\n", d.bandwidth_mb_per_s);
-    t += fmt::format("\n[{}.front_end]\nprocessors = 1\n", name);
-    t += cpu_key(side, CpuKind::Write, "write_us", "CPU per host write");
-    t += cpu_key(side, CpuKind::Read, "read_us", "CPU per host read");
-    t += fmt::format("\n[{}.remote_adapter]\nprocessors = 1\n", name);
-    t += cpu_key(side, CpuKind::CopySend, "copy_send_us", "CPU to send a copy");
-    t += cpu_key(side, CpuKind::CopyReceive, "copy_receive_us", "CPU to receive a copy or command and send its answer");
-    t += cpu_key(side, CpuKind::AckReceive, "ack_receive_us", "CPU to receive an acknowledgement");
-    t += fmt::format("\n[{}.back_end]\nprocessors = 1\n", name);
-    t += cpu_key(side, CpuKind::Destage, "destage_us", "CPU to submit and complete a destage (not the disk time)");
-    t += cpu_key(side, CpuKind::DiskRead, "disk_read_us", "CPU to submit/complete a disk read (not the disk time)");
+    t += "front_end_processors = 1\nremote_adapter_processors = 1\nback_end_processors = 1\n";
+    t += cpu_key(side, CpuKind::Write, "front_end_write_us", "CPU per host write");
+    t += cpu_key(side, CpuKind::Read, "front_end_read_us", "CPU per host read");
+    t += cpu_key(side, CpuKind::CopySend, "remote_adapter_copy_send_us", "CPU to send a copy");
+    t += cpu_key(side, CpuKind::CopyReceive, "remote_adapter_copy_receive_us",
+                 "CPU to receive a copy or command and send its answer");
+    t += cpu_key(side, CpuKind::AckReceive, "remote_adapter_ack_receive_us", "CPU to receive an acknowledgement");
+    t += cpu_key(side, CpuKind::Destage, "back_end_destage_us", "CPU to submit and complete a destage (not the disk time)");
+    t += cpu_key(side, CpuKind::DiskRead, "back_end_disk_read_us",
+                 "CPU to submit and complete a disk read (not the disk time)");
   }
   t += "\n[link]\n";
   t += fmt::format("overhead_us = {}   # one-way fixed part: half the small round trip\n",
