@@ -19,10 +19,13 @@ void bind_validate(py::module_& m) {
   m.attr("HAVE_VALIDATE") = true;
   m.def(
       "validate",
-      [](const Scenario& s, int calibration_ops) {
+      [](const Scenario& s, int calibration_ops, const std::string& calibration, double probe_s) {
         if (calibration_ops < 10) throw py::value_error("validate: calibration_ops >= 10");
+        if (!(probe_s >= 0.5 && probe_s <= 600)) throw py::value_error("validate: 0.5 <= probe_s <= 600");
         real::ValidateOptions o;
         o.calibration_ops = calibration_ops;
+        o.calibration_path = calibration;
+        o.probe_s = probe_s;
         o.real.progress = false;
         // What the real driver cannot run is bad input: refused before forking.
         real::check_validation_support(s, o);
@@ -33,9 +36,11 @@ void bind_validate(py::module_& m) {
         const auto parts = call_in_child(
             [&] {
               const real::Validation v = real::validate(s, o);
+              const real::RateValidation& r = v.rates.at(0);
               return std::vector<std::string>{json_text(real::to_json(v)) + "\n", real::validation_text(v),
-                                              bytes(v.real.result), bytes(v.sim), v.scenario.resolved_toml,
-                                              v.scenario.source, v.real.verification.ok() ? "1" : "0"};
+                                              bytes(r.real_a.result), bytes(r.sim), r.scenario.resolved_toml,
+                                              r.scenario.source, r.real_a.verification.ok() && r.real_b.verification.ok() ? "1" : "0",
+                                              bytes(r.real_b.result)};
             },
             "the validation");
         const auto result = [](const std::string& b) { return deserialize(std::vector<uint8_t>(b.begin(), b.end())); };
@@ -47,13 +52,14 @@ void bind_validate(py::module_& m) {
         d["scenario_toml"] = parts.at(4);
         d["scenario_source"] = parts.at(5);
         d["verified"] = parts.at(6) == "1";
+        d["real_b"] = result(parts.at(7));
         return d;
       },
-      "scenario"_a, "calibration_ops"_a,
-      "`mirrorsim validate` in a forked child: the scenario as written, calibrated on this machine, run on real "
-      "processes and in the simulator. Returns {json: the text `mirrorsim validate --out` writes, text: what it "
-      "prints, real: RunResult, sim: RunResult, scenario_toml, scenario_source: what both ran, verified: the real "
-      "run's verification passed}.");
+      "scenario"_a, "calibration_ops"_a, "calibration"_a, "probe_s"_a,
+      "`mirrorsim validate` in a forked child: the scenario as written, calibrated on this machine (calibrate's "
+      "probes), run twice on real processes and once in the simulator. Returns {json: the text `mirrorsim validate "
+      "--out` writes, text: what it prints, real, real_b: RunResult, sim: RunResult, scenario_toml, "
+      "scenario_source: what they ran, verified: both real runs' verifications passed}.");
 #else
   m.attr("HAVE_VALIDATE") = false;
 #endif

@@ -120,7 +120,7 @@ LinkShaping base_shaping(const Scenario& s, const RealOptions& o) {
   LinkShaping l;
   if (o.emulate_link) {
     l.delay_ns = Time::from_us(5.0 * s.link.distance_km).ns;
-    l.bandwidth_bytes_per_s = s.link.bandwidth_gbit_per_s * 1e9 / 8.0 * s.link.links;
+    if (o.emulate_link_bandwidth) l.bandwidth_bytes_per_s = s.link.bandwidth_gbit_per_s * 1e9 / 8.0 * s.link.links;
   }
   l.jitter_ns = Time::from_us(o.link_jitter_us).ns;
   l.loss_probability = o.link_loss;

@@ -58,6 +58,9 @@ struct RealOptions {
   // one way and its aggregate bandwidth (links × bandwidth_gbit_per_s). Off:
   // the real link as it is (validate, which calibrates from it).
   bool emulate_link = true;
+  // With emulate_link, the bandwidth too (off: the distance only; validate,
+  // whose calibration is the raw link's bandwidth).
+  bool emulate_link_bandwidth = true;
   double link_jitter_us = 0;
   double link_loss = 0;              // probability per frame; a loss breaks the connection
   int disk_failure_errno = 5;        // EIO; ENOSPC makes failed disks answer "no space"

@@ -1,9 +1,13 @@
 #include "real/validate.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -17,66 +21,79 @@ void set(Scenario& s, const std::string& key, const std::string& value) {
   set_value(s, key, value, fmt::format("validate: {}={}", key, value));
 }
 
-std::string num(double v) { return fmt::format("{:.6g}", v); }
+std::string num(double v) { return fmt::format("{:.9g}", v); }
 
-double median_write_us(const RunResult& r) {
-  LatencyHistogram all;
-  for (const auto& v : r.volumes) all.merge(v.writes.response);
-  return all.count() ? all.percentile_ns(50) / 1e3 : 0;
+std::string temp_parent(const RealOptions& real) {
+  const char* tmp = std::getenv("TMPDIR");
+  return !real.run_dir.empty()       ? real.run_dir
+         : !real.temp_parent.empty() ? real.temp_parent
+         : tmp && *tmp               ? tmp
+                                     : "/tmp";
 }
 
-// A short unloaded run of `s` on the real driver: every workload one write
-// at a time, every volume in `mode`.
-RunResult probe(const Scenario& scenario, const std::string& mode, const RealOptions& real) {
-  Scenario p = scenario;
-  set(p, "measurement.warmup_s", "0.1");
-  for (size_t i = 0; i < p.workloads.size(); ++i) {
-    const std::string w = fmt::format("workload.{}.", i);
-    if (p.workloads[i].stop_s) set(p, w + "stop_s", num(std::min(*p.workloads[i].stop_s, 0.5)));
-    set(p, w + "start_s", "0");
-    set(p, w + "arrival", "\"closed\"");
-    set(p, w + "queue_depth", "1");
-    set(p, w + "think_us", "0");
-    set(p, w + "write_fraction", "1.0");
-  }
-  set(p, "duration_s", "0.5");
-  for (const auto& v : scenario.volumes) {
-    set(p, "volume." + v.name + ".mode", "\"" + mode + "\"");
-    // Acknowledged at the cache store however far the copies trail.
-    if (mode == "adaptive-copy-wp") set(p, "volume." + v.name + ".skew_tracks", std::to_string(v.tracks));
-  }
-  RealOptions o = real;
-  o.progress = false;
-  const RealRun r = run_real(p, o);
-  if (!r.verification.ok() || r.result.invariant_violations)
-    throw std::runtime_error(fmt::format("the {} probe run failed its verification:\n{}", mode, r.result.violation_report));
-  return r.result;
+// The rates the hosts run at: `rate` split over the Poisson workloads in
+// proportion to their own (closed workloads keep theirs).
+void set_rate(Scenario& s, double rate) {
+  double total = 0;
+  for (const WorkloadScenario& w : s.workloads)
+    if (w.arrival == Arrival::Poisson) total += w.rate_iops;
+  for (size_t i = 0; i < s.workloads.size(); ++i)
+    if (s.workloads[i].arrival == Arrival::Poisson)
+      set(s, fmt::format("workload.{}.rate_iops", i), num(rate * s.workloads[i].rate_iops / total));
 }
 
-DistributionComparison compare(const std::string& volume, const std::string& op, const OpStats& real, const OpStats& sim) {
+double rms(const std::vector<double>& d) {
+  double sq = 0;
+  for (double x : d) sq += x * x;
+  return d.empty() ? 0 : std::sqrt(sq / static_cast<double>(d.size()));
+}
+
+DistributionComparison compare(const std::string& volume, const std::string& op, const OpStats& a, const OpStats& b,
+                               const OpStats& sim) {
   DistributionComparison c;
   c.volume = volume;
   c.op = op;
-  c.real_count = real.response.count();
+  c.real_a_count = a.response.count();
+  c.real_b_count = b.response.count();
   c.sim_count = sim.response.count();
-  c.real_mean_us = real.response.mean_ns() / 1e3;
+  c.real_a_mean_us = a.response.mean_ns() / 1e3;
+  c.real_b_mean_us = b.response.mean_ns() / 1e3;
   c.sim_mean_us = sim.response.mean_ns() / 1e3;
-  double sq = 0;
+  std::vector<double> sim_a, sim_b, a_b;
   for (double p : validation_percentiles()) {
-    QuantileRow row{p, real.response.percentile_ns(p) / 1e3, sim.response.percentile_ns(p) / 1e3};
-    sq += (row.real_us - row.sim_us) * (row.real_us - row.sim_us);
+    QuantileRow row{p, a.response.percentile_ns(p) / 1e3, b.response.percentile_ns(p) / 1e3,
+                    sim.response.percentile_ns(p) / 1e3};
     c.rows.push_back(row);
+    if (p > 99) {
+      c.p999_sim_minus_real_us = row.sim_us - (row.real_a_us + row.real_b_us) / 2;
+      c.p999_real_b_minus_a_us = row.real_b_us - row.real_a_us;
+      continue;
+    }
+    sim_a.push_back(row.sim_us - row.real_a_us);
+    sim_b.push_back(row.sim_us - row.real_b_us);
+    a_b.push_back(row.real_b_us - row.real_a_us);
   }
-  c.demerit_us = std::sqrt(sq / static_cast<double>(c.rows.size()));
-  c.demerit_percent_of_mean = c.real_mean_us > 0 ? 100 * c.demerit_us / c.real_mean_us : 0;
+  const double real_mean_us = (c.real_a_mean_us + c.real_b_mean_us) / 2;
+  c.sim_vs_real_us = (rms(sim_a) + rms(sim_b)) / 2;
+  c.real_vs_real_us = rms(a_b);
+  c.sim_vs_real_percent = real_mean_us > 0 ? 100 * c.sim_vs_real_us / real_mean_us : 0;
+  c.real_vs_real_percent = real_mean_us > 0 ? 100 * c.real_vs_real_us / real_mean_us : 0;
   return c;
 }
+
+bool run_clean(const RealRun& r) { return r.verification.ok() && !r.result.invariant_violations && !r.result.drain_failed; }
 
 }  // namespace
 
 const std::vector<double>& validation_percentiles() {
-  static const std::vector<double> p{10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.9};
+  static const std::vector<double> p{10, 25, 50, 75, 90, 99, 99.9};
   return p;
+}
+
+bool RateValidation::clean() const { return run_clean(real_a) && run_clean(real_b) && !sim.invariant_violations; }
+
+bool Validation::clean() const {
+  return std::all_of(rates.begin(), rates.end(), [](const RateValidation& r) { return r.clean(); });
 }
 
 void check_validation_support(const Scenario& s, const ValidateOptions& o) {
@@ -89,130 +106,221 @@ void check_validation_support(const Scenario& s, const ValidateOptions& o) {
       throw ScenarioError(s.source, fmt::format("workload.{} starts at {} s, after the validation run's end at {} s: "
                                                 "raise duration_s",
                                                 i, s.workloads[i].start_s, s.duration_s));
+  const bool poisson = std::any_of(s.workloads.begin(), s.workloads.end(),
+                                   [](const WorkloadScenario& w) { return w.arrival == Arrival::Poisson && w.rate_iops > 0; });
+  if (!o.rates_iops.empty() && !poisson)
+    throw ScenarioError(s.source, "validate --rates: the scenario has no Poisson workload whose rate it could set");
+  // Each rate as it will run: the driver's limits count what a run can write.
   RealOptions real = o.real;
-  real.emulate_link = false;
-  check_real_support(s, real);
+  real.emulate_link_bandwidth = false;
+  if (o.rates_iops.empty()) check_real_support(s, real);
+  for (double rate : o.rates_iops) {
+    Scenario at = s;
+    set_rate(at, rate);
+    check_real_support(at, real);
+  }
+  if (!o.calibration_path.empty()) {
+    Scenario probe = s;
+    apply_calibration(probe, o.calibration_path);  // a bad file: refused now, file:line:col
+  }
 }
 
 Validation validate(const Scenario& in, const ValidateOptions& o) {
+  check_validation_support(in, o);
   Validation v;
   RealOptions real = o.real;
-  real.emulate_link = false;
-  check_validation_support(in, o);
-  Scenario s = in;
+  // The calibration describes the raw link (its overhead and bandwidth):
+  // the real runs add the scenario's distance on top of it, not a second
+  // bandwidth; and the real link is one TCP connection.
+  real.emulate_link = true;
+  real.emulate_link_bandwidth = false;
 
-  // The disk measured is the one the runs use.
-  const char* tmp = std::getenv("TMPDIR");
-  const std::string disk_dir = !real.run_dir.empty()     ? real.run_dir
-                               : !real.temp_parent.empty() ? real.temp_parent
-                               : tmp && *tmp               ? tmp
-                                                           : "/tmp";
-  std::filesystem::create_directories(disk_dir);
-  v.disk = calibrate_disk(disk_dir, o.calibration_ops);
-  v.link = calibrate_link(o.calibration_ops * 10);
-  for (const char* side : {"primary", "secondary"}) {
-    set(s, std::string(side) + ".disk_write_us", num(v.disk.latency_us));
-    set(s, std::string(side) + ".disk_bandwidth_mb_per_s", num(v.disk.bandwidth_mb_per_s));
+  std::string path = o.calibration_path;
+  std::string written;
+  if (path.empty()) {
+    // calibrate's own probes, on the file system the runs use, with a
+    // probe run of its own (not a run compared here).
+    const std::string dir = temp_parent(real);
+    std::filesystem::create_directories(dir);
+    Calibration& c = v.measured;
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    c.host = host;
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char date[64];
+    std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    c.date = date;
+    c.dir = dir;
+    c.disk = calibrate_disk(dir, o.calibration_ops);
+    c.link = calibrate_link(o.calibration_ops * 10);
+    c.processors = processors_available();
+    CpuProbeOptions p = cpu_probe_for(in);
+    p.rate_iops = o.probe_iops;
+    p.duration_s = o.probe_s;
+    p.real = real;
+    p.real.progress = false;
+    c.cpu = calibrate_cpu(p);
+    written = fmt::format("{}/mirrorsim-validate-{}.calibration.toml", dir, ::getpid());
+    std::ofstream(written) << calibration_toml(c);
+    path = written;
+    v.calibration_source = "measured here (mirrorsim calibrate's probes)";
+  } else {
+    v.calibration_source = path;
   }
-  set(s, "link.distance_km", "0");
-  set(s, "link.links", "1");  // one TCP connection
-  set(s, "link.overhead_us", num(v.link.overhead_us));
-  set(s, "link.bandwidth_gbit_per_s", num(v.link.bandwidth_gbit_per_s));
+  {
+    std::ifstream f(path);
+    v.calibration_toml.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  Scenario calibrated = in;
+  try {
+    apply_calibration(calibrated, path);
+  } catch (...) {
+    if (!written.empty()) std::filesystem::remove(written);
+    throw;
+  }
+  if (!written.empty()) std::filesystem::remove(written);
+  set(calibrated, "link.links", "1");  // one TCP connection carries the real link
 
-  // The driver's own cache stores: unloaded writes acknowledged at R1's
-  // store, then synchronous ones, less the link's round trip.
-  const double r1_us = median_write_us(probe(s, "adaptive-copy-wp", real));
-  const double sync_us = median_write_us(probe(s, "sync", real));
-  uint32_t block = s.workloads.front().block_bytes;
-  const double us_per_byte = 8.0 / (v.link.bandwidth_gbit_per_s * 1e3);
-  const uint32_t rt = s.link.round_trips_per_write;
-  const double link_us = rt * 2 * v.link.overhead_us + (64.0 + block) * us_per_byte + (2.0 * rt - 1) * 64 * us_per_byte;
-  v.cache_store_r1_us = r1_us;
-  v.cache_store_r2_us = std::max(0.0, (sync_us - r1_us - link_us) / rt);
-  set(s, "primary.front_end_write_us", num(v.cache_store_r1_us));
-  set(s, "secondary.remote_adapter_copy_receive_us", num(v.cache_store_r2_us));
-  v.scenario = s;
-
-  v.real = run_real(s, real);
-  SimOptions so;
-  so.progress = false;
-  v.sim = simulate_in_child(s, so);
-  for (size_t i = 0; i < v.real.result.volumes.size() && i < v.sim.volumes.size(); ++i) {
-    const VolumeResult& rv = v.real.result.volumes[i];
-    const VolumeResult& sv = v.sim.volumes[i];
-    if (rv.writes.response.count() && sv.writes.response.count())
-      v.comparisons.push_back(compare(rv.name, "writes", rv.writes, sv.writes));
-    if (rv.reads.response.count() && sv.reads.response.count())
-      v.comparisons.push_back(compare(rv.name, "reads", rv.reads, sv.reads));
+  std::vector<double> rates = o.rates_iops;
+  if (rates.empty()) rates.push_back(0);
+  for (double rate : rates) {
+    RateValidation rv;
+    rv.rate_iops = rate;
+    rv.scenario = calibrated;
+    if (rate > 0) set_rate(rv.scenario, rate);
+    // Twice on the real pair with the same seed (the noise floor), once in the simulator.
+    rv.real_a = run_real(rv.scenario, real);
+    rv.real_b = run_real(rv.scenario, real);
+    SimOptions so;
+    so.progress = false;
+    rv.sim = simulate_in_child(rv.scenario, so);
+    const auto& va = rv.real_a.result.volumes;
+    const auto& vb = rv.real_b.result.volumes;
+    const auto& vs = rv.sim.volumes;
+    for (size_t i = 0; i < va.size() && i < vb.size() && i < vs.size(); ++i) {
+      if (va[i].writes.response.count() && vb[i].writes.response.count() && vs[i].writes.response.count())
+        rv.comparisons.push_back(compare(va[i].name, "writes", va[i].writes, vb[i].writes, vs[i].writes));
+      if (va[i].reads.response.count() && vb[i].reads.response.count() && vs[i].reads.response.count())
+        rv.comparisons.push_back(compare(va[i].name, "reads", va[i].reads, vb[i].reads, vs[i].reads));
+    }
+    const auto& pa = rv.real_a.result.processor_pools;
+    const auto& pb = rv.real_b.result.processor_pools;
+    for (const ProcessorPoolResult& s : rv.sim.processor_pools) {
+      PoolComparison pc{s.controller, s.pool, 0, 0, s.utilisation_mean};
+      for (const auto& p : pa)
+        if (p.controller == s.controller && p.pool == s.pool) pc.real_a = p.utilisation_mean;
+      for (const auto& p : pb)
+        if (p.controller == s.controller && p.pool == s.pool) pc.real_b = p.utilisation_mean;
+      rv.pools.push_back(pc);
+    }
+    v.rates.push_back(std::move(rv));
   }
   return v;
 }
 
 std::string validation_text(const Validation& v) {
-  const Scenario& s = v.scenario;
-  std::string t = fmt::format("mirrorsim validate {}: {} s, {} volume(s), tracks of {} bytes\n", s.source, s.duration_s,
-                              s.volumes.size(), s.primary.track_bytes);
-  t += fmt::format("  disk   pwrite + fdatasync  {} B p50 {:.1f} us, {} B p50 {:.1f} us   → disk_latency_us = {:.1f}, "
-                   "disk_bandwidth_mb_per_s = {:.0f}\n",
-                   v.disk.small_bytes, v.disk.small.p50_us, v.disk.large_bytes, v.disk.large.p50_us, v.disk.latency_us,
-                   v.disk.bandwidth_mb_per_s);
-  t += fmt::format("  link   loopback round trip  {} B p50 {:.1f} us, {} B p50 {:.1f} us   → link.overhead_us = {:.2f}, "
-                   "link.bandwidth_gbit_per_s = {:.2f} (bulk {:.1f})\n",
-                   v.link.small_bytes, v.link.small_rtt.p50_us, v.link.large_bytes, v.link.large_rtt.p50_us,
-                   v.link.overhead_us, v.link.bandwidth_gbit_per_s, v.link.bulk_gbit_per_s);
-  t += fmt::format("  cache  probe runs   → primary.cache_store_us = {:.2f}, secondary.cache_store_us = {:.2f}\n",
-                   v.cache_store_r1_us, v.cache_store_r2_us);
-  t += fmt::format("  real run: {}   simulated run: {} invariant violations\n",
-                   v.real.verification.ok() && !v.real.result.invariant_violations ? "verified" : "FAILED verification",
-                   v.sim.invariant_violations);
-  for (const DistributionComparison& c : v.comparisons) {
-    t += fmt::format("\nvolume {} {}: real {} (mean {:.1f} us), simulated {} (mean {:.1f} us)\n", c.volume, c.op,
-                     c.real_count, c.real_mean_us, c.sim_count, c.sim_mean_us);
-    t += fmt::format("  {:>10} {:>12} {:>12} {:>12}\n", "percentile", "real us", "sim us", "sim - real");
-    for (const QuantileRow& r : c.rows)
-      t += fmt::format("  {:>10} {:>12.1f} {:>12.1f} {:>+12.1f}\n", fmt::format("p{}", r.percentile), r.real_us, r.sim_us,
-                       r.sim_us - r.real_us);
-    t += fmt::format("  demerit (RMS of the quantile differences): {:.1f} us = {:.1f} % of the real mean\n", c.demerit_us,
-                     c.demerit_percent_of_mean);
+  std::string t;
+  if (v.rates.empty()) return t;
+  const Scenario& s0 = v.rates.front().scenario;
+  t += fmt::format("mirrorsim validate {}: {} s, {} volume(s), tracks of {} bytes; calibration: {}\n", s0.source,
+                   s0.duration_s, s0.volumes.size(), s0.primary.track_bytes, v.calibration_source);
+  if (v.measured.cpu.window_s > 0) {
+    std::string cal = calibration_text(v.measured);
+    // The probes' summary lines (the comment lines), not the --set keys.
+    std::string lines;
+    size_t at = 0;
+    while (at < cal.size()) {
+      const size_t end = cal.find('\n', at);
+      const std::string line = cal.substr(at, end == std::string::npos ? std::string::npos : end - at);
+      if (line.rfind("# ", 0) == 0) lines += "  " + line.substr(2) + "\n";
+      at = end == std::string::npos ? cal.size() : end + 1;
+    }
+    t += lines;
+  }
+  t += "  real runs: the raw loopback link plus the scenario's distance (5 us/km each way), one TCP connection "
+       "(link.links = 1)\n";
+  for (const RateValidation& r : v.rates) {
+    t += r.rate_iops > 0 ? fmt::format("\nat {:g} IOPS\n", r.rate_iops) : std::string("\nat the scenario's rates\n");
+    auto verdict = [](const RealRun& x) { return run_clean(x) ? "verified" : "FAILED verification"; };
+    t += fmt::format("  real run 1: {}   real run 2: {}   simulated: {} invariant violations\n", verdict(r.real_a),
+                     verdict(r.real_b), r.sim.invariant_violations);
+    for (const DistributionComparison& c : r.comparisons) {
+      t += fmt::format("  volume {} {}: real 1 {} (mean {:.1f} us), real 2 {} (mean {:.1f} us), simulated {} (mean {:.1f} us)\n",
+                       c.volume, c.op, c.real_a_count, c.real_a_mean_us, c.real_b_count, c.real_b_mean_us, c.sim_count,
+                       c.sim_mean_us);
+      t += fmt::format("    {:>10} {:>11} {:>11} {:>11} {:>11}\n", "percentile", "real 1 us", "real 2 us", "sim us",
+                       "sim - real");
+      for (const QuantileRow& q : c.rows)
+        t += fmt::format("    {:>10} {:>11.1f} {:>11.1f} {:>11.1f} {:>+11.1f}\n", fmt::format("p{:g}", q.percentile),
+                         q.real_a_us, q.real_b_us, q.sim_us, q.sim_us - (q.real_a_us + q.real_b_us) / 2);
+      t += fmt::format("    demerit over p10 … p99 (RMS of the quantile differences): sim vs real {:.1f} us = {:.1f} % of "
+                       "the real mean; real vs real (noise floor) {:.1f} us = {:.1f} %\n",
+                       c.sim_vs_real_us, c.sim_vs_real_percent, c.real_vs_real_us, c.real_vs_real_percent);
+      t += fmt::format("    p99.9 apart: sim - real {:+.1f} us, real 2 - real 1 {:+.1f} us\n", c.p999_sim_minus_real_us,
+                       c.p999_real_b_minus_a_us);
+    }
+    if (!r.pools.empty()) {
+      t += "  processor pools, utilisation over the measured window (real: one event-loop thread per controller)\n";
+      t += fmt::format("    {:<4} {:<15} {:>8} {:>8} {:>8}\n", "", "pool", "real 1", "real 2", "sim");
+      for (const PoolComparison& p : r.pools)
+        t += fmt::format("    {:<4} {:<15} {:>7.1f}% {:>7.1f}% {:>7.1f}%\n", p.controller, p.pool, 100 * p.real_a,
+                         100 * p.real_b, 100 * p.sim);
+    }
   }
   return t;
 }
 
 nlohmann::json to_json(const Validation& v) {
   nlohmann::json j;
-  j["scenario_toml"] = v.scenario.resolved_toml;
-  j["calibration"] = {{"disk_latency_us", v.disk.latency_us},
-                      {"disk_bandwidth_mb_per_s", v.disk.bandwidth_mb_per_s},
-                      {"disk_small_p50_us", v.disk.small.p50_us},
-                      {"disk_large_p50_us", v.disk.large.p50_us},
-                      {"link_overhead_us", v.link.overhead_us},
-                      {"link_bandwidth_gbit_per_s", v.link.bandwidth_gbit_per_s},
-                      {"link_bulk_gbit_per_s", v.link.bulk_gbit_per_s},
-                      {"link_small_rtt_p50_us", v.link.small_rtt.p50_us},
-                      {"link_large_rtt_p50_us", v.link.large_rtt.p50_us},
-                      {"cache_store_r1_us", v.cache_store_r1_us},
-                      {"cache_store_r2_us", v.cache_store_r2_us}};
-  nlohmann::json cs = nlohmann::json::array();
-  for (const DistributionComparison& c : v.comparisons) {
-    nlohmann::json cj;
-    cj["volume"] = c.volume;
-    cj["op"] = c.op;
-    cj["real_count"] = c.real_count;
-    cj["sim_count"] = c.sim_count;
-    cj["real_mean_us"] = c.real_mean_us;
-    cj["sim_mean_us"] = c.sim_mean_us;
-    nlohmann::json rows = nlohmann::json::array();
-    for (const QuantileRow& r : c.rows) rows.push_back({{"percentile", r.percentile}, {"real_us", r.real_us}, {"sim_us", r.sim_us}});
-    cj["quantiles"] = rows;
-    cj["demerit_us"] = c.demerit_us;
-    cj["demerit_percent_of_mean"] = c.demerit_percent_of_mean;
-    cs.push_back(cj);
+  j["calibration_source"] = v.calibration_source;
+  j["calibration_toml"] = v.calibration_toml;
+  nlohmann::json rates = nlohmann::json::array();
+  for (const RateValidation& r : v.rates) {
+    nlohmann::json rj;
+    rj["rate_iops"] = r.rate_iops;
+    rj["scenario_toml"] = r.scenario.resolved_toml;
+    rj["clean"] = r.clean();
+    nlohmann::json cs = nlohmann::json::array();
+    for (const DistributionComparison& c : r.comparisons) {
+      nlohmann::json cj;
+      cj["volume"] = c.volume;
+      cj["op"] = c.op;
+      cj["real_a_count"] = c.real_a_count;
+      cj["real_b_count"] = c.real_b_count;
+      cj["sim_count"] = c.sim_count;
+      cj["real_a_mean_us"] = c.real_a_mean_us;
+      cj["real_b_mean_us"] = c.real_b_mean_us;
+      cj["sim_mean_us"] = c.sim_mean_us;
+      nlohmann::json rows = nlohmann::json::array();
+      for (const QuantileRow& q : c.rows)
+        rows.push_back({{"percentile", q.percentile}, {"real_a_us", q.real_a_us}, {"real_b_us", q.real_b_us}, {"sim_us", q.sim_us}});
+      cj["quantiles"] = rows;
+      cj["sim_vs_real_us"] = c.sim_vs_real_us;
+      cj["sim_vs_real_percent_of_mean"] = c.sim_vs_real_percent;
+      cj["real_vs_real_us"] = c.real_vs_real_us;
+      cj["real_vs_real_percent_of_mean"] = c.real_vs_real_percent;
+      cj["p999_sim_minus_real_us"] = c.p999_sim_minus_real_us;
+      cj["p999_real_b_minus_a_us"] = c.p999_real_b_minus_a_us;
+      cs.push_back(cj);
+    }
+    rj["comparisons"] = cs;
+    nlohmann::json ps = nlohmann::json::array();
+    for (const PoolComparison& p : r.pools)
+      ps.push_back({{"controller", p.controller}, {"pool", p.pool}, {"real_a_utilisation", p.real_a},
+                    {"real_b_utilisation", p.real_b}, {"sim_utilisation", p.sim}});
+    rj["processor_pools"] = ps;
+    for (const auto& [name, run] : {std::pair{"real_a", &r.real_a}, std::pair{"real_b", &r.real_b}}) {
+      nlohmann::json x = to_json(run->result);
+      x["verification"] = to_json(run->verification);
+      x["controller_cpu"] = {{"r1", to_json(run->cpu[0])}, {"r2", to_json(run->cpu[1])}};
+      rj[name] = x;
+    }
+    rj["sim"] = to_json(r.sim);
+    rates.push_back(rj);
   }
-  j["comparisons"] = cs;
-  nlohmann::json real = to_json(v.real.result);
-  real["verification"] = to_json(v.real.verification);
-  j["real"] = real;
-  j["sim"] = to_json(v.sim);
+  j["rates"] = rates;
   return j;
 }
 

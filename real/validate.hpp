@@ -1,12 +1,18 @@
 // `mirrorsim validate`: the simulator against this machine. The scenario
-// runs as written (its volumes, rates and duration; --set changes them),
-// its disk and link parameters are replaced
-// by what calibrate measures here, its cache-store times by two short probe
-// runs on the real driver (unloaded writes acknowledged at R1's cache store,
-// then synchronous ones: the rest of a synchronous write is R2's), and the
-// same scenario then runs in real mode and in the simulator. The two
-// response-time distributions are compared quantile by quantile; the
-// demerit is the root mean square of the differences (DiskSim's figure).
+// runs as written (its volumes and duration; --set changes them, --rates
+// replaces its hosts' rates), on the real pair twice with the same seed and
+// in the simulator once, all three with one calibration: a calibration file
+// (`--calibration`), or calibrate's own probes run first (disk, link,
+// processors, and the CPU per operation kind of a probe run with its own
+// scenario and seed) — never fitted to the runs compared.
+//
+// For each volume's writes (and reads) the three distributions are printed
+// side by side; the sim-vs-real demerit (the root mean square of the
+// quantile differences over p10 … p99, DiskSim's figure; the mean of the
+// simulator's demerits against each real run) beside the real-vs-real
+// demerit of the two real runs (the noise floor of this machine), in µs and
+// as % of the real mean, with p99.9 apart; and per processor pool the
+// utilisation of the real runs beside the simulated one.
 #pragma once
 
 #include <string>
@@ -22,41 +28,60 @@
 namespace mirrorsim::real {
 
 struct ValidateOptions {
-  int calibration_ops = 200;
-  RealOptions real;                // emulate_link is forced off: the calibration describes the raw link
+  std::string calibration_path;     // empty: calibrate's probes, run first
+  int calibration_ops = 200;        // the probes: measurements per size
+  double probe_s = 2, probe_iops = 1000;  // the probes: the CPU probe run
+  std::vector<double> rates_iops;   // host rates to validate at (split over the Poisson workloads); empty: the scenario's
+  RealOptions real;                 // the link emulation adds the distance only: the calibration is the raw link
 };
+
+// p10, p25, p50, p75, p90, p99 (the demerit's) and p99.9 (apart).
+const std::vector<double>& validation_percentiles();
 
 struct QuantileRow {
   double percentile = 0;
-  double real_us = 0;
-  double sim_us = 0;
+  double real_a_us = 0, real_b_us = 0, sim_us = 0;
 };
 
 struct DistributionComparison {
   std::string volume;
   std::string op;  // "writes" | "reads"
-  uint64_t real_count = 0, sim_count = 0;
-  double real_mean_us = 0, sim_mean_us = 0;
+  uint64_t real_a_count = 0, real_b_count = 0, sim_count = 0;
+  double real_a_mean_us = 0, real_b_mean_us = 0, sim_mean_us = 0;
   std::vector<QuantileRow> rows;
-  double demerit_us = 0;
-  double demerit_percent_of_mean = 0;  // of the real mean
+  // Over p10 … p99; % of the real runs' mean.
+  double sim_vs_real_us = 0, sim_vs_real_percent = 0;
+  double real_vs_real_us = 0, real_vs_real_percent = 0;
+  // p99.9 apart: the simulator's against the real runs' mean, and run 2 against run 1.
+  double p999_sim_minus_real_us = 0, p999_real_b_minus_a_us = 0;
+};
+
+struct PoolComparison {
+  std::string controller, pool;
+  double real_a = 0, real_b = 0, sim = 0;  // utilisation (mean over the measured window)
+};
+
+struct RateValidation {
+  double rate_iops = 0;  // 0: the scenario's own rates
+  Scenario scenario;     // calibrated: what the three runs ran
+  RealRun real_a, real_b;
+  RunResult sim;
+  std::vector<DistributionComparison> comparisons;
+  std::vector<PoolComparison> pools;
+  bool clean() const;
 };
 
 struct Validation {
-  Scenario scenario;  // calibrated: what both runs ran
-  DiskCalibration disk;
-  LinkCalibration link;
-  double cache_store_r1_us = 0, cache_store_r2_us = 0;
-  RealRun real;
-  RunResult sim;
-  std::vector<DistributionComparison> comparisons;
+  std::string calibration_source;  // the file, or "measured here"
+  std::string calibration_toml;    // what was applied
+  Calibration measured;            // when measured here
+  std::vector<RateValidation> rates;
+  bool clean() const;
 };
 
-// The percentiles compared and printed.
-const std::vector<double>& validation_percentiles();
-
 // What validate cannot run: what the real driver cannot (check_real_support),
-// and failures or workloads after the run's end. Throws ScenarioError.
+// failures or workloads after the run's end, --rates without a Poisson
+// workload. Throws ScenarioError.
 void check_validation_support(const Scenario& s, const ValidateOptions& o);
 Validation validate(const Scenario& s, const ValidateOptions& o);
 std::string validation_text(const Validation& v);

@@ -1,6 +1,7 @@
-"""The simulator against this machine (``mirrorsim validate``): calibrate,
-run the scaled scenario on real processes and in the simulator, compare the
-two response-time distributions quantile by quantile."""
+"""The simulator against this machine (``mirrorsim validate``): one
+calibration, the scenario twice on real processes (same seed: the noise
+floor) and once in the simulator, the three response-time distributions
+compared quantile by quantile."""
 
 from __future__ import annotations
 
@@ -18,58 +19,80 @@ __all__ = ["Validation", "validate"]
 
 
 class Validation:
-    """A validation (real/validate.hpp): the calibration, the real and the
-    simulated run of the same scaled scenario, and for each volume's writes
-    (and reads) both distributions' quantiles with the demerit — the root
-    mean square of the quantile differences (DiskSim's figure)."""
+    """A validation (real/validate.hpp) at the scenario's rates: the
+    calibration, two real runs and the simulated run of the same calibrated
+    scenario, and for each volume's writes (and reads) the three
+    distributions' quantiles with the demerits — the root mean square of the
+    quantile differences over p10 … p99 (DiskSim's figure), sim against real
+    beside real against real (the noise floor), p99.9 apart — and per
+    processor pool the utilisations."""
 
-    __slots__ = ("_report", "_json", "_text", "real", "sim", "scenario", "verified")
+    __slots__ = ("_report", "_rate", "_json", "_text", "real", "real_b", "sim", "scenario", "verified")
 
     def __init__(self, parts: dict[str, Any]) -> None:
         """Made by :func:`validate`."""
         self._json: str = parts["json"]
         self._report: dict[str, Any] = json.loads(self._json)
+        self._rate: dict[str, Any] = self._report["rates"][0]
         self._text: str = parts["text"]
         self.real: Result = Result(parts["real"])
-        """The run on real processes (driver ``"real"``)."""
+        """The first run on real processes (driver ``"real"``)."""
+        self.real_b: Result = Result(parts["real_b"])
+        """The second, same seed: what this machine's noise makes of the same run."""
         self.sim: Result = Result(parts["sim"])
         """The simulated run of the same scenario (driver ``"sim"``)."""
         self.scenario: Scenario = Scenario.from_toml(parts["scenario_toml"], parts["scenario_source"])
-        """The scaled, calibrated scenario both runs ran."""
+        """The calibrated scenario the three runs ran."""
         self.verified: bool = parts["verified"]
-        """The real run passed its verification (R2 == R1, no acknowledged write lost)."""
+        """Both real runs passed their verification (R2 == R1, no acknowledged write lost)."""
 
     @property
-    def calibration(self) -> dict[str, float]:
-        """The calibrated keys and measurements: ``disk_latency_us``,
-        ``disk_bandwidth_mb_per_s``, ``link_overhead_us``,
-        ``link_bandwidth_gbit_per_s``, ``cache_store_r1_us``,
-        ``cache_store_r2_us``, …"""
-        return dict(self._report["calibration"])
+    def calibration(self) -> str:
+        """The calibration applied, as TOML (what ``mirrorsim calibrate --out`` writes)."""
+        return str(self._report["calibration_toml"])
+
+    @property
+    def calibration_source(self) -> str:
+        """The calibration file, or that calibrate's probes measured it here."""
+        return str(self._report["calibration_source"])
 
     def demerits(self) -> pd.DataFrame:
         """One row per compared distribution: ``volume``, ``op`` (writes or
-        reads), ``real_count``, ``sim_count``, ``real_mean_us``,
-        ``sim_mean_us``, ``demerit_us``, ``demerit_percent_of_mean``."""
+        reads), ``real_a_count``, ``real_b_count``, ``sim_count``, the three
+        means (``…_mean_us``), ``sim_vs_real_us`` and
+        ``sim_vs_real_percent_of_mean``, ``real_vs_real_us`` and
+        ``real_vs_real_percent_of_mean`` (over p10 … p99),
+        ``p999_sim_minus_real_us``, ``p999_real_b_minus_a_us``."""
         import pandas as pd
 
-        cols = ["volume", "op", "real_count", "sim_count", "real_mean_us", "sim_mean_us", "demerit_us",
-                "demerit_percent_of_mean"]
-        return pd.DataFrame([{c: x[c] for c in cols} for x in self._report["comparisons"]], columns=cols)
+        cols = ["volume", "op", "real_a_count", "real_b_count", "sim_count", "real_a_mean_us", "real_b_mean_us",
+                "sim_mean_us", "sim_vs_real_us", "sim_vs_real_percent_of_mean", "real_vs_real_us",
+                "real_vs_real_percent_of_mean", "p999_sim_minus_real_us", "p999_real_b_minus_a_us"]
+        return pd.DataFrame([{c: x[c] for c in cols} for x in self._rate["comparisons"]], columns=cols)
 
     def quantiles(self) -> pd.DataFrame:
-        """Both distributions side by side: ``volume``, ``op``, ``percentile``,
-        ``real_us``, ``sim_us`` (the rows the demerit is computed from)."""
+        """The three distributions side by side: ``volume``, ``op``,
+        ``percentile``, ``real_a_us``, ``real_b_us``, ``sim_us``."""
         import pandas as pd
 
         rows = [{"volume": x["volume"], "op": x["op"], **q}
-                for x in self._report["comparisons"] for q in x["quantiles"]]
-        return pd.DataFrame(rows, columns=["volume", "op", "percentile", "real_us", "sim_us"])
+                for x in self._rate["comparisons"] for q in x["quantiles"]]
+        return pd.DataFrame(rows, columns=["volume", "op", "percentile", "real_a_us", "real_b_us", "sim_us"])
+
+    def pools(self) -> pd.DataFrame:
+        """Per controller and processor pool: ``real_a_utilisation``,
+        ``real_b_utilisation``, ``sim_utilisation`` (fractions, over the
+        measured window)."""
+        import pandas as pd
+
+        cols = ["controller", "pool", "real_a_utilisation", "real_b_utilisation", "sim_utilisation"]
+        return pd.DataFrame([{c: x[c] for c in cols} for x in self._rate["processor_pools"]], columns=cols)
 
     @property
     def clean(self) -> bool:
-        """Both runs clean: the real run verified, no invariant violation in either."""
+        """Every run clean: both real runs verified, no invariant violation in any."""
         return (self.verified and self.real.summary["invariant_violations"] == 0
+                and self.real_b.summary["invariant_violations"] == 0
                 and self.sim.summary["invariant_violations"] == 0)
 
     def to_json(self) -> str:
@@ -81,8 +104,8 @@ class Validation:
         return self._text
 
     def __repr__(self) -> str:
-        d = ", ".join(f"{x['volume']} {x['op']} demerit {x['demerit_us']:.1f} us "
-                      f"({x['demerit_percent_of_mean']:.1f} % of the mean)" for x in self._report["comparisons"])
+        d = ", ".join(f"{x['volume']} {x['op']} demerit {x['sim_vs_real_us']:.1f} us "
+                      f"(noise floor {x['real_vs_real_us']:.1f} us)" for x in self._rate["comparisons"])
         return f"<Validation {self.scenario.source}: {d or 'nothing compared'}>"
 
     def _repr_html_(self) -> str:
@@ -93,21 +116,23 @@ class Validation:
 
 
 def validate(scenario: Scenario, *, seed: int | None = None, duration_s: float | None = None,
-             calibration_ops: int = 200) -> Validation:
+             calibration: str | None = None, calibration_ops: int = 200, probe_s: float = 2.0) -> Validation:
     """Compares the simulator with this machine, as ``mirrorsim validate``:
     runs ``scenario`` as written (``duration_s``, when given, replaces its
-    duration), calibrates its disk and link keys here
-    (``calibration_ops`` measurements per size) and its cache-store times
-    with two short probe runs, runs it on real processes (raw loopback link)
-    and in the simulator, and compares the response-time distributions.
+    duration) twice on real processes with the same seed and once in the
+    simulator, all with one calibration: the file ``calibration``, or
+    calibrate's own probes run first (``calibration_ops`` measurements per
+    size, a CPU probe run of ``probe_s`` seconds with its own scenario and
+    seed), and compares the three response-time distributions.
 
     Runs in a forked child (the real driver forks its controllers from it):
     Ctrl-C raises KeyboardInterrupt and stops it. A scenario the real driver
-    cannot run raises :class:`ScenarioError`.
+    cannot run, or a bad calibration file, raises :class:`ScenarioError`.
     """
     if not isinstance(scenario, Scenario):
         raise TypeError("validate() takes a mirrorsim.Scenario")
     s = scenario if seed is None else scenario.with_values({"seed": seed})
     if duration_s is not None:
         s = s.with_values({"duration_s": float(duration_s)})
-    return Validation(_mirrorsim.validate(s._core, int(calibration_ops)))
+    return Validation(_mirrorsim.validate(s._core, int(calibration_ops), "" if calibration is None else str(calibration),
+                                          float(probe_s)))
