@@ -97,10 +97,6 @@ bool Validation::clean() const {
 }
 
 void check_validation_support(const Scenario& s, const ValidateOptions& o) {
-  for (const FailureScenario& f : s.failures)
-    if (f.at_s > s.duration_s)
-      throw ScenarioError(f.where, fmt::format("{} at {} s is after the validation run's end at {} s: raise duration_s",
-                                               to_string(f.event), f.at_s, s.duration_s));
   for (size_t i = 0; i < s.workloads.size(); ++i)
     if (s.workloads[i].start_s >= s.duration_s)
       throw ScenarioError(s.source, fmt::format("workload.{} starts at {} s, after the validation run's end at {} s: "

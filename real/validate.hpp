@@ -79,9 +79,9 @@ struct Validation {
   bool clean() const;
 };
 
-// What validate cannot run: what the real driver cannot (check_real_support),
-// failures or workloads after the run's end, --rates without a Poisson
-// workload. Throws ScenarioError.
+// What validate cannot run: what the real driver cannot (check_real_support)
+// at each rate, workloads starting after the run's end, --rates without a
+// Poisson workload, a bad calibration file. Throws ScenarioError.
 void check_validation_support(const Scenario& s, const ValidateOptions& o);
 Validation validate(const Scenario& s, const ValidateOptions& o);
 std::string validation_text(const Validation& v);

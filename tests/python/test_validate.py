@@ -14,37 +14,46 @@ from conftest import SCENARIOS
 pytestmark = pytest.mark.skipif(not hasattr(mirrorsim, "validate"), reason="this build has no real-device driver")
 
 
-def test_a_validation_gives_both_runs_and_the_demerit_of_their_quantiles():
-    sc = mirrorsim.Scenario.load(SCENARIOS / "quickstart.toml")
-    v = mirrorsim.validate(sc, duration_s=1, calibration_ops=50)
+def test_a_validation_gives_three_runs_and_the_demerits_of_their_quantiles():
+    sc = mirrorsim.Scenario.load(SCENARIOS / "quickstart.toml").with_values(
+        {"workload.0.rate_iops": 1000, "measurement.warmup_s": 0.2})
+    v = mirrorsim.validate(sc, duration_s=1, calibration_ops=50, probe_s=1)
     assert v.clean, str(v)
-    assert (v.real.driver, v.sim.driver) == ("real", "sim")
-    assert v.scenario["duration_s"] == 1.0 and v.scenario["link.distance_km"] == 0.0
-    cal = v.calibration
-    assert cal["disk_latency_us"] > 0 and cal["link_bandwidth_gbit_per_s"] > 0
-    assert v.scenario["primary.disk_write_us"] == pytest.approx(cal["disk_latency_us"], rel=1e-5)
+    assert (v.real.driver, v.real_b.driver, v.sim.driver) == ("real", "real", "sim")
+    assert v.scenario["duration_s"] == 1.0 and v.scenario["link.links"] == 1
+    # The calibration measured here is what the simulated scenario runs with.
+    assert "processors_shared = \"controller\"" in v.calibration and "front_end_write_us" in v.calibration
+    assert v.scenario["processors_shared"] == "controller"
 
     d = v.demerits()
     writes = d[(d["volume"] == "db") & (d["op"] == "writes")].iloc[0]
-    assert writes["real_count"] == v.real.latency_count("db") and writes["sim_count"] == v.sim.latency_count("db")
-    # The demerit is the RMS of the quantile differences listed beside it.
+    # Same seed: the same requests in all three runs.
+    assert writes["real_a_count"] == writes["real_b_count"] == writes["sim_count"] == v.real.latency_count("db")
     q = v.quantiles()
     qw = q[(q["volume"] == "db") & (q["op"] == "writes")]
-    assert len(qw) == 12
-    rms = math.sqrt(np.mean((qw["real_us"] - qw["sim_us"]) ** 2))
-    assert writes["demerit_us"] == pytest.approx(rms, rel=1e-9)
-    # ... and the quantiles are those of the two runs' response times.
-    for result, column in ((v.real, "real_us"), (v.sim, "sim_us")):
+    assert list(qw["percentile"]) == [10, 25, 50, 75, 90, 99, 99.9]
+    body = qw[qw["percentile"] <= 99]
+    rms = lambda x: math.sqrt(np.mean(x ** 2))  # noqa: E731
+    assert writes["sim_vs_real_us"] == pytest.approx(
+        (rms(body["sim_us"] - body["real_a_us"]) + rms(body["sim_us"] - body["real_b_us"])) / 2, rel=1e-9)
+    assert writes["real_vs_real_us"] == pytest.approx(rms(body["real_b_us"] - body["real_a_us"]), rel=1e-9)
+    # ... and the quantiles are those of the runs' response times.
+    for result, column in ((v.real, "real_a_us"), (v.real_b, "real_b_us"), (v.sim, "sim_us")):
         samples_us = np.sort(result.latencies("db")) * 1e3
         assert len(samples_us) == result.latency_count("db")  # the reservoir kept every response
         # The histograms' rule: the smallest response with at least p % at or below it (buckets within 0.1 %).
         ranks = np.maximum(1, np.ceil(qw["percentile"].to_numpy() / 100 * len(samples_us)).astype(int))
         np.testing.assert_allclose(samples_us[ranks - 1], qw[column], rtol=2e-3)
-    assert json.loads(v.to_json())["comparisons"][0]["demerit_us"] == d.iloc[0]["demerit_us"]
-    assert "demerit (RMS of the quantile differences)" in str(v)
+    pools = v.pools()
+    assert len(pools) == 6
+    r1_front = pools[(pools["controller"] == "R1") & (pools["pool"] == "front_end")].iloc[0]
+    assert r1_front["real_a_utilisation"] > 0 and r1_front["sim_utilisation"] > 0
+    report = json.loads(v.to_json())
+    assert report["rates"][0]["comparisons"][0]["sim_vs_real_us"] == d.iloc[0]["sim_vs_real_us"]
+    assert "real vs real (noise floor)" in str(v)
 
 
 def test_a_scenario_the_real_driver_cannot_run_is_refused_before_anything_runs():
-    sc = mirrorsim.Scenario.load(SCENARIOS / "link_outage_30s.toml")
-    with pytest.raises(ValueError, match=r"link_outage_30s.toml:\d+:\d+: link-down at 5 s is after the validation"):
+    sc = mirrorsim.Scenario.load(SCENARIOS / "link_outage_30s.toml").with_values({"measurement.warmup_s": 0.2})
+    with pytest.raises(ValueError, match=r"failure.0.at_s: 5 s is after duration_s \(1 s\)"):
         mirrorsim.validate(sc, duration_s=1)

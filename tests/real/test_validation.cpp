@@ -1,0 +1,133 @@
+// `mirrorsim validate`: one calibration, the real pair twice with the same
+// seed, the simulator once; the figures it prints are computed from the
+// three runs it made.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "helpers.hpp"
+#include "real/validate.hpp"
+#include "tests/cli/run_mirrorsim.hpp"
+
+using namespace mirrorsim;
+using namespace mirrorsim::real;
+using namespace mirrorsim::real::test;
+
+namespace {
+
+// A machine's timing as calibrate writes it (the loader's keys), fixed
+// figures so the simulated side is known.
+constexpr const char* kCalibration = R"(# a calibration for the test
+processors_shared = "controller"
+
+[primary]
+disk_write_us = { distribution = "empirical", quantiles = [[0.0, 40.0], [0.5, 60.0], [1.0, 150.0]] }
+disk_read_us = 45
+disk_bandwidth_mb_per_s = 900
+front_end_processors = 1
+front_end_write_us = 21
+front_end_read_us = 15
+remote_adapter_copy_send_us = 12
+remote_adapter_copy_receive_us = 27
+remote_adapter_ack_receive_us = 19
+back_end_destage_us = 9
+back_end_disk_read_us = 60
+
+[link]
+overhead_us = { distribution = "empirical", quantiles = [[0.0, 6.0], [0.5, 8.0], [1.0, 40.0]] }
+bandwidth_gbit_per_s = 12
+)";
+
+double rms(const std::vector<double>& d) {
+  double sq = 0;
+  for (double x : d) sq += x * x;
+  return std::sqrt(sq / static_cast<double>(d.size()));
+}
+
+}  // namespace
+
+TEST_CASE("validate at two rates with a calibration file: three runs each, demerits and pools from their own figures") {
+  const std::filesystem::path dir = cli_test::make_temp_dir("validation");
+  const std::string cal = (dir / "calibration.toml").string();
+  std::ofstream(cal) << kCalibration;
+  ValidateOptions o;
+  o.calibration_path = cal;
+  o.rates_iops = {500, 1000};
+  o.real = quiet_options();
+  const Validation v = validate(small_scenario(Small{.duration_s = 1.0}), o);
+  INFO(validation_text(v));
+  REQUIRE(v.rates.size() == 2);
+  CHECK(v.calibration_source == cal);
+  CHECK(v.calibration_toml == kCalibration);
+  for (size_t i = 0; i < 2; ++i) {
+    const RateValidation& r = v.rates[i];
+    CHECK(r.rate_iops == o.rates_iops[i]);
+    REQUIRE(r.clean());
+    // What ran: the calibration laid over the scenario, the rate set, one link.
+    CHECK(r.scenario.workloads.at(0).rate_iops == o.rates_iops[i]);
+    CHECK(r.scenario.link.links == 1);
+    CHECK(r.scenario.processors_shared == ProcessorsShared::Controller);
+    CHECK(r.scenario.primary.front_end_write_us.mean_us == 21);
+    CHECK(r.sim.driver == "sim");
+    CHECK(r.real_a.result.driver == "real");
+    REQUIRE(!r.comparisons.empty());
+    const DistributionComparison& w = r.comparisons.front();
+    CHECK(w.op == "writes");
+    // Same seed: the same requests in the window, in all three runs.
+    CHECK(w.real_a_count == w.real_b_count);
+    CHECK(w.sim_count == w.real_a_count);
+    CHECK(w.real_a_count > 300 * (i + 1));
+    REQUIRE(w.rows.size() == 7);
+    std::vector<double> sim_a, sim_b, a_b;
+    for (const QuantileRow& q : w.rows) {
+      const LatencyHistogram& ha = r.real_a.result.volumes.at(0).writes.response;
+      const LatencyHistogram& hs = r.sim.volumes.at(0).writes.response;
+      CHECK(q.real_a_us == Approx(ha.percentile_ns(q.percentile) / 1e3));
+      CHECK(q.sim_us == Approx(hs.percentile_ns(q.percentile) / 1e3));
+      if (q.percentile > 99) continue;
+      sim_a.push_back(q.sim_us - q.real_a_us);
+      sim_b.push_back(q.sim_us - q.real_b_us);
+      a_b.push_back(q.real_b_us - q.real_a_us);
+    }
+    CHECK(sim_a.size() == 6);
+    CHECK(w.sim_vs_real_us == Approx((rms(sim_a) + rms(sim_b)) / 2));
+    CHECK(w.real_vs_real_us == Approx(rms(a_b)));
+    CHECK(w.real_vs_real_percent == Approx(100 * w.real_vs_real_us / ((w.real_a_mean_us + w.real_b_mean_us) / 2)));
+    CHECK(w.p999_real_b_minus_a_us == Approx(w.rows.back().real_b_us - w.rows.back().real_a_us));
+    // Pools: the real runs' measured utilisation beside the simulated one.
+    REQUIRE(r.pools.size() == 6);
+    CHECK(r.pools[0].controller == "R1");
+    CHECK(r.pools[0].pool == "front_end");
+    CHECK(r.pools[0].real_a == Approx(r.real_a.result.processor_pools[0].utilisation_mean));
+    CHECK(r.pools[0].sim == Approx(r.sim.processor_pools[0].utilisation_mean));
+    CHECK(r.pools[0].real_a > 0);
+    CHECK(r.pools[0].sim > 0);
+  }
+  // The higher rate keeps R1's front end busier, in the simulator and for real.
+  CHECK(v.rates[1].pools[0].sim > v.rates[0].pools[0].sim);
+  CHECK(v.rates[1].pools[0].real_a > v.rates[0].pools[0].real_a);
+  const nlohmann::json j = to_json(v);
+  CHECK(j["rates"].size() == 2);
+  CHECK(j["rates"][1]["comparisons"][0]["real_vs_real_us"] == v.rates[1].comparisons[0].real_vs_real_us);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+TEST_CASE("validate refuses bad input before anything runs: a bad calibration at file:line:col, bad --rates") {
+  const std::filesystem::path dir = cli_test::make_temp_dir("validation-bad");
+  const std::string cal = (dir / "bad.toml").string();
+  std::ofstream(cal) << "[primary]\nfront_end_write_us = -3\n";
+  const std::string scen = std::string(MIRRORSIM_SCENARIOS_DIR) + "/quickstart.toml";
+  const auto bad_cal = cli_test::run_mirrorsim(fmt::format("validate {} --calibration {}", scen, cal), dir);
+  CHECK(bad_cal.exit_code == 2);
+  CHECK_THAT(bad_cal.err, Catch::Contains(cal + ":2:"));
+  const auto bad_rate = cli_test::run_mirrorsim(fmt::format("validate {} --rates 1000,fast", scen), dir);
+  CHECK(bad_rate.exit_code == 2);
+  CHECK_THAT(bad_rate.err, Catch::Contains("'fast'"));
+  const auto zero = cli_test::run_mirrorsim(fmt::format("validate {} --rates 0", scen), dir);
+  CHECK(zero.exit_code == 2);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
