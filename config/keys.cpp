@@ -70,6 +70,30 @@ std::optional<std::string> toml_text(const toml::node& node) {
   return std::nullopt;
 }
 
+std::optional<std::string> inline_text(const toml::node& node) {
+  if (const auto* table = node.as_table()) {
+    std::string text = "{ ";
+    bool first = true;
+    for (auto&& [k, v] : *table) {
+      const auto item = inline_text(v);
+      if (!item) return std::nullopt;
+      text += fmt::format("{}{} = {}", first ? "" : ", ", k.str(), *item);
+      first = false;
+    }
+    return text + " }";
+  }
+  if (const auto* array = node.as_array()) {
+    std::string text = "[";
+    for (size_t i = 0; i < array->size(); ++i) {
+      const auto element = inline_text(*array->get(i));
+      if (!element) return std::nullopt;
+      text += (i ? ", " : "") + *element;
+    }
+    return text + "]";
+  }
+  return toml_text(node);
+}
+
 std::string describe(const toml::node& node) {
   // Long values are cut: the position already says where the whole one is.
   constexpr size_t kShownMax = 60;

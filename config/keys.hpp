@@ -56,7 +56,9 @@ class Refusal {
 std::string toml_string(std::string_view text);       // a TOML basic string
 std::string real_text(double value);             // shortest text that reads back as the same double
 std::optional<std::string> toml_text(const toml::node& node);  // scalars and arrays; nullopt for tables, dates, times
-std::string describe(const toml::node& node);    // for "got ...": the value, or "a table"
+std::string describe(const toml::node& node);
+// toml_text, with inline tables too ({ k = v, ... }: a service time); nullopt for dates and times.
+std::optional<std::string> inline_text(const toml::node& node);    // for "got ...": the value, or "a table"
 
 // The candidate closest to a misspelt `word`, if one is close enough to suggest.
 std::optional<std::string_view> closest(std::string_view word, const std::vector<std::string_view>& candidates);
