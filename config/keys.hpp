@@ -144,6 +144,17 @@ struct ServiceTimeRule {
   std::string text(const ServiceTime& value) const;
 };
 
+// Measured interval statistics: an array of rows [t_s, read_iops,
+// write_iops, read_bytes_per_s, write_bytes_per_s] (a sixth number:
+// write_block_bytes), or the name of a CSV with those columns and a header
+// line, relative to the scenario's folder. t_s rises strictly from ≥ 0.
+struct IntervalsRule {
+  static constexpr size_t kRowsMax = 1'000'000;
+  std::string expected() const;
+  std::vector<WorkloadInterval> decode(const toml::node& node, const Refusal& refuse) const;
+  std::string text(const std::vector<WorkloadInterval>& rows) const;
+};
+
 extern const Choice<Mode> kModes;
 extern const Choice<ProcessorsShared> kProcessorsShared;
 extern const Choice<Arrival> kArrivals;
@@ -262,6 +273,7 @@ void visit_keys(V& v, W& w) {
   v("start_s", w.start_s, kInstantS);
   v("stop_s", w.stop_s, kInstantS);
   v("requests", w.requests, Integer<uint64_t>{.min = 1});
+  v("intervals", w.intervals, IntervalsRule{});
 }
 
 template <class V, Either<FailureScenario> F>
