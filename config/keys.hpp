@@ -274,6 +274,7 @@ void visit_keys(V& v, W& w) {
   v("stop_s", w.stop_s, kInstantS);
   v("requests", w.requests, Integer<uint64_t>{.min = 1});
   v("intervals", w.intervals, IntervalsRule{});
+  v("time_scale", w.time_scale, Real{.min = 1e-6, .max = 1e6});
 }
 
 template <class V, Either<FailureScenario> F>

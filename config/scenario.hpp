@@ -144,6 +144,7 @@ struct WorkloadScenario {
   std::optional<double> stop_s;      // default: the scenario's duration
   std::optional<uint64_t> requests;  // stop after this many requests (reads and writes)
   std::vector<WorkloadInterval> intervals;  // arrival = "intervals": the rows, by t_s
+  double time_scale = 1;                    // intervals: their times run this many times faster (rates unchanged)
 
   // The highest request rate it offers (intervals: the busiest row's).
   double peak_iops() const;

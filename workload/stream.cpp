@@ -40,8 +40,9 @@ bool WorkloadStream::next_is_write() { return std::uniform_real_distribution<dou
 
 const WorkloadInterval* WorkloadStream::row_at(double t_s) {
   const auto& rows = cfg_->intervals;
-  while (row_ + 1 < rows.size() && rows[row_ + 1].t_s <= t_s) ++row_;
-  return rows.empty() || rows[row_].t_s > t_s ? nullptr : &rows[row_];
+  const double scaled = t_s * cfg_->time_scale;  // the rows' own clock
+  while (row_ + 1 < rows.size() && rows[row_ + 1].t_s <= scaled) ++row_;
+  return rows.empty() || rows[row_].t_s > scaled ? nullptr : &rows[row_];
 }
 
 Time WorkloadStream::next_arrival_after(Time t) {
@@ -53,7 +54,7 @@ Time WorkloadStream::next_arrival_after(Time t) {
   for (;;) {
     const double rate = row ? row->read_iops + row->write_iops : 0;
     const size_t next = row ? i + 1 : i;  // before the first row, the next one is row 0
-    const double end = next < rows.size() ? rows[next].t_s : INFINITY;
+    const double end = next < rows.size() ? rows[next].t_s / cfg_->time_scale : INFINITY;
     if (rate > 0 && now + e / rate < end) return Time::from_s(now + e / rate);
     if (!std::isfinite(end) || end > limits::kRunSMax) return Time::max();
     e -= rate * (end - now);

@@ -318,3 +318,27 @@ timeseries_interval_s = 1
   CHECK(static_cast<double>(rd.completed) == Approx(2000 + 1000).epsilon(0.06));
   CHECK(static_cast<double>(rd.bytes) / static_cast<double>(rd.completed) == Approx((8192.0 * 2000 + 4096.0 * 1000) / 3000).epsilon(0.03));
 }
+
+TEST_CASE("simulated: time_scale runs the rows' clock faster, their rates unchanged") {
+  const RunResult r = simulate(R"(
+seed = 2
+duration_s = 3
+[[volume]]
+name = "db"
+tracks = 100000
+[[workload]]
+volume = "db"
+arrival = "intervals"
+intervals = [[0, 0, 2000, 0, 16384000], [2, 0, 8000, 0, 65536000], [4, 0, 500, 0, 4096000]]
+time_scale = 2
+[measurement]
+warmup_s = 0
+timeseries_interval_s = 1
+)");
+  REQUIRE(r.timeseries.size() >= 3);
+  const double rates[] = {2000, 8000, 500};
+  for (size_t i = 0; i < 3; ++i) {
+    INFO("second " << i << ": " << r.timeseries[i].write_iops << " writes/s");
+    CHECK(std::fabs(r.timeseries[i].write_iops - rates[i]) < 4 * std::sqrt(rates[i]));
+  }
+}
