@@ -7,6 +7,8 @@
 #include "bindings/bindings.hpp"
 #include "bindings/forked_call.hpp"
 #include "config/resources.hpp"
+#include "report/result.hpp"
+#include "sweep/size.hpp"
 #include "sweep/sweep.hpp"
 
 namespace mirrorsim::bindings {
@@ -90,6 +92,63 @@ py::tuple sweep(const Scenario& base, const std::vector<std::pair<std::string, s
   return py::make_tuple(as_pair(runs), as_pair(ci));
 }
 
+// size(): the sizing engine of `mirrorsim size`; the result as the JSON of --out.
+std::string size(const Scenario& base, const std::string& vary, const std::vector<std::string>& target_texts,
+                 uint32_t repeat, unsigned jobs, double tolerance, const std::string& direction,
+                 const std::function<void(const std::string&)>& on_progress) {
+  if (repeat == 0) throw py::value_error("size: repeat must be at least 1");
+  if (jobs == 0) throw py::value_error("size: jobs must be at least 1");
+  if (!(tolerance > 0 && tolerance < 1)) throw py::value_error("size: tolerance must be a fraction in (0, 1)");
+  if (target_texts.empty()) throw py::value_error("size: give at least one target, e.g. \"volume.db.writes.response_ms.p99 <= 2\"");
+  const SizeRange range = parse_size_range(vary, "vary " + vary);
+  (void)get_value(base, range.key);
+  std::vector<SizeTarget> targets;
+  for (const auto& t : target_texts) targets.push_back(parse_size_target(t, "target " + t));
+  SizeOptions o;
+  o.repeat = repeat;
+  o.tolerance = tolerance;
+  if (direction == "smallest") o.direction = SizeDirection::Smallest;
+  else if (direction == "largest") o.direction = SizeDirection::Largest;
+  else if (direction != "auto") throw py::value_error("size: direction is smallest, largest or auto, got " + direction);
+  o.sweep.jobs = jobs;
+  o.sweep.progress = false;
+  o.sweep.sim.progress = false;
+  PendingError pending;
+  o.sweep.keep_going = [&] {
+    py::gil_scoped_acquire gil;
+    if (pending.set()) return false;
+    if (PyErr_CheckSignals() != 0) {
+      pending.error.emplace();
+      return false;
+    }
+    return true;
+  };
+  std::atomic<bool> stop{false};
+  o.sweep.stop = &stop;
+  if (on_progress)
+    o.progress = [&](const std::string& line) {
+      py::gil_scoped_acquire gil;
+      if (pending.set()) return;
+      try {
+        on_progress(line);
+      } catch (py::error_already_set& e) {
+        pending.error.emplace(std::move(e));
+        stop = true;
+      }
+    };
+  SizeResult r;
+  {
+    py::gil_scoped_release release;
+    r = size_search(base, range, targets, o);
+  }
+  if (pending.set()) {
+    py::error_already_set e = std::move(*pending.error);
+    pending.error.reset();
+    throw e;
+  }
+  return json_text(to_json(r, targets));
+}
+
 }  // namespace
 
 void bind_run(py::module_& m) {
@@ -115,6 +174,9 @@ void bind_run(py::module_& m) {
         "estimated memory × jobs exceeds memory_bytes_max, before anything runs. Returns ((columns, rows) of the runs table, "
         "(columns, rows) of the confidence table), cells as text exactly as in the CLI's CSV. Ctrl-C raises "
         "KeyboardInterrupt and stops every child.");
+  m.def("size", &size, "scenario"_a, "vary"_a, "targets"_a, "repeat"_a, "jobs"_a, "tolerance"_a, "direction"_a,
+        "on_progress"_a,
+        "The sizing engine of `mirrorsim size`: the JSON its --out writes. on_progress(line) after each value judged, or None.");
   m.def(
       "parse_sweep_param",
       [](const std::string& text, const std::string& where) {

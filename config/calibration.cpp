@@ -21,28 +21,19 @@ bool machine_key(std::string_view table, std::string_view key) {
   return key == "disk_write_us" || key == "disk_read_us" || key == "disk_bandwidth_mb_per_s";
 }
 
-// The TOML text of a value, inline tables included (service times); a
-// samples_csv named relative to the calibration is made relative to nothing.
+// The TOML text of a value; a samples_csv named relative to the
+// calibration is made relative to nothing.
 std::string value_text(const toml::node& node, const std::string& folder) {
   if (const auto* table = node.as_table()) {
-    std::string text = "{ ";
-    bool first = true;
-    for (auto&& [k, v] : *table) {
-      std::string item = value_text(v, folder);
-      if (k.str() == "samples_csv" && v.as_string() && !v.as_string()->get().empty() && v.as_string()->get()[0] != '/')
-        item = toml_string(folder + v.as_string()->get());
-      text += fmt::format("{}{} = {}", first ? "" : ", ", k.str(), item);
-      first = false;
+    const toml::node* csv = table->get("samples_csv");
+    if (csv && csv->as_string() && !csv->as_string()->get().empty() && csv->as_string()->get()[0] != '/') {
+      toml::table copy = *table;
+      copy.insert_or_assign("samples_csv", folder + csv->as_string()->get());
+      return inline_text(copy).value_or(describe(node));
     }
-    return text + " }";
   }
-  if (const auto* array = node.as_array()) {
-    std::string text = "[";
-    for (size_t i = 0; i < array->size(); ++i) text += (i ? ", " : "") + value_text(*array->get(i), folder);
-    return text + "]";
-  }
-  if (auto text = toml_text(node)) return *text;
-  return describe(node);  // a date or time: the key's rule refuses it by name
+  // A date or time has no text: the key's rule refuses what describe() says.
+  return inline_text(node).value_or(describe(node));
 }
 
 }  // namespace

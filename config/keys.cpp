@@ -70,6 +70,30 @@ std::optional<std::string> toml_text(const toml::node& node) {
   return std::nullopt;
 }
 
+std::optional<std::string> inline_text(const toml::node& node) {
+  if (const auto* table = node.as_table()) {
+    std::string text = "{ ";
+    bool first = true;
+    for (auto&& [k, v] : *table) {
+      const auto item = inline_text(v);
+      if (!item) return std::nullopt;
+      text += fmt::format("{}{} = {}", first ? "" : ", ", k.str(), *item);
+      first = false;
+    }
+    return text + " }";
+  }
+  if (const auto* array = node.as_array()) {
+    std::string text = "[";
+    for (size_t i = 0; i < array->size(); ++i) {
+      const auto element = inline_text(*array->get(i));
+      if (!element) return std::nullopt;
+      text += (i ? ", " : "") + *element;
+    }
+    return text + "]";
+  }
+  return toml_text(node);
+}
+
 std::string describe(const toml::node& node) {
   // Long values are cut: the position already says where the whole one is.
   constexpr size_t kShownMax = 60;
@@ -225,7 +249,7 @@ Choice<T> spelled_by_to_string(std::initializer_list<T> values) {
 
 const Choice<Mode> kModes =
     spelled_by_to_string({Mode::Sync, Mode::SemiSync, Mode::AdaptiveCopyWp, Mode::AdaptiveCopyDisk});
-const Choice<Arrival> kArrivals = spelled_by_to_string({Arrival::Poisson, Arrival::Closed});
+const Choice<Arrival> kArrivals = spelled_by_to_string({Arrival::Poisson, Arrival::Closed, Arrival::Intervals});
 const Choice<AddressPattern> kAddressPatterns = spelled_by_to_string(
     {AddressPattern::Uniform, AddressPattern::Zipf, AddressPattern::Sequential, AddressPattern::Hotspot});
 const Choice<FailureEvent> kFailureEvents = spelled_by_to_string({
@@ -401,5 +425,142 @@ std::string ServiceTimeRule::text(const ServiceTime& t) const {
 const Choice<ProcessorsShared> kProcessorsShared{{{"none", ProcessorsShared::None},
                                                   {"controller", ProcessorsShared::Controller},
                                                   {"pair", ProcessorsShared::Pair}}};
+
+}  // namespace mirrorsim::config
+
+namespace mirrorsim::config {
+
+// ---- interval statistics ------------------------------------------------------
+
+std::string IntervalsRule::expected() const {
+  return "an array of [t_s, read_iops, write_iops, read_bytes_per_s, write_bytes_per_s (, write_block_bytes)] rows, "
+         "or the name of a CSV of them";
+}
+
+namespace {
+
+constexpr std::string_view kIntervalColumns[] = {"t_s", "read_iops", "write_iops", "read_bytes_per_s",
+                                                 "write_bytes_per_s", "write_block_bytes"};
+
+// Checks one row's numbers; `fail(column, message)` reports where.
+template <class Fail>
+WorkloadInterval interval_row(const std::vector<double>& v, const std::optional<double>& previous_t, std::string where,
+                              const Fail& fail) {
+  WorkloadInterval row;
+  row.where = std::move(where);
+  const Real rate{.min = 0, .max = limits::kRateIopsMax};
+  const Real bytes{.min = 0, .max = limits::kRateIopsMax * limits::kTrackBytesMax};
+  for (size_t c = 0; c < v.size(); ++c) {
+    const Real& range = c == 0 ? kInstantS : (c == 1 || c == 2) ? rate : bytes;
+    if (c == 5) {
+      if (!(v[c] >= 1 && v[c] <= limits::kTrackBytesMax && v[c] == std::floor(v[c])))
+        fail(c, fmt::format("write_block_bytes: expected an integer in [1, {}], got {}", limits::kTrackBytesMax, v[c]));
+    } else if (!range.contains(v[c])) {
+      fail(c, fmt::format("{}: expected {}, got {}", kIntervalColumns[c], range.expected(), v[c]));
+    }
+  }
+  if (previous_t && !(v[0] > *previous_t))
+    fail(0, fmt::format("t_s: {} is not after the previous row's {} (rows rise in time)", v[0], *previous_t));
+  row.t_s = v[0];
+  row.read_iops = v[1];
+  row.write_iops = v[2];
+  row.read_bytes_per_s = v[3];
+  row.write_bytes_per_s = v[4];
+  if (v.size() == 6) row.write_block_bytes = static_cast<uint32_t>(v[5]);
+  return row;
+}
+
+}  // namespace
+
+std::vector<WorkloadInterval> IntervalsRule::decode(const toml::node& node, const Refusal& refuse) const {
+  std::vector<WorkloadInterval> rows;
+  if (const auto* array = node.as_array()) {
+    if (array->size() > kRowsMax) refuse(node, fmt::format("at most {} rows", kRowsMax));
+    for (size_t i = 0; i < array->size(); ++i) {
+      const toml::node& r = *array->get(i);
+      const auto* cells = r.as_array();
+      if (!cells || (cells->size() != 5 && cells->size() != 6)) refuse(r, expected());
+      std::vector<double> v;
+      for (const auto& cell : *cells) v.push_back(Real{.min = -INFINITY}.decode(cell, refuse));
+      rows.push_back(interval_row(v, rows.empty() ? std::nullopt : std::optional(rows.back().t_s),
+                                  fmt::format("{}[{}]", refuse.key(), i),
+                                  [&](size_t c, const std::string& m) { refuse(*cells->get(c), m); }));
+    }
+    return rows;
+  }
+  const auto* name = node.as_string();
+  if (!name || name->get().empty()) refuse(node, expected());
+  std::string path = name->get();
+  if (path.front() != '/') {
+    const std::string& source = refuse.origin().source;
+    const size_t slash = source.rfind('/');
+    if (slash != std::string::npos) path = source.substr(0, slash + 1) + path;
+  }
+  std::string text;
+  try {
+    text = read_input_file(path, "a CSV of interval statistics");
+  } catch (const ScenarioError& e) {
+    refuse.origin().fail(node.source(), fmt::format("{}: {}", refuse.key(), e.what()));
+  }
+  size_t line = 0, begin = 0, columns = 0;
+  while (begin < text.size()) {
+    size_t end = text.find('\n', begin);
+    if (end == std::string::npos) end = text.size();
+    ++line;
+    std::string_view row(text.data() + begin, end - begin);
+    begin = end + 1;
+    if (!row.empty() && row.back() == '\r') row.remove_suffix(1);
+    if (row.find_first_not_of(" \t") == std::string_view::npos || row[row.find_first_not_of(" \t")] == '#') continue;
+    std::vector<std::pair<std::string, size_t>> cells;  // text, column of its first character
+    for (size_t at = 0;;) {
+      const size_t comma = row.find(',', at);
+      std::string_view cell = row.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at);
+      const size_t lead = cell.find_first_not_of(" \t");
+      const size_t last = cell.find_last_not_of(" \t");
+      cells.emplace_back(lead == std::string_view::npos ? "" : std::string(cell.substr(lead, last - lead + 1)),
+                         at + (lead == std::string_view::npos ? 0 : lead) + 1);
+      if (comma == std::string_view::npos) break;
+      at = comma + 1;
+    }
+    const auto fail_at = [&](size_t col, const std::string& m) -> void {
+      refuse.origin().fail(node.source(), fmt::format("{}: {}:{}:{}: {}", refuse.key(), path, line, col, m));
+    };
+    if (columns == 0) {  // the header
+      if (cells.size() != 5 && cells.size() != 6) fail_at(1, "expected the header t_s,read_iops,write_iops,read_bytes_per_s,write_bytes_per_s[,write_block_bytes]");
+      for (size_t c = 0; c < cells.size(); ++c)
+        if (cells[c].first != kIntervalColumns[c])
+          fail_at(cells[c].second, fmt::format("expected column '{}', got '{}'", kIntervalColumns[c], cells[c].first));
+      columns = cells.size();
+      continue;
+    }
+    if (cells.size() != columns) fail_at(1, fmt::format("expected {} numbers, got {}", columns, cells.size()));
+    if (rows.size() == kRowsMax) fail_at(1, fmt::format("more than {} rows", kRowsMax));
+    std::vector<double> v;
+    for (const auto& [cell, col] : cells) {
+      char* stop = nullptr;
+      const double x = std::strtod(cell.c_str(), &stop);
+      if (cell.empty() || stop != cell.c_str() + cell.size()) fail_at(col, fmt::format("expected a number, got '{}'", cell));
+      v.push_back(x);
+    }
+    rows.push_back(interval_row(v, rows.empty() ? std::nullopt : std::optional(rows.back().t_s),
+                                fmt::format("{}:{}", path, line),
+                                [&](size_t c, const std::string& m) { fail_at(cells[c].second, m); }));
+  }
+  if (columns == 0)
+    refuse.origin().fail(node.source(), fmt::format("{}: {}: no header and no rows", refuse.key(), path));
+  return rows;
+}
+
+std::string IntervalsRule::text(const std::vector<WorkloadInterval>& rows) const {
+  if (rows.empty()) return "";
+  std::string t = "[";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    t += fmt::format("{}[{}, {}, {}, {}, {}{}]", i ? ", " : "", real_text(r.t_s), real_text(r.read_iops),
+                     real_text(r.write_iops), real_text(r.read_bytes_per_s), real_text(r.write_bytes_per_s),
+                     r.write_block_bytes ? fmt::format(", {}", *r.write_block_bytes) : "");
+  }
+  return t + "]";
+}
 
 }  // namespace mirrorsim::config

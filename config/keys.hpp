@@ -56,7 +56,9 @@ class Refusal {
 std::string toml_string(std::string_view text);       // a TOML basic string
 std::string real_text(double value);             // shortest text that reads back as the same double
 std::optional<std::string> toml_text(const toml::node& node);  // scalars and arrays; nullopt for tables, dates, times
-std::string describe(const toml::node& node);    // for "got ...": the value, or "a table"
+std::string describe(const toml::node& node);
+// toml_text, with inline tables too ({ k = v, ... }: a service time); nullopt for dates and times.
+std::optional<std::string> inline_text(const toml::node& node);    // for "got ...": the value, or "a table"
 
 // The candidate closest to a misspelt `word`, if one is close enough to suggest.
 std::optional<std::string_view> closest(std::string_view word, const std::vector<std::string_view>& candidates);
@@ -140,6 +142,17 @@ struct ServiceTimeRule {
   std::string expected() const;
   ServiceTime decode(const toml::node& node, const Refusal& refuse) const;
   std::string text(const ServiceTime& value) const;
+};
+
+// Measured interval statistics: an array of rows [t_s, read_iops,
+// write_iops, read_bytes_per_s, write_bytes_per_s] (a sixth number:
+// write_block_bytes), or the name of a CSV with those columns and a header
+// line, relative to the scenario's folder. t_s rises strictly from ≥ 0.
+struct IntervalsRule {
+  static constexpr size_t kRowsMax = 1'000'000;
+  std::string expected() const;
+  std::vector<WorkloadInterval> decode(const toml::node& node, const Refusal& refuse) const;
+  std::string text(const std::vector<WorkloadInterval>& rows) const;
 };
 
 extern const Choice<Mode> kModes;
@@ -260,6 +273,8 @@ void visit_keys(V& v, W& w) {
   v("start_s", w.start_s, kInstantS);
   v("stop_s", w.stop_s, kInstantS);
   v("requests", w.requests, Integer<uint64_t>{.min = 1});
+  v("intervals", w.intervals, IntervalsRule{});
+  v("time_scale", w.time_scale, Real{.min = 1e-6, .max = 1e6});
 }
 
 template <class V, Either<FailureScenario> F>

@@ -226,7 +226,7 @@ std::string get_value(const Scenario& s, std::string_view dotted_key) {
   toml::table document = config::parse_document(config::resolved_text(s), origin);
   const toml::table* table = config::table_of(document, address, false);
   const toml::node* node = table ? table->get(address.key) : nullptr;
-  return node ? config::toml_text(*node).value_or("") : "";
+  return node ? config::inline_text(*node).value_or("") : "";
 }
 
 }  // namespace mirrorsim

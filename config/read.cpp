@@ -176,6 +176,17 @@ void read_workloads(const Section& top, Scenario& s, const Origin& origin) {
     }
     w.volume_index = static_cast<VolumeId>(volume - volume_names.begin());
 
+    if (w.arrival == Arrival::Intervals && w.intervals.empty())
+      section.fail_at("arrival", "\"intervals\" needs the workload's intervals (rows, or a CSV named by intervals = \"file\")");
+    if (w.arrival != Arrival::Intervals && !w.intervals.empty())
+      section.fail_at("intervals", fmt::format("intervals drive arrival = \"intervals\", not \"{}\"", to_string(w.arrival)));
+    for (const WorkloadInterval& row : w.intervals)
+      for (const bool write : {false, true})
+        if ((write ? row.write_iops : row.read_iops) > 0 && row.block_bytes(write) > s.primary.track_bytes)
+          section.fail_at("intervals", fmt::format("{}: a {} of {} bytes exceeds primary.track_bytes ({}): a request must "
+                                                   "fit in one track",
+                                                   row.where, write ? "write" : "read", row.block_bytes(write),
+                                                   s.primary.track_bytes));
     if (w.block_bytes > s.primary.track_bytes)
       section.fail_at("block_bytes", fmt::format("{} exceeds primary.track_bytes ({}): a request must fit in one track",
                                                  w.block_bytes, s.primary.track_bytes));

@@ -150,8 +150,8 @@ ResourceEstimate estimate_resources(const Scenario& s, Driver driver) {
       const double cycle_s = w.think_us * 1e-6 + shortest_response_s(s, w);
       events_per_s += cycle_s > 0 ? w.queue_depth / cycle_s * kEventsPerRequest : std::numeric_limits<double>::infinity();
     } else {
-      in_flight += std::max(1.0, w.rate_iops * residence_s(s, w));
-      events_per_s += w.rate_iops * kEventsPerRequest;
+      in_flight += std::max(1.0, w.peak_iops() * residence_s(s, w));
+      events_per_s += w.peak_iops() * kEventsPerRequest;
     }
   }
   if (zipf_entries > 0)

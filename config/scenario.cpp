@@ -19,6 +19,7 @@ std::string_view to_string(Arrival a) {
   switch (a) {
     case Arrival::Poisson: return "poisson";
     case Arrival::Closed: return "closed";
+    case Arrival::Intervals: return "intervals";
   }
   return "?";
 }
@@ -115,6 +116,19 @@ std::string_view to_string(ProcessorsShared p) {
     case ProcessorsShared::Pair: return "pair";
   }
   return "?";
+}
+
+uint32_t WorkloadInterval::block_bytes(bool write) const {
+  if (write && write_block_bytes) return *write_block_bytes;
+  const double iops = write ? write_iops : read_iops, bytes = write ? write_bytes_per_s : read_bytes_per_s;
+  return iops > 0 ? std::max<uint32_t>(1, static_cast<uint32_t>(std::llround(bytes / iops))) : 1;
+}
+
+double WorkloadScenario::peak_iops() const {
+  if (arrival != Arrival::Intervals) return rate_iops;
+  double peak = 0;
+  for (const auto& i : intervals) peak = std::max(peak, i.read_iops + i.write_iops);
+  return peak;
 }
 
 ProcessorPlan processor_plan(const Scenario& s) {

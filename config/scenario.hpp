@@ -103,10 +103,29 @@ struct VolumeScenario {
   bool operator==(const VolumeScenario&) const = default;
 };
 
-enum class Arrival : uint8_t { Poisson, Closed };
+enum class Arrival : uint8_t { Poisson, Closed, Intervals };
 enum class AddressPattern : uint8_t { Uniform, Zipf, Sequential, Hotspot };
-std::string_view to_string(Arrival);         // "poisson", "closed"
+std::string_view to_string(Arrival);         // "poisson", "closed", "intervals"
 std::string_view to_string(AddressPattern);  // "uniform", "zipf", "sequential", "hotspot"
+
+// One row of measured interval statistics: from t_s until the next row's
+// t_s (the last: until the workload stops), Poisson arrivals at these rates.
+struct WorkloadInterval {
+  double t_s = 0;
+  double read_iops = 0, write_iops = 0;
+  double read_bytes_per_s = 0, write_bytes_per_s = 0;
+  std::optional<uint32_t> write_block_bytes;  // default: write_bytes_per_s / write_iops
+  std::string where;                          // file:line (CSV) or intervals[i], for messages
+
+  // The request size of a read or a write in this interval, bytes (≥ 1).
+  uint32_t block_bytes(bool write) const;
+  // The same rows, wherever they were read from.
+  bool operator==(const WorkloadInterval& o) const {
+    return t_s == o.t_s && read_iops == o.read_iops && write_iops == o.write_iops &&
+           read_bytes_per_s == o.read_bytes_per_s && write_bytes_per_s == o.write_bytes_per_s &&
+           write_block_bytes == o.write_block_bytes;
+  }
+};
 
 struct WorkloadScenario {
   std::string volume;          // a VolumeScenario name
@@ -124,6 +143,11 @@ struct WorkloadScenario {
   double start_s = 0;
   std::optional<double> stop_s;      // default: the scenario's duration
   std::optional<uint64_t> requests;  // stop after this many requests (reads and writes)
+  std::vector<WorkloadInterval> intervals;  // arrival = "intervals": the rows, by t_s
+  double time_scale = 1;                    // intervals: their times run this many times faster (rates unchanged)
+
+  // The highest request rate it offers (intervals: the busiest row's).
+  double peak_iops() const;
 
   bool operator==(const WorkloadScenario&) const = default;
 };

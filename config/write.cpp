@@ -13,7 +13,8 @@ class TextWriter {
  public:
   template <class T, class Rule>
   void operator()(std::string_view key, const T& value, const Rule& rule, Presence = Presence::Optional) {
-    line(key, rule.text(value));
+    // An empty text is a value that is absent (an empty list of intervals).
+    if (const std::string t = rule.text(value); !t.empty()) line(key, t);
   }
   // Unset optional keys are left out: TOML has no null, and absence is what
   // reads back as unset.

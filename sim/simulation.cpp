@@ -221,7 +221,7 @@ class Simulation {
   void start_workload(WorkloadState& w);
   void issue(WorkloadState& w, Time arrival);
   void arrive(WorkloadState& w, Time arrival);
-  void apply_request(WorkloadState& w, Time arrival, Side target, bool write, TrackKey key);
+  void apply_request(WorkloadState& w, Time arrival, Side target, bool write, TrackKey key, uint32_t bytes);
 
   void check_end(Time now);
   bool workloads_done() const;
@@ -647,7 +647,9 @@ void Simulation::start_workload(WorkloadState& w) {
   const WorkloadScenario& c = *w.cfg;
   w.stop = Time::from_s(c.stop_s ? *c.stop_s : sc_.duration_s);
   const Time start = Time::from_s(c.start_s);
-  if (c.arrival == Arrival::Poisson) {
+  if (c.arrival == Arrival::Intervals) {
+    issue(w, w.stream->next_arrival_after(start));
+  } else if (c.arrival == Arrival::Poisson) {
     issue(w, start + w.stream->next_gap());
   } else {
     for (uint32_t q = 0; q < c.queue_depth; ++q) issue(w, start);
@@ -680,27 +682,28 @@ void Simulation::arrive(WorkloadState& w, Time arrival) {
   SideState& s = side(target);
   // The stream is drawn in its fixed order: write or read, track, then the
   // gap to the next arrival.
-  const bool write = w.stream->next_is_write();
+  const bool write = w.stream->next_is_write(arrival);
   const TrackKey key{w.cfg->volume_index, w.stream->next_track()};
+  const uint32_t bytes = w.stream->block_bytes(arrival, write);
   const Time stored = use_processor(s, Pool::FrontEnd, arrival,
                                     with_bytes((write ? s.front_end_write : s.front_end_read).draw(),
-                                               s.front_end_per_kib_us, w.cfg->block_bytes));
-  at(stored, [this, &w, arrival, target, write, key] {
+                                               s.front_end_per_kib_us, bytes));
+  at(stored, [this, &w, arrival, target, write, key, bytes] {
     release_retired();
-    apply_request(w, arrival, target, write, key);
+    apply_request(w, arrival, target, write, key, bytes);
   });
   if (w.cfg->arrival == Arrival::Poisson) issue(w, arrival + w.stream->next_gap());
+  if (w.cfg->arrival == Arrival::Intervals) issue(w, w.stream->next_arrival_after(arrival));
 }
 
-void Simulation::apply_request(WorkloadState& w, Time arrival, Side target, bool write, TrackKey key) {
+void Simulation::apply_request(WorkloadState& w, Time arrival, Side target, bool write, TrackKey key, uint32_t bytes) {
   if (finished_) return;
-  const WorkloadScenario& c = *w.cfg;
   const Time now = Time::from_s(sg::Engine::get_clock());
   const RequestId id = next_req_++;
   Request r{w.index, write, key, arrival, -1};
   if (write && tracing_ && traced_writes_ < opt_.trace_writes) r.traced = static_cast<int64_t>(traced_writes_++);
   requests_.insert(id, r);
-  metrics_->host_issued(id, arrival, arrival, key, write, c.block_bytes);
+  metrics_->host_issued(id, arrival, arrival, key, write, bytes);
   SideState& s = side(target);
   if (r.traced >= 0) trace_.add("cache store", s.side == Side::A ? "R1" : "R2", static_cast<uint64_t>(r.traced), arrival, now);
   if (s.ctl->crashed()) {
@@ -709,10 +712,10 @@ void Simulation::apply_request(WorkloadState& w, Time arrival, Side target, bool
     complete_request(id, now);
   } else if (write) {
     if (r.traced >= 0) trace_applying_ = std::make_pair(key, r.traced);
-    step(s, HostWrite{id, key, c.block_bytes});
+    step(s, HostWrite{id, key, bytes});
     trace_applying_.reset();
   } else {
-    step(s, HostRead{id, key, c.block_bytes});
+    step(s, HostRead{id, key, bytes});
   }
 }
 

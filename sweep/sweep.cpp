@@ -46,7 +46,8 @@ std::optional<double> number(const std::string& s) {
   return v;
 }
 
-// Two-sided 95 % quantile of Student's t with `df` degrees of freedom.
+}  // namespace
+
 double t95(size_t df) {
   static const double table[] = {0,     12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
                                  2.201, 2.179,  2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080,
@@ -55,6 +56,8 @@ double t95(size_t df) {
   if (df <= 30) return table[df];
   return 1.960 + 2.4 / static_cast<double>(df);  // within 0.3 % of the exact value beyond 30
 }
+
+namespace {
 
 std::string cell(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::string(); }
 

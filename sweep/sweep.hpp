@@ -76,6 +76,9 @@ struct SweepOptions {
 std::vector<PointOutcome> run_sweep(const Scenario& base, const std::vector<SweepPoint>& points,
                                     const SweepOptions& options);
 
+// Two-sided 95 % quantile of Student's t with `df` degrees of freedom (NaN for 0).
+double t95(size_t df);
+
 // ---- results as tables ----------------------------------------------------
 // Cells are text (numbers in their shortest exact form), so that CSV files
 // of shards merge byte for byte into the unsharded result.

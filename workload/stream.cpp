@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "model/limits.hpp"
+
 namespace mirrorsim {
 
 WorkloadStream::WorkloadStream(const Scenario& s, uint32_t index)
@@ -35,6 +37,45 @@ WorkloadStream::WorkloadStream(const Scenario& s, uint32_t index)
 Time WorkloadStream::next_gap() { return Time::from_s(std::exponential_distribution<double>(cfg_->rate_iops)(rng_)); }
 
 bool WorkloadStream::next_is_write() { return std::uniform_real_distribution<double>(0, 1)(rng_) < cfg_->write_fraction; }
+
+const WorkloadInterval* WorkloadStream::row_at(double t_s) {
+  const auto& rows = cfg_->intervals;
+  const double scaled = t_s * cfg_->time_scale;  // the rows' own clock
+  while (row_ + 1 < rows.size() && rows[row_ + 1].t_s <= scaled) ++row_;
+  return rows.empty() || rows[row_].t_s > scaled ? nullptr : &rows[row_];
+}
+
+Time WorkloadStream::next_arrival_after(Time t) {
+  const auto& rows = cfg_->intervals;
+  double e = std::exponential_distribution<double>(1.0)(rng_);  // unit-rate time still to cover
+  double now = t.s();
+  const WorkloadInterval* row = row_at(now);
+  size_t i = row ? row_ : 0;
+  for (;;) {
+    const double rate = row ? row->read_iops + row->write_iops : 0;
+    const size_t next = row ? i + 1 : i;  // before the first row, the next one is row 0
+    const double end = next < rows.size() ? rows[next].t_s / cfg_->time_scale : INFINITY;
+    if (rate > 0 && now + e / rate < end) return Time::from_s(now + e / rate);
+    if (!std::isfinite(end) || end > limits::kRunSMax) return Time::max();
+    e -= rate * (end - now);
+    now = end;
+    i = next;
+    row = &rows[i];
+  }
+}
+
+bool WorkloadStream::next_is_write(Time at) {
+  if (cfg_->arrival != Arrival::Intervals) return next_is_write();
+  const WorkloadInterval* row = row_at(at.s());
+  const double total = row ? row->read_iops + row->write_iops : 0;
+  return std::uniform_real_distribution<double>(0, 1)(rng_) * total < (row ? row->write_iops : 0);
+}
+
+uint32_t WorkloadStream::block_bytes(Time at, bool write) {
+  if (cfg_->arrival != Arrival::Intervals) return cfg_->block_bytes;
+  const WorkloadInterval* row = row_at(at.s());
+  return row ? row->block_bytes(write) : cfg_->block_bytes;
+}
 
 TrackNo WorkloadStream::next_track() {
   switch (cfg_->addresses) {

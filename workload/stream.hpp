@@ -22,6 +22,13 @@ class WorkloadStream {
   // The next request: a write or a read, then its track.
   bool next_is_write();
   TrackNo next_track();
+  // Interval statistics: the first arrival after `t` of the Poisson process
+  // whose rate is each row's from its t_s to the next row's (Time::max()
+  // when no row ahead offers any); a request at `at` is a write with that
+  // row's share of writes, of that row's size.
+  Time next_arrival_after(Time t);
+  bool next_is_write(Time at);
+  uint32_t block_bytes(Time at, bool write);
 
  private:
   const WorkloadScenario* cfg_;
@@ -32,6 +39,8 @@ class WorkloadStream {
   std::vector<double> keep_;
   std::vector<TrackNo> alias_;
   TrackNo next_sequential_ = 0;
+  size_t row_ = 0;  // intervals: the row of the latest arrival (arrivals do not go back in time)
+  const WorkloadInterval* row_at(double t_s);
 };
 
 }  // namespace mirrorsim

@@ -15,6 +15,7 @@ The same C++ core as the ``mirrorsim`` command::
 - :class:`Scenario` — load, read and change values by dotted key
 - :func:`run` → :class:`Result`
 - :func:`sweep` → pandas DataFrame (the engine of ``mirrorsim sweep``)
+- :func:`size` → (answer, DataFrame of runs) (the engine of ``mirrorsim size``)
 - :func:`check` → :class:`CheckReport` (``mirrorsim check``)
 - :func:`validate` → :class:`Validation` (``mirrorsim validate``)
 
@@ -31,13 +32,13 @@ from . import _mirrorsim
 from ._values import memory_limit_bytes
 from .result import Result
 from .scenario import Scenario, ScenarioError
-from .sweep import sweep
+from .sweep import size, sweep
 
 __version__: str = _mirrorsim.__version__
 
 RunFailed = _mirrorsim.RunFailed
 
-__all__ = ["Scenario", "ScenarioError", "Result", "RunFailed", "run", "sweep", "simgrid_version", "__version__"]
+__all__ = ["Scenario", "ScenarioError", "Result", "RunFailed", "run", "sweep", "size", "simgrid_version", "__version__"]
 
 
 def run(scenario: Scenario, seed: int | None = None, *, trace_path: str | os.PathLike[str] | None = None,

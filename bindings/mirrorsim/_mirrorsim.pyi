@@ -76,6 +76,16 @@ def sweep(
     on_progress: Callable[[int, int, int], None] | None,
     memory_bytes_max: int,
 ) -> tuple[Table, Table]: ...
+def size(
+    scenario: Scenario,
+    vary: str,
+    targets: list[str],
+    repeat: int,
+    jobs: int,
+    tolerance: float,
+    direction: str,
+    on_progress: Callable[[str], None] | None,
+) -> str: ...
 def parse_sweep_param(text: str, where: str) -> tuple[str, list[str]]: ...
 def check(
     scenario: Scenario, reads: int, max_depth: int | None, mutant: str, memory_bytes_max: int

@@ -30,8 +30,10 @@ def toml_value_text(value: Any) -> str:
     """The TOML value text of ``value``: ``True`` → ``true``, ``200`` → ``200``,
     ``0.1`` → ``0.1`` (the shortest text that reads back as the same float),
     ``"semi-sync"`` → ``semi-sync`` (a bare word) or a quoted TOML string,
-    a list or tuple → ``[a, b]``. numpy scalars count as the Python numbers
-    they hold. Raises TypeError for anything else (dicts, None, objects)."""
+    a list or tuple → ``[a, b]``, a dict with string keys → an inline table
+    ``{ k = v, ... }`` (a service time: ``{"distribution": "gamma",
+    "mean_us": 300, "cv": 0.5}``). numpy scalars count as the Python numbers
+    they hold. Raises TypeError for anything else (None, objects)."""
     if isinstance(value, bool) or type(value).__name__ == "bool_":
         return "true" if bool(value) else "false"
     if isinstance(value, numbers.Integral):
@@ -49,13 +51,22 @@ def toml_value_text(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, (list, tuple)) or type(value).__name__ == "ndarray":
         return "[" + ", ".join(toml_value_text(v) for v in value) + "]"
+    if isinstance(value, dict) and all(isinstance(k, str) and _BARE_WORD.fullmatch(k) for k in value):
+        return "{ " + ", ".join(f"{k} = {_quoted(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"cannot write {type(value).__name__} {value!r} as a scenario value "
-                    "(numbers, booleans, strings and lists of them)")
+                    "(numbers, booleans, strings, lists of them and tables of them)")
+
+
+def _quoted(value: Any) -> str:
+    # Inside an inline table a string is always a quoted TOML string.
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return toml_value_text(value)
 
 
 def python_value(text: str) -> Any:
     """The Python value of TOML value text (as ``get_value`` returns it):
-    int, float, bool, str or list; ``None`` for ``""`` (an optional key that
+    int, float, bool, str, list or dict (a service time's table); ``None`` for ``""`` (an optional key that
     is not set)."""
     if text == "":
         return None

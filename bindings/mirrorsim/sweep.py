@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _mirrorsim
@@ -14,7 +15,7 @@ from .scenario import Scenario
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["sweep"]
+__all__ = ["sweep", "size"]
 
 # Columns of the runs and confidence tables that are whole numbers.
 _INTEGER_COLUMNS = ("index", "grid_index", "repeat", "seed", "runs", "failed")
@@ -125,3 +126,54 @@ def sweep(scenario: Scenario, grid: Mapping[str, Any], repeat: int = 1, jobs: in
     if summary:
         return _frame(ci_columns, ci_rows, keys)
     return _frame(runs_columns, runs_rows, keys)
+
+
+def size(scenario: Scenario, vary: str, targets: Sequence[str] | str, repeat: int = 1, jobs: int | None = None,
+         tolerance: float = 0.01, direction: str = "auto", progress: bool = True) -> tuple[float | None, pd.DataFrame]:
+    """The inverse question, with the sizing engine of ``mirrorsim size``
+    (sweep/size.hpp): the smallest value of one key (or the largest, for a
+    key where more is worse) at which every target holds, by bisection over
+    forked runs.
+
+    - ``vary``: ``"link.bandwidth_gbit_per_s=0.1:100"`` — the key and the
+      range searched (integers at both ends: a count, searched exactly).
+    - ``targets``: ``"volume.db.writes.response_ms.p99 <= 2"``, or a list of
+      them: dotted paths into the run's metrics (the names of ``--out``).
+    - ``repeat``: runs per value; a value is judged by the pessimistic end of
+      the 95 % confidence interval of its runs.
+    - ``jobs``: children at once (None: ``os.cpu_count()``); the runs and the
+      answer do not depend on it.
+    - ``direction``: ``"smallest"``, ``"largest"`` or ``"auto"`` (from which
+      end of the range meets the targets).
+
+    Returns ``(answer, runs)``: the answer (None when no value in the range
+    meets the targets) and a DataFrame of every run: ``value``, ``seed``,
+    ``meets_targets``, ``error`` and one column per target's metric. Bad
+    input raises :class:`ScenarioError` or ValueError before anything runs.
+    """
+    if not isinstance(scenario, Scenario):
+        raise TypeError("size() takes a mirrorsim.Scenario")
+    if isinstance(targets, str):
+        targets = [targets]
+    if not isinstance(repeat, int) or repeat < 1:
+        raise ValueError(f"repeat must be a whole number ≥ 1, got {repeat!r}")
+    if jobs is None:
+        jobs = os.cpu_count() or 1
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a whole number ≥ 1, got {jobs!r}")
+    on_progress = None
+    if progress:
+        def on_progress(line: str) -> None:
+            print(f"  size: {line}", file=sys.stderr, flush=True)
+    doc = json.loads(_mirrorsim.size(scenario._core, vary, list(targets), repeat, jobs, float(tolerance),
+                                     direction, on_progress))
+    rows = []
+    for p in doc["points"]:
+        for r in p["runs"]:
+            row = {"value": p["value"], "seed": r["seed"], "meets_targets": p["meets_targets"], "error": r["error"]}
+            for t, v in zip(doc["targets"], r["metrics"]):
+                row[t.split("<")[0].split(">")[0].strip()] = float("nan") if v is None else v
+            rows.append(row)
+    import pandas as pd
+
+    return doc["answer"], pd.DataFrame(rows)

@@ -225,3 +225,48 @@ overhead_us = 12.5
   CHECK_THAT(error_of([&] { apply_calibration(s, dir.path.string()); }),
              Contains("cannot read: a directory; a calibration is a regular file"));
 }
+
+TEST_CASE("interval statistics: inline rows or a CSV, each row's block size, refusals at file:line:col") {
+  const Folder dir;
+  const std::string w = "[[workload]]\nvolume = \"db\"\narrival = \"intervals\"\n";
+  const Scenario inline_rows = parse_scenario(
+      kVolume + w + "intervals = [[0, 100, 200, 409600, 1638400], [60, 0, 50, 0, 204800, 4096]]\n", "test.toml");
+  const auto& rows = inline_rows.workloads[0].intervals;
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].block_bytes(true) == 8192);
+  CHECK(rows[0].block_bytes(false) == 4096);
+  CHECK(rows[1].block_bytes(true) == 4096);
+  CHECK(inline_rows.workloads[0].peak_iops() == 300);
+  CHECK(parse_scenario(inline_rows.resolved_toml, "again").workloads[0].intervals == rows);
+
+  dir.write("day.csv", "# a day\nt_s,read_iops,write_iops,read_bytes_per_s,write_bytes_per_s\n0,10,20,40960,163840\n\n300,0,5,0,20480\n");
+  const std::string path = dir.write("s.toml", kVolume + w + "intervals = \"day.csv\"\n");
+  const Scenario csv = load_scenario_file(path);
+  REQUIRE(csv.workloads[0].intervals.size() == 2);
+  CHECK(csv.workloads[0].intervals[1].t_s == 300);
+  CHECK(csv.workloads[0].intervals[1].block_bytes(true) == 4096);
+
+  auto refusal = [&](const std::string& text) {
+    dir.write("bad.csv", text);
+    const std::string p = dir.write("b.toml", kVolume + w + "intervals = \"bad.csv\"\n");
+    return error_of([&] { load_scenario_file(p); });
+  };
+  const std::string bad = (dir.path / "b.toml").string() + ":7:13: workload.0.intervals: " + (dir.path / "bad.csv").string();
+  const std::string header = "t_s,read_iops,write_iops,read_bytes_per_s,write_bytes_per_s\n";
+  CHECK(refusal("t,read_iops,write_iops,read_bytes_per_s,write_bytes_per_s\n") == bad + ":1:1: expected column 't_s', got 't'");
+  CHECK(refusal(header + "0,1,2,3\n") == bad + ":2:1: expected 5 numbers, got 4");
+  CHECK(refusal(header + "0,1,x,3,4\n") == bad + ":2:5: expected a number, got 'x'");
+  CHECK(refusal(header + "0,1,-2,3,4\n") == bad + ":2:5: write_iops: expected a number in [0, 10000000], got -2");
+  CHECK(refusal(header + "5,1,2,3,4\n5,1,2,3,4\n") == bad + ":3:1: t_s: 5 is not after the previous row's 5 (rows rise in time)");
+  CHECK_THAT(refusal(header), Contains("\"intervals\" needs the workload's intervals"));
+  CHECK_THAT(refusal(""), Contains("no header and no rows"));
+  CHECK_THAT(error_of([&] { load_scenario_file(dir.write("m.toml", kVolume + w + "intervals = \"none.csv\"\n")); }),
+             Contains("none.csv: cannot open"));
+  // a row whose writes do not fit in a track; intervals without their arrival, and the arrival without them
+  CHECK_THAT(parse_error(kVolume + w + "intervals = [[0, 0, 1, 0, 1000000]]\n"),
+             Contains("workload.0.intervals: workload.0.intervals[0]: a write of 1000000 bytes exceeds primary.track_bytes (65536)"));
+  CHECK_THAT(parse_error(kVolume + "[[workload]]\nvolume = \"db\"\nintervals = [[0, 1, 1, 1, 1]]\n"),
+             Contains("intervals drive arrival = \"intervals\", not \"poisson\""));
+  CHECK_THAT(parse_error(kVolume + w), Contains("\"intervals\" needs the workload's intervals"));
+  CHECK_THAT(parse_error(kVolume + w + "intervals = [[0, 1, 1]]\n"), Contains("workload.0.intervals: expected an array of [t_s, read_iops"));
+}

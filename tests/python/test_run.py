@@ -308,3 +308,27 @@ def test_sigkill_of_the_interpreter_kills_its_children_within_a_second(quickstar
         for pid in alive():  # leave nothing running when the check failed (they hold the pipes open)
             os.kill(pid, signal.SIGKILL)
         p.communicate()
+
+
+def test_processor_pools_and_service_times_from_python(short_quickstart):
+    sc = short_quickstart
+    sc["primary.front_end_processors"] = 1
+    sc["primary.front_end_write_us"] = {"distribution": "exponential", "mean_us": 150}
+    assert sc["primary.front_end_write_us"] == {"distribution": "exponential", "mean_us": 150.0}
+    r = mirrorsim.run(sc)
+    pools = r.processor_pools()
+    assert list(pools["controller"]) == ["R1"] * 3 + ["R2"] * 3
+    assert list(pools["pool"]) == ["front_end", "remote_adapter", "back_end"] * 2
+    fe = pools.iloc[0]
+    # 5000 requests/s x 150 us on one processor: offered 0.75, waits as M/M/1
+    assert fe["processors"] == 1 and not fe["saturated"]
+    assert fe["utilisation_mean"] == pytest.approx(0.75, rel=0.08)
+    assert fe["wait_mean_ms"] > 0.1
+    ts = r.timeseries()
+    assert "front_end_utilisation_R1" in ts.columns and "back_end_utilisation_R2" in ts.columns
+    assert ts["front_end_utilisation_R1"].max() > 0.5
+    assert r.summary_metrics()["front_end_utilisation_R1_mean"] == pytest.approx(fe["utilisation_mean"])
+    with pytest.raises(mirrorsim.ScenarioError, match="a gamma service time needs 'cv'"):
+        sc["primary.disk_write_us"] = {"distribution": "gamma", "mean_us": 3}
+    with pytest.raises(TypeError, match="cannot write dict"):
+        sc["primary.disk_write_us"] = {1: 2}

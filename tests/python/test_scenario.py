@@ -110,6 +110,9 @@ def test_toml_text_errors_name_the_source_line_and_column():
 def test_values_that_are_not_scenario_values_raise_type_error(quickstart_path):
     sc = mirrorsim.Scenario.load(quickstart_path)
     with pytest.raises(TypeError):
+        sc["link.distance_km"] = {1: "km"}
+    # a table is a scenario value (a service time's), refused by the key that takes none
+    with pytest.raises(mirrorsim.ScenarioError, match=r"link.distance_km: expected a number in \[0, 100000\], got a table"):
         sc["link.distance_km"] = {"km": 1}
     with pytest.raises(TypeError):
         sc["link.distance_km"] = None

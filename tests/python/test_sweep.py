@@ -3,6 +3,8 @@ equal to the CLI's CSV files."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -100,3 +102,25 @@ def test_progress_counts_finished_runs_on_stderr(short_quickstart, capsys):
     mirrorsim.sweep(short_quickstart, {"link.distance_km": [0, 100]}, jobs=2, progress=True)
     err = capsys.readouterr().err
     assert "sweep: 1/2 runs, 0 failed" in err and err.endswith("sweep: 2/2 runs, 0 failed\n")
+
+
+def test_size_answers_as_the_cli_does_and_refuses_bad_input(quickstart_path, mirrorsim_binary, tmp_path):
+    sc = mirrorsim.Scenario.load(quickstart_path)
+    sc.update({"duration_s": 2, "link.links": 1})
+    vary, target = "link.bandwidth_gbit_per_s=0.05:10", "volume.db.writes.response_ms.mean <= 1.5"
+    answer, runs = mirrorsim.size(sc, vary, target, jobs=2, progress=False)
+    out = tmp_path / "size.json"
+    run_cli(mirrorsim_binary, "size", quickstart_path, "--set", "duration_s=2", "--set", "link.links=1",
+            "--vary", vary, "--target", target, "--quiet", "--out", str(out))
+    cli = json.loads(out.read_text())
+    assert answer == cli["answer"]
+    assert list(runs["value"]) == [p["value"] for p in cli["points"]]
+    assert runs.loc[runs["value"] == answer, "meets_targets"].all()
+    assert (runs.loc[runs["value"] < answer, "meets_targets"] == False).all()  # noqa: E712
+    assert runs["volume.db.writes.response_ms.mean"].notna().all()
+    with pytest.raises(mirrorsim.ScenarioError, match="expected KEY=LOW:HIGH"):
+        mirrorsim.size(sc, "link.bandwidth_gbit_per_s=10:1", target, progress=False)
+    with pytest.raises(mirrorsim.ScenarioError, match="no comparison"):
+        mirrorsim.size(sc, vary, "writes_lost", progress=False)
+    with pytest.raises(ValueError, match="repeat must be"):
+        mirrorsim.size(sc, vary, target, repeat=0)

@@ -286,3 +286,59 @@ TEST_CASE("shared processors: one pool serves a controller's three kinds, or bot
   CHECK(pool_of(one, "R1", "front_end").wait_mean_ms > 2 * pool_of(none, "R1", "front_end").wait_mean_ms);
   CHECK(one.volumes[0].writes.response.mean_ns() > none.volumes[0].writes.response.mean_ns());
 }
+
+TEST_CASE("simulated: interval statistics drive each interval at its own rates, mix and request size") {
+  const RunResult r = simulate(R"(
+seed = 2
+duration_s = 6
+[[volume]]
+name = "db"
+tracks = 100000
+[[workload]]
+volume = "db"
+arrival = "intervals"
+intervals = [[0, 1000, 2000, 8192000, 16384000], [2, 0, 8000, 0, 262144000], [4, 500, 500, 2048000, 2048000, 4096]]
+[measurement]
+warmup_s = 0
+timeseries_interval_s = 1
+)");
+  CHECK(r.invariant_violations == 0);
+  REQUIRE(r.timeseries.size() >= 6);
+  // Poisson counts per simulated second: within 4 standard deviations of each row's write rate.
+  const double rates[] = {2000, 2000, 8000, 8000, 500, 500};
+  for (size_t i = 0; i < 6; ++i) {
+    INFO("second " << i << ": " << r.timeseries[i].write_iops << " writes/s");
+    CHECK(std::fabs(r.timeseries[i].write_iops - rates[i]) < 4 * std::sqrt(rates[i]));
+  }
+  // Sizes: 8 KiB writes, then 32 KiB, then the row's 4 KiB; 8 KiB and 4 KiB reads.
+  const OpStats& w = r.volumes[0].writes;
+  const OpStats& rd = r.volumes[0].reads;
+  const double expected_write_bytes = 8192.0 * 4000 + 32768.0 * 16000 + 4096.0 * 1000;  // near the means
+  CHECK(static_cast<double>(w.bytes) == Approx(expected_write_bytes).epsilon(0.03));
+  CHECK(static_cast<double>(rd.completed) == Approx(2000 + 1000).epsilon(0.06));
+  CHECK(static_cast<double>(rd.bytes) / static_cast<double>(rd.completed) == Approx((8192.0 * 2000 + 4096.0 * 1000) / 3000).epsilon(0.03));
+}
+
+TEST_CASE("simulated: time_scale runs the rows' clock faster, their rates unchanged") {
+  const RunResult r = simulate(R"(
+seed = 2
+duration_s = 3
+[[volume]]
+name = "db"
+tracks = 100000
+[[workload]]
+volume = "db"
+arrival = "intervals"
+intervals = [[0, 0, 2000, 0, 16384000], [2, 0, 8000, 0, 65536000], [4, 0, 500, 0, 4096000]]
+time_scale = 2
+[measurement]
+warmup_s = 0
+timeseries_interval_s = 1
+)");
+  REQUIRE(r.timeseries.size() >= 3);
+  const double rates[] = {2000, 8000, 500};
+  for (size_t i = 0; i < 3; ++i) {
+    INFO("second " << i << ": " << r.timeseries[i].write_iops << " writes/s");
+    CHECK(std::fabs(r.timeseries[i].write_iops - rates[i]) < 4 * std::sqrt(rates[i]));
+  }
+}

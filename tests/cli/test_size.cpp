@@ -1,0 +1,142 @@
+// mirrorsim size: the inverse question against a closed form, its
+// determinism across --jobs, and its refusals.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sys/wait.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/cli/run_mirrorsim.hpp"
+
+namespace fs = std::filesystem;
+using namespace cli_test;
+
+namespace {
+
+fs::path dir() {
+  static const fs::path d = make_temp_dir("size");
+  return d;
+}
+
+int sh(const std::string& args, std::string* out = nullptr) {
+  const fs::path o = dir() / "out.txt";
+  const int status = std::system(fmt::format("{} {} >{} 2>&1", MIRRORSIM_BINARY, args, o.string()).c_str());
+  if (out) *out = slurp(o);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Poisson sync writes whose only queue is the copy's transmission on one
+// link: the mean response is M/D/1 on the link plus fixed parts.
+constexpr double kRate = 20000, kBlock = 8192, kStoreUs = 1;
+const char* kScenario = R"(
+seed = 5
+duration_s = 3
+[primary]
+cache_slots = 65536
+front_end_write_us = 1
+remote_adapter_copy_receive_us = 1
+disk_write_us = 1
+disk_bandwidth_mb_per_s = 100000
+[link]
+distance_km = 0
+overhead_us = 0
+links = 1
+[[volume]]
+name = "db"
+tracks = 1000000
+[[workload]]
+volume = "db"
+rate_iops = 20000
+block_bytes = 8192
+[measurement]
+warmup_s = 0.5
+)";
+
+// The closed form's mean write response, µs, at `gbit`.
+double mean_response_us(double gbit) {
+  const double s = (64 + kBlock) * 8 / (gbit * 1e9);
+  const double rho = kRate * s;
+  if (rho >= 1) return INFINITY;
+  return 2 * kStoreUs + (s + rho * s / (2 * (1 - rho))) * 1e6 + 64 * 8 / (gbit * 1e3);
+}
+
+}  // namespace
+
+TEST_CASE("size finds the bandwidth at which the mean sync response meets a target, as M/D/1 on the link says") {
+  const fs::path scenario = dir() / "md1.toml";
+  std::ofstream(scenario) << kScenario;
+  const double target_us = 40;
+  // The closed form's answer, by its own bisection.
+  double lo = 0.1, hi = 100;
+  for (int i = 0; i < 200; ++i) {
+    const double mid = std::sqrt(lo * hi);
+    (mean_response_us(mid) <= target_us ? hi : lo) = mid;
+  }
+  const double expected = hi;
+  const fs::path out = dir() / "size.json";
+  std::string text;
+  const std::string args = fmt::format("size {} --vary link.bandwidth_gbit_per_s=0.1:100 --target \"volume.db.writes.response_ms.mean <= {}\" "
+                                       "--tolerance 0.02 --quiet",
+                                       scenario.string(), target_us / 1e3);
+  REQUIRE(sh(args + " --out " + out.string(), &text) == 0);
+  const nlohmann::json j = nlohmann::json::parse(slurp(out));
+  const double answer = j["answer"].get<double>();
+  INFO(text << "closed form: " << expected << " Gbit/s");
+  // Within one bisection step (2 %) plus the simulation's noise on a mean near rho = 0.6.
+  CHECK(answer == Approx(expected).epsilon(0.05));
+  CHECK(j["direction"] == "smallest");
+  CHECK(j["not_monotone"].empty());
+  // every point on the answer's side meets, every other misses
+  for (const auto& p : j["points"])
+    CHECK(p["meets_targets"].get<bool>() == (p["value"].get<double>() >= answer));
+  CHECK_THAT(text, Catch::Contains("the smallest link.bandwidth_gbit_per_s that meets every target is"));
+
+  // --jobs 2: the same runs, the same answer
+  const fs::path out2 = dir() / "size2.json";
+  REQUIRE(sh(args + " --jobs 2 --out " + out2.string()) == 0);
+  nlohmann::json j2 = nlohmann::json::parse(slurp(out2));
+  nlohmann::json j1 = j;
+  j1.erase("wall_s");
+  j2.erase("wall_s");
+  CHECK(j1 == j2);
+}
+
+TEST_CASE("size searches the largest value where more is worse, and says when nothing in the range will do") {
+  const fs::path scenario = dir() / "far.toml";
+  std::ofstream(scenario) << kScenario;
+  std::string text;
+  // 1 ms mean: 5 us/km each way at 20 us of link time: about 96 km
+  REQUIRE(sh(fmt::format("size {} --vary link.distance_km=0:1000 --target \"volume.db.writes.response_ms.mean <= 1\" "
+                         "--set link.bandwidth_gbit_per_s=100 --quiet",
+                         scenario.string()),
+             &text) == 0);
+  CHECK_THAT(text, Catch::Contains("the largest link.distance_km that meets every target is 9"));
+  REQUIRE(sh(fmt::format("size {} --vary link.bandwidth_gbit_per_s=0.1:0.5 --target \"volume.db.writes.response_ms.mean <= 0.01\" --quiet",
+                         scenario.string()),
+             &text) == 1);
+  CHECK_THAT(text, Catch::Contains("no value of link.bandwidth_gbit_per_s from 0.1 to 0.5 meets the targets"));
+}
+
+TEST_CASE("size refuses a bad range, target, metric or key naming it, exit 2") {
+  const fs::path scenario = dir() / "bad.toml";
+  std::ofstream(scenario) << kScenario;
+  const std::string s = "size " + scenario.string() + " --quiet ";
+  std::string text;
+  CHECK(sh(s + "--vary link.bandwidth_gbit_per_s=5:1 --target \"writes_lost <= 0\"", &text) == 2);
+  CHECK_THAT(text, Catch::Contains("--vary link.bandwidth_gbit_per_s=5:1: 'link.bandwidth_gbit_per_s=5:1': expected KEY=LOW:HIGH with LOW < HIGH"));
+  CHECK(sh(s + "--vary link.nothing=1:5 --target \"writes_lost <= 0\"", &text) == 2);
+  CHECK_THAT(text, Catch::Contains("unknown key 'link.nothing'"));
+  CHECK(sh(s + "--vary link.bandwidth_gbit_per_s=0:5 --target \"writes_lost <= 0\"", &text) == 2);
+  CHECK_THAT(text, Catch::Contains("link.bandwidth_gbit_per_s: expected a number in"));
+  CHECK(sh(s + "--vary link.bandwidth_gbit_per_s=1:5 --target \"writes_lost 0\"", &text) == 2);
+  CHECK_THAT(text, Catch::Contains("--target writes_lost 0: 'writes_lost 0': no comparison"));
+  CHECK(sh(s + "--vary link.bandwidth_gbit_per_s=1:5 --target \"volume.db.writes.response_ms.p42 <= 1\"", &text) == 2);
+  CHECK_THAT(text, Catch::Contains("'volume.db.writes.response_ms.p42' names no number in the run's metrics"));
+  CHECK(sh(s + "--vary link.bandwidth_gbit_per_s=1:5", &text) == 2);
+  CHECK_THAT(text, Catch::Contains("--target: give at least one"));
+}
