@@ -1031,6 +1031,11 @@ RealRun Orchestrator::run() {
 // ---------------------------------------------------------------------------
 
 void check_real_support(const Scenario& s, const RealOptions& o) {
+  for (size_t i = 0; i < s.workloads.size(); ++i)
+    if (s.workloads[i].arrival == Arrival::Intervals)
+      throw ScenarioError(s.source, fmt::format("workload.{}: real mode plays poisson and closed workloads; interval "
+                                                "statistics (arrival = \"intervals\") run in the simulator",
+                                                i));
   for (const FailureScenario& f : s.failures) {
     if (f.link)
       throw ScenarioError(f.where, fmt::format("{} of link {} alone: real mode carries the scenario's {} links on one "
@@ -1092,11 +1097,6 @@ void check_real_support(const Scenario& s, const RealOptions& o) {
                                                 bytes_text(shm), o.state_dir, bytes_text(avail)));
   }
   if (s.workloads.empty()) throw ScenarioError(s.source, "real mode: the scenario has no [[workload]]");
-  for (size_t i = 0; i < s.workloads.size(); ++i)
-    if (s.workloads[i].arrival == Arrival::Intervals)
-      throw ScenarioError(s.source, fmt::format("workload.{}: real mode plays poisson and closed workloads; interval "
-                                                "statistics (arrival = \"intervals\") run in the simulator",
-                                                i));
 }
 
 RealRun run_real(const Scenario& s, const RealOptions& o) {
