@@ -988,10 +988,10 @@ void check_real_support(const Scenario& s, const RealOptions& o) {
   }
   if (s.workloads.empty()) throw ScenarioError(s.source, "real mode: the scenario has no [[workload]]");
   for (size_t i = 0; i < s.workloads.size(); ++i)
-    if (s.workloads[i].arrival == Arrival::Intervals)
+    if (s.workloads[i].arrival == Arrival::Intervals || s.workloads[i].arrival == Arrival::Trace)
       throw ScenarioError(s.source, fmt::format("workload.{}: real mode plays poisson and closed workloads; interval "
-                                                "statistics (arrival = \"intervals\") run in the simulator",
-                                                i));
+                                                "statistics and traces (arrival = \"{}\") run in the simulator",
+                                                i, to_string(s.workloads[i].arrival)));
 }
 
 RealRun run_real(const Scenario& s, const RealOptions& o) {
