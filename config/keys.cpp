@@ -1,6 +1,7 @@
 #include "config/keys.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <cerrno>
 #include <cstdlib>
 
@@ -135,6 +136,16 @@ std::string_view first_word(std::string_view key) { return key.substr(0, key.fin
 }  // namespace
 
 std::optional<std::string_view> closest(std::string_view word, const std::vector<std::string_view>& candidates) {
+  // The key's first word without its unit ("rate" for rate_iops): that key,
+  // before any typo a few edits away ("trace").
+  std::optional<std::string_view> stem;
+  size_t stems = 0;
+  for (const auto candidate : candidates)
+    if (candidate != word && first_word(candidate) == word) {
+      stem = candidate;
+      ++stems;
+    }
+  if (stems == 1) return stem;
   // A typo: a few edits away.
   std::optional<std::string_view> best;
   size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;
@@ -249,7 +260,9 @@ Choice<T> spelled_by_to_string(std::initializer_list<T> values) {
 
 const Choice<Mode> kModes =
     spelled_by_to_string({Mode::Sync, Mode::SemiSync, Mode::AdaptiveCopyWp, Mode::AdaptiveCopyDisk});
-const Choice<Arrival> kArrivals = spelled_by_to_string({Arrival::Poisson, Arrival::Closed, Arrival::Intervals});
+const Choice<Arrival> kArrivals =
+    spelled_by_to_string({Arrival::Poisson, Arrival::Closed, Arrival::Intervals, Arrival::Trace});
+const Choice<TraceFormat> kTraceFormats = spelled_by_to_string({TraceFormat::Spc, TraceFormat::Msr});
 const Choice<AddressPattern> kAddressPatterns = spelled_by_to_string(
     {AddressPattern::Uniform, AddressPattern::Zipf, AddressPattern::Sequential, AddressPattern::Hotspot});
 const Choice<FailureEvent> kFailureEvents = spelled_by_to_string({
@@ -561,6 +574,25 @@ std::string IntervalsRule::text(const std::vector<WorkloadInterval>& rows) const
                      r.write_block_bytes ? fmt::format(", {}", *r.write_block_bytes) : "");
   }
   return t + "]";
+}
+
+}  // namespace mirrorsim::config
+
+namespace mirrorsim::config {
+
+std::string FilePath::decode(const toml::node& node, const Refusal& refuse) const {
+  const auto* name = node.as_string();
+  if (!name || name->get().empty() || name->get().find('\0') != std::string::npos) refuse(node, expected());
+  std::string path = name->get();
+  if (path.front() != '/') {
+    const std::string& source = refuse.origin().source;
+    const size_t slash = source.rfind('/');
+    std::error_code ec;
+    const std::filesystem::path base =
+        slash == std::string::npos ? std::filesystem::current_path(ec) : std::filesystem::path(source.substr(0, slash));
+    path = std::filesystem::absolute(base / path, ec).lexically_normal().string();
+  }
+  return path;
 }
 
 }  // namespace mirrorsim::config

@@ -156,6 +156,13 @@ struct IntervalsRule {
 };
 
 extern const Choice<Mode> kModes;
+extern const Choice<TraceFormat> kTraceFormats;
+// A file named relative to the scenario, resolved to an absolute path.
+struct FilePath {
+  std::string expected() const { return "a file name"; }
+  std::string decode(const toml::node& node, const Refusal& refuse) const;
+  std::string text(const std::string& value) const { return value.empty() ? "" : toml_string(value); }
+};
 extern const Choice<ProcessorsShared> kProcessorsShared;
 extern const Choice<Arrival> kArrivals;
 extern const Choice<AddressPattern> kAddressPatterns;
@@ -275,6 +282,10 @@ void visit_keys(V& v, W& w) {
   v("requests", w.requests, Integer<uint64_t>{.min = 1});
   v("intervals", w.intervals, IntervalsRule{});
   v("time_scale", w.time_scale, Real{.min = 1e-6, .max = 1e6});
+  v("trace", w.trace, FilePath{});
+  v("trace_format", w.trace_format, kTraceFormats);
+  v("trace_device", w.trace_device, Integer<uint32_t>{});
+  v("loop", w.loop, Flag{});
 }
 
 template <class V, Either<FailureScenario> F>

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "config/trace.hpp"
+
 #include "config/document.hpp"
 #include "config/parse_counters.hpp"
 
@@ -176,6 +178,18 @@ void read_workloads(const Section& top, Scenario& s, const Origin& origin) {
     }
     w.volume_index = static_cast<VolumeId>(volume - volume_names.begin());
 
+    if (w.arrival == Arrival::Trace && w.trace.empty())
+      section.fail_at("arrival", "\"trace\" needs the trace file: trace = \"file\" (with trace_format)");
+    if (w.arrival != Arrival::Trace && !w.trace.empty())
+      section.fail_at("trace", fmt::format("a trace drives arrival = \"trace\", not \"{}\"", to_string(w.arrival)));
+    if (w.arrival == Arrival::Trace) {
+      const uint64_t volume_bytes = uint64_t{s.volumes[w.volume_index].tracks} * s.primary.track_bytes;
+      try {
+        (void)check_trace(w.trace, w.trace_format, w.trace_device, volume_bytes);
+      } catch (const ScenarioError& e) {
+        section.fail_at("trace", e.what());
+      }
+    }
     if (w.arrival == Arrival::Intervals && w.intervals.empty())
       section.fail_at("arrival", "\"intervals\" needs the workload's intervals (rows, or a CSV named by intervals = \"file\")");
     if (w.arrival != Arrival::Intervals && !w.intervals.empty())

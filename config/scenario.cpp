@@ -20,6 +20,7 @@ std::string_view to_string(Arrival a) {
     case Arrival::Poisson: return "poisson";
     case Arrival::Closed: return "closed";
     case Arrival::Intervals: return "intervals";
+    case Arrival::Trace: return "trace";
   }
   return "?";
 }
@@ -117,6 +118,8 @@ std::string_view to_string(ProcessorsShared p) {
   }
   return "?";
 }
+
+std::string_view to_string(TraceFormat f) { return f == TraceFormat::Spc ? "spc" : "msr"; }
 
 uint32_t WorkloadInterval::block_bytes(bool write) const {
   if (write && write_block_bytes) return *write_block_bytes;

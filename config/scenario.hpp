@@ -103,9 +103,11 @@ struct VolumeScenario {
   bool operator==(const VolumeScenario&) const = default;
 };
 
-enum class Arrival : uint8_t { Poisson, Closed, Intervals };
+enum class Arrival : uint8_t { Poisson, Closed, Intervals, Trace };
+enum class TraceFormat : uint8_t { Spc, Msr };
+std::string_view to_string(TraceFormat);  // "spc", "msr"
 enum class AddressPattern : uint8_t { Uniform, Zipf, Sequential, Hotspot };
-std::string_view to_string(Arrival);         // "poisson", "closed", "intervals"
+std::string_view to_string(Arrival);         // "poisson", "closed", "intervals", "trace"
 std::string_view to_string(AddressPattern);  // "uniform", "zipf", "sequential", "hotspot"
 
 // One row of measured interval statistics: from t_s until the next row's
@@ -144,7 +146,12 @@ struct WorkloadScenario {
   std::optional<double> stop_s;      // default: the scenario's duration
   std::optional<uint64_t> requests;  // stop after this many requests (reads and writes)
   std::vector<WorkloadInterval> intervals;  // arrival = "intervals": the rows, by t_s
-  double time_scale = 1;                    // intervals: their times run this many times faster (rates unchanged)
+  double time_scale = 1;                    // intervals, trace: their times run this many times faster
+  // arrival = "trace": a block trace replayed at its timestamps
+  std::string trace;                        // the file (resolved: an absolute path)
+  TraceFormat trace_format = TraceFormat::Spc;
+  uint32_t trace_device = 0;                // the ASU (spc) or DiskNumber (msr) this workload replays
+  bool loop = false;                        // start the trace again after its last record
 
   // The highest request rate it offers (intervals: the busiest row's).
   double peak_iops() const;

@@ -1032,10 +1032,10 @@ RealRun Orchestrator::run() {
 
 void check_real_support(const Scenario& s, const RealOptions& o) {
   for (size_t i = 0; i < s.workloads.size(); ++i)
-    if (s.workloads[i].arrival == Arrival::Intervals)
+    if (s.workloads[i].arrival == Arrival::Intervals || s.workloads[i].arrival == Arrival::Trace)
       throw ScenarioError(s.source, fmt::format("workload.{}: real mode plays poisson and closed workloads; interval "
-                                                "statistics (arrival = \"intervals\") run in the simulator",
-                                                i));
+                                                "statistics and traces (arrival = \"{}\") run in the simulator",
+                                                i, to_string(s.workloads[i].arrival)));
   for (const FailureScenario& f : s.failures) {
     if (f.link)
       throw ScenarioError(f.where, fmt::format("{} of link {} alone: real mode carries the scenario's {} links on one "

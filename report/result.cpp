@@ -118,6 +118,7 @@ nlohmann::json to_json(const RunResult& r) {
   m["end_state"] = r.end_state;
   m["drain_failed"] = r.drain_failed;
   m["host_writes"] = r.host_writes;
+  m["trace_requests_split"] = r.trace_requests_split;
   m["engine_activities"] = r.engine_activities;
   m["engine_activities_per_write"] =
       r.host_writes ? static_cast<double>(r.engine_activities) / static_cast<double>(r.host_writes) : 0.0;
@@ -223,6 +224,7 @@ std::string summary_text(const RunResult& r) {
                      l.cause, l.at_s, l.writes, l.bytes, l.writes_acked_while_mirrored);
   if (r.disk_io_errors) s += fmt::format("  disk I/O errors {}\n", r.disk_io_errors);
   s += fmt::format("  end: {}\n", r.quiesced_at_end ? "drained, R2 == R1 checked" : r.end_state);
+  if (r.trace_requests_split) s += fmt::format("  trace records split across tracks: {}\n", r.trace_requests_split);
   s += fmt::format("\ninvariant violations: {}\n", r.invariant_violations);
   return s;
 }

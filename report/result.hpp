@@ -128,6 +128,7 @@ struct RunResult {
 
   uint64_t engine_activities = 0;  // SimGrid activities started (sim)
   uint64_t host_writes = 0;        // all host writes issued (not only measured ones)
+  uint64_t trace_requests_split = 0;  // trace records that touched several tracks (each became one request a track)
   std::vector<TimeSample> timeseries;
   // The Chrome trace-event JSON of the first traced writes, when the run was
   // traced (SimOptions::trace_writes); the driver's caller writes it to a file.

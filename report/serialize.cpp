@@ -195,6 +195,7 @@ RunResult deserialize(std::span<const uint8_t> bytes) {
     r.end_state = string_at(m, "end_state", "metrics");
     r.drain_failed = boolean_at(m, "drain_failed", "metrics");
     r.host_writes = integer_at<uint64_t>(m, "host_writes", "metrics");
+    r.trace_requests_split = integer_at<uint64_t>(m, "trace_requests_split", "metrics");
     r.engine_activities = integer_at<uint64_t>(m, "engine_activities", "metrics");
     const json& timeseries = array_at(j, "timeseries", "");
     for (size_t i = 0; i < timeseries.size(); ++i) {

@@ -647,7 +647,7 @@ void Simulation::start_workload(WorkloadState& w) {
   const WorkloadScenario& c = *w.cfg;
   w.stop = Time::from_s(c.stop_s ? *c.stop_s : sc_.duration_s);
   const Time start = Time::from_s(c.start_s);
-  if (c.arrival == Arrival::Intervals) {
+  if (c.arrival == Arrival::Intervals || c.arrival == Arrival::Trace) {
     issue(w, w.stream->next_arrival_after(start));
   } else if (c.arrival == Arrival::Poisson) {
     issue(w, start + w.stream->next_gap());
@@ -693,7 +693,8 @@ void Simulation::arrive(WorkloadState& w, Time arrival) {
     apply_request(w, arrival, target, write, key, bytes);
   });
   if (w.cfg->arrival == Arrival::Poisson) issue(w, arrival + w.stream->next_gap());
-  if (w.cfg->arrival == Arrival::Intervals) issue(w, w.stream->next_arrival_after(arrival));
+  if (w.cfg->arrival == Arrival::Intervals || w.cfg->arrival == Arrival::Trace)
+    issue(w, w.stream->next_arrival_after(arrival));
 }
 
 void Simulation::apply_request(WorkloadState& w, Time arrival, Side target, bool write, TrackKey key, uint32_t bytes) {
@@ -876,6 +877,7 @@ RunResult Simulation::collect(RunResult r) {
   r.invariant_violations = observer_->violation_count();
   if (r.invariant_violations) r.violation_report = observer_->report();
   r.engine_activities = activities_;
+  for (const WorkloadState& w : workloads_) r.trace_requests_split += w.stream->requests_split();
   if (opt_.trace) r.trace_json = trace_.to_json();
   return r;
 }

@@ -8,7 +8,9 @@
 namespace mirrorsim {
 
 WorkloadStream::WorkloadStream(const Scenario& s, uint32_t index)
-    : cfg_(&s.workloads.at(index)), tracks_(s.volumes.at(cfg_->volume_index).tracks), rng_(s.seed * 1'000'003 + index) {
+    : cfg_(&s.workloads.at(index)), tracks_(s.volumes.at(cfg_->volume_index).tracks), rng_(s.seed * 1'000'003 + index),
+      track_bytes_(s.primary.track_bytes) {
+  if (cfg_->arrival == Arrival::Trace) trace_ = std::make_unique<TraceReader>(cfg_->trace, cfg_->trace_format);
   if (cfg_->addresses != AddressPattern::Zipf) return;
   // P(k) ∝ 1/(k+1)^θ, scaled so that the mean column weight is 1.
   std::vector<double> weight(tracks_);
@@ -45,7 +47,38 @@ const WorkloadInterval* WorkloadStream::row_at(double t_s) {
   return rows.empty() || rows[row_].t_s > scaled ? nullptr : &rows[row_];
 }
 
+Time WorkloadStream::trace_next(Time start) {
+  if (!trace_base_) trace_base_ = start;
+  while (pieces_.empty()) {
+    auto r = trace_->next();
+    if (!r) {
+      if (!cfg_->loop || records_ == 0) return Time::max();
+      // Again from the start, one mean gap after the last record.
+      loop_offset_s_ += last_t_s_ + (records_ > 1 ? last_t_s_ / static_cast<double>(records_ - 1) : 1.0);
+      trace_ = std::make_unique<TraceReader>(cfg_->trace, cfg_->trace_format);
+      records_ = 0;
+      continue;
+    }
+    ++records_;
+    last_t_s_ = r->t_s;
+    const double at_s = (loop_offset_s_ + r->t_s) / cfg_->time_scale;
+    if (at_s > limits::kRunSMax) return Time::max();
+    const Time at = *trace_base_ + Time::from_s(at_s);
+    const uint64_t end = r->offset_bytes + r->bytes;
+    for (uint64_t k = r->offset_bytes / track_bytes_; k * track_bytes_ < end; ++k) {
+      const uint64_t from = std::max<uint64_t>(r->offset_bytes, k * track_bytes_);
+      const uint64_t to = std::min<uint64_t>(end, (k + 1) * track_bytes_);
+      pieces_.push_back(Piece{at, r->write, static_cast<TrackNo>(k % tracks_), static_cast<uint32_t>(to - from)});
+    }
+    if (pieces_.size() > 1) ++split_;
+  }
+  current_ = pieces_.front();
+  pieces_.pop_front();
+  return current_.at;
+}
+
 Time WorkloadStream::next_arrival_after(Time t) {
+  if (trace_) return trace_next(t);
   const auto& rows = cfg_->intervals;
   double e = std::exponential_distribution<double>(1.0)(rng_);  // unit-rate time still to cover
   double now = t.s();
@@ -65,6 +98,7 @@ Time WorkloadStream::next_arrival_after(Time t) {
 }
 
 bool WorkloadStream::next_is_write(Time at) {
+  if (trace_) return current_.write;
   if (cfg_->arrival != Arrival::Intervals) return next_is_write();
   const WorkloadInterval* row = row_at(at.s());
   const double total = row ? row->read_iops + row->write_iops : 0;
@@ -72,12 +106,14 @@ bool WorkloadStream::next_is_write(Time at) {
 }
 
 uint32_t WorkloadStream::block_bytes(Time at, bool write) {
+  if (trace_) return current_.bytes;
   if (cfg_->arrival != Arrival::Intervals) return cfg_->block_bytes;
   const WorkloadInterval* row = row_at(at.s());
   return row ? row->block_bytes(write) : cfg_->block_bytes;
 }
 
 TrackNo WorkloadStream::next_track() {
+  if (trace_) return current_.track;
   switch (cfg_->addresses) {
     case AddressPattern::Uniform: return std::uniform_int_distribution<TrackNo>(0, tracks_ - 1)(rng_);
     case AddressPattern::Zipf: {

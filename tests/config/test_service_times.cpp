@@ -270,3 +270,45 @@ TEST_CASE("interval statistics: inline rows or a CSV, each row's block size, ref
   CHECK_THAT(parse_error(kVolume + w), Contains("\"intervals\" needs the workload's intervals"));
   CHECK_THAT(parse_error(kVolume + w + "intervals = [[0, 1, 1]]\n"), Contains("workload.0.intervals: expected an array of [t_s, read_iops"));
 }
+
+TEST_CASE("block traces: SPC and MSR records checked at load, every bad line refused at file:line:col") {
+  const Folder dir;
+  const std::string w = "[[workload]]\nvolume = \"db\"\narrival = \"trace\"\n";
+  const std::string good = dir.write("good.spc", "0,0,8192,W,0.5\n0,16,4096,r,0.75\n");
+  const Scenario s = parse_scenario(kVolume + w + "trace = \"" + good + "\"\n", "test.toml");
+  CHECK(s.workloads[0].trace == good);
+  CHECK(s.workloads[0].trace_format == TraceFormat::Spc);
+  // a relative name is the scenario's folder's, resolved to an absolute path in the resolved text
+  const std::string rel = dir.write("rel.toml", kVolume + w + "trace = \"good.spc\"\n");
+  CHECK(load_scenario_file(rel).workloads[0].trace == good);
+  CHECK_THAT(load_scenario_file(rel).resolved_toml, Contains("trace = \"" + good + "\""));
+
+  auto refusal = [&](const std::string& name, const std::string& text, const std::string& extra = "") {
+    const std::string p = dir.write(name, text);
+    return error_of([&] { parse_scenario(kVolume + w + "trace = \"" + p + "\"\n" + extra, "test.toml"); });
+  };
+  const std::string spc = (dir.path / "bad.spc").string();
+  const std::string at = "test.toml:7:9: workload.0.trace: ";
+  CHECK(refusal("bad.spc", "0,0,8192,W,0.5\n0,0,8192,X,0.6\n") == at + spc + ":2:10: Opcode: expected r, R, w or W, got 'X'");
+  CHECK(refusal("bad.spc", "0,0,0,W,0.5\n") == at + spc + ":1:5: Size: expected an integer of bytes ≥ 1, got '0'");
+  CHECK(refusal("bad.spc", "0,-5,512,W,0.5\n") == at + spc + ":1:3: LBA: expected an integer ≥ 0, got '-5'");
+  CHECK(refusal("bad.spc", "0,0,512,W\n") == at + spc + ":1:1: expected ASU,LBA,Size,Opcode,Timestamp (SPC), got 4 fields");
+  CHECK(refusal("bad.spc", "0,0,512,W,1.0\n0,0,512,W,0.5\n") ==
+        at + spc + ":2:11: Timestamp: -0.5 s is before the previous record's 0 s (a trace is in time order)");
+  CHECK(refusal("bad.spc", "0,0,512,W,1.0\n1,0,512,W,1.5\n") ==
+        at + spc + ":2:1: device 1 is not this workload's (trace_device = 0): one workload replays one device of a trace");
+  CHECK(refusal("bad.spc", "0,20000,512,W,1.0\n") ==
+        at + spc + ":1:1: bytes 10240000 to 10240512 lie beyond the volume (6553600 bytes: tracks × track_bytes)");
+  CHECK(refusal("bad.spc", "# nothing\n") == at + spc + ": the trace has no records");
+  const std::string msr = (dir.path / "bad.msr").string();
+  CHECK(refusal("bad.msr", "128166372003061629,hm,1,Read,4096,4096,100\n128166372003061639,hm,1,Erase,0,512,9\n",
+                "trace_format = \"msr\"\ntrace_device = 1\n") ==
+        at + msr + ":2:25: Type: expected Read or Write, got 'Erase'");
+  CHECK_THAT(error_of([&] { parse_scenario(kVolume + w + "trace = \"/nonexistent.spc\"\n", "test.toml"); }),
+             Contains("/nonexistent.spc: cannot open the trace"));
+  CHECK_THAT(parse_error(kVolume + w), Contains("\"trace\" needs the trace file"));
+  CHECK_THAT(parse_error(kVolume + "[[workload]]\nvolume = \"db\"\ntrace = \"" + good + "\"\n"),
+             Contains("a trace drives arrival = \"trace\", not \"poisson\""));
+  CHECK_THAT(parse_error(kVolume + w + "trace = \"" + good + "\"\ntrace_format = \"blkparse\"\n"),
+             Contains("expected one of \"spc\", \"msr\""));
+}

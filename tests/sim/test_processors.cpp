@@ -4,7 +4,12 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <random>
+
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -341,4 +346,117 @@ timeseries_interval_s = 1
     INFO("second " << i << ": " << r.timeseries[i].write_iops << " writes/s");
     CHECK(std::fabs(r.timeseries[i].write_iops - rates[i]) < 4 * std::sqrt(rates[i]));
   }
+}
+
+namespace {
+
+std::string trace_scenario(const std::string& path, const std::string& extra) {
+  return fmt::format(R"(
+duration_s = 30
+[[volume]]
+name = "db"
+tracks = 100000
+[[workload]]
+volume = "db"
+arrival = "trace"
+trace = "{}"
+{}
+[measurement]
+warmup_s = 0
+timeseries_interval_s = 0.5
+)",
+                     path, extra);
+}
+
+std::string temp_file(const std::string& name, const std::string& text) {
+  const std::string path = (std::filesystem::temp_directory_path() / (std::to_string(::getpid()) + "-" + name)).string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("simulated: an SPC trace issues exactly its requests at its times, split across tracks") {
+  // 2 writes (one spans three 64 KiB tracks), 2 reads, 3 s from first to last (times count from the first record).
+  const std::string path = temp_file("t.spc", "0,0,8192,W,1.0\n0,16,4096,R,2.0\n0,100,131072,w,3.0\n0,2000,512,r,4.0\n");
+  const RunResult r = simulate(trace_scenario(path, ""));
+  CHECK(r.volumes[0].writes.completed == 1 + 3);
+  CHECK(r.volumes[0].reads.completed == 2);
+  CHECK(r.volumes[0].writes.bytes == 8192 + 131072);
+  CHECK(r.volumes[0].reads.bytes == 4096 + 512);
+  CHECK(r.trace_requests_split == 1);
+  // at its times: the writes at 0 s and 2 s fall in the intervals ending at 0.5 s and 2.5 s
+  double first = -1, last = -1;
+  for (const auto& t : r.timeseries)
+    if (t.write_iops > 0) {
+      if (first < 0) first = t.t_s;
+      last = t.t_s;
+    }
+  CHECK(first == Approx(0.5));
+  CHECK(last == Approx(2.5));
+  // time_scale 2: twice as fast; loop: the trace again after its last record
+  const RunResult fast = simulate(trace_scenario(path, "time_scale = 2"));
+  double fast_last = -1;
+  for (const auto& t : fast.timeseries)
+    if (t.write_iops > 0) fast_last = t.t_s;
+  CHECK(fast_last == Approx(1.5));
+  const RunResult looped = simulate(trace_scenario(path, "loop = true"));
+  // one pass every 3 + 1 s (its span and one mean gap): seven passes of 4 write pieces, then the
+  // eighth pass's first write at 28 s (its second, at 30 s, is at the end of host I/O)
+  CHECK(looped.volumes[0].writes.completed == 4 * 7 + 1);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("simulated: an MSR trace replays its disk, times from Windows file time") {
+  const std::string path = temp_file("t.msr",
+                                     "128166372000000000,hm,1,Write,0,4096,100\n"
+                                     "128166372010000000,hm,1,Read,65536,8192,100\n"
+                                     "128166372020000000,hm,1,Write,131072,65536,100\n");
+  const RunResult r = simulate(trace_scenario(path, "trace_format = \"msr\"\ntrace_device = 1"));
+  CHECK(r.volumes[0].writes.completed == 2);
+  CHECK(r.volumes[0].reads.completed == 1);
+  CHECK(r.volumes[0].writes.bytes == 4096 + 65536);
+  CHECK(r.trace_requests_split == 0);
+  double last = -1;
+  for (const auto& t : r.timeseries)
+    if (t.write_iops > 0) last = t.t_s;
+  CHECK(last == Approx(2.5));  // 2 s after the first record, sampled at 2.5
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("simulated: a trace is streamed, memory does not grow with its length (10^5 against 10^6 records)") {
+  auto write_trace = [](const std::string& name, int records) {
+    const std::string path = (std::filesystem::temp_directory_path() / (std::to_string(::getpid()) + "-" + name)).string();
+    std::ofstream out(path);
+    std::mt19937_64 rng(1);
+    for (int i = 0; i < records; ++i)  // 50,000 requests a second, 8 KiB, uniform over the volume
+      out << "0," << (rng() % 100000) * 128 << ",8192," << (i % 3 ? 'W' : 'R') << ',' << i * 2e-5 << '\n';
+    return path;
+  };
+  auto peak_kb = [&](const std::string& path, double duration_s) {
+    simulate(fmt::format(R"(
+duration_s = {}
+[primary]
+cache_slots = 65536
+[[volume]]
+name = "db"
+tracks = 100000
+[[workload]]
+volume = "db"
+arrival = "trace"
+trace = "{}"
+[measurement]
+warmup_s = 0
+)",
+                         duration_s, path));
+    rusage after{};
+    getrusage(RUSAGE_CHILDREN, &after);
+    return after.ru_maxrss;  // the largest child so far: the shorter run goes first
+  };
+  const std::string small = write_trace("small.spc", 100'000), large = write_trace("large.spc", 1'000'000);
+  const long small_kb = peak_kb(small, 2.1), large_kb = peak_kb(large, 20.1);
+  INFO("peak memory: " << small_kb << " KiB for 10^5 records, " << large_kb << " KiB for 10^6");
+  CHECK(static_cast<double>(large_kb) < 1.15 * static_cast<double>(small_kb));
+  std::filesystem::remove(small);
+  std::filesystem::remove(large);
 }

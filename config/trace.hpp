@@ -1,0 +1,56 @@
+// Block traces replayed at their own timestamps: a reader that streams one
+// record at a time (memory does not grow with the trace), for the formats
+// engineers hold:
+//   spc   SPC / UMass: ASU,LBA,Size,Opcode,Timestamp (LBA in 512-byte
+//         sectors, Size in bytes, Opcode r/R/w/W, Timestamp in seconds)
+//   msr   MSR Cambridge: Timestamp,Hostname,DiskNumber,Type,Offset,Size,
+//         ResponseTime (Windows file time in 100 ns ticks, Read/Write,
+//         Offset and Size in bytes)
+// Times are relative to the trace's first record. The scenario loader reads
+// a trace once through (TraceReader::check) so that a bad line is refused at
+// file:line:col before anything runs; the run reads it again.
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <optional>
+#include <string>
+
+#include "config/scenario.hpp"
+
+namespace mirrorsim {
+
+struct TraceRecord {
+  double t_s = 0;        // since the first record
+  bool write = true;
+  uint64_t offset_bytes = 0;
+  uint32_t bytes = 0;
+  uint32_t device = 0;   // ASU or DiskNumber
+  size_t line = 0;
+};
+
+class TraceReader {
+ public:
+  // Throws ScenarioError naming the file when it cannot be opened.
+  TraceReader(const std::string& path, TraceFormat format);
+  // The next record, or nullopt at the end. Throws ScenarioError at
+  // path:line:col for a line that is not a record of the format.
+  std::optional<TraceRecord> next();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  TraceFormat format_;
+  std::ifstream in_;
+  std::string line_text_;
+  size_t line_ = 0;
+  std::optional<double> first_;  // the first record's raw timestamp
+  double last_t_ = 0;
+};
+
+// Reads the whole trace once: every record well formed, in time order, of
+// `device`, within `volume_bytes`; throws ScenarioError at path:line:col.
+// Returns the number of records.
+uint64_t check_trace(const std::string& path, TraceFormat format, uint32_t device, uint64_t volume_bytes);
+
+}  // namespace mirrorsim
