@@ -105,9 +105,12 @@ TEST_CASE("a failed disk answers with errors, destages are retried, and after it
   RealOptions o = quiet_options();
   SECTION("EIO") { o.disk_failure_errno = EIO; }
   SECTION("ENOSPC") { o.disk_failure_errno = ENOSPC; }
-  const RealRun r = run(Small{.duration_s = 1.2,
+  // Half a second failed: long enough that an fdatasync stalled by the
+  // device (this VM trims what other tests' runs delete) still leaves
+  // destages to fail in it.
+  const RealRun r = run(Small{.duration_s = 1.4,
                               .failures = failure(0.3, "disk-failure", "controller = \"R1\"\ndisk = 0") +
-                                          failure(0.6, "disk-repair", "controller = \"R1\"\ndisk = 0")},
+                                          failure(0.8, "disk-repair", "controller = \"R1\"\ndisk = 0")},
                         o);
   require_clean(r);
   CHECK(r.result.disk_io_errors > 0);
