@@ -301,7 +301,7 @@ double loopback_bulk_bytes_per_s(uint64_t total_bytes) {
 CpuProbeOptions cpu_probe_for(const Scenario& s) {
   CpuProbeOptions o;
   o.track_bytes = s.primary.track_bytes;
-  o.cache_slots = std::min<uint32_t>(s.primary.cache_slots, 16384);
+  o.cache_slots = std::min<uint32_t>(s.primary.cache_slots, 4096);
   o.disks = s.primary.disks;
   if (!s.volumes.empty()) o.mode = std::string(to_string(s.volumes.front().mode));
   if (!s.workloads.empty()) {
@@ -314,7 +314,9 @@ CpuProbeOptions cpu_probe_for(const Scenario& s) {
 
 std::string cpu_probe_toml(const CpuProbeOptions& o) {
   // Zero distance and the raw link: the CPU of the controllers, not of the
-  // emulation; Poisson arrivals, as the hosts of the shipped scenarios.
+  // emulation; Poisson arrivals, as the hosts of the shipped scenarios;
+  // uniform addresses over four times the cache, so that even a short probe
+  // has read misses (disk reads) beside its hits.
   return fmt::format(R"(# the CPU probe of mirrorsim calibrate
 seed = {seed}
 duration_s = {duration}
@@ -331,7 +333,7 @@ failure_detection_ms = 200
 
 [[volume]]
 name = "probe"
-tracks = 16384
+tracks = {tracks}
 mode = "{mode}"
 skew_tracks = 64
 
@@ -341,8 +343,7 @@ arrival = "poisson"
 rate_iops = {rate}
 write_fraction = {wf}
 block_bytes = {block}
-addresses = "zipf"
-zipf_theta = 0.9
+addresses = "uniform"
 
 [measurement]
 warmup_s = {warmup}
@@ -350,7 +351,7 @@ warmup_s = {warmup}
                      fmt::arg("seed", o.seed), fmt::arg("duration", o.duration_s), fmt::arg("slots", o.cache_slots),
                      fmt::arg("track", o.track_bytes), fmt::arg("disks", o.disks), fmt::arg("mode", o.mode),
                      fmt::arg("rate", o.rate_iops), fmt::arg("wf", o.write_fraction), fmt::arg("block", o.block_bytes),
-                     fmt::arg("warmup", std::min(0.5, 0.2 * o.duration_s)));
+                     fmt::arg("warmup", std::min(0.5, 0.2 * o.duration_s)), fmt::arg("tracks", 4 * o.cache_slots));
 }
 
 CpuCalibration calibrate_cpu(const CpuProbeOptions& o) {

@@ -205,10 +205,17 @@ TEST_CASE("each controller's CPU per operation kind: measured per step, attribut
   CHECK(r1.of(CpuKind::Write).operations == Approx(writes).epsilon(0.05));
   CHECK(r1.of(CpuKind::Read).operations == Approx(reads).epsilon(0.1));
   CHECK(r2.pool_operations(Pool::FrontEnd) == 0);  // R2 serves no host
-  // Every copy R1 sends (sync: one per write) R2 receives; R1 receives as many acknowledgements.
-  CHECK(r1.of(CpuKind::CopySend).operations == Approx(writes).epsilon(0.05));
-  CHECK(r2.of(CpuKind::CopyReceive).operations == Approx(r1.of(CpuKind::CopySend).operations).epsilon(0.05));
-  CHECK(r1.of(CpuKind::AckReceive).operations == Approx(r1.of(CpuKind::CopySend).operations).epsilon(0.05));
+  // Every copy R1 sends (sync: one per write) R2 receives; R1 receives as
+  // many acknowledgements — while the link holds (a busy machine can starve
+  // a heartbeat past the detection time: the pair suspends, and owed copies
+  // go later, by the resync).
+  CHECK(r1.of(CpuKind::CopySend).operations > 0);
+  CHECK(r2.of(CpuKind::CopyReceive).operations > 0);
+  if (r.verification.link_connections == 1) {
+    CHECK(r1.of(CpuKind::CopySend).operations == Approx(writes).epsilon(0.05));
+    CHECK(r2.of(CpuKind::CopyReceive).operations == Approx(r1.of(CpuKind::CopySend).operations).epsilon(0.05));
+    CHECK(r1.of(CpuKind::AckReceive).operations == Approx(r1.of(CpuKind::CopySend).operations).epsilon(0.05));
+  }
   CHECK(r1.of(CpuKind::Destage).operations > 0);
   CHECK(r2.of(CpuKind::Destage).operations > 0);
   for (const CpuStats* s : {&r1, &r2})
