@@ -68,6 +68,18 @@ def _frame(columns: list[str], rows: list[list[str]], text_columns: Iterable[str
     return pd.DataFrame(data, columns=columns)
 
 
+def _repeat_and_jobs(repeat: Any, jobs: Any) -> int:
+    """Checks ``repeat`` and ``jobs`` as sweep() and size() take them; returns
+    the jobs to run (None: ``os.cpu_count()``)."""
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        raise ValueError(f"repeat must be a whole number ≥ 1, got {repeat!r}")
+    if jobs is None:
+        jobs = os.cpu_count() or 1
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a whole number ≥ 1, got {jobs!r}")
+    return jobs
+
+
 def sweep(scenario: Scenario, grid: Mapping[str, Any], repeat: int = 1, jobs: int | None = None,
           progress: bool = True, summary: bool = False, seed: int | None = None,
           memory_max_mib: int | None = None) -> pd.DataFrame:
@@ -102,12 +114,7 @@ def sweep(scenario: Scenario, grid: Mapping[str, Any], repeat: int = 1, jobs: in
     """
     if not isinstance(scenario, Scenario):
         raise TypeError("sweep() takes a mirrorsim.Scenario")
-    if not isinstance(repeat, int) or repeat < 1:
-        raise ValueError(f"repeat must be a whole number ≥ 1, got {repeat!r}")
-    if jobs is None:
-        jobs = os.cpu_count() or 1
-    if not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a whole number ≥ 1, got {jobs!r}")
+    jobs = _repeat_and_jobs(repeat, jobs)
     params = _grid_params(grid)
     if not params:
         raise ValueError("the grid is empty: give {dotted key: [values]}")
@@ -155,12 +162,7 @@ def size(scenario: Scenario, vary: str, targets: Sequence[str] | str, repeat: in
         raise TypeError("size() takes a mirrorsim.Scenario")
     if isinstance(targets, str):
         targets = [targets]
-    if not isinstance(repeat, int) or repeat < 1:
-        raise ValueError(f"repeat must be a whole number ≥ 1, got {repeat!r}")
-    if jobs is None:
-        jobs = os.cpu_count() or 1
-    if not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a whole number ≥ 1, got {jobs!r}")
+    jobs = _repeat_and_jobs(repeat, jobs)
     on_progress = None
     if progress:
         def on_progress(line: str) -> None:
