@@ -45,4 +45,13 @@ inline Outcome run_mirrorsim(const std::string& args, const std::filesystem::pat
   return Outcome{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
 }
 
+// `mirrorsim ARGS` with stdout and stderr together (into `dir`, and `*out`
+// when given): its exit code.
+inline int run_combined(const std::string& args, const std::filesystem::path& dir, std::string* out = nullptr) {
+  const std::filesystem::path o = dir / "out.txt";
+  const int status = std::system(fmt::format("{} {} >{} 2>&1", MIRRORSIM_BINARY, args, o.string()).c_str());
+  if (out) *out = slurp(o);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 }  // namespace cli_test

@@ -23,12 +23,7 @@ fs::path dir() {
   return d;
 }
 
-int sh(const std::string& args, std::string* out = nullptr) {
-  const fs::path o = dir() / "out.txt";
-  const int status = std::system(fmt::format("{} {} >{} 2>&1", MIRRORSIM_BINARY, args, o.string()).c_str());
-  if (out) *out = slurp(o);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+int sh(const std::string& args, std::string* out = nullptr) { return run_combined(args, dir(), out); }
 
 // Poisson sync writes whose only queue is the copy's transmission on one
 // link: the mean response is M/D/1 on the link plus fixed parts.

@@ -26,12 +26,7 @@ fs::path dir() {
   return d;
 }
 
-int sh(const std::string& args, std::string* out = nullptr) {
-  const fs::path o = dir() / "out.txt";
-  const int status = std::system(fmt::format("{} {} >{} 2>&1", MIRRORSIM_BINARY, args, o.string()).c_str());
-  if (out) *out = slurp(o);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+int sh(const std::string& args, std::string* out = nullptr) { return run_combined(args, dir(), out); }
 
 size_t lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
 

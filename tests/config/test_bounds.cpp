@@ -20,46 +20,17 @@
 #include "config/resources.hpp"
 #include "config/scenario.hpp"
 #include "model/limits.hpp"
+#include "tests/config/helpers.hpp"
 
 using namespace mirrorsim;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
+using namespace config_test;
 
 namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kVolume = "[[volume]]\nname = \"db\"\ntracks = 100\n";
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const ScenarioError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("not a ScenarioError: " << e.what());
-  }
-  FAIL("no error");
-  return "";
-}
-
-std::string parse_error(const std::string& text) {
-  return error_of([&] { parse_scenario(text, "test.toml"); });
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "mirrorsim-bounds-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path / name) << text;
-    return (path / name).string();
-  }
-};
 
 // The shortest TOML text of a number that reads back as the same double.
 std::string number_text(double v) {

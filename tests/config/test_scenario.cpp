@@ -10,10 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "tests/config/helpers.hpp"
 #include "config/scenario.hpp"
 #include "config/scenario_json.hpp"
 
 using namespace mirrorsim;
+using namespace config_test;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
@@ -22,27 +24,8 @@ namespace {
 namespace fs = std::filesystem;
 
 // The smallest valid scenario; snippets add to it.
-const std::string kVolume = "[[volume]]\nname = \"db\"\ntracks = 100\n";
-
 Scenario parse(const std::string& text) { return parse_scenario(text, "test.toml"); }
 
-// The message of the ScenarioError `action` throws ("" and a failed check if
-// it throws nothing or something else).
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const ScenarioError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("not a ScenarioError: " << e.what());
-  }
-  FAIL("no error");
-  return "";
-}
-
-std::string parse_error(const std::string& text) {
-  return error_of([&] { parse(text); });
-}
 
 std::vector<fs::path> shipped_scenarios() {
   std::vector<fs::path> files;
@@ -52,20 +35,6 @@ std::vector<fs::path> shipped_scenarios() {
   return files;
 }
 
-// A scratch directory for files, removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "mirrorsim-config-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path / name) << text;
-    return (path / name).string();
-  }
-};
 
 // Equality after a reload: the failure positions point into the resolved
 // text instead of the original file, everything else must be identical.

@@ -11,46 +11,13 @@
 #include <unistd.h>
 
 #include "config/scenario.hpp"
+#include "tests/config/helpers.hpp"
 
 using namespace mirrorsim;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
-namespace {
-
-namespace fs = std::filesystem;
-
-const std::string kVolume = "[[volume]]\nname = \"db\"\ntracks = 100\n";
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const ScenarioError& e) {
-    return e.what();
-  }
-  FAIL("no error");
-  return "";
-}
-
-std::string parse_error(const std::string& text) {
-  return error_of([&] { parse_scenario(text, "test.toml"); });
-}
-
-struct Folder {
-  fs::path path;
-  Folder() {
-    std::string pattern = (fs::temp_directory_path() / "mirrorsim-service-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~Folder() { fs::remove_all(path); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path / name) << text;
-    return (path / name).string();
-  }
-};
-
-}  // namespace
+using namespace config_test;
 
 TEST_CASE("a service time is a number (fixed) or a distribution, and reads back as written") {
   const Scenario s = parse_scenario(kVolume + R"(
@@ -81,7 +48,7 @@ overhead_us = { distribution = "fixed", mean_us = 7 }
 }
 
 TEST_CASE("an empirical service time from a CSV of samples, relative to the scenario's folder") {
-  const Folder dir;
+  const TempDir dir;
   dir.write("disk.csv", "latency_us\n# measured by hand\n100\n200\n300, ignored column\n400\n");
   const std::string path = dir.write("s.toml", kVolume + "[primary]\ndisk_write_us = { distribution = \"empirical\", samples_csv = \"disk.csv\" }\n");
   const Scenario s = load_scenario_file(path);
@@ -183,7 +150,7 @@ TEST_CASE("processor plans: apart, per controller, per pair") {
 }
 
 TEST_CASE("a calibration is laid over a scenario before its overrides, bad ones are refused at file:line:col") {
-  const Folder dir;
+  const TempDir dir;
   const std::string scenario = dir.write("s.toml", kVolume + "[primary]\ncache_slots = 500\nfront_end_write_us = 250\n");
   const std::string cal = dir.write("cal.toml", R"(# written by mirrorsim calibrate
 processors_shared = "controller"
@@ -227,7 +194,7 @@ overhead_us = 12.5
 }
 
 TEST_CASE("interval statistics: inline rows or a CSV, each row's block size, refusals at file:line:col") {
-  const Folder dir;
+  const TempDir dir;
   const std::string w = "[[workload]]\nvolume = \"db\"\narrival = \"intervals\"\n";
   const Scenario inline_rows = parse_scenario(
       kVolume + w + "intervals = [[0, 100, 200, 409600, 1638400], [60, 0, 50, 0, 204800, 4096]]\n", "test.toml");
@@ -272,7 +239,7 @@ TEST_CASE("interval statistics: inline rows or a CSV, each row's block size, ref
 }
 
 TEST_CASE("block traces: SPC and MSR records checked at load, every bad line refused at file:line:col") {
-  const Folder dir;
+  const TempDir dir;
   const std::string w = "[[workload]]\nvolume = \"db\"\narrival = \"trace\"\n";
   const std::string good = dir.write("good.spc", "0,0,8192,W,0.5\n0,16,4096,r,0.75\n");
   const Scenario s = parse_scenario(kVolume + w + "trace = \"" + good + "\"\n", "test.toml");
