@@ -135,3 +135,15 @@ TEST_CASE("size refuses a bad range, target, metric or key naming it, exit 2") {
   CHECK(sh(s + "--vary link.bandwidth_gbit_per_s=1:5", &text) == 2);
   CHECK_THAT(text, Catch::Contains("--target: give at least one"));
 }
+
+TEST_CASE("mirrorsim real refuses interval and trace workloads by name, exit 2; size refuses a bad direction") {
+  const fs::path scenario = dir() / "intervals.toml";
+  std::ofstream(scenario) << "duration_s = 1\n[[volume]]\nname = \"db\"\ntracks = 100\n[[workload]]\nvolume = \"db\"\n"
+                             "arrival = \"intervals\"\nintervals = [[0, 10, 10, 40960, 40960]]\n";
+  std::string text;
+  CHECK(sh("real " + scenario.string() + " -q", &text) == 2);
+  CHECK_THAT(text, Catch::Contains("workload.0: real mode plays poisson and closed workloads; interval statistics and "
+                                   "traces (arrival = \"intervals\") run in the simulator"));
+  CHECK(sh("size " + scenario.string() + " --vary link.links=1:4 --target \"writes_lost <= 0\" --direction sideways -q", &text) == 2);
+  CHECK_THAT(text, Catch::Contains("--direction sideways: expected smallest, largest or auto"));
+}
