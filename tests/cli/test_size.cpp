@@ -136,7 +136,7 @@ TEST_CASE("size refuses a bad range, target, metric or key naming it, exit 2") {
   CHECK_THAT(text, Catch::Contains("--target: give at least one"));
 }
 
-TEST_CASE("mirrorsim real refuses interval and trace workloads by name, exit 2; size refuses a bad direction") {
+TEST_CASE("mirrorsim real refuses interval and trace workloads by name (exit 2), and size refuses a bad direction") {
   const fs::path scenario = dir() / "intervals.toml";
   std::ofstream(scenario) << "duration_s = 1\n[[volume]]\nname = \"db\"\ntracks = 100\n[[workload]]\nvolume = \"db\"\n"
                              "arrival = \"intervals\"\nintervals = [[0, 10, 10, 40960, 40960]]\n";
