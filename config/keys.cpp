@@ -224,6 +224,25 @@ std::string Name::decode(const toml::node& node, const Refusal& refuse) const {
   return name;
 }
 
+std::vector<std::string> Names::decode(const toml::node& node, const Refusal& refuse) const {
+  const auto* array = node.as_array();
+  if (!array || array->empty()) refuse(node, expected());
+  std::vector<std::string> values;
+  for (const auto& item : *array) {
+    std::string name = Name{}.decode(item, refuse);
+    if (std::find(values.begin(), values.end(), name) != values.end())
+      refuse(item, expected(), fmt::format("{} is listed twice", toml_string(name)));
+    values.push_back(std::move(name));
+  }
+  return values;
+}
+
+std::string Names::text(const std::vector<std::string>& values) const {
+  std::string text = "[";
+  for (size_t i = 0; i < values.size(); ++i) text += (i ? ", " : "") + toml_string(values[i]);
+  return text + "]";
+}
+
 std::string AscendingReals::expected() const {
   return "a non-empty array of numbers in increasing order, each " + element.expected();
 }
@@ -259,7 +278,7 @@ Choice<T> spelled_by_to_string(std::initializer_list<T> values) {
 }  // namespace
 
 const Choice<Mode> kModes =
-    spelled_by_to_string({Mode::Sync, Mode::SemiSync, Mode::AdaptiveCopyWp, Mode::AdaptiveCopyDisk});
+    spelled_by_to_string({Mode::Sync, Mode::SemiSync, Mode::AdaptiveCopyWp, Mode::AdaptiveCopyDisk, Mode::Async});
 const Choice<Arrival> kArrivals =
     spelled_by_to_string({Arrival::Poisson, Arrival::Closed, Arrival::Intervals, Arrival::Trace});
 const Choice<TraceFormat> kTraceFormats = spelled_by_to_string({TraceFormat::Spc, TraceFormat::Msr});

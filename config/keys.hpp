@@ -118,6 +118,13 @@ struct Name {
   std::string text(const std::string& value) const { return toml_string(value); }
 };
 
+// A non-empty array of distinct names (of volumes, say).
+struct Names {
+  std::string expected() const { return "a non-empty array of distinct names, each " + Name{}.expected(); }
+  std::vector<std::string> decode(const toml::node& node, const Refusal& refuse) const;
+  std::string text(const std::vector<std::string>& values) const;
+};
+
 // A non-empty array of numbers, each within `element`, strictly increasing.
 struct AscendingReals {
   Real element;
@@ -208,7 +215,7 @@ inline const std::vector<std::pair<std::string_view, std::string_view>> kRetired
 };
 
 inline const std::vector<std::string_view> kTopLevelTables{
-    "primary", "secondary", "link", "volume", "workload", "failure", "measurement", "sweep", "check"};
+    "primary", "secondary", "link", "volume", "async", "consistency_group", "workload", "failure", "measurement", "sweep", "check"};
 
 template <class V, Either<ControllerScenario> C>
 void visit_keys(V& v, C& c) {
@@ -260,6 +267,26 @@ void visit_keys(V& v, Vol& vol) {
   v("mode", vol.mode, kModes);
   v("skew_tracks", vol.skew_tracks, Integer<uint32_t>{});
   v("domino", vol.domino, Flag{});
+}
+
+template <class V, Either<AsyncScenario> A>
+void visit_keys(V& v, A& a) {
+  v("cycle_time_min_s", a.cycle_time_min_s, Real{.min = 1e-3, .max = limits::kDelayUsMax / 1e6});
+  v("transmit_sets_max", a.transmit_sets_max, Integer<uint32_t>{.min = 1, .max = 16});
+  v("coordination_max_ms", a.coordination_max_ms, kDelayMs);
+  v("async_cache_fraction_max", a.async_cache_fraction_max, kFraction);
+  v("spill_bytes_max", a.spill_bytes_max, Integer<uint64_t>{.max = uint64_t{1} << 50});
+  v("spill_bandwidth_mb_per_s", a.spill_bandwidth_mb_per_s,
+    Real{.min = limits::kDiskMbPerSMin, .max = limits::kDiskMbPerSMax});
+  v("pacing_threshold_fraction", a.pacing_threshold_fraction, kFraction);
+  v("pacing_delay_max_ms", a.pacing_delay_max_ms, kDelayMs);
+  v("link_limbo_s", a.link_limbo_s, Real{.min = 0, .max = limits::kDelayUsMax / 1e6});
+}
+
+template <class V, Either<ConsistencyGroupScenario> G>
+void visit_keys(V& v, G& g) {
+  v("name", g.name, Name{}, kRequired);
+  v("volumes", g.volumes, Names{}, kRequired);
 }
 
 template <class V, Either<WorkloadScenario> W>

@@ -38,21 +38,29 @@ std::vector<std::string_view> keys_of_table(std::string_view table) {
   if (table == "workload") return keys_of<WorkloadScenario>();
   if (table == "failure") return keys_of<FailureScenario>();
   if (table == "measurement") return keys_of<MeasurementScenario>();
+  if (table == "async") return keys_of<AsyncScenario>();
+  if (table == "consistency_group") return keys_of<ConsistencyGroupScenario>();
   if (table == "check") return keys_of<CheckScenario>();
   return {};
 }
 
-bool is_entry_table(std::string_view table) { return table == "volume" || table == "workload" || table == "failure"; }
+bool is_entry_table(std::string_view table) {
+  return table == "volume" || table == "consistency_group" || table == "workload" || table == "failure";
+}
 
 // Which [[table]] entry `selector` names: volumes by name, the others by index.
 size_t entry_index(const Scenario& s, std::string_view table, std::string_view selector, std::string_view dotted,
                    const std::string& where) {
-  if (table == "volume") {
+  if (table == "volume" || table == "consistency_group") {
     std::vector<std::string_view> names;
-    for (const auto& v : s.volumes) names.push_back(v.name);
+    if (table == "volume")
+      for (const auto& v : s.volumes) names.push_back(v.name);
+    else
+      for (const auto& g : s.consistency_groups) names.push_back(g.name);
     const auto found = std::find(names.begin(), names.end(), selector);
     if (found != names.end()) return static_cast<size_t>(found - names.begin());
-    std::string message = fmt::format("no volume named '{}' in '{}' (volumes: {})", selector, dotted, fmt::join(names, ", "));
+    std::string message = fmt::format("no {} named '{}' in '{}' ({}s: {})", table == "volume" ? "volume" : "consistency group",
+                                      selector, dotted, table == "volume" ? "volume" : "consistency group", fmt::join(names, ", "));
     if (const auto suggestion = closest(selector, names)) message += fmt::format("; did you mean '{}'?", *suggestion);
     throw ScenarioError(where, message);
   }

@@ -157,6 +157,51 @@ std::string volume_list(const Scenario& s) {
   return list;
 }
 
+void read_async(const Section& top, Scenario& s, const Origin& origin) {
+  read_table(top, "async", s.async, origin);
+  const bool any_async = std::any_of(s.volumes.begin(), s.volumes.end(), [](const VolumeScenario& v) { return v.mode == Mode::Async; });
+  const toml::array* volume_tables = top.tables("volume");
+  if (any_async) {
+    // An SRDF/A group runs one mode: a pair is async for all its volumes or none.
+    for (size_t i = 0; i < s.volumes.size(); ++i)
+      if (s.volumes[i].mode != Mode::Async) {
+        Section section(*volume_tables->get(i)->as_table(), fmt::format("volume.{}.", s.volumes[i].name),
+                        fmt::format("in [[volume]] {}", toml_string(s.volumes[i].name)), origin);
+        section.fail_at("mode", fmt::format("\"{}\" cannot share a pair with async volumes: a pair's volumes are all "
+                                            "async or none (an async group runs one mode)",
+                                            to_string(s.volumes[i].mode)));
+      }
+  }
+  const toml::array* entries = top.tables("consistency_group");
+  if (!entries) return;
+  std::vector<std::string_view> volume_names;
+  for (const auto& v : s.volumes) volume_names.push_back(v.name);
+  std::vector<std::string> grouped;
+  for (size_t i = 0; i < entries->size(); ++i) {
+    Section section(*entries->get(i)->as_table(), fmt::format("consistency_group.{}.", i),
+                    fmt::format("in [[consistency_group]] {}", i), origin);
+    section.reject_unknown_keys(keys_of<ConsistencyGroupScenario>());
+    ConsistencyGroupScenario g;
+    visit_keys(section, g);
+    if (!any_async)
+      section.fail_at("volumes", "consistency groups are for async volumes: no volume has mode = \"async\"");
+    for (const auto& other : s.consistency_groups)
+      if (other.name == g.name) section.fail_at("name", fmt::format("{} names two groups", toml_string(g.name)));
+    for (const std::string& name : g.volumes) {
+      if (std::find(volume_names.begin(), volume_names.end(), name) == volume_names.end()) {
+        std::string message = fmt::format("no volume named {} (declared: {})", toml_string(name), volume_list(s));
+        if (const auto suggestion = closest(name, volume_names)) message += fmt::format("; did you mean {}?", toml_string(*suggestion));
+        section.fail_at("volumes", message);
+      }
+      if (std::find(grouped.begin(), grouped.end(), name) != grouped.end())
+        section.fail_at("volumes", fmt::format("volume {} is already in another consistency group", toml_string(name)));
+      grouped.push_back(name);
+    }
+    s.consistency_groups.push_back(std::move(g));
+  }
+}
+
+
 void read_workloads(const Section& top, Scenario& s, const Origin& origin) {
   const toml::array* entries = top.tables("workload");
   if (!entries) return;
@@ -525,6 +570,7 @@ Scenario read_scenario(const toml::table& document, const ReadOptions& options) 
   read_controllers(top, s, origin);
   read_table(top, "link", s.link, origin);
   read_volumes(top, s, origin);
+  read_async(top, s, origin);
   read_workloads(top, s, origin);
   read_failures(top, s, options);
   read_measurement(top, s, origin);

@@ -160,6 +160,24 @@ ProcessorPlan processor_plan(const Scenario& s) {
   return plan;
 }
 
+std::vector<std::string> consistency_group_names(const Scenario& s) {
+  std::vector<std::string> names;
+  for (const auto& g : s.consistency_groups) names.push_back(g.name);
+  for (size_t v = 0; v < s.volumes.size(); ++v)
+    if (s.volumes[v].mode == Mode::Async && consistency_group_of(s, v) == names.size()) {
+      names.push_back("default");
+      break;
+    }
+  return names;
+}
+
+uint16_t consistency_group_of(const Scenario& s, size_t volume) {
+  for (size_t g = 0; g < s.consistency_groups.size(); ++g)
+    for (const auto& name : s.consistency_groups[g].volumes)
+      if (name == s.volumes[volume].name) return static_cast<uint16_t>(g);
+  return static_cast<uint16_t>(s.consistency_groups.size());
+}
+
 ControllerConfig controller_config(const Scenario& s, Side side) {
   const ControllerScenario& c = side == Side::A ? s.primary : s.secondary;
   ControllerConfig config;
@@ -173,6 +191,18 @@ ControllerConfig controller_config(const Scenario& s, Side side) {
   config.destages_per_disk_max = c.destages_per_disk_max;
   config.disk_retry_interval = Time::from_us(c.disk_retry_ms * 1e3);
   for (const auto& v : s.volumes) config.volumes.push_back(VolumeConfig{v.name, v.tracks, v.mode, v.skew_tracks, v.domino});
+  AsyncConfig& a = config.async;
+  a.cycle_time_min = Time::from_s(s.async.cycle_time_min_s);
+  a.transmit_sets_max = s.async.transmit_sets_max;
+  a.coordination_max = Time::from_us(s.async.coordination_max_ms * 1e3);
+  a.cache_fraction_max = s.async.async_cache_fraction_max;
+  a.spill_bytes_max = s.async.spill_bytes_max;
+  a.spill_bytes_per_s = s.async.spill_bandwidth_mb_per_s * 1e6;
+  a.pacing_threshold_fraction = s.async.pacing_threshold_fraction;
+  a.pacing_delay_max = Time::from_us(s.async.pacing_delay_max_ms * 1e3);
+  a.link_limbo = Time::from_s(s.async.link_limbo_s);
+  a.consistency_groups = consistency_group_names(s);
+  for (size_t i = 0; i < s.volumes.size(); ++i) config.volumes[i].consistency_group = consistency_group_of(s, i);
   return config;
 }
 

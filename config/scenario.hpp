@@ -93,6 +93,30 @@ struct LinkScenario {
   bool operator==(const LinkScenario&) const = default;
 };
 
+// Asynchronous replication in cycles: the [async] table (mode = "async").
+struct AsyncScenario {
+  double cycle_time_min_s = 15;       // 30 on older arrays
+  uint32_t transmit_sets_max = 1;
+  double coordination_max_ms = 50;    // a cycle switch holds the group's host writes this long
+  double async_cache_fraction_max = 0.75;  // of the cache slots, what delta sets may hold
+  uint64_t spill_bytes_max = 0;       // the spill pool (delta set extension); 0: none
+  double spill_bandwidth_mb_per_s = 200;  // the spill pool's disks, MB = 10^6 bytes
+  double pacing_threshold_fraction = 0.6;  // of the delta-set limit, where write pacing starts
+  double pacing_delay_max_ms = 50;    // per host write at the limit; 0: no pacing
+  double link_limbo_s = 10;           // all links lost: the wait before the session drops
+
+  bool operator==(const AsyncScenario&) const = default;
+};
+
+// [[consistency_group]]: volumes whose cycles switch together, so that R2
+// is consistent across them. Async volumes in no group share one group.
+struct ConsistencyGroupScenario {
+  std::string name;
+  std::vector<std::string> volumes;
+
+  bool operator==(const ConsistencyGroupScenario&) const = default;
+};
+
 struct VolumeScenario {
   std::string name;
   uint32_t tracks = 0;
@@ -222,6 +246,8 @@ struct Scenario {
   ControllerScenario secondary;  // R2 = side B
   LinkScenario link;
   std::vector<VolumeScenario> volumes;
+  AsyncScenario async;
+  std::vector<ConsistencyGroupScenario> consistency_groups;
   std::vector<WorkloadScenario> workloads;
   std::vector<FailureScenario> failures;  // sorted by at_s, file order kept on ties
   MeasurementScenario measurement;
@@ -303,5 +329,9 @@ void apply_calibration(Scenario& s, const std::string& path);
 
 // The model's view of one side's controller.
 ControllerConfig controller_config(const Scenario& s, Side side);
+// Async: the consistency groups by index — the declared ones in file order,
+// then "default" for the async volumes in none — and the group of a volume.
+std::vector<std::string> consistency_group_names(const Scenario& s);
+uint16_t consistency_group_of(const Scenario& s, size_t volume);
 
 }  // namespace mirrorsim

@@ -64,6 +64,12 @@ std::string resolved_text(const Scenario& s) {
     w.header("[[volume]]");
     visit_keys(w, volume);
   }
+  w.header("[async]");
+  visit_keys(w, s.async);
+  for (const auto& group : s.consistency_groups) {
+    w.header("[[consistency_group]]");
+    visit_keys(w, group);
+  }
   for (const auto& workload : s.workloads) {
     w.header("[[workload]]");
     visit_keys(w, workload);

@@ -15,6 +15,10 @@ std::string_view to_string(Mutant m) {
     case Mutant::EvictWpSlot: return "evict-wp-slot";
     case Mutant::ResyncSkipsInvalidTracks: return "resync-skips-invalid-tracks";
     case Mutant::SemiSyncTwoOutstanding: return "semi-sync-two-outstanding";
+    case Mutant::AsyncAppliesPartialCycle: return "async-applies-partial-cycle";
+    case Mutant::AsyncSwitchBeforeTransmitAcked: return "async-switch-before-transmit-acked";
+    case Mutant::AsyncFoldKeepsOlder: return "async-fold-keeps-older";
+    case Mutant::AsyncGroupSplitBoundary: return "async-group-split-boundary";
   }
   return "?";
 }
@@ -23,7 +27,8 @@ const std::vector<Mutant>& all_mutants() {
   static const std::vector<Mutant> all{
       Mutant::RemoteWpResetOnSend,     Mutant::LocalWpResetOnDestageStart, Mutant::SyncAckBeforeRemoteAck,
       Mutant::SecondaryAppliesOlder,   Mutant::EvictWpSlot,                Mutant::ResyncSkipsInvalidTracks,
-      Mutant::SemiSyncTwoOutstanding,
+      Mutant::SemiSyncTwoOutstanding,  Mutant::AsyncAppliesPartialCycle,   Mutant::AsyncSwitchBeforeTransmitAcked,
+      Mutant::AsyncFoldKeepsOlder,     Mutant::AsyncGroupSplitBoundary,
   };
   return all;
 }
@@ -43,6 +48,15 @@ bool parse_mutant(std::string_view text, Mutant& out) {
 
 uint32_t ControllerConfig::write_pending_slots_max() const {
   const double n = std::floor(write_pending_limit * static_cast<double>(cache_slots) + 1e-9);
+  return std::max<uint32_t>(1, static_cast<uint32_t>(std::min<double>(n, cache_slots)));
+}
+
+}  // namespace mirrorsim
+
+namespace mirrorsim {
+
+uint32_t AsyncConfig::delta_set_slots_max(uint32_t cache_slots) const {
+  const double n = std::floor(cache_fraction_max * static_cast<double>(cache_slots) + 1e-9);
   return std::max<uint32_t>(1, static_cast<uint32_t>(std::min<double>(n, cache_slots)));
 }
 

@@ -23,6 +23,7 @@ Controller::Controller(Side side, Role role, ControllerConfig config) : side_(si
   auto shape = std::make_shared<Shape>();
   shape->cfg = std::move(config);
   shape->wp_slots_max = shape->cfg.write_pending_slots_max();
+  shape->delta_slots_max = shape->cfg.async.delta_set_slots_max(shape->cfg.cache_slots);
   std::vector<TrackNo> tracks;
   for (const auto& v : shape->cfg.volumes) {
     tracks.push_back(v.tracks);
@@ -35,6 +36,10 @@ Controller::Controller(Side side, Role role, ControllerConfig config) : side_(si
   volumes_.resize(shape_->cfg.volumes.size());
   disks_.resize(shape_->cfg.disks);
   scratch_.stamp.assign(shape_->tracks, 0);
+  groups_.resize(shape_->cfg.consistency_groups());
+  for (AsyncGroup& g : groups_) g.capture.cycle = g.capture_cycle;
+  // An async pair starts in sync (both sides empty): R1's cycles run from time 0.
+  async_active_ = shape_->cfg.is_async() && role_ == Role::Primary;
 }
 
 // ---------------------------------------------------------------------------
@@ -88,7 +93,10 @@ void Controller::step(Time now, const Input& in, Commands& out) {
 
 std::optional<Time> Controller::next_deadline() const {
   if (crashed_) return std::nullopt;
-  return retry_at_;
+  std::optional<Time> at = retry_at_;
+  if (config().is_async())
+    if (const auto a = async_deadline(); a && (!at || *a < *at)) at = a;
+  return at;
 }
 
 // ---------------------------------------------------------------------------
@@ -111,6 +119,7 @@ void Controller::on_host_write(const HostWrite& w) {
     reject(w.req, w.key, *why, true);
     return;
   }
+  if (async_active_ && async_hold(w)) return;
   VolumeState& vs = volumes_[w.key.volume];
   const size_t outstanding_max = config().mutant == Mutant::SemiSyncTwoOutstanding ? 2 : 1;
   const bool gated = volume(w.key.volume).mode == Mode::SemiSync && state_ != PairState::Suspended &&
@@ -233,6 +242,12 @@ void Controller::accept_write(const HostWrite& w, int32_t s) {
   queue_destage(s);
 
   const Mode mode = volume(k.volume).mode;
+  if (mode == Mode::Async && async_active_) {
+    async_capture(w, v);  // the track goes out with its cycle
+    ack_write(w, v);
+    refresh_slot(s);
+    return;
+  }
   if (state_ == PairState::Suspended) {
     // Not mirrored: the secondary is owed this track through the track table.
     set_invalid_remote(k, true);
@@ -240,7 +255,9 @@ void Controller::accept_write(const HostWrite& w, int32_t s) {
     refresh_slot(s);
     return;
   }
-  if (mode == Mode::AdaptiveCopyDisk && !e.remote_wp) {
+  // Async while its cycles are not running (a resync after a drop) behaves
+  // as adaptive-copy-disk.
+  if ((mode == Mode::AdaptiveCopyDisk || mode == Mode::Async) && !e.remote_wp) {
     set_invalid_remote(k, true);  // the background copier will move it
     ack_write(w, v);
     refresh_slot(s);
@@ -270,6 +287,7 @@ void Controller::accept_write(const HostWrite& w, int32_t s) {
       else ack_write(w, v);
       break;
     case Mode::AdaptiveCopyDisk:
+    case Mode::Async:
       ack_write(w, v);
       break;
   }
@@ -427,6 +445,10 @@ void Controller::on_received(const Message& m) {
                  [&](const CopyData& x) { on_copy_data(x); },
                  [&](const CopyAck& x) { on_copy_acked(x); },
                  [&](const Takeover& x) { on_takeover(x); },
+                 [&](const CycleData& x) { on_cycle_data(x); },
+                 [&](const CycleDataAck& x) { on_cycle_data_ack(x); },
+                 [&](const CycleEnd& x) { on_cycle_end(x); },
+                 [&](const CycleApplied& x) { on_cycle_applied(x); },
              },
              m);
 }
@@ -455,6 +477,14 @@ void Controller::on_establish(const Establish& m) {
   generation_ = m.generation;
   epoch_ = m.epoch;
   session_open_ = true;
+  if (!m.async_resume) {
+    // A new session: what R2 received of unfinished cycles is never applied.
+    for (AsyncGroup& g : groups_) {
+      g.receive.clear();
+      g.applied_cycle = 0;
+    }
+    delta_slots_ = 0;
+  }
   state_ = PairState::Synchronized;
   pending_stores_.clear();
   fetch_reads_.clear();
@@ -487,7 +517,15 @@ void Controller::on_establish_ack(const EstablishAck& m) {
     table_.for_each_invalid_remote([&](TrackKey k) { all.push_back(k); });
     for (TrackKey k : all) set_invalid_remote(k, false);
   }
-  state_ = table_.invalid_remote_count() > 0 ? PairState::Syncing : PairState::Synchronized;
+  if (async_resume_) {
+    async_resume_ = false;
+    state_ = PairState::Synchronized;
+    if (!m.owed.empty()) async_drop(DropReason::LinkLimbo);  // R2 lost data meanwhile: no resume
+    else async_rewind();                                       // resend what may have been lost
+    return;
+  }
+  // Async: the cycles start again once nothing is owed and nothing is in flight (pump).
+  state_ = table_.invalid_remote_count() > 0 || config().is_async() ? PairState::Syncing : PairState::Synchronized;
 }
 
 void Controller::on_write_command(const WriteCommand& m) {
@@ -663,6 +701,29 @@ void Controller::on_takeover(const Takeover& m) {
 
 void Controller::on_link_state(bool up) {
   reachable_ = up;
+  // An async session rides an outage through for its limbo time: cycles
+  // keep capturing, nothing is sent, and a link back in time resumes the
+  // session without a drop (on_establish_ack).
+  if (role_ == Role::Primary && async_active_) {
+    if (!up && !limbo_until_ && config().async.link_limbo.ns > 0) {
+      limbo_until_ = now_ + config().async.link_limbo;
+      async_rewind();
+      if (state_ == PairState::Establishing) state_ = PairState::Synchronized;
+      return;
+    }
+    if (up && limbo_until_) {
+      limbo_until_.reset();
+      async_resume_ = true;
+      state_ = PairState::Suspended;
+      establish();
+      return;
+    }
+    if (up && state_ == PairState::Establishing && async_resume_) {
+      state_ = PairState::Suspended;
+      establish();
+      return;
+    }
+  }
   // A suspended primary opens a new session in pump(). A secondary does not
   // act on reachability news, which may concern a connection the primary has
   // already replaced: sessions end for it only through a new Establish.
@@ -677,9 +738,14 @@ void Controller::on_link_state(bool up) {
 
 void Controller::on_timeout() {
   // The driver's clock says the deadline has come; the controller does not
-  // second-guess it (the exhaustive checker's time is frozen). A deadline
-  // that no longer exists (the retries were dropped) leaves nothing to do.
-  if (!retry_at_) return;
+  // second-guess it (the exhaustive checker's time is frozen): what is due
+  // at the earliest deadline is due now. A deadline that no longer exists
+  // (the retries were dropped) leaves nothing to do.
+  const std::optional<Time> deadline = next_deadline();
+  if (!deadline) return;
+  const Time t = std::max(now_, *deadline);
+  if (config().is_async()) async_on_timeout(t);
+  if (!retry_at_ || *retry_at_ > t) return;
   retry_at_.reset();
   std::vector<Retry> due;
   due.swap(retries_);
@@ -719,6 +785,7 @@ void Controller::on_crash() {
     else reject(std::get<HostRead>(r).req, std::get<HostRead>(r).key, RejectReason::Crashed, false);
   }
   delayed_.clear();
+  async_reject_held(RejectReason::Crashed);
   for (VolumeState& vs : volumes_) {
     for (const HostWrite& w : vs.gated) reject(w.req, w.key, RejectReason::Crashed, true);
     vs.gated.clear();
@@ -759,6 +826,10 @@ void Controller::on_restart() {
   recovery_reads_.clear();
   retries_.clear();
   retry_at_.reset();
+  // Delta sets are not kept across a restart: what they owed R2 is owed as
+  // invalid tracks (the remote WP indicators below), and cycles start again
+  // after the resync. R2 keeps the boundary it applied last.
+  async_clear();
 
   if (config().cache_nonvolatile) {
     // Slots and both WP indicators survived: owed destages resume, owed
@@ -831,6 +902,7 @@ void Controller::on_failback() {
   }
   handing_over_ = true;
   // New host I/O is refused from now on; what waits in queues is refused too.
+  async_reject_held(RejectReason::NotReady);
   Fifo<HostRequest> waiting;
   std::swap(waiting, delayed_);
   for (const HostRequest& r : waiting) {
@@ -862,11 +934,13 @@ void Controller::establish() {
   epoch_ = next_epoch();
   state_ = PairState::Establishing;
   ++counters_.establishes;
-  send(Establish{epoch_, generation_, std::vector<TrackKey>(wanted_.begin(), wanted_.end())});
+  send(Establish{epoch_, generation_, std::vector<TrackKey>(wanted_.begin(), wanted_.end()), async_resume_});
 }
 
 void Controller::suspend() {
-  if (role_ != Role::Primary || state_ == PairState::Suspended) return;
+  // (An async session waiting to resume after a limbo is Suspended with its
+  // delta sets still held: dropping it converts them too.)
+  if (role_ != Role::Primary || (state_ == PairState::Suspended && !async_active_)) return;
   state_ = PairState::Suspended;
   takeover_sent_ = false;
   ++counters_.suspensions;
@@ -898,6 +972,12 @@ void Controller::suspend() {
     volumes_[v].outstanding.clear();
     release_volume_gate(v);
   }
+  if (config().is_async()) {
+    // The delta sets are gone (their tracks are invalid tracks now); writes
+    // held by pacing or a coordination go in at once, owed the same way.
+    async_clear();
+    async_release_held(Time::max());
+  }
 }
 
 void Controller::demote() {
@@ -913,6 +993,9 @@ void Controller::demote() {
     else reject(std::get<HostRead>(r).req, std::get<HostRead>(r).key, RejectReason::NotReady, false);
   }
   delayed_.clear();
+  async_reject_held(RejectReason::NotReady);
+  async_clear();
+  for (AsyncGroup& g : groups_) g.applied_cycle = 0;
   for (VolumeState& vs : volumes_) {
     for (const HostWrite& w : vs.gated) reject(w.req, w.key, RejectReason::NotReady, true);
     // The remote WP count stays: it counts the track table's indicators,
@@ -960,6 +1043,10 @@ void Controller::promote(Generation g) {
   takeover_sent_ = false;
   pending_stores_.clear();
   fetch_reads_.clear();
+  // R2 takes over at its last applied boundary: receive sets of cycles not
+  // yet applied are discarded; cycles of this primary number on from there.
+  for (AsyncGroup& g : groups_) g.capture_cycle = std::max(g.capture_cycle, g.applied_cycle);
+  async_clear();
   // Tracks this side lost (a volatile-cache crash) or was discarding cannot
   // be served until their data comes back from the peer.
   start_recovery();
@@ -998,11 +1085,16 @@ void Controller::pump() {
     release_pending_stores();
     release_delayed();
     pump_copies();
-    if (state_ == PairState::Syncing && table_.invalid_remote_count() == 0 && resync_pending_ == 0)
+    // Async: in sync only when nothing is in flight either (R2 == R1): the
+    // cycles start from there.
+    if (state_ == PairState::Syncing && table_.invalid_remote_count() == 0 && resync_pending_ == 0 &&
+        (!config().is_async() || (remote_wp_tracks_ == 0 && copies_in_flight_ == 0)))
       state_ = PairState::Synchronized;
+    if (config().is_async()) async_pump();
     maybe_hand_over();
   } else {
     release_pending_stores();
+    if (config().is_async()) async_pump();
   }
   pump_destages();
 }

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <map>
 #include <optional>
 #include <set>
 #include <span>
@@ -44,6 +45,15 @@ struct ControllerCounters {
   uint64_t establishes = 0;
   uint64_t suspensions = 0;
   uint64_t evictions = 0;
+  // async
+  uint64_t cycle_switches = 0;
+  uint64_t writes_folded = 0;        // a track already in the capture set written again
+  uint64_t cycle_tracks_sent = 0;    // CycleData sent (R1)
+  uint64_t cycle_bytes_sent = 0;
+  uint64_t delta_sets_applied = 0;   // R2
+  uint64_t tracks_spilled = 0;
+  uint64_t spill_bytes_written = 0;
+  uint64_t session_drops = 0;
 };
 
 // What a controller keeps across a crash of its process: the track table
@@ -123,6 +133,28 @@ class Controller {
     for (const VolumeState& v : volumes_) n += v.delayed;
     return n;
   }
+  // ---- async (model/async.cpp) ----
+  // R1's cycles are running: host writes are captured into delta sets.
+  bool async_active() const { return async_active_; }
+  // All links are lost and the session waits out its limbo time.
+  bool in_limbo() const { return limbo_until_.has_value(); }
+  // Slots the delta sets hold (R1: capture and transmit sets, a track in two
+  // sets counted twice, spilled tracks not; R2: receive sets) and may hold.
+  uint64_t delta_set_slots() const { return delta_slots_; }
+  uint32_t delta_set_slots_max() const { return shape_->delta_slots_max; }
+  uint64_t spill_bytes() const { return spill_bytes_; }
+  uint16_t consistency_group_of(VolumeId v) const { return volume(v).consistency_group; }
+  size_t consistency_groups() const { return groups_.size(); }
+  uint64_t capture_cycle(uint16_t g) const { return groups_[g].capture_cycle; }
+  uint64_t capture_tracks(uint16_t g) const { return groups_[g].capture.entries.size(); }
+  size_t transmit_sets(uint16_t g) const { return groups_[g].transmit.size(); }
+  uint64_t applied_cycle(uint16_t g) const { return groups_[g].applied_cycle; }
+  size_t receive_sets(uint16_t g) const { return groups_[g].receive.size(); }
+  uint32_t held_writes() const;
+  uint32_t cycle_copies_in_flight() const { return async_in_flight_; }
+  // Transmit-set tracks not yet acknowledged by R2's receive set (R1).
+  uint64_t transmit_backlog_tracks() const;
+
   // Semi-sync: the host write of the volume whose copy is not yet acknowledged.
   size_t semi_sync_outstanding(VolumeId v) const { return volumes_[v].outstanding.size(); }
 
@@ -188,6 +220,10 @@ class Controller {
   void on_copy_data(const CopyData& m);
   void on_copy_acked(const CopyAck& m);
   void on_takeover(const Takeover& m);
+  void on_cycle_data(const CycleData& m);
+  void on_cycle_data_ack(const CycleDataAck& m);
+  void on_cycle_end(const CycleEnd& m);
+  void on_cycle_applied(const CycleApplied& m);
 
   // primary write path
   void admit_write(const HostWrite& w);
@@ -213,6 +249,69 @@ class Controller {
   void start_recovery();
   void maybe_hand_over();
   Epoch next_epoch() const;
+
+  // async (model/async.cpp)
+  struct DeltaEntry {
+    Version version = 0;
+    uint32_t bytes = 0;
+    bool spilled = false;     // R1: held in the spill pool, not in a cache slot
+    bool acked = false;       // R1: in R2's receive set
+    bool operator==(const DeltaEntry&) const = default;
+  };
+  struct DeltaSet {
+    uint64_t cycle = 0;
+    std::map<TrackKey, DeltaEntry> entries;
+    uint64_t bytes = 0;
+    // R1, transmitting: the next track to send, whether all are sent and
+    // the end announced, how many R2 acknowledged; a spilled track is read
+    // back from the spill pool before it is sent.
+    TrackKey cursor;
+    bool sent_all = false;
+    bool end_sent = false;
+    uint64_t acked = 0;
+    std::optional<Time> spill_read_ready;
+    // R2, receiving: how many tracks the set has, once CycleEnd told.
+    std::optional<uint64_t> expected;
+    bool operator==(const DeltaSet&) const = default;
+  };
+  struct HeldWrite {
+    Time due;
+    Time since;
+    HostWrite write;
+    HoldReason reason = HoldReason::Pacing;
+    bool operator==(const HeldWrite& o) const {
+      return due == o.due && since == o.since && write.req == o.write.req && write.key == o.write.key &&
+             write.bytes == o.write.bytes && reason == o.reason;
+    }
+  };
+  struct AsyncGroup {
+    // R1
+    uint64_t capture_cycle = 1;
+    DeltaSet capture;
+    std::vector<DeltaSet> transmit;  // oldest first
+    Time cycle_started;
+    bool cycle_time_elapsed = false;
+    std::optional<Time> hold_until;  // a switch's coordination hold
+    Fifo<HeldWrite> held;            // host writes held (pacing, coordination), due times ascending
+    // R2
+    uint64_t applied_cycle = 0;
+    std::vector<DeltaSet> receive;  // by cycle, ascending
+  };
+  bool async_hold(const HostWrite& w);  // true: the write waits in its group's held queue
+  void async_capture(const HostWrite& w, Version v);
+  void async_pump();
+  void async_switch(uint16_t g);
+  void async_transmit();
+  void async_apply();
+  void async_drop(DropReason why);
+  void async_activate();
+  void async_clear();   // R1 and R2: forget every delta set (held writes stay)
+  void async_rewind();  // R1: every transmit set is to be sent again from its start
+  void async_release_held(Time upto);
+  void async_reject_held(RejectReason why);
+  void async_on_timeout(Time t);
+  std::optional<Time> async_deadline() const;
+  Time pacing_delay() const;
 
   // work pumps, run after every input
   void pump();
@@ -244,6 +343,7 @@ class Controller {
     uint32_t wp_slots_max = 0;
     std::vector<uint64_t> volume_base;  // per volume: the index of its first track among all tracks
     uint64_t tracks = 0;                // of every volume
+    uint32_t delta_slots_max = 0;       // async
   };
   // Buffers of the current step, not state: a copy of the controller keeps
   // its own (and their capacity) and starts with nothing touched. The
@@ -298,6 +398,15 @@ class Controller {
   std::vector<Retry> retries_;
   std::optional<Time> retry_at_;
   ControllerCounters counters_;
+  // async
+  std::vector<AsyncGroup> groups_;
+  bool async_active_ = false;
+  bool async_resume_ = false;          // R1: the next Establish resumes the session after a limbo
+  std::optional<Time> limbo_until_;
+  uint32_t async_in_flight_ = 0;       // R1: CycleData sent and not yet acknowledged
+  uint64_t delta_slots_ = 0;
+  uint64_t spill_bytes_ = 0;
+  Time spill_free_at_;                 // the spill pool is busy until then
 
   // per-step scratch
   Time now_;

@@ -72,6 +72,31 @@ uint64_t Controller::state_hash() const {
   for (const Retry& r : retries_) h.add(static_cast<uint64_t>(r.kind)).add(key_bits(r.key));
   h.add(retry_at_.has_value());
   if (retry_at_) h.add(static_cast<uint64_t>(retry_at_->ns));
+  if (!groups_.empty()) {
+    h.add(pack_flags(async_active_, async_resume_, limbo_until_.has_value()));
+    if (limbo_until_) h.add(static_cast<uint64_t>(limbo_until_->ns));
+    h.add(pair32(async_in_flight_, static_cast<uint32_t>(delta_slots_))).add(spill_bytes_).add(static_cast<uint64_t>(spill_free_at_.ns));
+    auto add_set = [&](const DeltaSet& d) {
+      h.add(d.cycle).add(d.bytes).add(d.entries.size());
+      for (const auto& [k, e] : d.entries) h.add(key_bits(k)).add(e.version).add(pair32(e.bytes, pack_flags(e.spilled, e.acked)));
+      h.add(key_bits(d.cursor)).add(pack_flags(d.sent_all, d.end_sent, d.spill_read_ready.has_value(), d.expected.has_value()));
+      h.add(d.acked).add(d.expected.value_or(0));
+      if (d.spill_read_ready) h.add(static_cast<uint64_t>(d.spill_read_ready->ns));
+    };
+    for (const AsyncGroup& g : groups_) {
+      h.add(g.capture_cycle).add(g.applied_cycle).add(static_cast<uint64_t>(g.cycle_started.ns));
+      h.add(pack_flags(g.cycle_time_elapsed, g.hold_until.has_value()));
+      if (g.hold_until) h.add(static_cast<uint64_t>(g.hold_until->ns));
+      add_set(g.capture);
+      h.add(g.transmit.size());
+      for (const DeltaSet& t : g.transmit) add_set(t);
+      h.add(g.receive.size());
+      for (const DeltaSet& r : g.receive) add_set(r);
+      h.add(g.held.size());
+      for (const HeldWrite& w : g.held)
+        h.add(static_cast<uint64_t>(w.due.ns)).add(static_cast<uint64_t>(w.since.ns)).add(w.write.req).add(key_bits(w.write.key)).add(w.write.bytes).add(static_cast<uint64_t>(w.reason));
+    }
+  }
   return h.value();
 }
 

@@ -20,6 +20,9 @@ std::string_view describe(Invariant i) {
     case Invariant::I9: return "I9 quiesced: no WP, no invalid track, disks hold the content, R2 == R1";
     case Invariant::I10: return "I10 acknowledged writes lost only within the mode's bound";
     case Invariant::I11: return "I11 the secondary never regresses a track's version";
+    case Invariant::I12: return "I12 async: R2's image is R1's at a cycle boundary, the same boundary for every volume of a group";
+    case Invariant::I13: return "I13 async: a transmitted track carries the newest version written in its cycle";
+    case Invariant::I14: return "I14 async: delta sets stay within their cache limit, or the session drops";
   }
   return "?";
 }
@@ -46,6 +49,8 @@ Observer::Observer(const Controller& a, const Controller& b, size_t trace_length
     for (TrackRecord& r : records_) r.shadow[i].ack_epoch = ctl_[i]->epoch();
   }
   ring_.resize(trace_length);
+  async_.resize(a.config().consistency_groups());
+  for (AsyncRecord& g : async_) g.active = a.role() == Role::Primary || b.role() == Role::Primary;
 }
 
 uint64_t Observer::writes_lost() const {
@@ -119,6 +124,16 @@ uint64_t Observer::state_hash() const {
     }
     // The per-volume risk totals are sums of these per-track figures.
     for (int s = 0; s < 2; ++s) h.add(static_cast<uint64_t>(r.risk_writes[s]) << 32 | r.risk_mirrored[s]);
+    if (!async_.empty()) h.add(r.boundary);
+  }
+  for (const AsyncRecord& g : async_) {
+    h.add(g.active).add(g.open.size());
+    for (const auto& [k, v] : g.open) h.add(static_cast<uint64_t>(k.volume) << 32 | k.track).add(v);
+    h.add(g.closed.size());
+    for (const auto& [cycle, set] : g.closed) {
+      h.add(cycle).add(set.size());
+      for (const auto& [k, v] : set) h.add(static_cast<uint64_t>(k.volume) << 32 | k.track).add(v);
+    }
   }
   return h.value();
 }
@@ -179,6 +194,15 @@ void Observer::after_step(Side side, Time now, const Input& in, std::span<const 
     } else if (const auto* r = std::get_if<RejectHost>(&cmd)) {
       if (r->write) take_request_bytes(r->req);
     }
+    if (!async_.empty()) async_command(side, now, cmd);
+  }
+  if (!async_.empty() && c.role() == Role::Primary && !c.crashed()) {
+    if (!c.async_active())
+      for (AsyncRecord& g : async_) g = AsyncRecord{};
+    else if (c.delta_set_slots() > c.delta_set_slots_max())
+      violate(Invariant::I14, side, now,
+              fmt::format("delta sets hold {} slots, above their limit of {}, and the session did not drop",
+                          c.delta_set_slots(), c.delta_set_slots_max()));
   }
 
   const bool lossy = c.last_step_lost_data();
@@ -312,6 +336,116 @@ void Observer::on_ack(Side side, Time now, const AckHost& a) {
                         a.req, to_string(k)));
   }
   records_[index(k)].acked.push_back(AckedWrite{a.version, bytes, side, mirrored, false, steps_});
+  if (vol.mode == Mode::Async && c.role() == Role::Primary && c.async_active()) {
+    AsyncRecord& g = async_[vol.consistency_group];
+    if (g.active) g.open[k] = a.version;
+  }
+}
+
+void Observer::async_command(Side side, Time now, const Command& cmd) {
+  const Controller& c = ctl(side);
+  if (const auto* sw = std::get_if<CycleSwitched>(&cmd)) {
+    AsyncRecord& g = async_[sw->group];
+    if (!g.active) return;
+    g.closed.emplace_back(sw->cycle, std::move(g.open));
+    g.open.clear();
+  } else if (const auto* st = std::get_if<CyclesStarted>(&cmd)) {
+    async_started(side, now, st->group);
+  } else if (std::holds_alternative<SessionDropped>(cmd)) {
+    for (AsyncRecord& g : async_) g = AsyncRecord{};
+  } else if (const auto* s = std::get_if<Send>(&cmd)) {
+    if (const auto* applied = std::get_if<CycleApplied>(&s->msg)) {
+      // R2 answers that it holds the group's image at a boundary: evidence,
+      // for each track of the group, of what R2 holds, which lets R1 reset
+      // the remote WP indicators of the cycle's tracks (I2).
+      const Side primary = peer_of(side);
+      for (VolumeId v = 0; v < volumes_.size(); ++v) {
+        if (c.config().volumes[v].consistency_group != applied->group) continue;
+        for (TrackNo t = 0; t < c.tracks().tracks(v); ++t) {
+          const TrackKey k{v, t};
+          const Version have = c.content_version(k);
+          Shadow& sh = shadow(primary, k);
+          sh.acked_ever = std::max(sh.acked_ever, have);
+          if (sh.ack_epoch != applied->epoch) {
+            sh.ack_epoch = applied->epoch;
+            sh.ack_evidence = have;
+          } else {
+            sh.ack_evidence = std::max(sh.ack_evidence, have);
+          }
+        }
+      }
+      return;
+    }
+    const auto* cd = std::get_if<CycleData>(&s->msg);
+    if (!cd || cd->group >= async_.size()) return;
+    const AsyncRecord& g = async_[cd->group];
+    for (const auto& [cycle, set] : g.closed) {
+      if (cycle != cd->cycle) continue;
+      const auto it = set.find(cd->key);
+      if (it == set.end())
+        violate(Invariant::I13, side, now,
+                fmt::format("track {} is transmitted with cycle {}, in which no host wrote it", to_string(cd->key),
+                            cd->cycle));
+      else if (it->second != cd->version)
+        violate(Invariant::I13, side, now,
+                fmt::format("track {} is transmitted with cycle {} at v{}, but the newest version written in the "
+                            "cycle is v{}",
+                            to_string(cd->key), cd->cycle, to_string(cd->version), to_string(it->second)));
+    }
+  } else if (const auto* ap = std::get_if<DeltaSetApplied>(&cmd)) {
+    if (ap->group >= async_.size()) return;
+    AsyncRecord& g = async_[ap->group];
+    for (auto it = g.closed.begin(); it != g.closed.end(); ++it) {
+      if (it->first != ap->cycle) continue;
+      uint64_t wrong = 0;
+      std::string first;
+      for (const auto& [k, v] : it->second) {
+        const Version have = c.content_version(k);
+        if (have != v) {
+          if (wrong++ == 0)
+            first = fmt::format("track {} (volume {}) holds v{} instead of v{}", to_string(k),
+                                c.config().volumes[k.volume].name, to_string(have), to_string(v));
+          continue;
+        }
+        records_[index(k)].boundary = v;
+      }
+      if (wrong > 0)
+        violate(Invariant::I12, side, now,
+                fmt::format("R2 applied cycle {} of group {}, yet {} of its {} tracks are not at the cycle's boundary: "
+                            "{}",
+                            ap->cycle, ap->group, wrong, it->second.size(), first));
+      g.closed.erase(g.closed.begin(), it + 1);
+      return;
+    }
+  }
+}
+
+void Observer::async_started(Side side, Time now, uint16_t group) {
+  // R1's cycles start with R2's image equal to R1's: that is their first boundary.
+  AsyncRecord& g = async_[group];
+  g = AsyncRecord{};
+  g.active = true;
+  const Controller& p = ctl(side);
+  const Controller& r2 = ctl(peer_of(side));
+  uint64_t differ = 0;
+  std::string first;
+  for (VolumeId v = 0; v < volumes_.size(); ++v) {
+    if (p.config().volumes[v].consistency_group != group) continue;
+    for (TrackNo t = 0; t < p.tracks().tracks(v); ++t) {
+      const TrackKey k{v, t};
+      const Version pv = p.content_version(k);
+      records_[index(k)].boundary = pv;
+      // (Only against the secondary of this session: a peer that took the
+      // primary role meanwhile demotes this side when they next talk.)
+      const bool same_session = !r2.crashed() && r2.role() == Role::Secondary && r2.epoch() == p.epoch();
+      if (same_session && r2.content_version(k) != pv && differ++ == 0)
+        first = fmt::format("track {}: R1 v{}, R2 v{}", to_string(k), to_string(pv), to_string(r2.content_version(k)));
+    }
+  }
+  if (differ > 0)
+    violate(Invariant::I12, side, now,
+            fmt::format("cycles of group {} started while R2's image differs from R1's in {} tracks: {}", group, differ,
+                        first));
 }
 
 void Observer::recompute_risk(TrackKey k, Time now) {
@@ -423,6 +557,15 @@ void Observer::record_loss(LossEvent::Cause cause, Side acked_by, Time now,
     }
   }
   const auto& vols = ctl(acked_by).config().volumes;
+  if (cause == LossEvent::Cause::Failover) {
+    // Async: R2 took over at its last applied boundary; what is lost is what
+    // was written after it, never a write that boundary holds.
+    for (const auto& [k, w] : lost)
+      if (vols[k.volume].mode == Mode::Async && w.version <= records_[index(k)].boundary)
+        violate(Invariant::I10, acked_by, now,
+                fmt::format("async write v{} of track {} is lost although R2's applied boundary holds v{}",
+                            to_string(w.version), to_string(k), to_string(records_[index(k)].boundary)));
+  }
   for (VolumeId v = 0; v < vols.size(); ++v) {
     auto& ts = mirrored_tracks[v];
     std::sort(ts.begin(), ts.end());
@@ -438,6 +581,7 @@ void Observer::record_loss(LossEvent::Cause cause, Side acked_by, Time now,
         bound = fmt::format("at most skew = {} tracks", vols[v].skew_tracks);
         break;
       case Mode::AdaptiveCopyDisk: break;
+      case Mode::Async: break;  // checked per write below
     }
     if (over)
       violate(Invariant::I10, acked_by, now,

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -33,6 +34,9 @@ enum class Invariant : uint8_t {
   I9,      // quiesced: no WP, no invalid track, disks hold the content, R2 == R1
   I10,     // acknowledged writes lost within the mode's bound
   I11,     // the secondary never regresses a track's version
+  I12,     // async: R2 applies whole cycles: its image is R1's at a boundary, the same one across the group
+  I13,     // async: a transmitted track carries the newest version written in its cycle
+  I14,     // async: delta sets stay within their cache limit (or the session drops)
 };
 std::string_view describe(Invariant);
 
@@ -128,7 +132,19 @@ class Observer {
     std::array<uint32_t, 2> risk_writes{};
     std::array<uint64_t, 2> risk_bytes{};
     std::array<uint32_t, 2> risk_mirrored{};
+    Version boundary = 0;  // async: the version R2's last applied boundary gives the track
   };
+  // Async: per consistency group, what the hosts had acknowledged in each
+  // cycle R2 has not applied yet (newest version per track), from R1's
+  // acknowledgements and cycle switches.
+  struct AsyncRecord {
+    bool active = false;
+    std::map<TrackKey, Version> open;
+    std::vector<std::pair<uint64_t, std::map<TrackKey, Version>>> closed;  // by cycle, ascending
+  };
+  std::vector<AsyncRecord> async_;
+  void async_command(Side side, Time now, const Command& cmd);
+  void async_started(Side side, Time now, uint16_t group);
   struct TraceEvent {
     Time at;
     Side side = Side::A;

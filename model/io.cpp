@@ -26,6 +26,7 @@ uint32_t wire_bytes(const Message& m) {
                         [](const Establish& x) { return kMessageHeaderBytes + 8u * static_cast<uint32_t>(x.wanted.size()); },
                         [](const EstablishAck& x) { return kMessageHeaderBytes + 8u * static_cast<uint32_t>(x.owed.size()); },
                         [](const CopyData& x) { return kMessageHeaderBytes + x.bytes; },
+                        [](const CycleData& x) { return kMessageHeaderBytes + x.bytes; },
                         [](const auto&) { return kMessageHeaderBytes; },
                     },
                     m);
@@ -39,8 +40,8 @@ std::string to_string(const Message& m) {
   return std::visit(
       overloaded{
           [](const Establish& x) {
-            return fmt::format("Establish(epoch {}, generation {}, wanted {})", x.epoch, x.generation,
-                               tracks_to_string(x.wanted));
+            return fmt::format("Establish(epoch {}, generation {}, wanted {}{})", x.epoch, x.generation,
+                               tracks_to_string(x.wanted), x.async_resume ? ", async resume" : "");
           },
           [](const EstablishAck& x) {
             return fmt::format("EstablishAck(epoch {}, owed {})", x.epoch, tracks_to_string(x.owed));
@@ -60,6 +61,20 @@ std::string to_string(const Message& m) {
             return fmt::format("CopyAck(epoch {}, track {}, v{})", x.epoch, to_string(x.key), to_string(x.version));
           },
           [](const Takeover& x) { return fmt::format("Takeover(epoch {}, generation {})", x.epoch, x.generation); },
+          [](const CycleData& x) {
+            return fmt::format("CycleData(epoch {}, group {}, cycle {}, track {}, v{}, {} B)", x.epoch, x.group, x.cycle,
+                               to_string(x.key), to_string(x.version), x.bytes);
+          },
+          [](const CycleDataAck& x) {
+            return fmt::format("CycleDataAck(epoch {}, group {}, cycle {}, track {})", x.epoch, x.group, x.cycle,
+                               to_string(x.key));
+          },
+          [](const CycleEnd& x) {
+            return fmt::format("CycleEnd(epoch {}, group {}, cycle {}, {} tracks)", x.epoch, x.group, x.cycle, x.entries);
+          },
+          [](const CycleApplied& x) {
+            return fmt::format("CycleApplied(epoch {}, group {}, cycle {})", x.epoch, x.group, x.cycle);
+          },
       },
       m);
 }
@@ -109,6 +124,20 @@ std::string to_string(const Command& c) {
           },
           [](const HostRequestDelayed& x) { return fmt::format("HostRequestDelayed(req {})", x.req); },
           [](const HostRequestAdmitted& x) { return fmt::format("HostRequestAdmitted(req {})", x.req); },
+          [](const CycleSwitched& x) {
+            return fmt::format("CycleSwitched(group {}, cycle {} transmits {} tracks, {} B)", x.group, x.cycle, x.entries,
+                               x.bytes);
+          },
+          [](const DeltaSetApplied& x) {
+            return fmt::format("DeltaSetApplied(group {}, cycle {}, {} tracks)", x.group, x.cycle, x.entries);
+          },
+          [](const CyclesStarted& x) { return fmt::format("CyclesStarted(group {}, cycle {})", x.group, x.cycle); },
+          [](const SessionDropped& x) {
+            return fmt::format("SessionDropped({}, {} tracks invalid)", to_string(x.reason), x.tracks);
+          },
+          [](const HostWriteHeld& x) {
+            return fmt::format("HostWriteHeld(req {}, {}, {} us)", x.req, to_string(x.reason), x.delay.us());
+          },
       },
       c);
 }

@@ -23,10 +23,14 @@ namespace mirrorsim {
 // primary generation: a primary that receives a higher one gives up the
 // primary role. `wanted` lists tracks the primary lost (volatile cache crash)
 // and asks the secondary to send back.
+// `async_resume`: an async session rode a link outage through its limbo
+// time: R2 keeps its receive sets (anything else discards them, partial
+// cycles are never applied).
 struct Establish {
   Epoch epoch = 0;
   Generation generation = 0;
   std::vector<TrackKey> wanted;
+  bool async_resume = false;
 };
 // Secondary → primary: session open. `owed` lists the secondary's invalid
 // tracks (data it lacks or must discard); the primary marks them
@@ -70,7 +74,41 @@ struct Takeover {
   Generation generation = 0;
 };
 
-using Message = std::variant<Establish, EstablishAck, WriteCommand, TransferReady, CopyData, CopyAck, Takeover>;
+// ---- Asynchronous replication in cycles ----
+// Primary → secondary: one track of the transmit set of `cycle` of
+// consistency group `group`, at the newest version written in that cycle.
+struct CycleData {
+  Epoch epoch = 0;
+  uint16_t group = 0;
+  uint64_t cycle = 0;
+  TrackKey key;
+  Version version = 0;
+  uint32_t bytes = 0;
+};
+// Secondary → primary: the track is in R2's receive set.
+struct CycleDataAck {
+  Epoch epoch = 0;
+  uint16_t group = 0;
+  uint64_t cycle = 0;
+  TrackKey key;
+};
+// Primary → secondary: the transmit set of `cycle` has `entries` tracks;
+// R2 applies it once it holds them all.
+struct CycleEnd {
+  Epoch epoch = 0;
+  uint16_t group = 0;
+  uint64_t cycle = 0;
+  uint64_t entries = 0;
+};
+// Secondary → primary: R2's image is now R1's at the boundary of `cycle`.
+struct CycleApplied {
+  Epoch epoch = 0;
+  uint16_t group = 0;
+  uint64_t cycle = 0;
+};
+
+using Message = std::variant<Establish, EstablishAck, WriteCommand, TransferReady, CopyData, CopyAck, Takeover,
+                             CycleData, CycleDataAck, CycleEnd, CycleApplied>;
 
 // ---- Inputs -------------------------------------------------------------
 struct HostWrite {
@@ -155,9 +193,40 @@ struct HostRequestDelayed {
 struct HostRequestAdmitted {
   RequestId req = 0;
 };
+// Async bookkeeping, no action needed. R1 switched `group` to a new cycle:
+// `cycle` (with `entries` tracks of `bytes`) is now a transmit set.
+struct CycleSwitched {
+  uint16_t group = 0;
+  uint64_t cycle = 0;
+  uint64_t entries = 0;
+  uint64_t bytes = 0;
+};
+// R2 applied the receive set of `cycle`: its image is R1's at that boundary.
+struct DeltaSetApplied {
+  uint16_t group = 0;
+  uint64_t cycle = 0;
+  uint64_t entries = 0;
+};
+// R1's cycles (re)started for `group` at `cycle`, with R2's image equal to R1's.
+struct CyclesStarted {
+  uint16_t group = 0;
+  uint64_t cycle = 0;
+};
+// R1 dropped the async session (suspended it; the delta sets became invalid tracks).
+struct SessionDropped {
+  DropReason reason = DropReason::CacheLimit;
+  uint64_t tracks = 0;  // the delta sets' tracks made invalid
+};
+// A host write was held (pacing, a switch's coordination) for `delay`
+// before it was accepted.
+struct HostWriteHeld {
+  RequestId req = 0;
+  HoldReason reason = HoldReason::Pacing;
+  Time delay;
+};
 
-using Command =
-    std::variant<DiskWrite, DiskRead, Send, AckHost, RejectHost, HostRequestDelayed, HostRequestAdmitted>;
+using Command = std::variant<DiskWrite, DiskRead, Send, AckHost, RejectHost, HostRequestDelayed, HostRequestAdmitted,
+                             CycleSwitched, DeltaSetApplied, CyclesStarted, SessionDropped, HostWriteHeld>;
 using Commands = std::vector<Command>;
 
 // Size of the fixed part of every message on the wire.

@@ -14,8 +14,8 @@ ControllerView view_of(const Controller& c) {
   v.pair_state = c.pair_state();
   v.operator_suspended = c.operator_suspended();
   v.wp_slots = c.wp_slots();
-  v.copies_in_flight = c.copies_in_flight();
-  v.delayed_requests = c.delayed_requests();
+  v.copies_in_flight = c.copies_in_flight() + c.cycle_copies_in_flight();
+  v.delayed_requests = c.delayed_requests() + c.held_writes();
   v.invalid_remote_tracks = c.invalid_remote_tracks();
   v.invalid_local_tracks = c.invalid_local_tracks();
   v.deadline_pending = c.next_deadline().has_value();

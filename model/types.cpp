@@ -12,6 +12,9 @@ void time_out_of_range(double value, const char* unit) {
 
 std::string_view to_string(Side s) { return s == Side::A ? "R1" : "R2"; }
 
+std::string_view to_string(DropReason r) { return r == DropReason::CacheLimit ? "cache-limit" : "link-limbo"; }
+std::string_view to_string(HoldReason r) { return r == HoldReason::Pacing ? "pacing" : "coordination"; }
+
 std::string_view to_string(Pool p) {
   switch (p) {
     case Pool::FrontEnd: return "front_end";
@@ -29,12 +32,13 @@ std::string_view to_string(Mode m) {
     case Mode::SemiSync: return "semi-sync";
     case Mode::AdaptiveCopyWp: return "adaptive-copy-wp";
     case Mode::AdaptiveCopyDisk: return "adaptive-copy-disk";
+    case Mode::Async: return "async";
   }
   return "?";
 }
 
 bool parse_mode(std::string_view text, Mode& out) {
-  for (Mode m : {Mode::Sync, Mode::SemiSync, Mode::AdaptiveCopyWp, Mode::AdaptiveCopyDisk})
+  for (Mode m : {Mode::Sync, Mode::SemiSync, Mode::AdaptiveCopyWp, Mode::AdaptiveCopyDisk, Mode::Async})
     if (to_string(m) == text) {
       out = m;
       return true;

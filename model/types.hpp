@@ -71,7 +71,7 @@ constexpr int index_of(Side s) { return static_cast<int>(s); }
 
 enum class Role : uint8_t { Primary, Secondary };
 
-enum class Mode : uint8_t { Sync, SemiSync, AdaptiveCopyWp, AdaptiveCopyDisk };
+enum class Mode : uint8_t { Sync, SemiSync, AdaptiveCopyWp, AdaptiveCopyDisk, Async };
 
 // Pair state as the primary sees it.
 //  suspended     the secondary is not being updated; writes mark invalid tracks
@@ -105,6 +105,14 @@ enum class FailureEvent : uint8_t {
   Suspend,        // operator, at the current primary
   Resume,
 };
+// Why an asynchronous session dropped (suspended, its delta sets turned into
+// invalid tracks): the delta sets needed more cache than
+// async_cache_fraction_max allows and no spill pool could take them, or
+// every link stayed down beyond the limbo time.
+enum class DropReason : uint8_t { CacheLimit, LinkLimbo };
+// Why an asynchronous host write was held before it was accepted.
+enum class HoldReason : uint8_t { Pacing, Coordination };
+
 // A controller's processor pools (service/processor_pool.hpp): host I/O,
 // the link's messages, the disks' I/O.
 enum class Pool : uint8_t { FrontEnd, RemoteAdapter, BackEnd };
@@ -112,6 +120,8 @@ inline constexpr int kPools = 3;
 inline constexpr int index_of(Pool p) { return static_cast<int>(p); }
 
 std::string_view to_string(FailureEvent);
+std::string_view to_string(DropReason);  // "cache-limit", "link-limbo"
+std::string_view to_string(HoldReason);  // "pacing", "coordination"
 std::string_view to_string(Pool);  // "front_end", "remote_adapter", "back_end"
 
 std::string_view to_string(Side);

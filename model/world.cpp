@@ -423,7 +423,7 @@ void add_message(StateFold& h, const Message& m) {
         using T = std::decay_t<decltype(x)>;
         h.add(x.epoch);
         if constexpr (std::is_same_v<T, Establish>) {
-          h.add(x.generation).add(x.wanted.size());
+          h.add(x.generation).add(x.wanted.size()).add(x.async_resume);
           for (TrackKey k : x.wanted) h.add(key_bits(k));
         } else if constexpr (std::is_same_v<T, EstablishAck>) {
           h.add(x.owed.size());
@@ -434,6 +434,14 @@ void add_message(StateFold& h, const Message& m) {
           h.add(key_bits(x.key)).add(x.version).add(x.bytes).add(x.fetch);
         } else if constexpr (std::is_same_v<T, CopyAck>) {
           h.add(key_bits(x.key)).add(x.version);
+        } else if constexpr (std::is_same_v<T, CycleData>) {
+          h.add(x.group).add(x.cycle).add(key_bits(x.key)).add(x.version).add(x.bytes);
+        } else if constexpr (std::is_same_v<T, CycleDataAck>) {
+          h.add(x.group).add(x.cycle).add(key_bits(x.key));
+        } else if constexpr (std::is_same_v<T, CycleEnd>) {
+          h.add(x.group).add(x.cycle).add(x.entries);
+        } else if constexpr (std::is_same_v<T, CycleApplied>) {
+          h.add(x.group).add(x.cycle);
         } else {
           static_assert(std::is_same_v<T, Takeover>);
           h.add(x.generation);

@@ -41,7 +41,10 @@ uint32_t get_bytes_field(ByteReader& r, const Geometry& g, const char* field) {
   return b;
 }
 
-enum class MessageTag : uint8_t { Establish = 1, EstablishAck, WriteCommand, TransferReady, CopyData, CopyAck, Takeover };
+enum class MessageTag : uint8_t {
+  Establish = 1, EstablishAck, WriteCommand, TransferReady, CopyData, CopyAck, Takeover,
+  CycleData, CycleDataAck, CycleEnd, CycleApplied
+};
 enum class InputTag : uint8_t {
   HostWrite = 1, HostRead, DiskWriteDone, DiskReadDone, Received, LinkStateChanged, Timeout, Crash, Restart,
   Suspend, Resume, Failover, Failback
@@ -56,6 +59,7 @@ void encode_message(ByteWriter& w, const Message& m) {
                    w.u32(x.epoch);
                    w.u32(x.generation);
                    put_keys(w, x.wanted);
+                   w.boolean(x.async_resume);
                  },
                  [&](const EstablishAck& x) {
                    w.u8(static_cast<uint8_t>(MessageTag::EstablishAck));
@@ -95,6 +99,35 @@ void encode_message(ByteWriter& w, const Message& m) {
                    w.u32(x.epoch);
                    w.u32(x.generation);
                  },
+                 [&](const CycleData& x) {
+                   w.u8(static_cast<uint8_t>(MessageTag::CycleData));
+                   w.u32(x.epoch);
+                   w.u16(x.group);
+                   w.u64(x.cycle);
+                   put_key(w, x.key);
+                   w.u64(x.version);
+                   w.u32(x.bytes);
+                 },
+                 [&](const CycleDataAck& x) {
+                   w.u8(static_cast<uint8_t>(MessageTag::CycleDataAck));
+                   w.u32(x.epoch);
+                   w.u16(x.group);
+                   w.u64(x.cycle);
+                   put_key(w, x.key);
+                 },
+                 [&](const CycleEnd& x) {
+                   w.u8(static_cast<uint8_t>(MessageTag::CycleEnd));
+                   w.u32(x.epoch);
+                   w.u16(x.group);
+                   w.u64(x.cycle);
+                   w.u64(x.entries);
+                 },
+                 [&](const CycleApplied& x) {
+                   w.u8(static_cast<uint8_t>(MessageTag::CycleApplied));
+                   w.u32(x.epoch);
+                   w.u16(x.group);
+                   w.u64(x.cycle);
+                 },
              },
              m);
 }
@@ -109,6 +142,7 @@ std::optional<Message> decode_message(ByteReader& r, const Geometry& g) {
       x.epoch = r.u32("Establish.epoch");
       x.generation = r.u32("Establish.generation");
       x.wanted = get_keys(r, g, "Establish.wanted");
+      x.async_resume = r.boolean("Establish.async_resume");
       m = std::move(x);
       break;
     }
@@ -159,6 +193,45 @@ std::optional<Message> decode_message(ByteReader& r, const Geometry& g) {
       Takeover x;
       x.epoch = r.u32("Takeover.epoch");
       x.generation = r.u32("Takeover.generation");
+      m = x;
+      break;
+    }
+    case MessageTag::CycleData: {
+      CycleData x;
+      x.epoch = r.u32("CycleData.epoch");
+      x.group = r.u16("CycleData.group");
+      x.cycle = r.u64("CycleData.cycle");
+      x.key = get_key(r, g, "CycleData.key");
+      x.version = r.u64("CycleData.version");
+      x.bytes = get_bytes_field(r, g, "CycleData.bytes");
+      m = x;
+      break;
+    }
+    case MessageTag::CycleDataAck: {
+      CycleDataAck x;
+      x.epoch = r.u32("CycleDataAck.epoch");
+      x.group = r.u16("CycleDataAck.group");
+      x.cycle = r.u64("CycleDataAck.cycle");
+      x.key = get_key(r, g, "CycleDataAck.key");
+      m = x;
+      break;
+    }
+    case MessageTag::CycleEnd: {
+      CycleEnd x;
+      x.epoch = r.u32("CycleEnd.epoch");
+      x.group = r.u16("CycleEnd.group");
+      x.cycle = r.u64("CycleEnd.cycle");
+      x.entries = r.u64("CycleEnd.entries");
+      if (r.ok() && x.entries > g.total_tracks)
+        r.fail(fmt::format("CycleEnd.entries: {} tracks exceeds the pair's {}", x.entries, g.total_tracks));
+      m = x;
+      break;
+    }
+    case MessageTag::CycleApplied: {
+      CycleApplied x;
+      x.epoch = r.u32("CycleApplied.epoch");
+      x.group = r.u16("CycleApplied.group");
+      x.cycle = r.u64("CycleApplied.cycle");
       m = x;
       break;
     }

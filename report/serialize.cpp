@@ -119,7 +119,7 @@ RunResult deserialize(std::span<const uint8_t> bytes) {
       VolumeResult vr;
       vr.name = string_at(v, "name", where);
       const auto mode = integer_at<uint8_t>(v, "mode", where);
-      if (mode > static_cast<uint8_t>(Mode::AdaptiveCopyDisk))
+      if (mode > static_cast<uint8_t>(Mode::Async))
         throw Malformed(fmt::format("{}.mode: {} is not a mode", where, mode));
       vr.mode = static_cast<Mode>(mode);
       ops_from(member(v, "writes", where), path(where, "writes"), vr.writes);

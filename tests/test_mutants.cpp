@@ -76,9 +76,16 @@ TEST_CASE("the observer catches semi-sync with two outstanding writes per volume
 TEST_CASE("every mutant is caught by seeded random runs as well") {
   for (Mutant m : all_mutants()) {
     PairOptions o{.tracks = 4, .cache_slots = 3, .write_pending_limit = 1.0, .links = 2, .skew_tracks = 1, .mutant = m};
+    const bool async = m == Mutant::AsyncAppliesPartialCycle || m == Mutant::AsyncSwitchBeforeTransmitAcked ||
+                       m == Mutant::AsyncFoldKeepsOlder || m == Mutant::AsyncGroupSplitBoundary;
     o.mode = m == Mutant::SemiSyncTwoOutstanding ? Mode::SemiSync
              : m == Mutant::SyncAckBeforeRemoteAck ? Mode::Sync
+             : async                                ? Mode::Async
                                                     : Mode::AdaptiveCopyWp;
+    if (async) {
+      o.volumes = 2;  // one consistency group of two volumes
+      o.cache_slots = 8;
+    }
     uint64_t caught_seeds = 0;
     for (uint64_t seed = 1; seed <= 200; ++seed) {
       const auto r = random_run(o, seed);

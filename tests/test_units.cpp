@@ -69,5 +69,7 @@ TEST_CASE("mutants and modes round-trip through their names") {
   Mode mode;
   CHECK(parse_mode("adaptive-copy-wp", mode));
   CHECK(mode == Mode::AdaptiveCopyWp);
-  CHECK_FALSE(parse_mode("async", mode));
+  CHECK(parse_mode("async", mode));
+  CHECK(mode == Mode::Async);
+  CHECK_FALSE(parse_mode("asynchronous", mode));
 }

@@ -22,6 +22,10 @@ Mode mode_for(Mutant m) {
   switch (m) {
     case Mutant::SemiSyncTwoOutstanding: return Mode::SemiSync;
     case Mutant::SyncAckBeforeRemoteAck: return Mode::Sync;
+    case Mutant::AsyncAppliesPartialCycle:
+    case Mutant::AsyncSwitchBeforeTransmitAcked:
+    case Mutant::AsyncFoldKeepsOlder:
+    case Mutant::AsyncGroupSplitBoundary: return Mode::Async;
     default: return Mode::AdaptiveCopyWp;
   }
 }
@@ -32,8 +36,10 @@ Mode mode_for(Mutant m) {
 check::Options mutant_options(Mutant m) {
   check::Options o;
   const uint32_t slots = m == Mutant::EvictWpSlot ? 1 : 2;
-  o.world = make_config({.mode = mode_for(m), .tracks = 2, .cache_slots = slots, .write_pending_limit = 1.0,
-                         .links = 2, .skew_tracks = 1, .mutant = m});
+  // Async: a consistency group of two volumes of two tracks.
+  const bool async = mode_for(m) == Mode::Async;
+  o.world = make_config({.mode = mode_for(m), .volumes = async ? 2u : 1u, .tracks = 2, .cache_slots = async ? 4u : slots,
+                         .write_pending_limit = 1.0, .links = 2, .skew_tracks = 1, .mutant = m});
   o.bounds.writes = 4;
   o.bounds.set_failures(1);
   return o;

@@ -353,7 +353,7 @@ TEST_CASE("a value of the wrong type is refused at the value, naming the key") {
         "test.toml:5:21: primary.cache_nonvolatile: expected true or false, got 1");
   CHECK_THAT(parse_error("[[volume]]\nname = \"db\"\ntracks = 100\nmode = \"synch\"\n"),
              StartsWith("test.toml:4:8: volume.db.mode: expected one of \"sync\", \"semi-sync\", \"adaptive-copy-wp\", "
-                        "\"adaptive-copy-disk\", got \"synch\" (did you mean \"sync\"?)"));
+                        "\"adaptive-copy-disk\", \"async\", got \"synch\" (did you mean \"sync\"?)"));
   CHECK_THAT(parse_error("link = 3\n" + kVolume), StartsWith("test.toml:1:8: link: expected a table ([link]), got 3"));
   CHECK_THAT(parse_error("[volume]\nname = \"db\"\n"),
              StartsWith("test.toml:1:1: volume: expected an array of tables ([[volume]] entries), got a table"));
@@ -581,7 +581,7 @@ TEST_CASE("set_value refuses bad values like the file would, and leaves the scen
         "w: primary.cache_slots: expected an integer ≥ 1, got 1.5");
   CHECK(error_of([&] { set_value(s, "volume.db.mode", "synchronous", "w"); }) ==
         "w: volume.db.mode: expected one of \"sync\", \"semi-sync\", \"adaptive-copy-wp\", \"adaptive-copy-disk\", "
-        "got \"synchronous\"");
+        "\"async\", got \"synchronous\"");
   // Checks across keys apply to what the override affects.
   CHECK(error_of([&] { set_value(s, "primary.track_bytes", "4096", "w"); }) ==
         "w: workload.0.block_bytes: 8192 exceeds primary.track_bytes (4096): a request must fit in one track");
