@@ -121,6 +121,33 @@ WritePendingQueue write_pending_queue(double lambda, double service_s, int slots
   return out;
 }
 
+double distinct_tracks(double writes, double tracks) {
+  if (tracks <= 0) return 0;
+  return tracks * -std::expm1(-writes / tracks);
+}
+
+AsyncCycleReference async_cycle(const AsyncCycle& a) {
+  auto transmit_s = [&](double t) {
+    return distinct_tracks(a.writes_per_s * t, a.tracks) * a.track_message_bytes / a.bandwidth_bytes_per_s + a.fixed_s;
+  };
+  AsyncCycleReference r;
+  if (transmit_s(a.cycle_time_min_s) <= a.cycle_time_min_s) {
+    r.cycle_time_s = a.cycle_time_min_s;
+  } else {
+    // X is increasing and concave with X(min) > min and X bounded by
+    // tracks · message / bandwidth + fixed: one crossing above the minimum.
+    double lo = a.cycle_time_min_s, hi = a.tracks * a.track_message_bytes / a.bandwidth_bytes_per_s + a.fixed_s;
+    for (int i = 0; i < 200 && hi - lo > 1e-12 * hi; ++i) {
+      const double mid = 0.5 * (lo + hi);
+      (transmit_s(mid) > mid ? lo : hi) = mid;
+    }
+    r.cycle_time_s = 0.5 * (lo + hi);
+    r.link_bound = true;
+  }
+  r.tracks_per_cycle = distinct_tracks(a.writes_per_s * r.cycle_time_s, a.tracks);
+  return r;
+}
+
 double in_sync_fraction(double writes_per_s, double copy_residence_s) {
   return std::exp(-writes_per_s * copy_residence_s);
 }

@@ -55,6 +55,34 @@ WritePendingQueue write_pending_queue(double writes_per_s, double destage_servic
 // remote-WP track), copies in flight forming an M/G/infinity system.
 double in_sync_fraction(double writes_per_s, double copy_residence_s);
 
+// Async: the steady-state cycle time of one consistency group. Host writes
+// arrive at `writes_per_s`, each to one of `tracks` tracks chosen uniformly,
+// so a cycle of T seconds holds D(T) = tracks (1 − e^(−λT/tracks)) distinct
+// tracks (write folding). A switch waits for the minimum cycle time and for
+// R2 to apply the previous set, whose transmission takes
+// X(T) = D(T) · track_message_bytes / bandwidth + fixed_s (the set's last
+// track in flight, its end and R2's answer: about one round trip). Cycles
+// therefore settle where T = max(cycle_time_min, X(T)): the minimum while
+// the folded writes fit the link, else the fixed point of X, which exists
+// because folding bounds D by the tracks (without folding — many tracks —
+// the cycle grows without bound as soon as λ × message > bandwidth).
+struct AsyncCycle {
+  double writes_per_s = 0;
+  double tracks = 0;
+  double track_message_bytes = 0;  // on the wire per transmitted track, header included
+  double bandwidth_bytes_per_s = 0;
+  double cycle_time_min_s = 15;
+  double fixed_s = 0;
+};
+struct AsyncCycleReference {
+  double cycle_time_s = 0;
+  double tracks_per_cycle = 0;  // D(T)
+  bool link_bound = false;      // the transmission, not the minimum, sets the cycle time
+};
+AsyncCycleReference async_cycle(const AsyncCycle& a);
+// Expected distinct tracks among `writes` uniform writes over `tracks` tracks.
+double distinct_tracks(double writes, double tracks);
+
 struct LinearFit {
   double intercept = 0;
   double slope = 0;

@@ -112,7 +112,7 @@ void Controller::async_capture(const HostWrite& w, Version v) {
   if (added || config().mutant != Mutant::AsyncFoldKeepsOlder) d.version = v;
   if (!added) ++counters_.writes_folded;
   g.capture.bytes += d.bytes - before;
-  if (d.spilled) {
+  if (d.in_spill) {
     spill_bytes_ += d.bytes - before;
   } else if (added) {
     // A new track of the cycle needs a slot of its own (the transmit set may
@@ -121,7 +121,7 @@ void Controller::async_capture(const HostWrite& w, Version v) {
     // (async_pump, after this step's writes).
     const AsyncConfig& a = config().async;
     if (delta_slots_ >= shape_->delta_slots_max && a.spill_bytes_max > 0 && spill_bytes_ + d.bytes <= a.spill_bytes_max) {
-      d.spilled = true;
+      d.spilled = d.in_spill = true;
       spill_bytes_ += d.bytes;
       ++counters_.tracks_spilled;
       counters_.spill_bytes_written += d.bytes;
@@ -173,8 +173,8 @@ void Controller::async_switch(uint16_t gi) {
     g.transmit.erase(g.transmit.begin());
     for (const auto& [k, d] : old.entries) {
       if (!d.acked && async_in_flight_ > 0) --async_in_flight_;
-      if (d.spilled) spill_bytes_ -= d.bytes;
-      else --delta_slots_;
+      if (d.in_spill) spill_bytes_ -= d.bytes;
+      if (!d.spilled) --delta_slots_;
       if (table_.at(k).remote_wp && !g.capture.entries.count(k)) set_remote_wp(k, false);
     }
   }
@@ -216,7 +216,7 @@ void Controller::async_transmit() {
         auto it = t.entries.lower_bound(t.cursor);
         while (it != t.entries.end() && async_in_flight_ < config().copies_in_flight_max) {
           DeltaEntry& d = it->second;
-          if (d.spilled) {
+          if (d.in_spill) {
             // Read back from the spill pool first (one read at a time).
             if (!t.spill_read_ready) {
               spill_free_at_ = std::max(spill_free_at_, now_) +
@@ -225,9 +225,10 @@ void Controller::async_transmit() {
             }
             if (*t.spill_read_ready > now_) break;
             t.spill_read_ready.reset();
+            // Read back into a slot only for its transmission: it counts
+            // against the spill pool no longer, and never as a delta-set slot.
             spill_bytes_ -= d.bytes;
-            d.spilled = false;
-            ++delta_slots_;  // in a slot again until the set is applied
+            d.in_spill = false;
           }
           send(CycleData{epoch_, gi, t.cycle, it->first, d.version, d.bytes});
           ++async_in_flight_;
@@ -453,8 +454,8 @@ void Controller::on_cycle_applied(const CycleApplied& m) {
   g.transmit.erase(g.transmit.begin());
   for (const auto& [k, d] : t.entries) {
     if (!d.acked && async_in_flight_ > 0) --async_in_flight_;
-    if (d.spilled) spill_bytes_ -= d.bytes;
-    else --delta_slots_;
+    if (d.in_spill) spill_bytes_ -= d.bytes;
+    if (!d.spilled) --delta_slots_;
     // R2 holds the track at this cycle's version: the copy is done unless a
     // later set owes a newer one.
     bool later = g.capture.entries.count(k) > 0;

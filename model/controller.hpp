@@ -254,7 +254,8 @@ class Controller {
   struct DeltaEntry {
     Version version = 0;
     uint32_t bytes = 0;
-    bool spilled = false;     // R1: held in the spill pool, not in a cache slot
+    bool spilled = false;     // R1: went to the spill pool (never counted as a delta-set slot)
+    bool in_spill = false;    // R1: its bytes are in the spill pool (until it is read back and sent)
     bool acked = false;       // R1: in R2's receive set
     bool operator==(const DeltaEntry&) const = default;
   };

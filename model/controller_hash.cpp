@@ -78,7 +78,7 @@ uint64_t Controller::state_hash() const {
     h.add(pair32(async_in_flight_, static_cast<uint32_t>(delta_slots_))).add(spill_bytes_).add(static_cast<uint64_t>(spill_free_at_.ns));
     auto add_set = [&](const DeltaSet& d) {
       h.add(d.cycle).add(d.bytes).add(d.entries.size());
-      for (const auto& [k, e] : d.entries) h.add(key_bits(k)).add(e.version).add(pair32(e.bytes, pack_flags(e.spilled, e.acked)));
+      for (const auto& [k, e] : d.entries) h.add(key_bits(k)).add(e.version).add(pair32(e.bytes, pack_flags(e.spilled, e.in_spill, e.acked)));
       h.add(key_bits(d.cursor)).add(pack_flags(d.sent_all, d.end_sent, d.spill_read_ready.has_value(), d.expected.has_value()));
       h.add(d.acked).add(d.expected.value_or(0));
       if (d.spill_read_ready) h.add(static_cast<uint64_t>(d.spill_read_ready->ns));

@@ -32,6 +32,15 @@ uint32_t wire_bytes(const Message& m) {
                     m);
 }
 
+bool is_answer(const Message& m) {
+  if (std::holds_alternative<CopyAck>(m) || std::holds_alternative<TransferReady>(m) ||
+      std::holds_alternative<EstablishAck>(m) || std::holds_alternative<CycleDataAck>(m) ||
+      std::holds_alternative<CycleApplied>(m))
+    return true;
+  if (const auto* c = std::get_if<CopyData>(&m)) return c->fetch;
+  return false;
+}
+
 std::string to_string(const TrackKey& k) { return fmt::format("{}/{}", k.volume, k.track); }
 
 std::string to_string(Version v) { return fmt::format("{}.{}", version_generation(v), version_sequence(v)); }

@@ -229,6 +229,13 @@ using Command = std::variant<DiskWrite, DiskRead, Send, AckHost, RejectHost, Hos
                              CycleSwitched, DeltaSetApplied, CyclesStarted, SessionDropped, HostWriteHeld>;
 using Commands = std::vector<Command>;
 
+// An answer to the peer's message (the secondary's acknowledgements, the
+// primary's transfer-ready and fetched data): it carries its sender's store
+// of what it answers (remote_adapter_copy_receive_us) and costs its
+// receiver remote_adapter_ack_receive_us; every other message is a copy
+// (remote_adapter_copy_send_us at its sender).
+bool is_answer(const Message&);
+
 // Size of the fixed part of every message on the wire.
 constexpr uint32_t kMessageHeaderBytes = 64;
 uint32_t wire_bytes(const Message&);

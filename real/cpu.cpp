@@ -53,9 +53,7 @@ CpuKind cpu_kind_of(const Input& in) {
   if (std::holds_alternative<DiskWriteDone>(in)) return CpuKind::Destage;
   if (std::holds_alternative<DiskReadDone>(in)) return CpuKind::DiskRead;
   if (const auto* r = std::get_if<Received>(&in)) {
-    const bool answer = std::holds_alternative<EstablishAck>(r->msg) || std::holds_alternative<TransferReady>(r->msg) ||
-                        std::holds_alternative<CopyAck>(r->msg);
-    return answer ? CpuKind::AckReceive : CpuKind::CopyReceive;
+    return is_answer(r->msg) ? CpuKind::AckReceive : CpuKind::CopyReceive;
   }
   return CpuKind::Other;
 }

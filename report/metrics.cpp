@@ -1,6 +1,7 @@
 #include "report/metrics.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -39,6 +40,66 @@ RunMetrics::RunMetrics(const Scenario& s, Window w, const Controller& a, const C
   group_offered_s_.assign(plan_.processors.size(), 0);
   occupancy_last_ = w.origin;
   next_sample_ = w.origin + interval_;
+  const ControllerConfig config = controller_config(s, Side::A);
+  async_ = config.is_async();
+  cache_slots_ = config.cache_slots;
+  async_groups_.resize(config.consistency_groups());
+  for (AsyncGroupTrack& g : async_groups_) g.last_switch = w.origin;  // R1's cycles run from time 0
+  role_seen_ = {a.role(), b.role()};
+}
+
+double RunMetrics::exposure_s(Time now) const {
+  double worst = 0;
+  for (const AsyncGroupTrack& g : async_groups_) {
+    std::optional<Time> first = g.unapplied.empty() ? g.open_first : std::optional<Time>(g.unapplied.front().second);
+    if (first) worst = std::max(worst, (now - *first).s());
+  }
+  return worst;
+}
+
+void RunMetrics::async_command(Side side, Time now, const Command& cmd) {
+  const Controller& c = ctl(side);
+  if (const auto* a = std::get_if<AckHost>(&cmd)) {
+    if (!a->write || c.role() != Role::Primary) return;
+    AsyncGroupTrack& g = async_groups_[c.consistency_group_of(a->key.volume)];
+    if (!g.open_first) g.open_first = now;
+  } else if (const auto* sw = std::get_if<CycleSwitched>(&cmd)) {
+    AsyncGroupTrack& g = async_groups_[sw->group];
+    if (g.open_first) g.unapplied.emplace_back(sw->cycle, *g.open_first);
+    g.open_first.reset();
+    if (g.last_switch) {
+      g.last_cycle_s = (now - *g.last_switch).s();
+      if (in_window(now)) cycle_times_s_.push_back(g.last_cycle_s);
+    }
+    g.last_switch = now;
+  } else if (const auto* ap = std::get_if<DeltaSetApplied>(&cmd)) {
+    rpo_max_s_ = std::max(rpo_max_s_, in_window(now) ? exposure_s(now) : 0.0);
+    AsyncGroupTrack& g = async_groups_[ap->group];
+    while (!g.unapplied.empty() && g.unapplied.front().first <= ap->cycle) g.unapplied.pop_front();
+  } else if (const auto* st = std::get_if<CyclesStarted>(&cmd)) {
+    // R2's image is R1's: nothing is exposed from here.
+    AsyncGroupTrack& g = async_groups_[st->group];
+    g = AsyncGroupTrack{};
+    g.last_switch = now;
+  } else if (const auto* d = std::get_if<SessionDropped>(&cmd)) {
+    drops_.push_back(SessionDropResult{run_s(now), std::string(to_string(d->reason)), d->tracks});
+    for (AsyncGroupTrack& g : async_groups_) g.last_switch.reset();
+  } else if (const auto* h = std::get_if<HostWriteHeld>(&cmd)) {
+    const Request* r = requests_.find(h->req);
+    if (!r || !r->measured) return;
+    if (h->reason == HoldReason::Pacing) {
+      ++paced_;
+      ++interval_paced_;
+      pacing_s_ += h->delay.s();
+      interval_pacing_s_ += h->delay.s();
+      pacing_max_s_ = std::max(pacing_max_s_, h->delay.s());
+    } else {
+      ++coordination_holds_;
+      coordination_s_ += h->delay.s();
+    }
+  } else if (const auto* snd = std::get_if<Send>(&cmd)) {
+    if (const auto* cd = std::get_if<CycleData>(&snd->msg); cd && in_window(now)) async_bytes_sent_ += cd->bytes;
+  }
 }
 
 double RunMetrics::clipped_s(Time from, Time to) const {
@@ -70,6 +131,7 @@ void RunMetrics::complete(RequestId id, bool acked, Time now) {
     if (acked) {
       ++st.completed;
       st.bytes += r.bytes;
+      if (r.write && vol.mode == Mode::Async) async_bytes_written_ += r.bytes;
       st.response.add(response_ns);
       st.samples.add(response_ns);
     } else {
@@ -85,6 +147,20 @@ void RunMetrics::complete(RequestId id, bool acked, Time now) {
 void RunMetrics::after_step(Side side, Time now, const Input& in, std::span<const Command> out) {
   advance(now);
   const int i = index_of(side);
+  if (async_) {
+    // R2 takes over at its last applied boundary: what is exposed then is lost.
+    const Role role = ctl(side).role();
+    if (role == Role::Primary && role_seen_[i] == Role::Secondary && !rpo_at_failover_s_) rpo_at_failover_s_ = exposure_s(now);
+    role_seen_[i] = role;
+    for (const Command& cmd : out) async_command(side, now, cmd);
+    const Controller& c = ctl(side);
+    if (c.role() == Role::Primary) {
+      delta_slots_peak_ = std::max<uint64_t>(delta_slots_peak_, c.delta_set_slots());
+      spill_bytes_peak_ = std::max<uint64_t>(spill_bytes_peak_, c.spill_bytes());
+      writes_folded_[i].see(c.counters().writes_folded);
+      tracks_spilled_[i].see(c.counters().tracks_spilled);
+    }
+  }
   for (const Command& cmd : out) {
     if (const auto* a = std::get_if<AckHost>(&cmd)) {
       complete(a->req, true, now);
@@ -236,6 +312,20 @@ void RunMetrics::sample(Time at) {
   t.write_response_mean_ms =
       interval_writes_ ? interval_write_response_ns_ / static_cast<double>(interval_writes_) / 1e6 : 0;
   t.pair_state = p.crashed() ? "crashed" : std::string(to_string(p.pair_state()));
+  if (async_) {
+    t.rpo_s = exposure_s(at);
+    for (const AsyncGroupTrack& g : async_groups_) t.cycle_time_s = std::max(t.cycle_time_s, g.last_cycle_s);
+    t.delta_set_slots = p.role() == Role::Primary ? p.delta_set_slots() : 0;
+    t.pacing_delay_mean_ms = interval_paced_ ? interval_pacing_s_ / static_cast<double>(interval_paced_) * 1e3 : 0;
+    interval_paced_ = 0;
+    interval_pacing_s_ = 0;
+    if (at > w_.warmup_end && at <= w_.duration_end) {
+      rpo_samples_s_.push_back(t.rpo_s);
+      rpo_max_s_ = std::max(rpo_max_s_, t.rpo_s);
+      delta_slots_sampled_ += t.delta_set_slots;
+      ++delta_samples_;
+    }
+  }
   const Time begin = at - interval_;
   const bool in_window = begin >= w_.warmup_end && at <= w_.duration_end;
   for (size_t k = 0; k < pool_work_.size(); ++k) {
@@ -319,6 +409,43 @@ void RunMetrics::finish(Time end, RunResult& r) {
     r.losses.push_back(lr);
   }
   r.timeseries = std::move(samples_);
+  if (async_) {
+    AsyncResult a;
+    a.consistency_groups = ctl(Side::A).config().async.consistency_groups;
+    auto stats = [](std::vector<double> v, double& mean, double& p95, double& mx) {
+      if (v.empty()) return;
+      double sum = 0;
+      for (double x : v) sum += x;
+      mean = sum / static_cast<double>(v.size());
+      std::sort(v.begin(), v.end());
+      // The nearest-rank 95th percentile.
+      const size_t rank = static_cast<size_t>(std::ceil(0.95 * static_cast<double>(v.size())));
+      p95 = v[std::max<size_t>(rank, 1) - 1];
+      mx = v.back();
+    };
+    a.cycles = cycle_times_s_.size();
+    stats(cycle_times_s_, a.cycle_time_mean_s, a.cycle_time_p95_s, a.cycle_time_max_s);
+    double rpo_sample_max = 0;
+    stats(rpo_samples_s_, a.rpo_mean_s, a.rpo_p95_s, rpo_sample_max);
+    a.rpo_max_s = std::max(rpo_max_s_, rpo_sample_max);
+    a.delta_set_slots_peak = delta_slots_peak_;
+    a.delta_set_slots_mean = delta_samples_ ? static_cast<double>(delta_slots_sampled_) / static_cast<double>(delta_samples_) : 0;
+    a.delta_set_cache_fraction_peak = static_cast<double>(delta_slots_peak_) / cache_slots_;
+    a.bytes_written = async_bytes_written_;
+    a.bytes_transmitted = async_bytes_sent_;
+    a.folding_ratio = async_bytes_sent_ ? static_cast<double>(async_bytes_written_) / static_cast<double>(async_bytes_sent_) : 0;
+    a.writes_folded = writes_folded_[0].total + writes_folded_[1].total;
+    a.paced_writes = paced_;
+    a.pacing_delay_mean_ms = paced_ ? pacing_s_ / static_cast<double>(paced_) * 1e3 : 0;
+    a.pacing_delay_max_ms = pacing_max_s_ * 1e3;
+    a.coordination_holds = coordination_holds_;
+    a.coordination_hold_mean_ms = coordination_holds_ ? coordination_s_ / static_cast<double>(coordination_holds_) * 1e3 : 0;
+    a.tracks_spilled = tracks_spilled_[0].total + tracks_spilled_[1].total;
+    a.spill_bytes_peak = spill_bytes_peak_;
+    a.drops = drops_;
+    a.rpo_at_failover_s = rpo_at_failover_s_;
+    r.async = std::move(a);
+  }
 }
 
 }  // namespace mirrorsim

@@ -146,6 +146,32 @@ class RunMetrics {
   std::vector<double> group_offered_s_;
   double interval_busy_s(PoolWork& w, Time from, Time to);
 
+  // async: per consistency group, the cycles R2 has not applied that hold
+  // host writes (cycle, first write acknowledged in it), oldest first; the
+  // capture cycle's first write; the last switch.
+  struct AsyncGroupTrack {
+    std::deque<std::pair<uint64_t, Time>> unapplied;
+    std::optional<Time> open_first;
+    std::optional<Time> last_switch;
+    double last_cycle_s = 0;
+  };
+  bool async_ = false;
+  uint32_t cache_slots_ = 0;
+  std::vector<AsyncGroupTrack> async_groups_;
+  std::vector<double> cycle_times_s_, rpo_samples_s_;
+  double rpo_max_s_ = 0;
+  uint64_t delta_slots_peak_ = 0, spill_bytes_peak_ = 0, delta_slots_sampled_ = 0, delta_samples_ = 0;
+  uint64_t async_bytes_written_ = 0, async_bytes_sent_ = 0;
+  uint64_t paced_ = 0, coordination_holds_ = 0, interval_paced_ = 0;
+  double pacing_s_ = 0, pacing_max_s_ = 0, coordination_s_ = 0, interval_pacing_s_ = 0;
+  std::array<Counted, 2> writes_folded_, tracks_spilled_;
+  std::vector<SessionDropResult> drops_;
+  std::optional<double> rpo_at_failover_s_;
+  std::array<Role, 2> role_seen_{Role::Primary, Role::Secondary};
+  void async_command(Side side, Time now, const Command& cmd);
+  double exposure_s(Time now) const;
+  bool in_window(Time t) const { return t >= w_.warmup_end && t < w_.duration_end; }
+
   // the interval being sampled
   Time next_sample_;
   uint64_t interval_writes_ = 0;

@@ -30,6 +30,37 @@ uint64_t RunResult::writes_lost() const {
   return n;
 }
 
+nlohmann::json async_json(const AsyncResult& a) {
+  nlohmann::json j;
+  j["consistency_groups"] = a.consistency_groups;
+  j["cycles"] = a.cycles;
+  j["cycle_time_mean_s"] = a.cycle_time_mean_s;
+  j["cycle_time_p95_s"] = a.cycle_time_p95_s;
+  j["cycle_time_max_s"] = a.cycle_time_max_s;
+  j["rpo_mean_s"] = a.rpo_mean_s;
+  j["rpo_p95_s"] = a.rpo_p95_s;
+  j["rpo_max_s"] = a.rpo_max_s;
+  j["delta_set_slots_peak"] = a.delta_set_slots_peak;
+  j["delta_set_slots_mean"] = a.delta_set_slots_mean;
+  j["delta_set_cache_fraction_peak"] = a.delta_set_cache_fraction_peak;
+  j["bytes_written"] = a.bytes_written;
+  j["bytes_transmitted"] = a.bytes_transmitted;
+  j["folding_ratio"] = a.folding_ratio;
+  j["writes_folded"] = a.writes_folded;
+  j["paced_writes"] = a.paced_writes;
+  j["pacing_delay_mean_ms"] = a.pacing_delay_mean_ms;
+  j["pacing_delay_max_ms"] = a.pacing_delay_max_ms;
+  j["coordination_holds"] = a.coordination_holds;
+  j["coordination_hold_mean_ms"] = a.coordination_hold_mean_ms;
+  j["tracks_spilled"] = a.tracks_spilled;
+  j["spill_bytes_peak"] = a.spill_bytes_peak;
+  nlohmann::json drops = nlohmann::json::array();
+  for (const auto& d : a.drops) drops.push_back({{"at_s", d.at_s}, {"reason", d.reason}, {"tracks", d.tracks}});
+  j["drops"] = drops;
+  j["rpo_at_failover_s"] = a.rpo_at_failover_s ? nlohmann::json(*a.rpo_at_failover_s) : nlohmann::json(nullptr);
+  return j;
+}
+
 std::string json_text(const nlohmann::json& j, int indent) {
   return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -112,6 +143,7 @@ nlohmann::json to_json(const RunResult& r) {
     ls.push_back(lj);
   }
   m["losses"] = ls;
+  m["async"] = r.async ? async_json(*r.async) : nlohmann::json(nullptr);
   m["writes_lost"] = r.writes_lost();
   m["invariant_violations"] = r.invariant_violations;
   m["quiesced_at_end"] = r.quiesced_at_end;
@@ -166,6 +198,26 @@ std::vector<std::pair<std::string, double>> summary_metrics(const RunResult& r) 
   for (const auto& x : r.resyncs)
     if (x.end_s) resync_s += *x.end_s - x.start_s;
   add("resync_s", resync_s);
+  // Async columns are there for every run (0 unless async), so that a sweep
+  // over modes has one set of columns.
+  const AsyncResult a = r.async.value_or(AsyncResult{});
+  add("cycle_time_mean_s", a.cycle_time_mean_s);
+  add("cycle_time_p95_s", a.cycle_time_p95_s);
+  add("cycle_time_max_s", a.cycle_time_max_s);
+  add("rpo_mean_s", a.rpo_mean_s);
+  add("rpo_p95_s", a.rpo_p95_s);
+  add("rpo_max_s", a.rpo_max_s);
+  add("delta_set_slots_peak", static_cast<double>(a.delta_set_slots_peak));
+  add("delta_set_cache_fraction_peak", a.delta_set_cache_fraction_peak);
+  add("async_bytes_written", static_cast<double>(a.bytes_written));
+  add("async_bytes_transmitted", static_cast<double>(a.bytes_transmitted));
+  add("folding_ratio", a.folding_ratio);
+  add("paced_writes", static_cast<double>(a.paced_writes));
+  add("pacing_delay_mean_ms", a.pacing_delay_mean_ms);
+  add("pacing_delay_max_ms", a.pacing_delay_max_ms);
+  add("coordination_holds", static_cast<double>(a.coordination_holds));
+  add("spill_bytes_peak", static_cast<double>(a.spill_bytes_peak));
+  add("session_drops", static_cast<double>(a.drops.size()));
   add("writes_lost", static_cast<double>(r.writes_lost()));
   add("invariant_violations", static_cast<double>(r.invariant_violations));
   return m;
@@ -222,6 +274,25 @@ std::string summary_text(const RunResult& r) {
   for (const auto& l : r.losses)
     s += fmt::format("  data lost at {} ({:.3f} s): {} acknowledged writes, {} bytes ({} acknowledged while mirrored)\n",
                      l.cause, l.at_s, l.writes, l.bytes, l.writes_acked_while_mirrored);
+  if (r.async) {
+    const AsyncResult& a = *r.async;
+    s += fmt::format("  async cycles {}: cycle time mean {:.3f} s, p95 {:.3f} s, max {:.3f} s\n", a.cycles,
+                     a.cycle_time_mean_s, a.cycle_time_p95_s, a.cycle_time_max_s);
+    s += fmt::format("  data exposure (RPO) mean {:.3f} s, p95 {:.3f} s, max {:.3f} s\n", a.rpo_mean_s, a.rpo_p95_s,
+                     a.rpo_max_s);
+    s += fmt::format("  delta sets: peak {} slots ({:.1f} % of the cache), mean {:.1f}; written {} B, transmitted {} B "
+                     "(folding {:.2f}:1, {} writes folded)\n",
+                     a.delta_set_slots_peak, 100 * a.delta_set_cache_fraction_peak, a.delta_set_slots_mean,
+                     a.bytes_written, a.bytes_transmitted, a.folding_ratio, a.writes_folded);
+    s += fmt::format("  write pacing: {} writes paced, mean {:.3f} ms, max {:.3f} ms; coordination holds {} (mean {:.3f} "
+                     "ms)\n",
+                     a.paced_writes, a.pacing_delay_mean_ms, a.pacing_delay_max_ms, a.coordination_holds,
+                     a.coordination_hold_mean_ms);
+    if (a.tracks_spilled) s += fmt::format("  spill pool: {} tracks spilled, peak {} B\n", a.tracks_spilled, a.spill_bytes_peak);
+    for (const auto& d : a.drops)
+      s += fmt::format("  session dropped at {:.3f} s: {} ({} tracks made invalid)\n", d.at_s, d.reason, d.tracks);
+    if (a.rpo_at_failover_s) s += fmt::format("  R2 took over {:.3f} s behind R1 (data exposure at the failover)\n", *a.rpo_at_failover_s);
+  }
   if (r.disk_io_errors) s += fmt::format("  disk I/O errors {}\n", r.disk_io_errors);
   s += fmt::format("  end: {}\n", r.quiesced_at_end ? "drained, R2 == R1 checked" : r.end_state);
   if (r.trace_requests_split) s += fmt::format("  trace records split across tracks: {}\n", r.trace_requests_split);
@@ -238,13 +309,14 @@ std::string timeseries_csv(const RunResult& r) {
       "t_s,remote_wp_tracks,local_wp_slots,invalid_remote_tracks,delayed_writes,writes_at_risk,bytes_at_risk,"
       "link_utilisation,write_iops,write_response_mean_ms,";
   for (size_t i = 0; i < kProcessorColumns; ++i) s += processor_column(i) + ",";
-  s += "pair_state\n";
+  s += "pair_state,rpo_s,cycle_time_s,delta_set_slots,pacing_delay_mean_ms\n";
   for (const auto& x : r.timeseries) {
     s += fmt::format("{:.6f},{},{},{},{},{},{},{:.6f},{:.3f},{:.6f},", x.t_s, x.remote_wp_tracks, x.local_wp_slots,
                      x.invalid_remote_tracks, x.delayed_writes, x.writes_at_risk, x.bytes_at_risk, x.link_utilisation,
                      x.write_iops, x.write_response_mean_ms);
     for (double u : x.processor_utilisation) s += fmt::format("{:.6f},", u);
-    s += x.pair_state + "\n";
+    s += fmt::format("{},{:.6f},{:.6f},{},{:.6f}\n", x.pair_state, x.rpo_s, x.cycle_time_s, x.delta_set_slots,
+                     x.pacing_delay_mean_ms);
   }
   return s;
 }

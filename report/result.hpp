@@ -65,6 +65,41 @@ struct ProcessorPoolResult {
   bool saturated = false;   // offered_load ≥ 1: the queue grows without bound
 };
 
+// Async: a session drop (delta sets turned into invalid tracks).
+struct SessionDropResult {
+  double at_s = 0;
+  std::string reason;  // cache-limit | link-limbo
+  uint64_t tracks = 0;  // made invalid
+};
+
+// Async (mode = "async"): cycles, data exposure, delta sets, pacing.
+// Data exposure (RPO) at t = t minus the time of the first host write R2's
+// applied image lacks (0 when it lacks none): the age of R2's boundary,
+// counted from the first write after it. Cycle statistics cover the
+// switches in the measured window; exposure is sampled every time-series
+// interval and at every apply (where it peaks).
+struct AsyncResult {
+  std::vector<std::string> consistency_groups;
+  uint64_t cycles = 0;
+  double cycle_time_mean_s = 0, cycle_time_p95_s = 0, cycle_time_max_s = 0;
+  double rpo_mean_s = 0, rpo_p95_s = 0, rpo_max_s = 0;
+  uint64_t delta_set_slots_peak = 0;
+  double delta_set_slots_mean = 0;
+  double delta_set_cache_fraction_peak = 0;  // of R1's cache slots
+  uint64_t bytes_written = 0;      // by the hosts to async volumes, in the window
+  uint64_t bytes_transmitted = 0;  // in cycles (CycleData), in the window
+  double folding_ratio = 0;        // bytes_written / bytes_transmitted
+  uint64_t writes_folded = 0;      // written again within their cycle
+  uint64_t paced_writes = 0;
+  double pacing_delay_mean_ms = 0, pacing_delay_max_ms = 0;
+  uint64_t coordination_holds = 0;  // host writes held at a cycle switch
+  double coordination_hold_mean_ms = 0;
+  uint64_t tracks_spilled = 0;
+  uint64_t spill_bytes_peak = 0;
+  std::vector<SessionDropResult> drops;
+  std::optional<double> rpo_at_failover_s;  // exposure when R2 took over
+};
+
 struct TimeSample {
   double t_s = 0;
   uint64_t remote_wp_tracks = 0;
@@ -79,6 +114,11 @@ struct TimeSample {
   // Per controller and pool (R1 front_end, remote_adapter, back_end, then R2's), over the interval.
   std::array<double, 6> processor_utilisation{};
   std::string pair_state;
+  // async (0 otherwise)
+  double rpo_s = 0;               // data exposure at that instant
+  double cycle_time_s = 0;        // the last cycle completed by then
+  uint64_t delta_set_slots = 0;   // R1's, at that instant
+  double pacing_delay_mean_ms = 0;  // of the writes paced in the interval
 };
 
 struct RunResult {
@@ -119,6 +159,7 @@ struct RunResult {
   uint64_t disk_io_errors = 0;
   std::vector<ResyncResult> resyncs;
   std::vector<LossResult> losses;
+  std::optional<AsyncResult> async;
 
   uint64_t invariant_violations = 0;
   std::string violation_report;  // the observer's, with the traces that led there

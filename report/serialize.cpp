@@ -25,7 +25,7 @@ json ops(const OpStats& s) {
 }
 
 // Timeseries rows are arrays of the TimeSample fields in declaration order.
-constexpr size_t kTimeSampleFields = 11 + kProcessorColumns;
+constexpr size_t kTimeSampleFields = 11 + kProcessorColumns + 4;
 
 void ops_from(const json& j, const std::string& where, OpStats& s) {
   using namespace json_read;
@@ -80,6 +80,8 @@ std::vector<uint8_t> serialize(const RunResult& r) {
                 t.writes_at_risk, t.bytes_at_risk, t.link_utilisation, t.write_iops, t.write_response_mean_ms,
                 t.pair_state};
     for (double u : t.processor_utilisation) row.push_back(u);
+    for (const json& x : {json(t.rpo_s), json(t.cycle_time_s), json(t.delta_set_slots), json(t.pacing_delay_mean_ms)})
+      row.push_back(x);
     ts.push_back(std::move(row));
   }
   j["timeseries"] = ts;
@@ -190,6 +192,42 @@ RunResult deserialize(std::span<const uint8_t> bytes) {
       for (size_t v = 0; v < counts.size(); ++v) l.writes_by_volume.push_back(integer<uint64_t>(counts[v], path(by_volume, v)));
       r.losses.push_back(std::move(l));
     }
+    if (const json& aj = member(m, "async", "metrics"); !aj.is_null()) {
+      const std::string where = "metrics.async";
+      AsyncResult a;
+      const json& groups = array_at(aj, "consistency_groups", where);
+      for (size_t i = 0; i < groups.size(); ++i) a.consistency_groups.push_back(string(groups[i], path(path(where, "consistency_groups"), i)));
+      a.cycles = integer_at<uint64_t>(aj, "cycles", where);
+      a.cycle_time_mean_s = number_at(aj, "cycle_time_mean_s", where);
+      a.cycle_time_p95_s = number_at(aj, "cycle_time_p95_s", where);
+      a.cycle_time_max_s = number_at(aj, "cycle_time_max_s", where);
+      a.rpo_mean_s = number_at(aj, "rpo_mean_s", where);
+      a.rpo_p95_s = number_at(aj, "rpo_p95_s", where);
+      a.rpo_max_s = number_at(aj, "rpo_max_s", where);
+      a.delta_set_slots_peak = integer_at<uint64_t>(aj, "delta_set_slots_peak", where);
+      a.delta_set_slots_mean = number_at(aj, "delta_set_slots_mean", where);
+      a.delta_set_cache_fraction_peak = number_at(aj, "delta_set_cache_fraction_peak", where);
+      a.bytes_written = integer_at<uint64_t>(aj, "bytes_written", where);
+      a.bytes_transmitted = integer_at<uint64_t>(aj, "bytes_transmitted", where);
+      a.folding_ratio = number_at(aj, "folding_ratio", where);
+      a.writes_folded = integer_at<uint64_t>(aj, "writes_folded", where);
+      a.paced_writes = integer_at<uint64_t>(aj, "paced_writes", where);
+      a.pacing_delay_mean_ms = number_at(aj, "pacing_delay_mean_ms", where);
+      a.pacing_delay_max_ms = number_at(aj, "pacing_delay_max_ms", where);
+      a.coordination_holds = integer_at<uint64_t>(aj, "coordination_holds", where);
+      a.coordination_hold_mean_ms = number_at(aj, "coordination_hold_mean_ms", where);
+      a.tracks_spilled = integer_at<uint64_t>(aj, "tracks_spilled", where);
+      a.spill_bytes_peak = integer_at<uint64_t>(aj, "spill_bytes_peak", where);
+      const json& drops = array_at(aj, "drops", where);
+      for (size_t i = 0; i < drops.size(); ++i) {
+        const std::string at = path(path(where, "drops"), i);
+        a.drops.push_back(SessionDropResult{number_at(drops[i], "at_s", at), string_at(drops[i], "reason", at),
+                                            integer_at<uint64_t>(drops[i], "tracks", at)});
+      }
+      if (const json& f = member(aj, "rpo_at_failover_s", where); !f.is_null())
+        a.rpo_at_failover_s = number(f, path(where, "rpo_at_failover_s"));
+      r.async = std::move(a);
+    }
     r.invariant_violations = integer_at<uint64_t>(m, "invariant_violations", "metrics");
     r.quiesced_at_end = boolean_at(m, "quiesced_at_end", "metrics");
     r.end_state = string_at(m, "end_state", "metrics");
@@ -215,6 +253,11 @@ RunResult deserialize(std::span<const uint8_t> bytes) {
       s.write_response_mean_ms = number(t[9], field(9));
       s.pair_state = string(t[10], field(10));
       for (size_t p = 0; p < kProcessorColumns; ++p) s.processor_utilisation[p] = number(t[11 + p], field(11 + p));
+      constexpr size_t a = 11 + kProcessorColumns;
+      s.rpo_s = number(t[a], field(a));
+      s.cycle_time_s = number(t[a + 1], field(a + 1));
+      s.delta_set_slots = integer<uint64_t>(t[a + 2], field(a + 2));
+      s.pacing_delay_mean_ms = number(t[a + 3], field(a + 3));
       r.timeseries.push_back(std::move(s));
     }
     r.violation_report = string_at(j, "violation_report", "");

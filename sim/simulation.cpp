@@ -78,15 +78,6 @@ namespace kt = simgrid::kernel::timer;
 
 constexpr double kDrainMaxS = 600;  // simulated seconds allowed after duration_s for the pair to drain
 
-// Answers carry their sender's store (remote_adapter_copy_receive_us)
-// before they leave, and the receiver's remote_adapter_ack_receive_us.
-bool is_response(const Message& m) {
-  if (std::holds_alternative<CopyAck>(m) || std::holds_alternative<TransferReady>(m) ||
-      std::holds_alternative<EstablishAck>(m))
-    return true;
-  if (const auto* c = std::get_if<CopyData>(&m)) return c->fetch;
-  return false;
-}
 
 class Simulation;
 
@@ -379,7 +370,7 @@ void Simulation::post(SideState& s, Message m, uint32_t bytes) {
     if (const auto* c = std::get_if<CopyData>(&m); c && !c->fetch && trace_rows_.count({c->key, c->version}))
       trace_pending_[{index_of(s.side), c->key, c->version}] = now;
   }
-  const bool answer = is_response(m);
+  const bool answer = is_answer(m);
   Time ready = use_processor(s, Pool::RemoteAdapter, now,
                              with_bytes((answer ? s.copy_receive : s.copy_send).draw(), s.remote_adapter_per_kib_us, bytes));
   if (s.link_overhead_varies) ready += s.link_overhead.draw();
@@ -489,7 +480,7 @@ void Simulation::on_comm_done(const sg::Activity& a) {
   }
   SideState& s = sides_[owned->to];
   if (s.ctl->crashed()) return;  // lost at a dead controller
-  if (is_response(owned->msg) && (!s.ack_receive.is_zero() || !s.inbox.empty())) {
+  if (is_answer(owned->msg) && (!s.ack_receive.is_zero() || !s.inbox.empty())) {
     // An answer waits for a remote adapter, behind the answers before it.
     const Time done = use_processor(s, Pool::RemoteAdapter, now,
                                     with_bytes(s.ack_receive.draw(), s.remote_adapter_per_kib_us, 0));
