@@ -197,6 +197,7 @@ void Controller::async_switch(uint16_t gi) {
     }
   }
   DeltaSet& t = g.transmit.emplace_back(std::move(g.capture));
+  t.previous = t.cycle == g.first_cycle ? 0 : t.cycle - 1;
   t.cursor = t.entries.empty() ? TrackKey{} : t.entries.begin()->first;
   t.sent_all = t.entries.empty();
   ++counters_.cycle_switches;
@@ -241,7 +242,7 @@ void Controller::async_transmit() {
       }
       if (t.sent_all && !t.end_sent) {
         t.end_sent = true;
-        send(CycleEnd{epoch_, gi, t.cycle, t.entries.size()});
+        send(CycleEnd{epoch_, gi, t.cycle, t.entries.size(), t.previous});
       }
       if (!t.end_sent) break;  // sets go out in cycle order
     }
@@ -251,14 +252,22 @@ void Controller::async_transmit() {
 // ---------------------------------------------------------------------------
 // session start, drop, limbo
 
+bool Controller::async_in_step() const {
+  // R2's image is R1's: nothing owed either way, nothing in flight, nothing
+  // this side still has to learn or fetch back.
+  return remote_wp_tracks_ == 0 && copies_in_flight_ == 0 && copy_reads_in_flight_ == 0 &&
+         table_.invalid_remote_count() == 0 && resync_pending_ == 0 && invalid_local_count_ == 0 && wanted_.empty() &&
+         recovery_reads_.empty() && pending_stores_.empty();
+}
+
 void Controller::async_activate() {
-  if (remote_wp_tracks_ != 0 || copies_in_flight_ != 0 || table_.invalid_remote_count() != 0 || resync_pending_ != 0)
-    return;
+  if (!async_in_step()) return;
   async_active_ = true;
   for (uint16_t gi = 0; gi < groups_.size(); ++gi) {
     AsyncGroup& g = groups_[gi];
     g.capture = DeltaSet{};
     g.capture.cycle = ++g.capture_cycle;
+    g.first_cycle = g.capture_cycle;
     g.transmit.clear();
     g.cycle_started = now_;
     g.cycle_time_elapsed = false;
@@ -378,6 +387,7 @@ void Controller::on_cycle_end(const CycleEnd& m) {
     it->cycle = m.cycle;
   }
   it->expected = m.entries;
+  it->previous = m.previous;
 }
 
 void Controller::async_apply() {
@@ -385,31 +395,41 @@ void Controller::async_apply() {
     AsyncGroup& g = groups_[gi];
     while (!g.receive.empty()) {
       DeltaSet& r = g.receive.front();
-      const bool whole = r.expected && r.entries.size() >= *r.expected;
+      // Whole, and on top of the cycle R2 holds: a set whose predecessor was
+      // lost waits (for the resend of a resumed session, or for a drop).
+      const bool whole = r.expected && r.entries.size() >= *r.expected && r.previous == g.applied_cycle;
       const bool partial = config().mutant == Mutant::AsyncAppliesPartialCycle && !r.entries.empty();
       if (!whole && !partial) break;
       // Apply only when the cache can take the whole set: R2's image never
-      // holds part of a cycle.
-      uint64_t need = 0;
-      for (const auto& [k, d] : r.entries)
-        if (table_.at(k).slot < 0) ++need;
-      if (need > static_cast<uint64_t>(cache_.free_count()) + cache_.clean_count()) break;
+      // holds part of a cycle. Tracks with a slot go first (their slots are
+      // then write-pending, out of reach of the evictions the others need).
+      uint64_t need = 0, clean_own = 0;
       for (const auto& [k, d] : r.entries) {
-        TrackEntry& e = table_.at(k);
-        if (!e.invalid_local && d.version <= e.version) continue;  // holds it already
-        int32_t s = e.slot >= 0 ? e.slot : allocate_slot(k);
-        if (s < 0) throw std::logic_error(fmt::format("async apply: no slot for track {} though the cache had room", to_string(k)));
-        Slot& sl = cache_[s];
-        e.version = d.version;
-        sl.version = d.version;
-        sl.has_data = true;
-        sl.local_dirty_bytes = std::min(config().track_bytes, sl.local_dirty_bytes + d.bytes);
-        touch(k);
-        if (e.invalid_local) set_invalid_local(k, false);
-        set_local_wp(k, true);
-        queue_destage(s);
-        ++counters_.copies_stored;
-        refresh_slot(s);
+        const int32_t s = table_.at(k).slot;
+        if (s < 0) ++need;
+        else if (cache_[s].in_lru) ++clean_own;
+      }
+      if (need + clean_own > static_cast<uint64_t>(cache_.free_count()) + cache_.clean_count()) break;
+      for (const bool with_slot : {true, false}) {
+        for (const auto& [k, d] : r.entries) {
+          TrackEntry& e = table_.at(k);
+          if ((e.slot >= 0) != with_slot) continue;
+          if (!e.invalid_local && d.version <= e.version) continue;  // holds it already
+          const int32_t s = e.slot >= 0 ? e.slot : allocate_slot(k);
+          if (s < 0)
+            throw std::logic_error(fmt::format("async apply: no slot for track {} though the cache had room", to_string(k)));
+          Slot& sl = cache_[s];
+          e.version = d.version;
+          sl.version = d.version;
+          sl.has_data = true;
+          sl.local_dirty_bytes = std::min(config().track_bytes, sl.local_dirty_bytes + d.bytes);
+          touch(k);
+          if (e.invalid_local) set_invalid_local(k, false);
+          set_local_wp(k, true);
+          queue_destage(s);
+          ++counters_.copies_stored;
+          refresh_slot(s);
+        }
       }
       const uint64_t cycle = r.cycle;
       const uint64_t entries = r.entries.size();

@@ -488,10 +488,11 @@ void Controller::on_establish(const Establish& m) {
   state_ = PairState::Synchronized;
   pending_stores_.clear();
   fetch_reads_.clear();
-  EstablishAck ack{epoch_, {}};
+  EstablishAck ack{epoch_, {}, {}};
   table_.for_each([&](TrackKey k, const TrackEntry& e) {
     if (e.invalid_local) ack.owed.push_back(k);
   });
+  for (const AsyncGroup& g : groups_) ack.applied_cycles.push_back(g.applied_cycle);
   send(std::move(ack));
   for (const TrackKey& k : m.wanted) {
     const TrackEntry& e = table_.at(k);
@@ -520,8 +521,13 @@ void Controller::on_establish_ack(const EstablishAck& m) {
   if (async_resume_) {
     async_resume_ = false;
     state_ = PairState::Synchronized;
-    if (!m.owed.empty()) async_drop(DropReason::LinkLimbo);  // R2 lost data meanwhile: no resume
-    else async_rewind();                                       // resend what may have been lost
+    // The session goes on only if R2 lost nothing meanwhile and holds the
+    // cycle the oldest transmit set applies on top of (or a later one).
+    bool resumable = m.owed.empty() && m.applied_cycles.size() == groups_.size();
+    for (size_t g = 0; resumable && g < groups_.size(); ++g)
+      if (!groups_[g].transmit.empty() && m.applied_cycles[g] < groups_[g].transmit.front().previous) resumable = false;
+    if (!resumable) async_drop(DropReason::LinkLimbo);
+    else async_rewind();  // resend what may have been lost
     return;
   }
   // Async: the cycles start again once nothing is owed and nothing is in flight (pump).
@@ -1088,7 +1094,7 @@ void Controller::pump() {
     // Async: in sync only when nothing is in flight either (R2 == R1): the
     // cycles start from there.
     if (state_ == PairState::Syncing && table_.invalid_remote_count() == 0 && resync_pending_ == 0 &&
-        (!config().is_async() || (remote_wp_tracks_ == 0 && copies_in_flight_ == 0)))
+        (!config().is_async() || async_in_step()))
       state_ = PairState::Synchronized;
     if (config().is_async()) async_pump();
     maybe_hand_over();
@@ -1130,6 +1136,9 @@ void Controller::pump_destages() {
 }
 
 void Controller::queue_copy(int32_t i) {
+  // Async cycles carry every copy while they run (a remote WP indicator set
+  // by a capture set is reset by its cycle's apply, not by a copy).
+  if (async_active_) return;
   Slot& sl = cache_[i];
   if (sl.copy_queued) return;
   sl.copy_queued = true;

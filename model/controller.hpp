@@ -273,6 +273,9 @@ class Controller {
     std::optional<Time> spill_read_ready;
     // R2, receiving: how many tracks the set has, once CycleEnd told.
     std::optional<uint64_t> expected;
+    // The cycle this one applies on top of (0: the first since the cycles
+    // started): R1 sets it at the switch, R2 learns it from CycleEnd.
+    uint64_t previous = 0;
     bool operator==(const DeltaSet&) const = default;
   };
   struct HeldWrite {
@@ -288,6 +291,7 @@ class Controller {
   struct AsyncGroup {
     // R1
     uint64_t capture_cycle = 1;
+    uint64_t first_cycle = 1;  // the first cycle since the cycles (re)started
     DeltaSet capture;
     std::vector<DeltaSet> transmit;  // oldest first
     Time cycle_started;
@@ -306,6 +310,7 @@ class Controller {
   void async_apply();
   void async_drop(DropReason why);
   void async_activate();
+  bool async_in_step() const;  // R2's image is R1's: cycles may start
   void async_clear();   // R1 and R2: forget every delta set (held writes stay)
   void async_rewind();  // R1: every transmit set is to be sent again from its start
   void async_release_held(Time upto);

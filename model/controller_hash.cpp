@@ -80,11 +80,11 @@ uint64_t Controller::state_hash() const {
       h.add(d.cycle).add(d.bytes).add(d.entries.size());
       for (const auto& [k, e] : d.entries) h.add(key_bits(k)).add(e.version).add(pair32(e.bytes, pack_flags(e.spilled, e.in_spill, e.acked)));
       h.add(key_bits(d.cursor)).add(pack_flags(d.sent_all, d.end_sent, d.spill_read_ready.has_value(), d.expected.has_value()));
-      h.add(d.acked).add(d.expected.value_or(0));
+      h.add(d.acked).add(d.expected.value_or(0)).add(d.previous);
       if (d.spill_read_ready) h.add(static_cast<uint64_t>(d.spill_read_ready->ns));
     };
     for (const AsyncGroup& g : groups_) {
-      h.add(g.capture_cycle).add(g.applied_cycle).add(static_cast<uint64_t>(g.cycle_started.ns));
+      h.add(g.capture_cycle).add(g.first_cycle).add(g.applied_cycle).add(static_cast<uint64_t>(g.cycle_started.ns));
       h.add(pack_flags(g.cycle_time_elapsed, g.hold_until.has_value()));
       if (g.hold_until) h.add(static_cast<uint64_t>(g.hold_until->ns));
       add_set(g.capture);

@@ -196,6 +196,7 @@ void Observer::after_step(Side side, Time now, const Input& in, std::span<const 
     }
     if (!async_.empty()) async_command(side, now, cmd);
   }
+  if (!scratch_.applied.empty()) async_check_applied(side, now);
   if (!async_.empty() && c.role() == Role::Primary && !c.crashed()) {
     if (!c.async_active())
       for (AsyncRecord& g : async_) g = AsyncRecord{};
@@ -393,31 +394,47 @@ void Observer::async_command(Side side, Time now, const Command& cmd) {
                             to_string(cd->key), cd->cycle, to_string(cd->version), to_string(it->second)));
     }
   } else if (const auto* ap = std::get_if<DeltaSetApplied>(&cmd)) {
-    if (ap->group >= async_.size()) return;
-    AsyncRecord& g = async_[ap->group];
-    for (auto it = g.closed.begin(); it != g.closed.end(); ++it) {
-      if (it->first != ap->cycle) continue;
-      uint64_t wrong = 0;
-      std::string first;
-      for (const auto& [k, v] : it->second) {
-        const Version have = c.content_version(k);
-        if (have != v) {
-          if (wrong++ == 0)
-            first = fmt::format("track {} (volume {}) holds v{} instead of v{}", to_string(k),
-                                c.config().volumes[k.volume].name, to_string(have), to_string(v));
-          continue;
-        }
-        records_[index(k)].boundary = v;
-      }
-      if (wrong > 0)
-        violate(Invariant::I12, side, now,
-                fmt::format("R2 applied cycle {} of group {}, yet {} of its {} tracks are not at the cycle's boundary: "
-                            "{}",
-                            ap->cycle, ap->group, wrong, it->second.size(), first));
-      g.closed.erase(g.closed.begin(), it + 1);
-      return;
-    }
+    // Checked once the step's commands are all seen: one step may apply
+    // several sets (after a resumed session), the last one decides R2's image.
+    if (ap->group < async_.size()) scratch_.applied.emplace_back(ap->group, ap->cycle);
   }
+}
+
+void Observer::async_check_applied(Side side, Time now) {
+  const Controller& c = ctl(side);
+  // The last set a group applied this step decides its image.
+  auto& applied = scratch_.applied;
+  std::sort(applied.begin(), applied.end());
+  for (size_t i = 0; i < applied.size(); ++i) {
+    const auto [group, cycle] = applied[i];
+    if (i + 1 < applied.size() && applied[i + 1].first == group) continue;
+    AsyncRecord& g = async_[group];
+    // R2's image now: every set up to `cycle`, a later version of a track replacing an earlier one.
+    std::map<TrackKey, Version> expected;
+    size_t sets = 0;
+    auto end = g.closed.begin();
+    for (; end != g.closed.end() && end->first <= cycle; ++end, ++sets)
+      for (const auto& [k, v] : end->second) expected[k] = v;
+    if (sets == 0) continue;  // applied in an earlier pass of this step, or unknown (before a drop)
+    uint64_t wrong = 0;
+    std::string first;
+    for (const auto& [k, v] : expected) {
+      const Version have = c.content_version(k);
+      if (have != v) {
+        if (wrong++ == 0)
+          first = fmt::format("track {} (volume {}) holds v{} instead of v{}", to_string(k),
+                              c.config().volumes[k.volume].name, to_string(have), to_string(v));
+        continue;
+      }
+      records_[index(k)].boundary = v;
+    }
+    if (wrong > 0)
+      violate(Invariant::I12, side, now,
+              fmt::format("R2 applied cycle {} of group {}, yet {} of its {} tracks are not at the cycle's boundary: {}",
+                          cycle, group, wrong, expected.size(), first));
+    g.closed.erase(g.closed.begin(), end);
+  }
+  scratch_.applied.clear();
 }
 
 void Observer::async_started(Side side, Time now, uint16_t group) {
@@ -561,7 +578,9 @@ void Observer::record_loss(LossEvent::Cause cause, Side acked_by, Time now,
     // Async: R2 took over at its last applied boundary; what is lost is what
     // was written after it, never a write that boundary holds.
     for (const auto& [k, w] : lost)
-      if (vols[k.volume].mode == Mode::Async && w.version <= records_[index(k)].boundary)
+      // (Unless R2 acknowledged the boundary and then lost it with a
+      // volatile cache: that double failure is the cache option's risk.)
+      if (vols[k.volume].mode == Mode::Async && w.version <= records_[index(k)].boundary && !w.peer_acked)
         violate(Invariant::I10, acked_by, now,
                 fmt::format("async write v{} of track {} is lost although R2's applied boundary holds v{}",
                             to_string(w.version), to_string(k), to_string(records_[index(k)].boundary)));

@@ -145,6 +145,7 @@ class Observer {
   std::vector<AsyncRecord> async_;
   void async_command(Side side, Time now, const Command& cmd);
   void async_started(Side side, Time now, uint16_t group);
+  void async_check_applied(Side side, Time now);
   struct TraceEvent {
     Time at;
     Side side = Side::A;
@@ -209,6 +210,7 @@ class Observer {
     std::vector<TrackKey> destaged;
     std::vector<TrackKey> copied;
     std::vector<TrackKey> acked_tracks;
+    std::vector<std::pair<uint16_t, uint64_t>> applied;  // async: (group, cycle) R2 applied this step
     StepScratch() = default;
     StepScratch(const StepScratch&) {}
     StepScratch& operator=(const StepScratch&) { return *this; }

@@ -24,7 +24,9 @@ std::string tracks_to_string(const std::vector<TrackKey>& ks) {
 uint32_t wire_bytes(const Message& m) {
   return std::visit(overloaded{
                         [](const Establish& x) { return kMessageHeaderBytes + 8u * static_cast<uint32_t>(x.wanted.size()); },
-                        [](const EstablishAck& x) { return kMessageHeaderBytes + 8u * static_cast<uint32_t>(x.owed.size()); },
+                        [](const EstablishAck& x) {
+                          return kMessageHeaderBytes + 8u * static_cast<uint32_t>(x.owed.size() + x.applied_cycles.size());
+                        },
                         [](const CopyData& x) { return kMessageHeaderBytes + x.bytes; },
                         [](const CycleData& x) { return kMessageHeaderBytes + x.bytes; },
                         [](const auto&) { return kMessageHeaderBytes; },
@@ -53,7 +55,10 @@ std::string to_string(const Message& m) {
                                tracks_to_string(x.wanted), x.async_resume ? ", async resume" : "");
           },
           [](const EstablishAck& x) {
-            return fmt::format("EstablishAck(epoch {}, owed {})", x.epoch, tracks_to_string(x.owed));
+            std::string applied;
+            for (uint64_t c : x.applied_cycles) applied += fmt::format("{}{}", applied.empty() ? "" : " ", c);
+            return fmt::format("EstablishAck(epoch {}, owed {}{})", x.epoch, tracks_to_string(x.owed),
+                               x.applied_cycles.empty() ? "" : ", applied cycles [" + applied + "]");
           },
           [](const WriteCommand& x) {
             return fmt::format("WriteCommand(epoch {}, track {}, v{}, {} B)", x.epoch, to_string(x.key),
@@ -79,7 +84,8 @@ std::string to_string(const Message& m) {
                                to_string(x.key));
           },
           [](const CycleEnd& x) {
-            return fmt::format("CycleEnd(epoch {}, group {}, cycle {}, {} tracks)", x.epoch, x.group, x.cycle, x.entries);
+            return fmt::format("CycleEnd(epoch {}, group {}, cycle {} after {}, {} tracks)", x.epoch, x.group, x.cycle,
+                               x.previous, x.entries);
           },
           [](const CycleApplied& x) {
             return fmt::format("CycleApplied(epoch {}, group {}, cycle {})", x.epoch, x.group, x.cycle);

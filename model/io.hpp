@@ -35,9 +35,12 @@ struct Establish {
 // Secondary → primary: session open. `owed` lists the secondary's invalid
 // tracks (data it lacks or must discard); the primary marks them
 // invalid-remote and copies them.
+// `applied_cycles`: async, per consistency group, the last cycle R2 applied
+// (0: none since the session began): a resumed session goes on from there.
 struct EstablishAck {
   Epoch epoch = 0;
   std::vector<TrackKey> owed;
+  std::vector<uint64_t> applied_cycles;
 };
 // First leg of a two-round-trip (FCP) write: announce the write.
 struct WriteCommand {
@@ -93,12 +96,15 @@ struct CycleDataAck {
   TrackKey key;
 };
 // Primary → secondary: the transmit set of `cycle` has `entries` tracks;
-// R2 applies it once it holds them all.
+// R2 applies it once it holds them all, and only on top of `previous`, the
+// cycle before it (0: the first cycle since the cycles started, when R2's
+// image was R1's): a lost cycle is never skipped.
 struct CycleEnd {
   Epoch epoch = 0;
   uint16_t group = 0;
   uint64_t cycle = 0;
   uint64_t entries = 0;
+  uint64_t previous = 0;
 };
 // Secondary → primary: R2's image is now R1's at the boundary of `cycle`.
 struct CycleApplied {

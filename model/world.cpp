@@ -428,6 +428,8 @@ void add_message(StateFold& h, const Message& m) {
         } else if constexpr (std::is_same_v<T, EstablishAck>) {
           h.add(x.owed.size());
           for (TrackKey k : x.owed) h.add(key_bits(k));
+          h.add(x.applied_cycles.size());
+          for (uint64_t c : x.applied_cycles) h.add(c);
         } else if constexpr (std::is_same_v<T, WriteCommand> || std::is_same_v<T, TransferReady>) {
           h.add(key_bits(x.key)).add(x.version).add(x.bytes);
         } else if constexpr (std::is_same_v<T, CopyData>) {
@@ -439,7 +441,7 @@ void add_message(StateFold& h, const Message& m) {
         } else if constexpr (std::is_same_v<T, CycleDataAck>) {
           h.add(x.group).add(x.cycle).add(key_bits(x.key));
         } else if constexpr (std::is_same_v<T, CycleEnd>) {
-          h.add(x.group).add(x.cycle).add(x.entries);
+          h.add(x.group).add(x.cycle).add(x.entries).add(x.previous);
         } else if constexpr (std::is_same_v<T, CycleApplied>) {
           h.add(x.group).add(x.cycle);
         } else {

@@ -65,6 +65,8 @@ void encode_message(ByteWriter& w, const Message& m) {
                    w.u8(static_cast<uint8_t>(MessageTag::EstablishAck));
                    w.u32(x.epoch);
                    put_keys(w, x.owed);
+                   w.u32(static_cast<uint32_t>(x.applied_cycles.size()));
+                   for (uint64_t c : x.applied_cycles) w.u64(c);
                  },
                  [&](const WriteCommand& x) {
                    w.u8(static_cast<uint8_t>(MessageTag::WriteCommand));
@@ -121,6 +123,7 @@ void encode_message(ByteWriter& w, const Message& m) {
                    w.u16(x.group);
                    w.u64(x.cycle);
                    w.u64(x.entries);
+                   w.u64(x.previous);
                  },
                  [&](const CycleApplied& x) {
                    w.u8(static_cast<uint8_t>(MessageTag::CycleApplied));
@@ -150,6 +153,9 @@ std::optional<Message> decode_message(ByteReader& r, const Geometry& g) {
       EstablishAck x;
       x.epoch = r.u32("EstablishAck.epoch");
       x.owed = get_keys(r, g, "EstablishAck.owed");
+      // One per consistency group; a group has at least one volume.
+      const uint32_t groups = r.count("EstablishAck.applied_cycles", 8, g.tracks.size());
+      for (uint32_t i = 0; i < groups && r.ok(); ++i) x.applied_cycles.push_back(r.u64("EstablishAck.applied_cycles"));
       m = std::move(x);
       break;
     }
@@ -222,6 +228,7 @@ std::optional<Message> decode_message(ByteReader& r, const Geometry& g) {
       x.group = r.u16("CycleEnd.group");
       x.cycle = r.u64("CycleEnd.cycle");
       x.entries = r.u64("CycleEnd.entries");
+      x.previous = r.u64("CycleEnd.previous");
       if (r.ok() && x.entries > g.total_tracks)
         r.fail(fmt::format("CycleEnd.entries: {} tracks exceeds the pair's {}", x.entries, g.total_tracks));
       m = x;

@@ -200,6 +200,14 @@ TEST_CASE("async mode: a consistency group of 2 volumes keeps every invariant in
   }
 }
 
+TEST_CASE("async mode: two transmit sets may wait for R2, and every ordering of 3 writes with one link cut keeps every "
+          "invariant") {
+  check::Options o = async_pair(3);
+  for (ControllerConfig* c : {&o.world.side_a, &o.world.side_b}) c->async.transmit_sets_max = 2;
+  o.bounds.link_failures = 1;
+  expect_clean(o, "async, 2 transmit sets, 3 writes, one link cut");
+}
+
 TEST_CASE("async mode: a disaster with failover leaves R2 at a cycle boundary of the group, in every ordering of 2 "
           "writes") {
   check::Options o = async_pair(2);
