@@ -56,8 +56,21 @@ std::string_view kind_name(Kind k) {
 }
 
 json volume_json(const VolumeConfig& v) {
-  return {{"name", v.name}, {"tracks", v.tracks}, {"mode", to_string(v.mode)}, {"skew_tracks", v.skew_tracks},
-          {"domino", v.domino}};
+  return {{"name", v.name},          {"tracks", v.tracks}, {"mode", to_string(v.mode)}, {"skew_tracks", v.skew_tracks},
+          {"domino", v.domino},      {"consistency_group", v.consistency_group}};
+}
+
+json async_json(const AsyncConfig& a) {
+  return {{"cycle_time_min_ns", a.cycle_time_min.ns},
+          {"transmit_sets_max", a.transmit_sets_max},
+          {"coordination_max_ns", a.coordination_max.ns},
+          {"cache_fraction_max", a.cache_fraction_max},
+          {"spill_bytes_max", a.spill_bytes_max},
+          {"spill_bytes_per_s", a.spill_bytes_per_s},
+          {"pacing_threshold_fraction", a.pacing_threshold_fraction},
+          {"pacing_delay_max_ns", a.pacing_delay_max.ns},
+          {"link_limbo_ns", a.link_limbo.ns},
+          {"consistency_groups", a.consistency_groups}};
 }
 
 json controller_json(const ControllerConfig& c) {
@@ -74,6 +87,7 @@ json controller_json(const ControllerConfig& c) {
           {"disk_retry_interval_ns", c.disk_retry_interval.ns},
           {"delayed_requests_max", c.delayed_requests_max},
           {"mutant", to_string(c.mutant)},
+          {"async", async_json(c.async)},
           {"volumes", vols}};
 }
 
@@ -364,7 +378,7 @@ class Reader {
   ControllerConfig controller(const json& c, const std::string& at) const {
     only_keys(c, at, {"cache_slots", "write_pending_limit", "track_bytes", "disks", "cache_nonvolatile",
                       "round_trips_per_write", "copies_in_flight_max", "destages_per_disk_max",
-                      "disk_retry_interval_ns", "delayed_requests_max", "mutant", "volumes"});
+                      "disk_retry_interval_ns", "delayed_requests_max", "mutant", "async", "volumes"});
     ControllerConfig cc;
     cc.cache_slots = static_cast<uint32_t>(integer(c, at, "cache_slots", 1, limits::kCheckCacheSlotsMax));
     const json& wp = member(c, at, "write_pending_limit");
@@ -390,7 +404,7 @@ class Reader {
       const std::string vp = fmt::format("{}/volumes/{}", at, i);
       const json& v = volumes[i];
       if (!v.is_object()) refuse(vp, v, "an object");
-      only_keys(v, vp, {"name", "tracks", "mode", "skew_tracks", "domino"});
+      only_keys(v, vp, {"name", "tracks", "mode", "skew_tracks", "domino", "consistency_group"});
       VolumeConfig vc;
       vc.name = text(v, vp, "name");
       const bool name_ok = !vc.name.empty() && vc.name.size() <= 64 && std::all_of(vc.name.begin(), vc.name.end(), [](char ch) {
@@ -399,12 +413,59 @@ class Reader {
       if (!name_ok) refuse(vp + "/name", v.at("name"), "a name of 1 to 64 letters, digits, '_' or '-'");
       vc.tracks = static_cast<TrackNo>(integer(v, vp, "tracks", 1, limits::kCheckTracksMax));
       const std::string mode = text(v, vp, "mode");
-      if (!parse_mode(mode, vc.mode)) refuse(vp + "/mode", v.at("mode"), "one of \"sync\", \"semi-sync\", \"adaptive-copy-wp\", \"adaptive-copy-disk\"");
+      if (!parse_mode(mode, vc.mode))
+        refuse(vp + "/mode", v.at("mode"), "one of \"sync\", \"semi-sync\", \"adaptive-copy-wp\", \"adaptive-copy-disk\", \"async\"");
       vc.skew_tracks = static_cast<uint32_t>(integer(v, vp, "skew_tracks", 0, UINT32_MAX));
       vc.domino = flag(v, vp, "domino");
+      // (Files of an earlier version have no async keys: the defaults then.)
+      if (v.contains("consistency_group"))
+        vc.consistency_group = static_cast<uint16_t>(integer(v, vp, "consistency_group", 0, limits::kCheckVolumesMax - 1));
       cc.volumes.push_back(std::move(vc));
     }
+    if (c.contains("async")) cc.async = async_config(object(c, at, "async"), at + "/async");
+    const bool async = !cc.volumes.empty() && cc.volumes.front().mode == Mode::Async;
+    for (size_t i = 0; i < cc.volumes.size(); ++i) {
+      if ((cc.volumes[i].mode == Mode::Async) != async)
+        fail(fmt::format("{}/volumes/{}/mode", at, i), "a pair's volumes are all async or none");
+      if (async && cc.volumes[i].consistency_group >= cc.consistency_groups())
+        fail(fmt::format("{}/volumes/{}/consistency_group", at, i),
+             fmt::format("group {} of {} consistency groups", cc.volumes[i].consistency_group, cc.consistency_groups()));
+    }
     return cc;
+  }
+
+  AsyncConfig async_config(const json& a, const std::string& at) const {
+    only_keys(a, at, {"cycle_time_min_ns", "transmit_sets_max", "coordination_max_ns", "cache_fraction_max",
+                      "spill_bytes_max", "spill_bytes_per_s", "pacing_threshold_fraction", "pacing_delay_max_ns",
+                      "link_limbo_ns", "consistency_groups"});
+    const uint64_t delay_max = static_cast<uint64_t>(limits::kDelayUsMax * 1e3);
+    auto fraction = [&](const char* key) {
+      const json& v = member(a, at, key);
+      if (!v.is_number() || !(v.get<double>() > 0 && v.get<double>() <= 1)) refuse(at + "/" + key, v, "a number in (0, 1]");
+      return v.get<double>();
+    };
+    AsyncConfig c;
+    c.cycle_time_min = Time::from_ns(static_cast<int64_t>(integer(a, at, "cycle_time_min_ns", 1, delay_max)));
+    c.transmit_sets_max = static_cast<uint32_t>(integer(a, at, "transmit_sets_max", 1, 16));
+    c.coordination_max = Time::from_ns(static_cast<int64_t>(integer(a, at, "coordination_max_ns", 0, delay_max)));
+    c.cache_fraction_max = fraction("cache_fraction_max");
+    c.spill_bytes_max = integer(a, at, "spill_bytes_max", 0, uint64_t{1} << 50);
+    const json& bw = member(a, at, "spill_bytes_per_s");
+    if (!bw.is_number() || !(bw.get<double>() >= limits::kDiskMbPerSMin * 1e6 && bw.get<double>() <= limits::kDiskMbPerSMax * 1e6))
+      refuse(at + "/spill_bytes_per_s", bw, "a bandwidth in bytes per second");
+    c.spill_bytes_per_s = bw.get<double>();
+    c.pacing_threshold_fraction = fraction("pacing_threshold_fraction");
+    c.pacing_delay_max = Time::from_ns(static_cast<int64_t>(integer(a, at, "pacing_delay_max_ns", 0, delay_max)));
+    c.link_limbo = Time::from_ns(static_cast<int64_t>(integer(a, at, "link_limbo_ns", 0, delay_max)));
+    const json& groups = member(a, at, "consistency_groups");
+    if (!groups.is_array() || groups.size() > limits::kCheckVolumesMax)
+      refuse(at + "/consistency_groups", groups, fmt::format("an array of at most {} names", limits::kCheckVolumesMax));
+    for (size_t i = 0; i < groups.size(); ++i) {
+      if (!groups[i].is_string() || groups[i].get<std::string>().size() > 64)
+        refuse(fmt::format("{}/consistency_groups/{}", at, i), groups[i], "a name");
+      c.consistency_groups.push_back(groups[i].get<std::string>());
+    }
+    return c;
   }
 
   // The two sides mirror the same volumes, tracks of the same size.

@@ -94,9 +94,48 @@ noted:
       }
       case Mode::AdaptiveCopyWp:
       case Mode::AdaptiveCopyDisk:
+      case Mode::Async:
         out += fmt::format("    write response mean, ms: {}\n", versus(unloaded_async_write_s(uw) * 1e3, sim_mean_ms));
         if (vr.delayed_writes) out += "      (delayed fast writes add to it: see the write-pending limit below)\n";
+        if (vol.mode == Mode::Async && r.async && (r.async->coordination_holds || r.async->paced_writes))
+          out += "      (coordination holds and write pacing add to it: see the async figures)\n";
         break;
+    }
+  }
+
+  // Async: the steady-state cycle time and data exposure of one consistency
+  // group written uniformly, whole tracks at a time (model/analytic.hpp).
+  if (r.async) {
+    std::vector<std::string> fails;
+    if (controller_config(s, Side::A).consistency_groups() != 1) fails.push_back("more than one consistency group");
+    if (!all_poisson) fails.push_back("not every workload is Poisson");
+    uint64_t tracks = 0;
+    for (const auto& v : s.volumes) tracks += v.tracks;
+    for (const auto& w : s.workloads) {
+      if (w.addresses != AddressPattern::Uniform) fails.push_back(fmt::format("{} addresses (the folding count assumes uniform ones)", to_string(w.addresses)));
+      if (w.block_bytes != s.primary.track_bytes) fails.push_back("writes of less than a track (a folded track is sent with its dirty bytes)");
+      if (w.start_s > 0 || w.stop_s) fails.push_back("workloads that start or stop within the run");
+    }
+    if (s.volumes.size() > 1) fails.push_back("several volumes (the reference spreads writes over one)");
+    if (fails.empty() && writes_per_s > 0) {
+      AsyncCycle a;
+      a.writes_per_s = writes_per_s;
+      a.tracks = static_cast<double>(tracks);
+      a.track_message_bytes = s.primary.track_bytes + 64.0;
+      a.bandwidth_bytes_per_s = bw * s.link.links;
+      a.cycle_time_min_s = s.async.cycle_time_min_s;
+      a.fixed_s = 2 * latency_s;
+      const AsyncCycleReference ref = async_cycle(a);
+      const double transmit_s = ref.link_bound ? ref.cycle_time_s
+                                               : ref.tracks_per_cycle * a.track_message_bytes / a.bandwidth_bytes_per_s + a.fixed_s;
+      out += fmt::format("  async cycles ({}):\n", ref.link_bound ? "the link sets the cycle time" : "at the minimum cycle time");
+      out += fmt::format("    cycle time mean, s: {}\n", versus(ref.cycle_time_s, r.async->cycle_time_mean_s));
+      out += fmt::format("    data exposure mean, s: {}\n", versus(transmit_s + ref.cycle_time_s / 2, r.async->rpo_mean_s));
+      out += fmt::format("    data exposure max, s: {}\n", versus(transmit_s + ref.cycle_time_s, r.async->rpo_max_s));
+      out += fmt::format("    folding ratio: {}\n", versus(writes_per_s * ref.cycle_time_s / ref.tracks_per_cycle, r.async->folding_ratio));
+    } else {
+      out += "  async cycles: not modelled here:\n";
+      for (const auto& f : fails) out += "    - " + f + "\n";
     }
   }
 

@@ -172,3 +172,27 @@ TEST_CASE("mirrorsim check --out: a scenario whose file name is not UTF-8 still 
   const nlohmann::json j = nlohmann::json::parse(slurp(out));
   CHECK(j.dump().find("\xef\xbf\xbd") != std::string::npos);  // the bytes became U+FFFD
 }
+
+TEST_CASE("mirrorsim check: the shipped async scenario explores clean, and an async mutant's counterexample keeps the "
+          "[async] keys and replays") {
+  const std::string scenario = std::string(MIRRORSIM_SCENARIOS_DIR) + "/check_async.toml";
+  const Outcome clean = mirrorsim(fmt::format("check {} --quiet", scenario));
+  INFO(clean.out << clean.err);
+  CHECK(clean.exit_code == 0);
+  CHECK(clean.out.find("every reachable state explored, no violation") != std::string::npos);
+
+  const fs::path trace = temp_dir() / "async-cx.json";
+  const Outcome r = mirrorsim(fmt::format("check {} --mutant async-group-split-boundary --set async.cycle_time_min_s=7 "
+                                          "--quiet --trace {}",
+                                          scenario, trace.string()));
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.out.find("VIOLATION (invariant, I12)") != std::string::npos);
+  REQUIRE(fs::exists(trace));
+  const auto cx = nlohmann::json::parse(slurp(trace));
+  CHECK(cx["world"]["side_a"]["async"]["cycle_time_min_ns"] == 7'000'000'000);
+  CHECK(cx["world"]["side_a"]["volumes"][1]["consistency_group"] == 0);
+  const Outcome replayed = mirrorsim(fmt::format("check --replay {}", trace.string()));
+  INFO(replayed.out << replayed.err);
+  CHECK(replayed.out.find("VIOLATION (invariant, I12)") != std::string::npos);
+}
