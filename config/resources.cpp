@@ -30,6 +30,9 @@ constexpr double kTrackBytes = sizeof(TrackEntry) + sizeof(uint32_t) + 1.0 / 8;
 // One track in the invariant observer: both sides' shadow indicators, the
 // acknowledged writes at risk, the risk counters.
 constexpr double kObserverBytesPerTrack = Observer::bytes_per_track();
+// One track of a delta set: a std::map node with its key and entry
+// (measured with glibc: 80 bytes).
+constexpr double kDeltaEntryBytes = 80;
 // One track of a simulated disk's content (a Version per track and side).
 constexpr double kDiskContentBytesPerTrack = sizeof(Version);
 // One cache slot: the slot and its place on the free list.
@@ -138,6 +141,20 @@ ResourceEstimate estimate_resources(const Scenario& s, Driver driver) {
       uses.emplace_back(fmt::format("the {} cache's data ({}.cache_slots × {}.track_bytes)", name, name, name),
                         cached * c->track_bytes);
     }
+  }
+
+  if (std::any_of(s.volumes.begin(), s.volumes.end(), [](const VolumeScenario& v) { return v.mode == Mode::Async; })) {
+    // Delta sets: R1's capture and transmit sets up to their cache limit
+    // (one tree node a track, as many again for the observer's record of
+    // them), R2's receive sets as many; with a spill pool, what it holds
+    // is kept as entries too.
+    const double limit = std::min<double>(s.async.async_cache_fraction_max * s.primary.cache_slots, tracks);
+    const double spilled = std::min<double>(double(s.async.spill_bytes_max) / s.primary.track_bytes, tracks);
+    const double entries = (limit + spilled) * (1 + s.async.transmit_sets_max);
+    uses.emplace_back(fmt::format("the async delta sets (async.async_cache_fraction_max × primary.cache_slots, "
+                                  "async.spill_bytes_max, async.transmit_sets_max: up to {} tracks)",
+                                  count_text(entries)),
+                      3 * entries * kDeltaEntryBytes);
   }
 
   double zipf_entries = 0;
