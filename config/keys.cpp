@@ -281,7 +281,7 @@ const Choice<Mode> kModes =
     spelled_by_to_string({Mode::Sync, Mode::SemiSync, Mode::AdaptiveCopyWp, Mode::AdaptiveCopyDisk, Mode::Async});
 const Choice<Arrival> kArrivals =
     spelled_by_to_string({Arrival::Poisson, Arrival::Closed, Arrival::Intervals, Arrival::Trace});
-const Choice<TraceFormat> kTraceFormats = spelled_by_to_string({TraceFormat::Spc, TraceFormat::Msr});
+const Choice<TraceFormat> kTraceFormats = spelled_by_to_string({TraceFormat::Spc, TraceFormat::Msr, TraceFormat::Blkparse, TraceFormat::Fio});
 const Choice<AddressPattern> kAddressPatterns = spelled_by_to_string(
     {AddressPattern::Uniform, AddressPattern::Zipf, AddressPattern::Sequential, AddressPattern::Hotspot});
 const Choice<FailureEvent> kFailureEvents = spelled_by_to_string({

@@ -119,7 +119,15 @@ std::string_view to_string(ProcessorsShared p) {
   return "?";
 }
 
-std::string_view to_string(TraceFormat f) { return f == TraceFormat::Spc ? "spc" : "msr"; }
+std::string_view to_string(TraceFormat f) {
+  switch (f) {
+    case TraceFormat::Spc: return "spc";
+    case TraceFormat::Msr: return "msr";
+    case TraceFormat::Blkparse: return "blkparse";
+    case TraceFormat::Fio: return "fio";
+  }
+  return "?";
+}
 
 uint32_t WorkloadInterval::block_bytes(bool write) const {
   if (write && write_block_bytes) return *write_block_bytes;

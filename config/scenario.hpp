@@ -128,8 +128,8 @@ struct VolumeScenario {
 };
 
 enum class Arrival : uint8_t { Poisson, Closed, Intervals, Trace };
-enum class TraceFormat : uint8_t { Spc, Msr };
-std::string_view to_string(TraceFormat);  // "spc", "msr"
+enum class TraceFormat : uint8_t { Spc, Msr, Blkparse, Fio };
+std::string_view to_string(TraceFormat);  // "spc", "msr", "blkparse", "fio"
 enum class AddressPattern : uint8_t { Uniform, Zipf, Sequential, Hotspot };
 std::string_view to_string(Arrival);         // "poisson", "closed", "intervals", "trace"
 std::string_view to_string(AddressPattern);  // "uniform", "zipf", "sequential", "hotspot"

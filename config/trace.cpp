@@ -1,7 +1,10 @@
 #include "config/trace.hpp"
 
 #include <cerrno>
+#include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <cstring>
 #include <cstdlib>
 #include <vector>
 
@@ -27,6 +30,20 @@ std::vector<Cell> cells_of(std::string_view row) {
     cells.push_back({cell, at + lead + 1});
     if (comma == std::string_view::npos) return cells;
     at = comma + 1;
+  }
+}
+
+// Fields separated by blanks (blkparse, fio), with their columns.
+std::vector<Cell> fields_of(std::string_view row) {
+  std::vector<Cell> cells;
+  size_t at = 0;
+  while (true) {
+    while (at < row.size() && (row[at] == ' ' || row[at] == '\t')) ++at;
+    if (at >= row.size()) return cells;
+    const size_t end = row.find_first_of(" \t", at);
+    cells.push_back({row.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at), at + 1});
+    if (end == std::string_view::npos) return cells;
+    at = end;
   }
 }
 
@@ -60,14 +77,92 @@ std::optional<TraceRecord> TraceReader::next() {
     if (!row.empty() && row.back() == '\r') row.remove_suffix(1);
     const size_t first = row.find_first_not_of(" \t");
     if (first == std::string_view::npos || row[first] == '#') continue;
-    const std::vector<Cell> cells = cells_of(row);
     auto fail = [&](size_t column, const std::string& m) -> void {
       throw ScenarioError(fmt::format("{}:{}:{}", path_, line_, column), m);
     };
+    const bool blank_separated = format_ == TraceFormat::Blkparse || format_ == TraceFormat::Fio;
+    const std::vector<Cell> cells = blank_separated ? fields_of(row) : cells_of(row);
     TraceRecord r;
     r.line = line_;
     double raw = 0;
-    if (format_ == TraceFormat::Spc) {
+    size_t time_column = 1;
+    if (format_ == TraceFormat::Blkparse) {
+      if (ended_) continue;
+      // blkparse ends with per-CPU and total summaries.
+      if (cells[0].text.starts_with("CPU") || cells[0].text == "Total") {
+        ended_ = true;
+        continue;
+      }
+      if (cells.size() < 7)
+        fail(1, fmt::format("expected major,minor cpu sequence time pid action rwbs [sector + sectors] (blkparse), got "
+                            "{} fields",
+                            cells.size()));
+      const std::string_view dev = cells[0].text;
+      const size_t comma = dev.find(',');
+      const auto major = comma == std::string_view::npos ? std::nullopt : integer_of<uint32_t>(dev.substr(0, comma));
+      const auto minor = comma == std::string_view::npos ? std::nullopt : integer_of<uint32_t>(dev.substr(comma + 1));
+      if (!major || !minor || *major > 4095 || *minor > 255)
+        fail(cells[0].column, fmt::format("device: expected major,minor (e.g. 8,16), got '{}'", dev));
+      const auto t = real_of(cells[3].text);
+      if (!t || *t < 0) fail(cells[3].column, fmt::format("time: expected seconds ≥ 0, got '{}'", cells[3].text));
+      time_column = cells[3].column;
+      const std::string_view action = cells[5].text, rwbs = cells[6].text;
+      if (action != "Q") continue;  // the request as the host queued it; the rest is the block layer's
+      const bool w = rwbs.find('W') != std::string_view::npos, rd = rwbs.find('R') != std::string_view::npos;
+      if ((!w && !rd) || rwbs.find('D') != std::string_view::npos) continue;  // a flush or a discard: no data
+      const bool has_data = cells.size() >= 10 && cells[8].text == "+";
+      if (!has_data && rwbs.find('F') != std::string_view::npos) continue;  // a flush carrying no data
+      if (!has_data)
+        fail(cells[6].column, fmt::format("a queued {} needs 'sector + sectors' after '{}'", w ? "write" : "read", rwbs));
+      const auto sector = integer_of<uint64_t>(cells[7].text);
+      const auto sectors = integer_of<uint32_t>(cells[9].text);
+      if (!sector || *sector > (UINT64_MAX >> 9)) fail(cells[7].column, fmt::format("sector: expected an integer ≥ 0, got '{}'", cells[7].text));
+      if (!sectors || *sectors == 0 || *sectors > (UINT32_MAX >> 9))
+        fail(cells[9].column, fmt::format("sectors: expected an integer ≥ 1, got '{}'", cells[9].text));
+      r.device = *major * 256 + *minor;
+      r.offset_bytes = *sector << 9;
+      r.bytes = *sectors << 9;
+      r.write = w;
+      raw = *t;
+    } else if (format_ == TraceFormat::Fio) {
+      if (line_ == 1 || (!first_ && files_.empty() && cells[0].text == "fio")) {
+        if (row.substr(first) == "fio version 3 iolog") continue;
+        if (row.substr(first) == "fio version 2 iolog")
+          fail(first + 1, "a version 2 iolog has no timestamps to replay: write a version 3 one (fio --write_iolog with "
+                          "--iolog_version=3 … or fio's log conversion)");
+        if (line_ == 1) fail(first + 1, fmt::format("expected the header 'fio version 3 iolog', got '{}'", row.substr(first)));
+      }
+      if (cells.size() < 3) fail(1, fmt::format("expected timestamp filename action [offset length] (fio iolog v3), got {} fields", cells.size()));
+      const auto ms = integer_of<uint64_t>(cells[0].text);
+      if (!ms) fail(cells[0].column, fmt::format("timestamp: expected milliseconds ≥ 0, got '{}'", cells[0].text));
+      time_column = cells[0].column;
+      const std::string_view file = cells[1].text, action = cells[2].text;
+      if (action == "add") {
+        files_.emplace_back(file);
+        continue;
+      }
+      const auto known = std::find(files_.begin(), files_.end(), file);
+      if (action == "open" || action == "close" || action == "sync" || action == "datasync" || action == "trim" ||
+          action == "wait") {
+        if (known == files_.end()) fail(cells[1].column, fmt::format("file '{}' was not added ('{} add' first)", file, file));
+        continue;
+      }
+      if (action != "read" && action != "write")
+        fail(cells[2].column, fmt::format("action: expected add, open, close, read, write, sync, datasync, trim or wait, "
+                                          "got '{}'",
+                                          action));
+      if (known == files_.end()) fail(cells[1].column, fmt::format("file '{}' was not added ('{} add' first)", file, file));
+      if (cells.size() < 5) fail(cells[2].column, fmt::format("a {} needs offset and length", action));
+      const auto offset = integer_of<uint64_t>(cells[3].text);
+      const auto length = integer_of<uint32_t>(cells[4].text);
+      if (!offset) fail(cells[3].column, fmt::format("offset: expected bytes ≥ 0, got '{}'", cells[3].text));
+      if (!length || *length == 0) fail(cells[4].column, fmt::format("length: expected bytes ≥ 1, got '{}'", cells[4].text));
+      r.device = static_cast<uint32_t>(known - files_.begin());
+      r.offset_bytes = *offset;
+      r.bytes = *length;
+      r.write = action == "write";
+      raw = static_cast<double>(*ms) * 1e-3;
+    } else if (format_ == TraceFormat::Spc) {
       if (cells.size() < 5) fail(1, fmt::format("expected ASU,LBA,Size,Opcode,Timestamp (SPC), got {} fields", cells.size()));
       const auto asu = integer_of<uint32_t>(cells[0].text);
       const auto lba = integer_of<uint64_t>(cells[1].text);
@@ -85,6 +180,7 @@ std::optional<TraceRecord> TraceReader::next() {
       r.bytes = *size;
       r.write = op == "w" || op == "W";
       raw = *t;
+      time_column = cells[4].column;
     } else {
       if (cells.size() < 6)
         fail(1, fmt::format("expected Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime (MSR), got {} fields", cells.size()));
@@ -103,11 +199,12 @@ std::optional<TraceRecord> TraceReader::next() {
       r.bytes = *size;
       r.write = type == "Write";
       raw = static_cast<double>(*ticks) * 1e-7;
+      time_column = cells[0].column;
     }
     if (!first_) first_ = raw;
     r.t_s = raw - *first_;
     if (r.t_s < last_t_)
-      fail(cells[format_ == TraceFormat::Spc ? 4 : 0].column,
+      fail(time_column,
            fmt::format("Timestamp: {} s is before the previous record's {} s (a trace is in time order)", r.t_s, last_t_));
     last_t_ = r.t_s;
     return r;

@@ -6,6 +6,18 @@
 //   msr   MSR Cambridge: Timestamp,Hostname,DiskNumber,Type,Offset,Size,
 //         ResponseTime (Windows file time in 100 ns ticks, Read/Write,
 //         Offset and Size in bytes)
+//   blkparse  blkparse's default text output: dev(major,minor) cpu seq
+//         time pid action rwbs sector + sectors [process]; the queue
+//         events (action Q) are the host's requests, R or W in rwbs; the
+//         device is major × 256 + minor (8,16 → 2064); other actions and
+//         requests without data (flushes, discards) are skipped, and the
+//         summary blkparse appends ("CPU0 (8,0):", "Total (8,0):") ends it
+//   fio   fio's iolog version 3 ("fio version 3 iolog"): timestamp (ms)
+//         filename action [offset length]; read and write are requests,
+//         the file actions (add, open, close) and sync, datasync, trim and
+//         wait are skipped; the device is the file's position among the
+//         log's "add" lines, from 0. Version 2 logs have no timestamps and
+//         are refused.
 // Times are relative to the trace's first record. The scenario loader reads
 // a trace once through (TraceReader::check) so that a bad line is refused at
 // file:line:col before anything runs; the run reads it again.
@@ -15,6 +27,8 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "config/scenario.hpp"
 
@@ -46,6 +60,9 @@ class TraceReader {
   size_t line_ = 0;
   std::optional<double> first_;  // the first record's raw timestamp
   double last_t_ = 0;
+  bool ended_ = false;                // blkparse: its summary began
+  std::vector<std::string> files_;    // fio: the files added, by device
+  std::optional<TraceRecord> parse_fields(std::string_view row);
 };
 
 // Reads the whole trace once: every record well formed, in time order, of

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config/scenario.hpp"
+#include "config/trace.hpp"
 #include "tests/config/helpers.hpp"
 
 using namespace mirrorsim;
@@ -276,6 +277,74 @@ TEST_CASE("block traces: SPC and MSR records checked at load, every bad line ref
   CHECK_THAT(parse_error(kVolume + w), Contains("\"trace\" needs the trace file"));
   CHECK_THAT(parse_error(kVolume + "[[workload]]\nvolume = \"db\"\ntrace = \"" + good + "\"\n"),
              Contains("a trace drives arrival = \"trace\", not \"poisson\""));
-  CHECK_THAT(parse_error(kVolume + w + "trace = \"" + good + "\"\ntrace_format = \"blkparse\"\n"),
-             Contains("expected one of \"spc\", \"msr\""));
+  CHECK_THAT(parse_error(kVolume + w + "trace = \"" + good + "\"\ntrace_format = \"blktrace\"\n"),
+             Contains("expected one of \"spc\", \"msr\", \"blkparse\", \"fio\""));
+}
+
+TEST_CASE("block traces: blkparse output and fio iologs (version 3) read at their timestamps, bad lines refused at "
+          "file:line:col") {
+  const TempDir dir;
+  // blkparse: only the queue events with data are requests; the summary ends the records.
+  const std::string blk = dir.write("run.blkparse",
+                                    "  8,16   1        1     0.000000000  4162  Q  WS 2048 + 16 [fio]\n"
+                                    "  8,16   1        2     0.000001200  4162  G  WS 2048 + 16 [fio]\n"
+                                    "  8,16   1        3     0.000420000  4162  Q  FWS [fio]\n"
+                                    "  8,16   0        4     0.001500000  4163  Q   R 4096 + 8 [fio]\n"
+                                    "  8,16   0        5     0.001900000  4163  C   R 4096 + 8 [0]\n"
+                                    "CPU0 (8,16):\n Reads Queued:           1,        4KiB\n");
+  TraceReader b(blk, TraceFormat::Blkparse);
+  const auto b1 = b.next(), b2 = b.next(), b3 = b.next();
+  REQUIRE(b1);
+  REQUIRE(b2);
+  CHECK_FALSE(b3);
+  CHECK(b1->write);
+  CHECK(b1->device == 8 * 256 + 16);
+  CHECK(b1->offset_bytes == 2048u * 512);
+  CHECK(b1->bytes == 16u * 512);
+  CHECK_FALSE(b2->write);
+  CHECK(b2->t_s == Approx(0.0015));
+  CHECK(b2->line == 4);
+  // fio: files by their "add" order, actions without data skipped, milliseconds.
+  const std::string fio = dir.write("run.iolog",
+                                    "fio version 3 iolog\n0 /dev/sdb add\n0 /dev/sdc add\n1 /dev/sdb open\n"
+                                    "5 /dev/sdc write 65536 4096\n7 /dev/sdc sync\n9 /dev/sdc read 0 8192\n"
+                                    "12 /dev/sdb close\n");
+  TraceReader f(fio, TraceFormat::Fio);
+  const auto f1 = f.next(), f2 = f.next(), f3 = f.next();
+  REQUIRE(f1);
+  REQUIRE(f2);
+  CHECK_FALSE(f3);
+  CHECK(f1->write);
+  CHECK(f1->device == 1);
+  CHECK(f1->offset_bytes == 65536);
+  CHECK(f1->bytes == 4096);
+  CHECK(f2->t_s == Approx(0.004));
+  CHECK_FALSE(f2->write);
+  // through a scenario: the device is selected, every record checked at load
+  const std::string w = "[[workload]]\nvolume = \"db\"\narrival = \"trace\"\n";
+  const Scenario s = parse_scenario(kVolume + w + "trace = \"" + blk + "\"\ntrace_format = \"blkparse\"\ntrace_device = 2064\n",
+                                    "test.toml");
+  CHECK(s.workloads[0].trace_format == TraceFormat::Blkparse);
+  auto refusal = [&](const std::string& name, const std::string& text, const std::string& format) {
+    const std::string p = dir.write(name, text);
+    return error_of([&] {
+      parse_scenario(kVolume + w + "trace = \"" + p + "\"\ntrace_format = \"" + format + "\"\n", "test.toml");
+    });
+  };
+  const std::string at = "test.toml:7:9: workload.0.trace: ";
+  const std::string bad_blk = (dir.path / "bad.blkparse").string();
+  CHECK(refusal("bad.blkparse", "  8;16 1 1 0.0 1 Q W 0 + 8 [x]\n", "blkparse") ==
+        at + bad_blk + ":1:3: device: expected major,minor (e.g. 8,16), got '8;16'");
+  CHECK(refusal("bad.blkparse", "0,0 1 1 0.5 1 Q W 0 + 8 [x]\n0,0 1 2 0.25 1 Q W 8 + 8 [x]\n", "blkparse") ==
+        at + bad_blk + ":2:9: Timestamp: -0.25 s is before the previous record's 0 s (a trace is in time order)");
+  CHECK(refusal("bad.blkparse", "0,0 1 1 0.5 1 Q W 0 [x]\n", "blkparse") ==
+        at + bad_blk + ":1:17: a queued write needs 'sector + sectors' after 'W'");
+  const std::string bad_fio = (dir.path / "bad.iolog").string();
+  CHECK(refusal("bad.iolog", "fio version 2 iolog\n/dev/sdb add\n", "fio") ==
+        at + bad_fio + ":1:1: a version 2 iolog has no timestamps to replay: write a version 3 one (fio --write_iolog "
+                       "with --iolog_version=3 … or fio's log conversion)");
+  CHECK(refusal("bad.iolog", "fio version 3 iolog\n0 /dev/sdb add\n3 /dev/sdx write 0 4096\n", "fio") ==
+        at + bad_fio + ":3:3: file '/dev/sdx' was not added ('/dev/sdx add' first)");
+  CHECK(refusal("bad.iolog", "fio version 3 iolog\n0 /dev/sdb add\n3 /dev/sdb erase 0 4096\n", "fio") ==
+        at + bad_fio + ":3:12: action: expected add, open, close, read, write, sync, datasync, trim or wait, got 'erase'");
 }

@@ -5,6 +5,7 @@
 // the cache limit, the spill pool, the link limbo, and a disaster.
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <string>
 
 #include <fmt/format.h>
@@ -210,4 +211,33 @@ TEST_CASE("async: a disaster loses the writes after R2's applied boundary, no mo
   CHECK(r.losses[0].writes > 0);
   // At most the writes of the cycles then open.
   CHECK(r.losses[0].writes <= static_cast<uint64_t>(300 * (*r.async->rpo_at_failover_s + 1)));
+}
+
+// (Issue 15, here for the simulator's fork helper: the shipped example trace.)
+TEST_CASE("the shipped example trace replays the same requests from each of its four formats") {
+  const std::string dir = MIRRORSIM_SCENARIOS_DIR;
+  // The writes and reads the SPC file holds, counted here.
+  std::ifstream spc(dir + "/traces/example.spc");
+  uint64_t writes = 0, reads = 0;
+  for (std::string line; std::getline(spc, line);) (line.find(",w,") != std::string::npos ? writes : reads) += 1;
+  REQUIRE(writes > 1000);
+  struct Format {
+    const char* name;
+    const char* file;
+    uint32_t device;
+  };
+  for (const Format f : {Format{"blkparse", "example.blkparse", 2064}, Format{"spc", "example.spc", 0},
+                         Format{"msr", "example.msr", 0}, Format{"fio", "example.iolog", 0}}) {
+    INFO(f.name);
+    Scenario s = load_scenario_file(dir + "/trace_replay.toml");
+    set_values(s, {{"workload.0.trace", fmt::format("\"{}/traces/{}\"", dir, f.file), "test"},
+                   {"workload.0.trace_format", f.name, "test"},
+                   {"workload.0.trace_device", std::to_string(f.device), "test"}});
+    SimOptions o;
+    o.progress = false;
+    const RunResult r = simulate_in_child(s, o);
+    CHECK(r.invariant_violations == 0);
+    CHECK(r.volumes[0].writes.completed == writes);
+    CHECK(r.volumes[0].reads.completed == reads);
+  }
 }
