@@ -125,43 +125,57 @@ std::optional<TraceRecord> TraceReader::next() {
       r.write = w;
       raw = *t;
     } else if (format_ == TraceFormat::Fio) {
-      if (line_ == 1 || (!first_ && files_.empty() && cells[0].text == "fio")) {
-        if (row.substr(first) == "fio version 3 iolog") continue;
-        if (row.substr(first) == "fio version 2 iolog")
-          fail(first + 1, "a version 2 iolog has no timestamps to replay: write a version 3 one (fio --write_iolog with "
-                          "--iolog_version=3 … or fio's log conversion)");
-        if (line_ == 1) fail(first + 1, fmt::format("expected the header 'fio version 3 iolog', got '{}'", row.substr(first)));
+      if (fio_version_ == 0) {
+        // The header names the version: 3 logs carry a timestamp (ms) in
+        // front of each line, 2 logs time the requests with "wait" lines.
+        const std::string_view header = row.substr(first);
+        if (header == "fio version 3 iolog") fio_version_ = 3;
+        else if (header == "fio version 2 iolog") fio_version_ = 2;
+        else fail(first + 1, fmt::format("expected the header 'fio version 2 iolog' or 'fio version 3 iolog', got '{}'", header));
+        continue;
       }
-      if (cells.size() < 3) fail(1, fmt::format("expected timestamp filename action [offset length] (fio iolog v3), got {} fields", cells.size()));
-      const auto ms = integer_of<uint64_t>(cells[0].text);
-      if (!ms) fail(cells[0].column, fmt::format("timestamp: expected milliseconds ≥ 0, got '{}'", cells[0].text));
-      time_column = cells[0].column;
-      const std::string_view file = cells[1].text, action = cells[2].text;
+      const size_t lead = fio_version_ == 3 ? 1 : 0;  // fields before the filename
+      if (cells.size() < 2 + lead)
+        fail(1, fmt::format("expected {}filename action [offset length] (fio iolog v{}), got {} fields",
+                            lead ? "timestamp " : "", fio_version_, cells.size()));
+      if (lead) {
+        const auto ms = integer_of<uint64_t>(cells[0].text);
+        if (!ms) fail(cells[0].column, fmt::format("timestamp: expected milliseconds ≥ 0, got '{}'", cells[0].text));
+        fio_clock_s_ = static_cast<double>(*ms) * 1e-3;
+        time_column = cells[0].column;
+      }
+      const std::string_view file = cells[lead].text, action = cells[lead + 1].text;
       if (action == "add") {
         files_.emplace_back(file);
         continue;
       }
       const auto known = std::find(files_.begin(), files_.end(), file);
-      if (action == "open" || action == "close" || action == "sync" || action == "datasync" || action == "trim" ||
-          action == "wait") {
-        if (known == files_.end()) fail(cells[1].column, fmt::format("file '{}' was not added ('{} add' first)", file, file));
+      if (known == files_.end()) fail(cells[lead].column, fmt::format("file '{}' was not added ('{} add' first)", file, file));
+      if (action == "wait") {
+        // v2: the delay before the next request, in µs, where the offset goes.
+        const auto us = cells.size() > lead + 2 ? integer_of<uint64_t>(cells[lead + 2].text) : std::nullopt;
+        if (!us || *us > 1'000'000'000'000ull)
+          fail(cells.size() > lead + 2 ? cells[lead + 2].column : cells[lead + 1].column,
+               "wait: expected a delay of µs ≥ 0 after the action");
+        if (!lead) fio_clock_s_ += static_cast<double>(*us) * 1e-6;
         continue;
       }
+      if (action == "open" || action == "close" || action == "sync" || action == "datasync" || action == "trim") continue;
       if (action != "read" && action != "write")
-        fail(cells[2].column, fmt::format("action: expected add, open, close, read, write, sync, datasync, trim or wait, "
-                                          "got '{}'",
-                                          action));
-      if (known == files_.end()) fail(cells[1].column, fmt::format("file '{}' was not added ('{} add' first)", file, file));
-      if (cells.size() < 5) fail(cells[2].column, fmt::format("a {} needs offset and length", action));
-      const auto offset = integer_of<uint64_t>(cells[3].text);
-      const auto length = integer_of<uint32_t>(cells[4].text);
-      if (!offset) fail(cells[3].column, fmt::format("offset: expected bytes ≥ 0, got '{}'", cells[3].text));
-      if (!length || *length == 0) fail(cells[4].column, fmt::format("length: expected bytes ≥ 1, got '{}'", cells[4].text));
+        fail(cells[lead + 1].column, fmt::format("action: expected add, open, close, read, write, sync, datasync, trim or "
+                                                 "wait, got '{}'",
+                                                 action));
+      if (cells.size() < lead + 4) fail(cells[lead + 1].column, fmt::format("a {} needs offset and length", action));
+      const auto offset = integer_of<uint64_t>(cells[lead + 2].text);
+      const auto length = integer_of<uint32_t>(cells[lead + 3].text);
+      if (!offset) fail(cells[lead + 2].column, fmt::format("offset: expected bytes ≥ 0, got '{}'", cells[lead + 2].text));
+      if (!length || *length == 0)
+        fail(cells[lead + 3].column, fmt::format("length: expected bytes ≥ 1, got '{}'", cells[lead + 3].text));
       r.device = static_cast<uint32_t>(known - files_.begin());
       r.offset_bytes = *offset;
       r.bytes = *length;
       r.write = action == "write";
-      raw = static_cast<double>(*ms) * 1e-3;
+      raw = fio_clock_s_;
     } else if (format_ == TraceFormat::Spc) {
       if (cells.size() < 5) fail(1, fmt::format("expected ASU,LBA,Size,Opcode,Timestamp (SPC), got {} fields", cells.size()));
       const auto asu = integer_of<uint32_t>(cells[0].text);

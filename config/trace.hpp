@@ -12,12 +12,13 @@
 //         device is major × 256 + minor (8,16 → 2064); other actions and
 //         requests without data (flushes, discards) are skipped, and the
 //         summary blkparse appends ("CPU0 (8,0):", "Total (8,0):") ends it
-//   fio   fio's iolog version 3 ("fio version 3 iolog"): timestamp (ms)
-//         filename action [offset length]; read and write are requests,
-//         the file actions (add, open, close) and sync, datasync, trim and
-//         wait are skipped; the device is the file's position among the
-//         log's "add" lines, from 0. Version 2 logs have no timestamps and
-//         are refused.
+//   fio   fio's iolog, version 2 ("fio version 2 iolog": filename action
+//         [offset length], timed by "wait" lines whose offset field is the
+//         delay in µs before the next request) or 3 (a timestamp in ms in
+//         front of each line); read and write are requests, the file
+//         actions (add, open, close) and sync, datasync and trim are
+//         skipped; the device is the file's position among the log's "add"
+//         lines, from 0.
 // Times are relative to the trace's first record. The scenario loader reads
 // a trace once through (TraceReader::check) so that a bad line is refused at
 // file:line:col before anything runs; the run reads it again.
@@ -62,6 +63,8 @@ class TraceReader {
   double last_t_ = 0;
   bool ended_ = false;                // blkparse: its summary began
   std::vector<std::string> files_;    // fio: the files added, by device
+  int fio_version_ = 0;               // fio: 2 or 3, from the header
+  double fio_clock_s_ = 0;            // fio: the current request's time
   std::optional<TraceRecord> parse_fields(std::string_view row);
 };
 

@@ -320,6 +320,18 @@ TEST_CASE("block traces: blkparse output and fio iologs (version 3) read at thei
   CHECK(f1->bytes == 4096);
   CHECK(f2->t_s == Approx(0.004));
   CHECK_FALSE(f2->write);
+  // version 2: no timestamps, "wait" lines (µs) time the requests
+  const std::string fio2 = dir.write("run2.iolog",
+                                     "fio version 2 iolog\n/dev/sdb add\n/dev/sdb open\n/dev/sdb write 0 4096\n"
+                                     "/dev/sdb wait 2500 0\n/dev/sdb read 8192 4096\n/dev/sdb close\n");
+  TraceReader v2(fio2, TraceFormat::Fio);
+  const auto g1 = v2.next(), g2 = v2.next(), g3 = v2.next();
+  REQUIRE(g1);
+  REQUIRE(g2);
+  CHECK_FALSE(g3);
+  CHECK(g1->write);
+  CHECK(g2->t_s == Approx(0.0025));
+  CHECK(g2->offset_bytes == 8192);
   // through a scenario: the device is selected, every record checked at load
   const std::string w = "[[workload]]\nvolume = \"db\"\narrival = \"trace\"\n";
   const Scenario s = parse_scenario(kVolume + w + "trace = \"" + blk + "\"\ntrace_format = \"blkparse\"\ntrace_device = 2064\n",
@@ -340,9 +352,8 @@ TEST_CASE("block traces: blkparse output and fio iologs (version 3) read at thei
   CHECK(refusal("bad.blkparse", "0,0 1 1 0.5 1 Q W 0 [x]\n", "blkparse") ==
         at + bad_blk + ":1:17: a queued write needs 'sector + sectors' after 'W'");
   const std::string bad_fio = (dir.path / "bad.iolog").string();
-  CHECK(refusal("bad.iolog", "fio version 2 iolog\n/dev/sdb add\n", "fio") ==
-        at + bad_fio + ":1:1: a version 2 iolog has no timestamps to replay: write a version 3 one (fio --write_iolog "
-                       "with --iolog_version=3 … or fio's log conversion)");
+  CHECK(refusal("bad.iolog", "fio version 4 iolog\n/dev/sdb add\n", "fio") ==
+        at + bad_fio + ":1:1: expected the header 'fio version 2 iolog' or 'fio version 3 iolog', got 'fio version 4 iolog'");
   CHECK(refusal("bad.iolog", "fio version 3 iolog\n0 /dev/sdb add\n3 /dev/sdx write 0 4096\n", "fio") ==
         at + bad_fio + ":3:3: file '/dev/sdx' was not added ('/dev/sdx add' first)");
   CHECK(refusal("bad.iolog", "fio version 3 iolog\n0 /dev/sdb add\n3 /dev/sdb erase 0 4096\n", "fio") ==
