@@ -245,3 +245,26 @@ def test_size_refuses_bad_python_arguments_before_anything_runs(kwargs, error, m
     with pytest.raises(error, match=message):
         mirrorsim.size(async_pair(), progress=False, **args)
 
+
+
+def test_the_async_defaults_are_the_ones_scenarios_readme_documents():
+    # Every row of the [async] table in scenarios/README.md: its key exists
+    # and its default is what a scenario without [async] loads.
+    from conftest import SCENARIOS
+
+    text = (SCENARIOS / "README.md").read_text()
+    section = text[text.index("## Asynchronous replication"):]
+    table = section[section.index("| `cycle_time_min_s`"):]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    rows = rows[:rows.index(next(r for r in rows if r.startswith("| `name`")))]  # up to [[consistency_group]]'s
+    sc = mirrorsim.Scenario.from_toml('[[volume]]\nname = "db"\ntracks = 10\nmode = "async"\n')
+    documented = {}
+    for row in rows:
+        key, _unit, default = (cell.strip() for cell in row.strip("|").split("|")[:3])
+        documented[key.strip("`")] = float(default)
+    assert set(documented) == {k.removeprefix("async.") for k in sc.keys() if k.startswith("async.")}
+    for key, default in documented.items():
+        assert sc[f"async.{key}"] == default, key
+    # The products' defaults the README names.
+    assert (documented["cycle_time_min_s"], documented["coordination_max_ms"], documented["pacing_delay_max_ms"],
+            documented["link_limbo_s"]) == (15, 50, 50, 10)
