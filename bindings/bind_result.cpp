@@ -70,6 +70,11 @@ void bind_result(py::module_& m) {
             py::list states;
             for (const auto& x : r.timeseries) states.append(x.pair_state);
             d["pair_state"] = states;
+            // async (0 for the other modes)
+            d["rpo_s"] = column<double>(r, [](const TimeSample& x) { return x.rpo_s; });
+            d["cycle_time_s"] = column<double>(r, [](const TimeSample& x) { return x.cycle_time_s; });
+            d["delta_set_slots"] = column<int64_t>(r, [](const TimeSample& x) { return x.delta_set_slots; });
+            d["pacing_delay_mean_ms"] = column<double>(r, [](const TimeSample& x) { return x.pacing_delay_mean_ms; });
             return d;
           },
           "The time series as {column: values}, the columns of timeseries_csv() in its order, at full precision.")

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace mirrorsim {
 namespace {
@@ -113,6 +114,46 @@ std::optional<double> metric_at(const nlohmann::json& metrics, std::string_view 
   return at->get<double>();
 }
 
+namespace {
+
+// Every number (or flag) in a run's metrics by the path metric_at reads:
+// volumes by name as "volume.NAME", processor pools as "controller.pool".
+void metric_paths(const nlohmann::json& at, const std::string& prefix, std::vector<std::string>& out) {
+  const auto join = [&](const std::string& key) { return prefix.empty() ? key : prefix + "." + key; };
+  if (at.is_object()) {
+    for (const auto& [key, value] : at.items()) metric_paths(value, join(key == "volumes" ? "volume" : key), out);
+  } else if (at.is_array()) {
+    for (const auto& e : at) {
+      if (!e.is_object()) continue;
+      if (e.contains("name") && e["name"].is_string()) metric_paths(e, join(e["name"].get<std::string>()), out);
+      else if (e.contains("controller") && e.contains("pool") && e["controller"].is_string() && e["pool"].is_string())
+        metric_paths(e, join(e["controller"].get<std::string>() + "." + e["pool"].get<std::string>()), out);
+    }
+  } else if (at.is_number() || at.is_boolean()) {
+    out.push_back(prefix);
+  }
+}
+
+}  // namespace
+
+std::string why_no_metric(const nlohmann::json& metrics, std::string_view path) {
+  std::string why = fmt::format("'{}' names no number in the run's metrics (the names of `mirrorsim run --out`)", path);
+  const std::string first(path.substr(0, path.find('.')));
+  if (metrics.is_object() && metrics.contains(first) && metrics[first].is_null()) {
+    if (first == "async")
+      return why + ": this run has no async volume (metrics.async is null); cycle and RPO metrics need mode = \"async\"";
+    return why + fmt::format(": metrics.{} is null in this run", first);
+  }
+  // A name given without its table ("rpo_max_s" for "async.rpo_max_s").
+  std::vector<std::string> paths, near;
+  metric_paths(metrics, "", paths);
+  const std::string tail = "." + std::string(path);
+  for (const std::string& p : paths)
+    if (p.size() > tail.size() && p.compare(p.size() - tail.size(), tail.size(), tail) == 0) near.push_back(p);
+  if (!near.empty() && near.size() <= 4) why += fmt::format("; did you mean '{}'?", fmt::join(near, "' or '"));
+  return why;
+}
+
 SizeRange parse_size_range(std::string_view text, const std::string& where) {
   const size_t eq = text.find('=');
   const size_t colon = text.find(':', eq == std::string_view::npos ? 0 : eq);
@@ -172,8 +213,7 @@ SizeResult size_search(const Scenario& base, const SizeRange& range, const std::
             continue;
           }
           const auto v = metric_at(to_json(*run.result)["metrics"], t.path);
-          if (!v) throw ScenarioError("--target " + t.text, fmt::format("'{}' names no number in the run's metrics "
-                                                                        "(the names of `mirrorsim run --out`)", t.path));
+          if (!v) throw ScenarioError("--target " + t.text, why_no_metric(to_json(*run.result)["metrics"], t.path));
           xs.push_back(*v);
         }
         if (xs.size() < point.runs.size() || xs.empty()) {

@@ -32,6 +32,10 @@ SizeTarget parse_size_target(std::string_view text, const std::string& where);
 // The metric at `path` in a run's JSON metrics object; nullopt when the path
 // names nothing or something that is not a number.
 std::optional<double> metric_at(const nlohmann::json& metrics, std::string_view path);
+// Why metric_at found nothing at `path`: a table that is null in this run
+// (metrics.async of a run with no async volume), or the full names that end
+// in `path` ("rpo_max_s": did you mean 'async.rpo_max_s'?).
+std::string why_no_metric(const nlohmann::json& metrics, std::string_view path);
 
 // "link.bandwidth_gbit_per_s=0.1:100": the key and the range searched.
 struct SizeRange {

@@ -4,6 +4,7 @@ arrays, the time series as a pandas DataFrame, and the same JSON text that
 
 from __future__ import annotations
 
+import copy
 import html
 import json
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,8 @@ class Result:
     - :meth:`summary_metrics` — the flat metrics of a sweep's columns
     - :meth:`latencies` — response times in ms (numpy)
     - :meth:`timeseries` — backlog, occupancy and data at risk over time (pandas)
+    - :meth:`async_metrics`, :meth:`session_drops` — cycles, data exposure
+      (RPO), delta sets, pacing and drops of an async run (``mode = "async"``)
     - :meth:`to_json` — the ``mirrorsim run --out`` file, byte for byte
     - ``str(result)`` — the summary ``mirrorsim run`` prints
     """
@@ -52,8 +55,8 @@ class Result:
     def summary(self) -> dict[str, Any]:
         """The run's metrics as the ``--out`` JSON has them (``volumes`` with
         writes/reads ``completed``, ``iops``, ``response_ms`` {mean, p50, …, max};
-        ``remote_wp_tracks_peak``, ``resyncs``, ``losses``, ``writes_lost``,
-        ``invariant_violations``, …) preceded by ``seed``, ``driver``,
+        ``remote_wp_tracks_peak``, ``resyncs``, ``losses``, ``async``,
+        ``writes_lost``, ``invariant_violations``, …) preceded by ``seed``, ``driver``,
         ``mirrorsim_version``, ``engine_version`` and ``engine_config``."""
         d = self._document()
         head = {k: d[k] for k in ("seed", "driver", "mirrorsim_version", "engine_version", "engine_config")}
@@ -73,6 +76,43 @@ class Result:
         import pandas as pd
 
         return pd.DataFrame(self._document()["metrics"]["processor_pools"])
+
+    def async_metrics(self) -> dict[str, Any] | None:
+        """What an async run's cycles did (report/result.hpp ``AsyncResult``;
+        the ``metrics.async`` of the ``--out`` JSON), or None when no volume
+        is ``mode = "async"``: ``consistency_groups``, ``cycles`` (switches
+        in the measured window), ``cycle_time_mean_s`` / ``_p95_s`` /
+        ``_max_s``, data exposure ``rpo_mean_s`` / ``rpo_p95_s`` /
+        ``rpo_max_s`` (now minus the time of the first write R2's applied
+        image lacks), ``delta_set_slots_peak`` / ``_mean``,
+        ``delta_set_cache_fraction_peak``, ``bytes_written``,
+        ``bytes_transmitted``, ``folding_ratio`` (written ÷ transmitted),
+        ``writes_folded``, ``paced_writes``, ``pacing_delay_mean_ms`` /
+        ``_max_ms``, ``coordination_holds``, ``coordination_hold_mean_ms``,
+        ``tracks_spilled``, ``spill_bytes_peak``, ``drops`` (a list; see
+        :meth:`session_drops`) and ``rpo_at_failover_s`` (None without a
+        failover). A new dict each call."""
+        a = self._document()["metrics"]["async"]
+        return None if a is None else copy.deepcopy(a)
+
+    def session_drops(self) -> pd.DataFrame:
+        """One row per async session drop, in time order: ``at_s`` (run
+        time), ``reason`` (``"cache-limit"``: the delta sets reached
+        ``async.async_cache_fraction_max`` with no room in a spill pool;
+        ``"link-limbo"``: every link stayed down longer than
+        ``async.link_limbo_s``) and ``tracks`` (made invalid, owed to the
+        resync that follows). Empty, with these columns, when nothing
+        dropped — and for a run with no async volumes, which has no session
+        to drop (:meth:`async_metrics` is None there)."""
+        import pandas as pd
+
+        a = self._document()["metrics"]["async"]
+        drops = [] if a is None else a["drops"]
+        return pd.DataFrame({
+            "at_s": pd.Series([d["at_s"] for d in drops], dtype="float64"),
+            "reason": pd.Series([d["reason"] for d in drops], dtype=object),
+            "tracks": pd.Series([d["tracks"] for d in drops], dtype="int64"),
+        })
 
     @property
     def seed(self) -> int:
@@ -140,7 +180,12 @@ class Result:
         (``t_s``, ``remote_wp_tracks``, ``local_wp_slots``,
         ``invalid_remote_tracks``, ``delayed_writes``, ``writes_at_risk``,
         ``bytes_at_risk``, ``link_utilisation``, ``write_iops``,
-        ``write_response_mean_ms``, ``pair_state``) at full precision."""
+        ``write_response_mean_ms``, each processor pool's utilisation,
+        ``pair_state``, then the async ones — ``rpo_s`` (data exposure at
+        that instant), ``cycle_time_s`` (the last cycle completed by then),
+        ``delta_set_slots`` (R1's) and ``pacing_delay_mean_ms`` (of the
+        writes paced in the interval), 0 in the other modes) at full
+        precision."""
         import pandas as pd
 
         return pd.DataFrame(self._core.timeseries_columns())
@@ -203,6 +248,19 @@ class Result:
             ("writes_at_risk_peak", s["writes_at_risk_peak"]),
             ("link_utilisation_R1_to_R2_mean", f"{100 * s['link_utilisation_R1_to_R2_mean']:.1f} %"),
             ("resyncs", resyncs),
+        ]
+        a = s["async"]
+        if a is not None:
+            pair += [
+                ("async cycles", f"{a['cycles']}: cycle time mean {a['cycle_time_mean_s']:.3f} s, "
+                                 f"p95 {a['cycle_time_p95_s']:.3f} s, max {a['cycle_time_max_s']:.3f} s"),
+                ("data exposure (RPO)", f"mean {a['rpo_mean_s']:.3f} s, p95 {a['rpo_p95_s']:.3f} s, "
+                                        f"max {a['rpo_max_s']:.3f} s"),
+                ("folding_ratio", f"{a['folding_ratio']:.2f}"),
+                ("paced_writes", f"{a['paced_writes']} (max {a['pacing_delay_max_ms']:.3f} ms)"),
+                ("session_drops", "; ".join(f"at {d['at_s']:.3f} s: {d['reason']}" for d in a["drops"]) or "none"),
+            ]
+        pair += [
             ("writes_lost", s["writes_lost"]),
             ("invariant_violations", s["invariant_violations"]),
             ("end", "drained, R2 == R1 checked" if s["quiesced_at_end"] else s["end_state"]),

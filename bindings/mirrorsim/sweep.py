@@ -145,7 +145,10 @@ def size(scenario: Scenario, vary: str, targets: Sequence[str] | str, repeat: in
     - ``vary``: ``"link.bandwidth_gbit_per_s=0.1:100"`` — the key and the
       range searched (integers at both ends: a count, searched exactly).
     - ``targets``: ``"volume.db.writes.response_ms.p99 <= 2"``, or a list of
-      them: dotted paths into the run's metrics (the names of ``--out``).
+      them: dotted paths into the run's metrics (the names of ``--out``;
+      an async run's data exposure is ``"async.rpo_max_s <= 30"``, or
+      ``async.rpo_p95_s``; a name given without its table, ``rpo_max_s``,
+      is refused with the full name suggested).
     - ``repeat``: runs per value; a value is judged by the pessimistic end of
       the 95 % confidence interval of its runs.
     - ``jobs``: children at once (None: ``os.cpu_count()``); the runs and the
@@ -160,8 +163,17 @@ def size(scenario: Scenario, vary: str, targets: Sequence[str] | str, repeat: in
     """
     if not isinstance(scenario, Scenario):
         raise TypeError("size() takes a mirrorsim.Scenario")
+    if not isinstance(vary, str):
+        raise TypeError(f"vary is a string KEY=LOW:HIGH, e.g. 'link.bandwidth_gbit_per_s=0.1:100', got {vary!r}")
     if isinstance(targets, str):
         targets = [targets]
+    if not isinstance(targets, Sequence) or not all(isinstance(t, str) for t in targets):
+        raise TypeError("targets is a string 'METRIC <= BOUND' or a list of them, e.g. 'async.rpo_max_s <= 30', "
+                        f"got {targets!r}")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)):
+        raise TypeError(f"tolerance is a fraction in (0, 1), got {tolerance!r}")
+    if direction not in ("smallest", "largest", "auto"):
+        raise ValueError(f"direction must be 'smallest', 'largest' or 'auto', got {direction!r}")
     jobs = _repeat_and_jobs(repeat, jobs)
     on_progress = None
     if progress:

@@ -2,6 +2,7 @@
 // determinism across --jobs, and its refusals.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -146,4 +147,96 @@ TEST_CASE("mirrorsim real refuses interval and trace workloads by name (exit 2),
                                    "traces (arrival = \"intervals\") run in the simulator"));
   CHECK(sh("size " + scenario.string() + " --vary link.links=1:4 --target \"writes_lost <= 0\" --direction sideways -q", &text) == 2);
   CHECK_THAT(text, Catch::Contains("--direction sideways: expected smallest, largest or auto"));
+}
+
+namespace {
+
+// Async: 300 whole-track writes/s to 2,000 tracks at 1,000 km over one
+// link, 2 s minimum cycles; processors cost nothing, so the link alone sets
+// a cycle's transmission.
+const char* kAsyncScenario = R"(
+seed = 3
+duration_s = 40
+[primary]
+cache_slots = 100000
+write_pending_limit = 1.0
+front_end_write_us = 0
+remote_adapter_copy_receive_us = 0
+disks = 16
+[link]
+distance_km = 1000
+overhead_us = 0
+links = 1
+[[volume]]
+name = "db"
+tracks = 2000
+mode = "async"
+[async]
+cycle_time_min_s = 2
+coordination_max_ms = 0
+[[workload]]
+volume = "db"
+rate_iops = 300
+block_bytes = 65536
+addresses = "uniform"
+[measurement]
+warmup_s = 6
+)";
+
+}  // namespace
+
+TEST_CASE("size finds the least bandwidth whose async data exposure stays under a target, as the link-bound cycle says") {
+  const fs::path scenario = dir() / "async.toml";
+  std::ofstream(scenario) << kAsyncScenario;
+  // Exposure peaks at the cycle plus its transmission; link-bound they are
+  // equal, so rpo_max_s <= 6 s needs a cycle of 3 s whose folded tracks
+  // (distinct among 900 writes to 2,000) cross the link in 3 s less the
+  // set's end out and R2's answer back (10 ms at 1,000 km).
+  const double tracks_per_cycle = 2000 * -std::expm1(-900.0 / 2000);
+  const double expected_gbit = tracks_per_cycle * (65536 + 64) * 8 / (3 - 0.01) / 1e9;
+  const fs::path out = dir() / "async-size.json";
+  std::string text;
+  REQUIRE(sh(fmt::format("size {} --vary link.bandwidth_gbit_per_s=0.05:1 --target \"async.rpo_max_s <= 6\" --tolerance 0.02 "
+                         "--jobs 2 --quiet --out {}",
+                         scenario.string(), out.string()),
+             &text) == 0);
+  const nlohmann::json j = nlohmann::json::parse(slurp(out));
+  const double answer = j["answer"].get<double>();
+  INFO(text << "closed form: " << expected_gbit << " Gbit/s");
+  CHECK(j["direction"] == "smallest");  // more bandwidth, less exposure
+  CHECK(j["not_monotone"].empty());
+  CHECK(answer == Approx(expected_gbit).epsilon(0.05));
+  // Every point: the exposure falls as the bandwidth rises, and the target
+  // holds from the answer up.
+  std::vector<std::pair<double, double>> rpo_by_value;
+  for (const auto& p : j["points"]) {
+    const double v = p["value"].get<double>(), rpo = p["runs"][0]["metrics"][0].get<double>();
+    CHECK(p["meets_targets"].get<bool>() == (v >= answer));
+    CHECK((rpo <= 6) == (v >= answer));
+    rpo_by_value.emplace_back(v, rpo);
+  }
+  std::sort(rpo_by_value.begin(), rpo_by_value.end());
+  REQUIRE(rpo_by_value.size() >= 6);
+  for (size_t i = 1; i < rpo_by_value.size(); ++i) CHECK(rpo_by_value[i].second < rpo_by_value[i - 1].second);
+  // At the range's low end the link is far too slow: the cycle stretches to
+  // most of the volume and the exposure to about two of those cycles.
+  CHECK(rpo_by_value.front().second > 20);
+}
+
+TEST_CASE("size refuses an RPO target it cannot read, saying why: the name without its table, a run with no async volume") {
+  const fs::path async = dir() / "async-bad.toml", sync = dir() / "sync-bad.toml";
+  std::ofstream(async) << kAsyncScenario;
+  std::ofstream(sync) << kScenario;
+  std::string text;
+  CHECK(sh("size " + async.string() + " --vary link.bandwidth_gbit_per_s=0.1:1 --target \"rpo_max_s <= 30\" "
+           "--set duration_s=7 --quiet",
+           &text) == 2);
+  CHECK_THAT(text, Catch::Contains("--target rpo_max_s <= 30: 'rpo_max_s' names no number in the run's metrics (the names "
+                                   "of `mirrorsim run --out`); did you mean 'async.rpo_max_s'?"));
+  CHECK(sh("size " + sync.string() + " --vary link.bandwidth_gbit_per_s=1:10 --target \"async.rpo_max_s <= 30\" "
+           "--set duration_s=0.6 --quiet",
+           &text) == 2);
+  CHECK_THAT(text, Catch::Contains("'async.rpo_max_s' names no number in the run's metrics (the names of `mirrorsim run "
+                                   "--out`): this run has no async volume (metrics.async is null); cycle and RPO metrics "
+                                   "need mode = \"async\""));
 }

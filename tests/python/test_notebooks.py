@@ -15,7 +15,7 @@ from nbclient import NotebookClient
 from conftest import NOTEBOOKS, SCENARIOS
 
 EXPECTED = ["01_latency_vs_distance", "02_link_outage_and_resync", "03_disaster_data_loss", "04_sim_vs_real",
-            "06_size_a_link"]
+            "05_async_rpo", "06_size_a_link"]
 # Each notebook runs in under a minute on an idle 2-core machine; the bound
 # leaves room for the other tests running beside it.
 WALL_S_MAX = 150

@@ -149,7 +149,7 @@ def test_unpickling_damaged_bytes_raises_value_error_naming_the_field(short_quic
     # Issue 11 item 9: a short time-series row segfaulted the interpreter.
     corpus = Path(__file__).resolve().parents[1] / "fuzz" / "corpus" / "result"
     short_row = (corpus / "regression-short-timeseries-row").read_bytes()[1:]  # after the harness's selector byte
-    with pytest.raises(ValueError, match=r"^malformed run result: timeseries\[0\]: 17 elements expected, found 3$"):
+    with pytest.raises(ValueError, match=r"^malformed run result: timeseries\[0\]: 21 elements expected, found 3$"):
         pickle.loads(pickle.dumps(_Pickled(short_row)))
     data = mirrorsim.run(short_quickstart)._core.serialize()
     for cut in (0, 1, len(data) // 2, len(data) - 1):

@@ -87,7 +87,7 @@ TEST_CASE("a serialized result reads back whole, the trace of a traced run inclu
 
 TEST_CASE("the results decoder refuses a short time-series row, naming it (it read past the row)") {
   const std::string why = refusal_of_edited([](json& j) { j["timeseries"][1] = {0.5, 1, 2}; });
-  CHECK(why == "malformed run result: timeseries[1]: 17 elements expected, found 3");
+  CHECK(why == "malformed run result: timeseries[1]: 21 elements expected, found 3");
 }
 
 TEST_CASE("the results decoder refuses truncated bytes at every length tried") {
