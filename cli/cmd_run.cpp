@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "cli/analytic_report.hpp"
+#include "report/interval_report.hpp"
 #include "cli/command.hpp"
 #include "cli/command_line.hpp"
 #include "cli/scenario_args.hpp"
@@ -19,7 +20,9 @@ namespace po = boost::program_options;
 int run_main(int argc, char** argv) {
   po::options_description opts("mirrorsim run SCENARIO [options]");
   std::vector<std::string> sets;
-  std::string out_path, timeseries_path, trace_path;
+  std::string out_path, timeseries_path, trace_path, interval_report_path;
+  std::vector<std::string> interval_targets;
+  double interval_s = 60;
   Whole<uint32_t> trace_writes = 200;
   MemoryFlag memory;
   opts.add_options()                                                                                   //
@@ -31,6 +34,12 @@ int run_main(int argc, char** argv) {
       ("trace", po::value(&trace_path), "write a Chrome trace-event JSON of the first writes' phases")  //
       ("trace-writes", po::value(&trace_writes)->default_value(200), "how many host writes --trace follows")  //
       ("analytic", "print the analytic reference's predictions beside the simulated figures")  //
+      ("interval-report", po::value(&interval_report_path),
+       "write a CSV per interval of the workload (its interval statistics' rows, else --interval-s windows): "
+       "offered and done writes, link utilisation, backlog, RPO, the targets missed")  //
+      ("interval-s", po::value(&interval_s)->default_value(60), "the windows of --interval-report without interval statistics")  //
+      ("interval-target", po::value(&interval_targets)->composing(),
+       "a target each interval is judged by: --interval-target \"rpo_s_max <= 30\" (repeatable)")  //
       ("quiet,q", "no progress on stderr");
   memory.add_to(opts);
   std::string calibration;
@@ -44,12 +53,21 @@ int run_main(int argc, char** argv) {
           "(including a scenario whose estimated memory exceeds --memory-max-mib).\n"))
     return *exit;
   Scenario scenario;
+  std::vector<IntervalTarget> parsed_targets;
   try {
     std::optional<std::string> seed;
     if (vm.count("seed")) seed = vm["seed"].as<std::string>();
     scenario = load_scenario_with_overrides(vm["scenario"].as<std::string>(), sets, seed, {},
                                             calibration.empty() ? std::nullopt : std::optional(calibration));
     check_resources(scenario, memory.limits());
+    if (!(interval_s >= scenario.measurement.timeseries_interval_s && interval_s <= scenario.duration_s))
+      throw ScenarioError("--interval-s", fmt::format("{} s: expected a window from the time series' interval ({} s) "
+                                                      "to the run's duration ({} s)",
+                                                      interval_s, scenario.measurement.timeseries_interval_s,
+                                                      scenario.duration_s));
+    for (const std::string& t : interval_targets) parsed_targets.push_back(parse_interval_target(t, "--interval-target"));
+    if (!parsed_targets.empty() && interval_report_path.empty())
+      throw ScenarioError("--interval-target", "judges the rows of --interval-report: name its file too");
   } catch (const ScenarioError& e) {
     fmt::print(stderr, "mirrorsim run: {}\n", e.what());
     return kExitBadInput;
@@ -73,6 +91,9 @@ int run_main(int argc, char** argv) {
   if (!out_path.empty()) written &= write_text_file("run", out_path, json_text(to_json(result)) + "\n");
   if (!timeseries_path.empty()) written &= write_text_file("run", timeseries_path, timeseries_csv(result));
   if (!trace_path.empty()) written &= write_text_file("run", trace_path, result.trace_json);
+  if (!interval_report_path.empty())
+    written &= write_text_file("run", interval_report_path,
+                               interval_report_csv(interval_report(scenario, result, interval_s), parsed_targets));
   if (result.invariant_violations) {
     fmt::print(stderr, "\n{}", result.violation_report);
     return kExitFailed;

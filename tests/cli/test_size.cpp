@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <sys/wait.h>
 
 #include <fmt/format.h>
@@ -239,4 +240,57 @@ TEST_CASE("size refuses an RPO target it cannot read, saying why: the name witho
   CHECK_THAT(text, Catch::Contains("'async.rpo_max_s' names no number in the run's metrics (the names of `mirrorsim run "
                                    "--out`): this run has no async volume (metrics.async is null); cycle and RPO metrics "
                                    "need mode = \"async\""));
+}
+
+TEST_CASE("run --interval-report: a row per interval of the day's statistics, what each offered and what the pair did, "
+          "the targets each missed") {
+  const std::string scenario = std::string(MIRRORSIM_SCENARIOS_DIR) + "/day_intervals.toml";
+  const std::string report = (dir() / "intervals.csv").string();
+  auto mirrorsim = [](const std::string& args) { return run_mirrorsim(args, dir()); };
+  const Outcome r = mirrorsim(fmt::format("run {} --quiet --interval-report {} --interval-target \"link_utilisation_mean "
+                                          "<= 0.2\" --interval-target \"write_response_mean_ms < 5\"",
+                                          scenario, report));
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  // The statistics' rows, read here: one report row each, offering their write rate.
+  std::ifstream day(std::string(MIRRORSIM_SCENARIOS_DIR) + "/intervals/day_5min.csv");
+  std::vector<double> offered;
+  for (std::string line; std::getline(day, line);) {
+    if (line.empty() || line[0] == '#' || line[0] == 't') continue;
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
+    offered.push_back(std::stod(cells[2]));
+  }
+  std::ifstream in(report);
+  std::string header;
+  std::getline(in, header);
+  CHECK(header.rfind("start_s,end_s,offered_write_mb_per_s,offered_write_iops,write_iops,", 0) == 0);
+  size_t rows = 0, missed = 0, busy = 0;
+  for (std::string line; std::getline(in, line); ++rows) {
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
+    REQUIRE(cells.size() >= 11);
+    REQUIRE(rows < offered.size());
+    CHECK(std::stod(cells[3]) == Approx(offered[rows]));
+    // The pair did what was offered (the link keeps up at this rate), within Poisson noise.
+    CHECK(std::stod(cells[4]) == Approx(offered[rows]).epsilon(0.25));
+    const bool over = std::stod(cells[6]) > 0.2;
+    const std::string why = cells.size() > 11 ? cells[11] : "";
+    CHECK(why == (over ? "link_utilisation_mean <= 0.2" : ""));
+    busy += over;
+    missed += !why.empty();
+  }
+  CHECK(rows == offered.size());
+  CHECK(busy > 0);             // the morning peak
+  CHECK(busy < rows / 2);      // and not the night
+  CHECK(missed == busy);
+
+  const Outcome bad = mirrorsim(fmt::format("run {} --quiet --interval-report {} --interval-target \"rpo <= 3\"", scenario, report));
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--interval-target: 'rpo <= 3': no interval column 'rpo'") != std::string::npos);
+  const Outcome alone = mirrorsim(fmt::format("run {} --quiet --interval-target \"rpo_s_max <= 3\"", scenario));
+  CHECK(alone.exit_code == 2);
+  CHECK(alone.err.find("name its file too") != std::string::npos);
 }
