@@ -80,6 +80,7 @@ int size_main(int argc, char** argv) {
   options.tolerance = tolerance;
   options.sweep.jobs = jobs.value;
   options.sweep.progress = false;
+  options.sweep.sim.progress = false;  // size reports each point itself (and nothing with --quiet)
   options.sweep.stop = &interrupted;
   if (!quiet) options.progress = [](const std::string& line) { fmt::print(stderr, "  {}\n", line); };
   std::signal(SIGINT, on_size_sigint);
