@@ -5,6 +5,8 @@
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "cli/analytic_report.hpp"
 #include "report/interval_report.hpp"
 #include "cli/command.hpp"
@@ -60,7 +62,8 @@ int run_main(int argc, char** argv) {
     scenario = load_scenario_with_overrides(vm["scenario"].as<std::string>(), sets, seed, {},
                                             calibration.empty() ? std::nullopt : std::optional(calibration));
     check_resources(scenario, memory.limits());
-    if (!(interval_s >= scenario.measurement.timeseries_interval_s && interval_s <= scenario.duration_s))
+    if (!vm.count("interval-s") || vm["interval-s"].defaulted()) interval_s = std::min(interval_s, scenario.duration_s);
+    else if (!(interval_s >= scenario.measurement.timeseries_interval_s && interval_s <= scenario.duration_s))
       throw ScenarioError("--interval-s", fmt::format("{} s: expected a window from the time series' interval ({} s) "
                                                       "to the run's duration ({} s)",
                                                       interval_s, scenario.measurement.timeseries_interval_s,

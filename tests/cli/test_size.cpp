@@ -290,6 +290,9 @@ TEST_CASE("run --interval-report: a row per interval of the day's statistics, wh
   const Outcome bad = mirrorsim(fmt::format("run {} --quiet --interval-report {} --interval-target \"rpo <= 3\"", scenario, report));
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("--interval-target: 'rpo <= 3': no interval column 'rpo'") != std::string::npos);
+  const Outcome window = mirrorsim(fmt::format("run {} --quiet --interval-report {} --interval-s 0.01", scenario, report));
+  CHECK(window.exit_code == 2);
+  CHECK(window.err.find("--interval-s: 0.01 s: expected a window from the time series' interval") != std::string::npos);
   const Outcome alone = mirrorsim(fmt::format("run {} --quiet --interval-target \"rpo_s_max <= 3\"", scenario));
   CHECK(alone.exit_code == 2);
   CHECK(alone.err.find("name its file too") != std::string::npos);
