@@ -520,9 +520,10 @@ bool Node::stage_cycle_image(const CycleData& m, std::span<const uint8_t> image)
   if (it == set.end()) {
     if (received_images_count_ >= received_images_max_) {
       if (set.empty()) received_images_.erase({m.group, m.cycle});
-      link_->refuse(fmt::format("CycleData of track {} (cycle {} of group {}) beyond the {} tracks the peer's delta "
-                                "sets can hold",
-                                to_string(m.key), m.cycle, m.group, received_images_max_));
+      link_->refuse(ccfg_.is_async() ? fmt::format("CycleData of track {} (cycle {} of group {}) beyond the {} tracks "
+                                                   "the peer's delta sets can hold",
+                                                   to_string(m.key), m.cycle, m.group, received_images_max_)
+                                     : fmt::format("CycleData of track {} on a pair that is not async", to_string(m.key)));
       return false;
     }
     it = set.emplace(index, ReceivedImage{}).first;

@@ -121,6 +121,14 @@ TEST_CASE("async on loopback: cycles run between the processes, the pair drains 
   CHECK(r.result.async->bytes_transmitted > 0);
   CHECK(r.result.async->writes_folded > 0);
   CHECK(r.result.async->drops.empty());
+  // Each transmit-set track is a copy sent at R1 and received at R2 (CPU
+  // per operation kind), its acknowledgement one received at R1 (in the
+  // measured window: the link's emulated bandwidth takes the last set's
+  // arrivals past its end).
+  const uint64_t sent = r.cpu[0].of(CpuKind::CopySend).operations;
+  CHECK(sent > 300);
+  CHECK(r.cpu[1].of(CpuKind::CopyReceive).operations > sent / 2);
+  CHECK(r.cpu[0].of(CpuKind::AckReceive).operations > sent / 2);
   // R2 ends at R1's last boundary, both volumes of the group at it.
   REQUIRE(r.verification.async_groups.size() == 1);
   const GroupBoundary& g = r.verification.async_groups[0];
