@@ -490,8 +490,8 @@ TEST_CASE("a client without the key, with a wrong key, replaying a captured hand
   CHECK_FALSE(s->configured);  // the run ended it
 }
 
-TEST_CASE("async R2: a peer's receive set is staged until its CycleEnd applies it, then freed; a CycleData beyond the "
-          "peer's delta-set limit or with a damaged image is refused and closes the link") {
+TEST_CASE("async R2: a receive set's images are kept until its CycleEnd applies it or a new session discards it, and a "
+          "CycleData beyond the peer's delta-set limit or with a damaged image is refused and closes the link") {
   Fixture fx;
   auto control_connection = fx.client(ConnectionKind::Control);
   Client& control = *control_connection;
@@ -574,6 +574,31 @@ TEST_CASE("async R2: a peer's receive set is staged until its CycleEnd applies i
     CHECK(s.delta_set_images == 0);
     CHECK(s.delta_set_image_bytes == 0);
     CHECK(s.delta_set_image_bytes_peak == 6 * 8192);
+  }
+  {
+    // Part of the next cycle, then a new session: what R2 received of the
+    // unfinished cycle is never applied, and its images go with it.
+    auto cp = fx.client(ConnectionKind::Peer);
+    Client& c = *cp;
+    for (TrackNo t = 0; t < 3; ++t) {
+      std::vector<uint8_t> b;
+      ByteWriter w(b);
+      encode_message(w, CycleData{1, 0, 2, TrackKey{0, t}, make_version(1, 2), 8192});
+      std::vector<uint8_t> image(8192);
+      write_image(image, TrackKey{0, t}, make_version(1, 2), 8192, 11);
+      c.send(FrameType::PeerMessage, b, image);
+    }
+    CHECK(messages(c, 3, CycleDataAck{}) == 3);
+    CHECK(fx.status().delta_set_images == 3);
+    std::vector<uint8_t> b;
+    ByteWriter w(b);
+    encode_message(w, Establish{2, 1, {}, false});
+    c.send(FrameType::PeerMessage, b);
+    CHECK(messages(c, 1, EstablishAck{}) == 1);
+    const Status s = fx.status();
+    CHECK(s.delta_set_images == 0);
+    CHECK(s.delta_set_image_bytes == 0);
+    CHECK(s.copies_stored == 6);  // nothing of cycle 2 applied
   }
   CHECK(fx.alive());
 }
