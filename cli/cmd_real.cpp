@@ -25,7 +25,7 @@ int real_main(int argc, char** argv) {
   po::options_description opts("mirrorsim real SCENARIO [options]");
   std::vector<std::string> sets;
   std::string out_path, timeseries_path, secondary, key_file, dir, disk_failure = "eio", state_dir = "/dev/shm";
-  double jitter_us = 0, loss = 0, disk_latency_us = 0, drain_timeout_s = 30;
+  double jitter_us = 0, loss = 0, disk_latency_us = 0, drain_timeout_s = 0;
   Whole<uint64_t> disk_mib_max = 2048;
   MemoryFlag memory;
   opts.add_options()                                                                                    //
@@ -46,8 +46,8 @@ int real_main(int argc, char** argv) {
       ("disk-failure", po::value(&disk_failure)->default_value(disk_failure),
        "what a failed disk answers writes with: eio | enospc")                                          //
       ("disk-latency-us", po::value(&disk_latency_us), "added latency of every disk I/O")                //
-      ("drain-timeout-s", po::value(&drain_timeout_s)->default_value(drain_timeout_s),
-       "after host I/O, how long the pair may take to drain")                                           //
+      ("drain-timeout-s", po::value(&drain_timeout_s),
+       "after host I/O, how long the pair may take to drain (default 30; async: 30 + async.cycle_time_min_s)")  //
       ("disk-mib-max", po::value(&disk_mib_max)->default_value(disk_mib_max),
        "refuse runs that can write more backing file per controller (MiB)")                            //
       ("controller-logs", "show the controllers' log lines on stderr")                                  //
@@ -87,7 +87,8 @@ int real_main(int argc, char** argv) {
   if (!(loss >= 0 && loss <= 1)) return bad(fmt::format("--link-loss {}: expected a probability in [0, 1]", loss));
   if (jitter_us < 0) return bad(fmt::format("--link-jitter-us {}: expected ≥ 0", jitter_us));
   if (disk_latency_us < 0) return bad(fmt::format("--disk-latency-us {}: expected ≥ 0", disk_latency_us));
-  if (!(drain_timeout_s > 0)) return bad(fmt::format("--drain-timeout-s {}: expected > 0", drain_timeout_s));
+  if (vm.count("drain-timeout-s") && !(drain_timeout_s > 0))
+    return bad(fmt::format("--drain-timeout-s {}: expected > 0", drain_timeout_s));
   o.run_dir = dir;
   o.keep_run_dir = !dir.empty();
   o.state_dir = state_dir;
@@ -97,7 +98,7 @@ int real_main(int argc, char** argv) {
   o.link_jitter_us = jitter_us;
   o.link_loss = loss;
   o.disk_added_latency_us = disk_latency_us;
-  o.drain_timeout_s = drain_timeout_s;
+  if (vm.count("drain-timeout-s")) o.drain_timeout_s = drain_timeout_s;
   if (disk_mib_max.value == 0 || disk_mib_max.value > (UINT64_MAX >> 20))
     return bad(fmt::format("--disk-mib-max {}: expected 1 to {} MiB", disk_mib_max.value, UINT64_MAX >> 20));
   o.disk_bytes_max = disk_mib_max.value << 20;

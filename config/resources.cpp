@@ -141,6 +141,15 @@ ResourceEstimate estimate_resources(const Scenario& s, Driver driver) {
       uses.emplace_back(fmt::format("the {} cache's data ({}.cache_slots × {}.track_bytes)", name, name, name),
                         cached * c->track_bytes);
     }
+    if (std::any_of(s.volumes.begin(), s.volumes.end(), [](const VolumeScenario& v) { return v.mode == Mode::Async; })) {
+      // Beside the cache: R1's older versions that transmit sets still owe,
+      // and R2's receive sets until applied (real/README.md), each at most
+      // the delta sets' limit.
+      const double delta = std::floor(s.async.async_cache_fraction_max * double(s.primary.cache_slots));
+      uses.emplace_back("async: delta-set track images beside the caches (R1's older versions owed, R2's unapplied "
+                        "receive sets: 2 × async.async_cache_fraction_max × primary.cache_slots × track_bytes)",
+                        2 * delta * s.primary.track_bytes);
+    }
   }
 
   if (std::any_of(s.volumes.begin(), s.volumes.end(), [](const VolumeScenario& v) { return v.mode == Mode::Async; })) {

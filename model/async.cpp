@@ -41,6 +41,29 @@ uint64_t Controller::transmit_backlog_tracks() const {
   return n;
 }
 
+std::optional<uint64_t> Controller::transmit_cycle_of(TrackKey k, Version v) const {
+  if (role_ != Role::Primary || !table_.contains(k)) return std::nullopt;
+  for (const DeltaSet& t : groups_[consistency_group_of(k.volume)].transmit) {
+    const auto it = t.entries.find(k);
+    if (it != t.entries.end() && it->second.version == v) return t.cycle;
+  }
+  return std::nullopt;
+}
+
+bool Controller::has_transmit_set(uint16_t g, uint64_t cycle) const {
+  if (role_ != Role::Primary || g >= groups_.size()) return false;
+  for (const DeltaSet& t : groups_[g].transmit)
+    if (t.cycle == cycle) return true;
+  return false;
+}
+
+bool Controller::has_receive_set(uint16_t g, uint64_t cycle) const {
+  if (role_ != Role::Secondary || g >= groups_.size()) return false;
+  for (const DeltaSet& r : groups_[g].receive)
+    if (r.cycle == cycle) return true;
+  return false;
+}
+
 Time Controller::pacing_delay() const {
   const AsyncConfig& a = config().async;
   if (a.pacing_delay_max.ns <= 0 || a.pacing_threshold_fraction >= 1.0) return Time{};

@@ -154,6 +154,13 @@ class Controller {
   uint32_t cycle_copies_in_flight() const { return async_in_flight_; }
   // Transmit-set tracks not yet acknowledged by R2's receive set (R1).
   uint64_t transmit_backlog_tracks() const;
+  // For a driver that owns the bytes the delta sets name. R1: the cycle of
+  // the transmit set holding track k at version v (its data is owed to R2
+  // until the set is applied, whatever the cache slot holds by then).
+  std::optional<uint64_t> transmit_cycle_of(TrackKey k, Version v) const;
+  bool has_transmit_set(uint16_t g, uint64_t cycle) const;
+  // R2: a receive set of `cycle` is held (not yet applied, not discarded).
+  bool has_receive_set(uint16_t g, uint64_t cycle) const;
 
   // Semi-sync: the host write of the volume whose copy is not yet acknowledged.
   size_t semi_sync_outstanding(VolumeId v) const { return volumes_[v].outstanding.size(); }

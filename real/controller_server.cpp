@@ -132,6 +132,12 @@ class Node {
     Epoch epoch = 0;
     std::vector<uint8_t> image;
   };
+  // Async, R2: a received CycleData's image, kept until its receive set is
+  // applied (the apply's cache stores copy it into payload slots) or discarded.
+  struct ReceivedImage {
+    Version version = 0;
+    std::vector<uint8_t> image;
+  };
 
   Time model_now() const { return monotonic_now() - base_; }
   // Ends everything that could call back into this node: timers, the link
@@ -142,7 +148,17 @@ class Node {
   void apply(const Input& in);
   void persist(const Input& in, Time now);
   void fill_payload(int32_t slot, TrackKey k, Version v);
+  // A payload the table no longer points at: free, or (async, R1) kept for
+  // the transmit set that still owes R2 that version.
+  void retire_payload(int32_t slot, TrackKey k, Version v, bool cached, std::vector<int32_t>& to_free);
   void release_payload(int32_t slot);
+  // Async, R2: keeps a CycleData's image before the model steps it; false
+  // (and the link refused) beyond what the peer's delta sets can hold.
+  bool stage_cycle_image(const CycleData& m, std::span<const uint8_t> image);
+  const ReceivedImage* received_image(TrackKey k, Version v) const;
+  // Async: frees the images of delta sets the model no longer holds (applied,
+  // acknowledged as applied, discarded, dropped). After every step.
+  void release_delta_set_images();
   void unpin_payload(int32_t slot);
   std::span<const uint8_t> image_of(TrackKey k, Version v) const;
   void execute(const Commands& out);
@@ -180,6 +196,18 @@ class Node {
   // store of the old one, and would refuse them).
   std::map<std::pair<TrackKey, Version>, StagedCopy> staged_copies_;
   std::optional<ImageView> read_;  // the disk read this step completes
+  // Async, R1: payloads of versions a transmit set still owes R2 after the
+  // track's cache slot moved on to a newer version (copy-on-write left the
+  // old payload behind): out of the free list until the set is applied or
+  // dropped. By (track, version), and the same by transmit set.
+  std::map<std::pair<TrackKey, Version>, int32_t> transmit_payloads_;
+  std::map<std::pair<uint16_t, uint64_t>, std::vector<std::pair<TrackKey, Version>>> transmit_payload_sets_;
+  // Async, R2: received images by receive set (group, cycle), then track index.
+  std::map<std::pair<uint16_t, uint64_t>, std::unordered_map<uint64_t, ReceivedImage>> received_images_;
+  uint64_t received_images_count_ = 0;
+  uint64_t received_images_max_ = 0;  // the peer's delta-set limit: more would be a broken peer
+  uint64_t delta_set_image_bytes_ = 0;       // both kinds, what they hold now
+  uint64_t delta_set_image_bytes_peak_ = 0;
   // Payload slots a disk write is reading from: freed only when it is done
   // (destages go straight from the cache to the disk, without a copy).
   std::vector<uint32_t> payload_pins_;
@@ -229,12 +257,13 @@ void Node::start(bool recover) {
   disks_ = std::make_unique<DiskSet>(g_, opt.dir, dopt, [this] { loop_.wake(); });
   loop_.on_wake([this] { on_disk_completions(); });
   const std::string state_path = state_file_path(opt.state_dir, opt.dir, opt.state_owner);
-  // Three per cache slot, so a free one is always at hand: at most one
-  // payload per cached track is current, at most one more per track is an
-  // older version a destage still reads from (pinned), and a step can need
-  // at most one new payload per cached track, written before the step that
-  // needs it commits (copy-on-write). Only payload slots in use take memory.
-  const uint32_t payload_slots = 3 * ccfg_.cache_slots;
+  const uint32_t payload_slots = real::payload_slots(ccfg_);
+  if (ccfg_.is_async()) {
+    // R2's receive sets hold what R1's transmit sets hold, at most the
+    // peer's delta-set limit (spill pools are refused in real mode).
+    const ControllerConfig peer = controller_config(scenario_, peer_of(cfg.side));
+    received_images_max_ = peer.async.delta_set_slots_max(peer.cache_slots);
+  }
   payload_pins_.assign(payload_slots, 0);
   host_bytes_.assign(g_.total_tracks, 0);
   payload_parked_.assign(payload_slots, false);
@@ -256,6 +285,11 @@ void Node::start(bool recover) {
     }
   };
   cb.on_message = [this](Message& m, std::span<const uint8_t> image) {
+    if (const auto* d = std::get_if<CycleData>(&m)) {
+      // Applied with its whole receive set, possibly much later: kept now.
+      if (stage_cycle_image(*d, image)) step(Received{std::move(m)});
+      return;
+    }
     const auto* c = std::get_if<CopyData>(&m);
     if (!c) return step(Received{std::move(m)});
     const TrackKey key = c->key;
@@ -386,6 +420,8 @@ void Node::step(const Input& in) {
     apply(next);
   }
   stepping_ = false;
+  // Only now: an image staged for a deferred input has been stepped too.
+  if (!received_images_.empty() || !transmit_payload_sets_.empty()) release_delta_set_images();
 }
 
 void Node::apply(const Input& in) {
@@ -448,16 +484,95 @@ void Node::persist(const Input& in, Time now) {
       free_payloads_.pop_back();
       fill_payload(s, k, now_rec.durable.cached_version);
       now_rec.payload_slot = s;
-      if (old.payload_slot >= 0) to_free.push_back(old.payload_slot);
+      if (old.payload_slot >= 0) retire_payload(old.payload_slot, k, old.durable.cached_version, old.durable.cached, to_free);
     } else if (!want && old.payload_slot >= 0) {
       now_rec.payload_slot = -1;
-      to_free.push_back(old.payload_slot);
+      retire_payload(old.payload_slot, k, old.durable.cached_version, old.durable.cached, to_free);
     }
     if (!(now_rec == old)) c.tracks.emplace_back(index, now_rec);
   }
   state_->commit(c);
   // Only now, with the table pointing elsewhere, may the old payloads be reused.
   for (int32_t s : to_free) release_payload(s);
+}
+
+void Node::retire_payload(int32_t slot, TrackKey k, Version v, bool cached, std::vector<int32_t>& to_free) {
+  // The table points elsewhere after this step's commit; the old version's
+  // bytes are still owed to R2 if a transmit set holds that version (the
+  // host rewrote the track in the next cycle): they stay where they are.
+  if (cached && ccfg_.is_async()) {
+    if (const auto cycle = ctl_->transmit_cycle_of(k, v)) {
+      if (transmit_payloads_.emplace(std::pair{k, v}, slot).second) {
+        transmit_payload_sets_[{ctl_->consistency_group_of(k.volume), *cycle}].emplace_back(k, v);
+        delta_set_image_bytes_ += g_.track_bytes;
+        delta_set_image_bytes_peak_ = std::max(delta_set_image_bytes_peak_, delta_set_image_bytes_);
+        return;
+      }
+    }
+  }
+  to_free.push_back(slot);
+}
+
+bool Node::stage_cycle_image(const CycleData& m, std::span<const uint8_t> image) {
+  auto& set = received_images_[{m.group, m.cycle}];
+  const uint64_t index = g_.index(m.key);
+  auto it = set.find(index);
+  if (it == set.end()) {
+    if (received_images_count_ >= received_images_max_) {
+      if (set.empty()) received_images_.erase({m.group, m.cycle});
+      link_->refuse(ccfg_.is_async() ? fmt::format("CycleData of track {} (cycle {} of group {}) beyond the {} tracks "
+                                                   "the peer's delta sets can hold",
+                                                   to_string(m.key), m.cycle, m.group, received_images_max_)
+                                     : fmt::format("CycleData of track {} on a pair that is not async", to_string(m.key)));
+      return false;
+    }
+    it = set.emplace(index, ReceivedImage{}).first;
+    ++received_images_count_;
+  } else if (it->second.version > m.version) {
+    return true;  // the receive set keeps its newer version (the model's rule too)
+  }
+  delta_set_image_bytes_ -= it->second.image.size();
+  it->second.version = m.version;
+  it->second.image.assign(image.begin(), image.end());
+  delta_set_image_bytes_ += it->second.image.size();
+  delta_set_image_bytes_peak_ = std::max(delta_set_image_bytes_peak_, delta_set_image_bytes_);
+  return true;
+}
+
+const Node::ReceivedImage* Node::received_image(TrackKey k, Version v) const {
+  const uint16_t g = ctl_->consistency_group_of(k.volume);
+  const uint64_t index = g_.index(k);
+  for (auto it = received_images_.lower_bound({g, 0}); it != received_images_.end() && it->first.first == g; ++it)
+    if (const auto e = it->second.find(index); e != it->second.end() && e->second.version == v) return &e->second;
+  return nullptr;
+}
+
+void Node::release_delta_set_images() {
+  // A handful of sets at a time (transmit_sets_max and the set being
+  // received): one look at the model per set.
+  for (auto it = received_images_.begin(); it != received_images_.end();) {
+    if (ctl_->has_receive_set(it->first.first, it->first.second)) {
+      ++it;
+      continue;
+    }
+    received_images_count_ -= it->second.size();
+    for (const auto& [index, r] : it->second) delta_set_image_bytes_ -= r.image.size();
+    it = received_images_.erase(it);
+  }
+  for (auto it = transmit_payload_sets_.begin(); it != transmit_payload_sets_.end();) {
+    if (ctl_->has_transmit_set(it->first.first, it->first.second)) {
+      ++it;
+      continue;
+    }
+    for (const auto& kv : it->second) {
+      const auto p = transmit_payloads_.find(kv);
+      if (p == transmit_payloads_.end()) continue;
+      release_payload(p->second);
+      transmit_payloads_.erase(p);
+      delta_set_image_bytes_ -= g_.track_bytes;
+    }
+    it = transmit_payload_sets_.erase(it);
+  }
 }
 
 void Node::release_payload(int32_t slot) {
@@ -497,6 +612,10 @@ void Node::fill_payload(int32_t slot, TrackKey k, Version v) {
     copy_view(read_->image);  // the track as the disk read it
     return;
   }
+  if (const ReceivedImage* r = received_image(k, v)) {
+    copy(r->image);  // an applied receive set's track (freed with the set after this step)
+    return;
+  }
   if (ctl_->role() == Role::Primary && ctl_->track(k).version == v) {
     // A host write accepted into the cache: the host's data for this
     // version, generated here (the cache store).
@@ -513,6 +632,8 @@ std::span<const uint8_t> Node::image_of(TrackKey k, Version v) const {
   if (rec.payload_slot >= 0 && rec.durable.cached && rec.durable.cached_version == v)
     return const_cast<StateFile&>(*state_).payload(rec.payload_slot);
   if (read_ && read_->key == k && read_->version == v) return read_->image;
+  if (const auto it = transmit_payloads_.find({k, v}); it != transmit_payloads_.end())
+    return const_cast<StateFile&>(*state_).payload(it->second);  // a transmit set's older version
   throw DriverError(fmt::format("the model sends or destages track {} v{}, which neither the cache nor the last read holds",
                                 to_string(k), to_string(v)));
 }
@@ -543,11 +664,15 @@ void Node::execute(const Commands& out) {
       carve_submission(false, r->key, 0, thread_cpu_ns() - t);
       ++disk_in_flight_;
     } else if (const auto* s = std::get_if<Send>(&cmd)) {
-      if (const auto* c = std::get_if<CopyData>(&s->msg)) {
+      const auto* c = std::get_if<CopyData>(&s->msg);
+      const auto* d = std::get_if<CycleData>(&s->msg);
+      if (c || d) {
+        // A copy, or a transmit set's track: its image follows the message.
         const int64_t t = thread_cpu_ns();
-        const auto image = image_of(c->key, c->version);
+        const TrackKey key = c ? c->key : d->key;
+        const auto image = image_of(key, c ? c->version : d->version);
         const auto h = peek_image_header(image);
-        const uint32_t bytes = std::min(g_.track_bytes, std::max(c->bytes, h ? h->length : g_.track_bytes));
+        const uint32_t bytes = std::min(g_.track_bytes, std::max(c ? c->bytes : d->bytes, h ? h->length : g_.track_bytes));
         link_->send(s->msg, image.subspan(0, std::min<size_t>(bytes, image.size())));
         const int64_t spent = thread_cpu_ns() - t;
         carved_ns_ += spent;
@@ -708,6 +833,9 @@ Status Node::status() const {
   s.copies_stored = ctl_->counters().copies_stored;
   s.log_truncated = state_->log_truncated();
   s.log_bytes = state_->log_bytes_used();
+  s.delta_set_images = received_images_count_ + transmit_payloads_.size();
+  s.delta_set_image_bytes = delta_set_image_bytes_;
+  s.delta_set_image_bytes_peak = delta_set_image_bytes_peak_;
   return s;
 }
 
@@ -1107,6 +1235,18 @@ void Server::finish_run(const std::shared_ptr<Connection>& c) {
 }
 
 }  // namespace
+
+uint32_t payload_slots(const ControllerConfig& c) {
+  // Three per cache slot, so a free one is always at hand: at most one
+  // payload per cached track is current, at most one more per track is an
+  // older version a destage still reads from (pinned), and a step can need
+  // at most one new payload per cached track, written before the step that
+  // needs it commits (copy-on-write). Async adds the older versions that
+  // transmit sets still owe R2 (Node::transmit_payloads_): at most the delta
+  // sets' slot limit, which the model keeps after every step (or drops the
+  // session).
+  return 3 * c.cache_slots + (c.is_async() ? c.async.delta_set_slots_max(c.cache_slots) : 0);
+}
 
 std::string state_file_path(const std::string& state_dir, const std::string& dir, const std::string& owner) {
   std::error_code ec;

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 
+#include "model/config.hpp"
 #include "model/types.hpp"
 #include "real/auth.hpp"
 #include "real/net.hpp"
@@ -61,6 +62,10 @@ struct ServeOptions {
 // Runs until the end (exit_after_run) or forever; returns the exit code.
 // Throws std::runtime_error when it cannot even listen.
 int serve_controller(const ServeOptions& options);
+
+// The cache payload slots a controller's state file has (controller_server.cpp
+// says why so many); only those in use take memory.
+uint32_t payload_slots(const ControllerConfig& c);
 
 // The state file of the controller whose directory is `dir`, owned by
 // `owner` (ServeOptions::state_owner; empty: a standalone secondary's).

@@ -253,15 +253,21 @@ void PeerLink::on_frame(const FrameView& f) {
   }
   const std::span<const uint8_t> image(f.body.data() + f.checked_bytes, f.body.size() - f.checked_bytes);
   std::string bad;
-  if (const auto* c = std::get_if<CopyData>(&*m)) {
+  const auto* c = std::get_if<CopyData>(&*m);
+  const auto* d = std::get_if<CycleData>(&*m);
+  if (c || d) {
+    // The messages that carry a track image: it must be the one they name.
+    const char* what = c ? "CopyData" : "CycleData";
+    const TrackKey key = c ? c->key : d->key;
+    const Version version = c ? c->version : d->version;
     ImageHeader h;
     const ImageCheck check = image.size() > g_.track_bytes ? ImageCheck::BadLength : check_image(image, &h);
     if (check != ImageCheck::Ok)
-      bad = fmt::format("CopyData of track {} v{}: its track image fails ({})", to_string(c->key), to_string(c->version),
+      bad = fmt::format("{} of track {} v{}: its track image fails ({})", what, to_string(key), to_string(version),
                         to_string(check));
-    else if (h.key != c->key || h.version != c->version)
-      bad = fmt::format("CopyData of track {} v{} carries the image of track {} v{}", to_string(c->key),
-                        to_string(c->version), to_string(h.key), to_string(h.version));
+    else if (h.key != key || h.version != version)
+      bad = fmt::format("{} of track {} v{} carries the image of track {} v{}", what, to_string(key), to_string(version),
+                        to_string(h.key), to_string(h.version));
   } else if (!image.empty()) {
     bad = fmt::format("{} frame carries {} unchecked bytes", to_string(*m), image.size());
   }

@@ -61,6 +61,9 @@ class PeerLink {
   void adopt(std::shared_ptr<Connection> c);
 
   void send(const Message& m, std::span<const uint8_t> image = {});
+  // The peer sent something well-formed that this side cannot take (beyond
+  // a bound): the connection ends as for a malformed frame, saying why.
+  void refuse(const std::string& reason) { drop("rejected a link message: " + reason, CloseCause::Malformed); }
   void cut();
   void restore();
   void shape(const LinkShaping& s);

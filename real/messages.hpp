@@ -15,7 +15,8 @@
 
 namespace mirrorsim::real {
 
-// CopyData's payload travels after the encoded message, not inside it.
+// The track image of a CopyData or a CycleData travels after the encoded
+// message, not inside it.
 void encode_message(ByteWriter& w, const Message& m);
 std::optional<Message> decode_message(ByteReader& r, const Geometry& g);
 

@@ -257,6 +257,9 @@ std::vector<uint8_t> encode(const Status& s) {
   w.u64(s.connections_refused);
   w.string(s.last_connection_refusal);
   w.u64(s.connections_open);
+  w.u64(s.delta_set_images);
+  w.u64(s.delta_set_image_bytes);
+  w.u64(s.delta_set_image_bytes_peak);
   return b;
 }
 
@@ -302,6 +305,9 @@ std::optional<Status> decode_status(ByteReader& r) {
   s.connections_refused = r.u64("Status.connections_refused");
   s.last_connection_refusal = r.string("Status.last_connection_refusal", 4096);
   s.connections_open = r.u64("Status.connections_open");
+  s.delta_set_images = r.u64("Status.delta_set_images");
+  s.delta_set_image_bytes = r.u64("Status.delta_set_image_bytes");
+  s.delta_set_image_bytes_peak = r.u64("Status.delta_set_image_bytes_peak");
   return finish(r, "Status", s);
 }
 

@@ -126,6 +126,12 @@ struct Status {
   uint64_t connections_refused = 0;
   std::string last_connection_refusal;
   uint64_t connections_open = 0;  // held by the listener, beside the link
+  // Async: track images held apart from the cache for delta sets — R1's
+  // older versions that transmit sets still owe, R2's received sets not yet
+  // applied — now, and the most at once (bytes).
+  uint64_t delta_set_images = 0;
+  uint64_t delta_set_image_bytes = 0;
+  uint64_t delta_set_image_bytes_peak = 0;
 };
 
 struct DigestRequest {

@@ -66,6 +66,10 @@ std::string bytes_text(uint64_t b) {
   return fmt::format("{:.1f} MiB", static_cast<double>(b) / (1ull << 20));
 }
 
+bool is_async(const Scenario& s) {
+  return std::any_of(s.volumes.begin(), s.volumes.end(), [](const VolumeScenario& v) { return v.mode == Mode::Async; });
+}
+
 uint64_t total_tracks(const Scenario& s) {
   uint64_t n = 0;
   for (const auto& v : s.volumes) n += v.tracks;
@@ -651,7 +655,8 @@ void Orchestrator::snapshot(std::array<Status, 2>& into) {
 }
 
 void Orchestrator::drain(RunResult& r) {
-  const Time deadline = monotonic_now() + Time::from_s(opt_.drain_timeout_s);
+  const double timeout_s = opt_.drain_timeout_s.value_or(default_drain_timeout_s(sc_));
+  const Time deadline = monotonic_now() + Time::from_s(timeout_s);
   bool drained = false;
   while (monotonic_now() < deadline) {
     for (Proc& p : procs_)
@@ -668,7 +673,7 @@ void Orchestrator::drain(RunResult& r) {
   r.ended_s = (monotonic_now() - ws_).s();
   const bool disk_failed = std::find(disk_failed_[0].begin(), disk_failed_[0].end(), true) != disk_failed_[0].end() ||
                            std::find(disk_failed_[1].begin(), disk_failed_[1].end(), true) != disk_failed_[1].end();
-  const PairEnd end = pair_end(view(procs_[0]), view(procs_[1]), !link_cut_, disk_failed, drained, opt_.drain_timeout_s);
+  const PairEnd end = pair_end(view(procs_[0]), view(procs_[1]), !link_cut_, disk_failed, drained, timeout_s);
   r.end_state = end.end_state;
   r.drain_failed = end.drain_failed;
 }
@@ -836,6 +841,37 @@ void Orchestrator::verify(LogReplay& replay, RealRun& out) {
                           v.writes_acked_lost, v.survivor, v.writes_lost_by_model));
   } else {
     for (const auto& a : acked_) v.writes_acked += a.size();
+  }
+  // Async: R2 at a cycle boundary of each group, the same for all its
+  // volumes, and the writes lost exactly those captured after it.
+  if (is_async(sc_)) {
+    auto has = [&](Side s, uint64_t i) -> std::optional<Version> {
+      const auto& d = digest[index_of(s)];
+      if (i >= d.size()) return std::nullopt;
+      return std::max(d[i].version, d[i].cached_version);
+    };
+    v.async_groups = check_boundaries(replay.cycles(), replay.controller(Side::A).config(), geometry_, has, acked_, finding);
+    // The model's view of the same: the boundary the replayed R2 applied last.
+    for (uint16_t g = 0; g < v.async_groups.size(); ++g) {
+      GroupBoundary& b = v.async_groups[g];
+      if (!b.checked) continue;
+      b.model_applied_cycle = replay.controller(b.secondary).applied_cycle(g);
+      // Nothing applied since the cycles (re)started (a new session counts
+      // from 0): R2 is at their base.
+      const uint64_t at = std::max(*b.model_applied_cycle, b.base_cycle);
+      if (b.boundaries && (at < b.boundaries->first || at > b.boundaries->last))
+        finding(fmt::format("async group {}: R2's disks hold the image of boundary {}, the replayed model says R2 "
+                            "applied cycle {}",
+                            b.group, span_text(b.boundaries), at));
+    }
+    for (const Proc& p : procs_) {
+      const size_t i = index_of(p.side);
+      v.delta_set_image_bytes_peak[i] = p.last_status.delta_set_image_bytes_peak;
+      v.delta_set_images_at_end[i] = p.last_status.delta_set_images;
+      if (r.quiesced_at_end && p.alive && p.last_status.delta_set_images)
+        finding(fmt::format("{} still holds {} delta-set track images ({}) after the pair drained", side_name(p.side),
+                            p.last_status.delta_set_images, bytes_text(p.last_status.delta_set_image_bytes)));
+    }
   }
   for (const std::string& p : replay.problems()) finding("replay: " + p);
   for (const std::string& u : unexpected_) finding(u);
@@ -1055,6 +1091,20 @@ void check_real_support(const Scenario& s, const RealOptions& o) {
   }
   if (o.kernel_link && o.secondary)
     throw ScenarioError(s.source, "kernel-level link faults need R2 here, in its network namespace: not with --secondary");
+  if (is_async(s)) {
+    if (s.async.spill_bytes_max > 0)
+      throw ScenarioError(s.source, fmt::format("async.spill_bytes_max = {}: real mode keeps delta sets in the controllers' "
+                                                "caches and has no spill pool (delta set extension); set it to 0 for "
+                                                "real runs (the simulator models the pool)",
+                                                s.async.spill_bytes_max));
+    const double drain_s = o.drain_timeout_s.value_or(default_drain_timeout_s(s));
+    if (drain_s <= s.async.cycle_time_min_s)
+      throw ScenarioError(s.source, fmt::format("--drain-timeout-s {} cannot drain an async pair: its last capture set "
+                                                "switches only async.cycle_time_min_s = {} s after the previous switch, "
+                                                "and must then be transmitted and applied; give more than that (the "
+                                                "default is 30 s + cycle_time_min_s = {} s)",
+                                                drain_s, s.async.cycle_time_min_s, default_drain_timeout_s(s)));
+  }
   // The backing files are sparse: what counts is what the run can write.
   const WriteBound bound = write_bound(s);
   if (bound.disk_bytes > o.disk_bytes_max)
@@ -1085,19 +1135,24 @@ void check_real_support(const Scenario& s, const RealOptions& o) {
   // Payload slots are touched only as the cache fills: at most one per
   // request (a write's new version, a read miss's track) beyond the slots.
   uint64_t shm = 0;
-  for (const ControllerScenario* c : {&s.primary, &s.secondary})
-    if (c->cache_nonvolatile) shm += std::min<uint64_t>(3ull * c->cache_slots, bound.requests) * c->track_bytes;
+  for (const Side side : {Side::A, Side::B}) {
+    const ControllerConfig c = controller_config(s, side);
+    if (c.cache_nonvolatile) shm += std::min<uint64_t>(payload_slots(c), bound.requests) * c.track_bytes;
+  }
   struct statvfs st{};
   if (shm > 0 && ::statvfs(o.state_dir.c_str(), &st) == 0) {
     const uint64_t avail = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
     if (shm > avail / 2)
-      throw ScenarioError(s.source, fmt::format("real mode: non-volatile caches (3 × cache_slots × track_bytes, or one track per "
-                                                "request if fewer) need up to {} "
+      throw ScenarioError(s.source, fmt::format("real mode: non-volatile caches (3 × cache_slots × track_bytes, async: "
+                                                "plus the delta-set limit; or one track per request if fewer) need up "
+                                                "to {} "
                                                 "in {}, which has {} free; use fewer cache slots or a volatile cache",
                                                 bytes_text(shm), o.state_dir, bytes_text(avail)));
   }
   if (s.workloads.empty()) throw ScenarioError(s.source, "real mode: the scenario has no [[workload]]");
 }
+
+double default_drain_timeout_s(const Scenario& s) { return 30 + (is_async(s) ? s.async.cycle_time_min_s : 0); }
 
 RealRun run_real(const Scenario& s, const RealOptions& o) {
   Orchestrator orchestrator(s, o);
@@ -1117,6 +1172,11 @@ std::string verification_text(const Verification& v) {
                    v.writes_acked, v.survivor.empty() ? "nobody" : v.survivor, v.writes_acked_lost, v.writes_lost_by_model,
                    v.tracks_durable_unacked);
   if (v.link_connections > 1) s += fmt::format("  link: R1 connected {} times (the link broke in between)\n", v.link_connections);
+  s += boundaries_text(v.async_groups);
+  if (!v.async_groups.empty())
+    s += fmt::format("  delta-set images held apart from the cache: at most {} at R1, {} at R2; at the end {} and {}\n",
+                     bytes_text(v.delta_set_image_bytes_peak[0]), bytes_text(v.delta_set_image_bytes_peak[1]),
+                     v.delta_set_images_at_end[0], v.delta_set_images_at_end[1]);
   s += fmt::format("  observer: {} steps of both controllers replayed, {} restarts checked against their state{}\n",
                    v.replay_steps, v.restarts_checked, v.log_truncated ? " (input log full: part of the run only)" : "");
   s += v.ok() ? "  verified\n" : fmt::format("  FAILED: {} findings\n", v.findings.size());
@@ -1141,6 +1201,11 @@ nlohmann::json to_json(const Verification& v) {
   j["replay_steps"] = v.replay_steps;
   j["restarts_checked"] = v.restarts_checked;
   j["log_truncated"] = v.log_truncated;
+  if (!v.async_groups.empty()) {
+    j["async_groups"] = to_json(v.async_groups);
+    j["delta_set_image_bytes_peak"] = {{"r1", v.delta_set_image_bytes_peak[0]}, {"r2", v.delta_set_image_bytes_peak[1]}};
+    j["delta_set_images_at_end"] = {{"r1", v.delta_set_images_at_end[0]}, {"r2", v.delta_set_images_at_end[1]}};
+  }
   j["findings"] = v.findings;
   j["verified"] = v.ok();
   return j;

@@ -14,6 +14,7 @@
 //   - the invariant observer replays both controllers' input logs (replay.hpp).
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "config/scenario.hpp"
 #include "real/auth.hpp"
 #include "real/cpu.hpp"
+#include "real/cycle_boundaries.hpp"
 #include "real/net.hpp"
 #include "report/result.hpp"
 
@@ -65,7 +67,11 @@ struct RealOptions {
   double link_loss = 0;              // probability per frame; a loss breaks the connection
   int disk_failure_errno = 5;        // EIO; ENOSPC makes failed disks answer "no space"
   double disk_added_latency_us = 0;
-  double drain_timeout_s = 30;       // after host I/O, for the pair to drain
+  // After host I/O, how long the pair may take to drain; unset:
+  // default_drain_timeout_s. An async pair's last capture set switches only
+  // a minimum cycle time after the previous switch: a timeout no longer
+  // than that is refused (check_real_support).
+  std::optional<double> drain_timeout_s;
   uint64_t disk_bytes_max = 2ull << 30;  // backing files per side
   uint64_t log_bytes = 1ull << 30;       // input log per controller (sparse)
   bool progress = true;              // a progress line on stderr
@@ -92,6 +98,15 @@ struct Verification {
   uint64_t replay_steps = 0;
   uint64_t restarts_checked = 0;
   bool log_truncated = false;        // the observer saw only part of the run
+  // Async: per consistency group, the cycle boundary R2's image is and the
+  // acknowledged writes after it (cycle_boundaries.hpp).
+  std::vector<GroupBoundary> async_groups;
+  // Async: track images each side held apart from its cache for delta sets
+  // (R1's older versions owed by transmit sets, R2's unapplied receive sets),
+  // the most at once and what was left at the end (R1, R2; a dead side: its
+  // last report). A drained pair holds none.
+  std::array<uint64_t, 2> delta_set_image_bytes_peak{};
+  std::array<uint64_t, 2> delta_set_images_at_end{};
   std::vector<std::string> findings; // what failed, first ones in full
   bool ok() const { return findings.empty(); }
 };
@@ -103,6 +118,10 @@ struct RealRun {
   double last_request_s = 0;     // when the hosts issued their last request, s after host I/O began
   std::array<CpuStats, 2> cpu;   // R1's, R2's: CPU per operation kind over the measured window (cpu.hpp)
 };
+
+// The drain timeout when none is given: 30 s, and for an async pair its
+// minimum cycle time on top (the last capture set waits that long to switch).
+double default_drain_timeout_s(const Scenario& s);
 
 // What `mirrorsim real` cannot do with this scenario and these options:
 // throws ScenarioError naming the failure entry (file:line:col) or the keys.

@@ -25,6 +25,7 @@ LogReplay::LogReplay(const Scenario& s, const ReplayWindow& w) : sc_(s), w_(w) {
   ctl_[0] = std::make_unique<Controller>(Side::A, Role::Primary, controller_config(s, Side::A));
   ctl_[1] = std::make_unique<Controller>(Side::B, Role::Secondary, controller_config(s, Side::B));
   observer_ = std::make_unique<Observer>(*ctl_[0], *ctl_[1], w.violation_trace_length);
+  cycles_ = std::make_unique<CycleHistory>(ctl_[0]->config());
   metrics_ = std::make_unique<RunMetrics>(s, RunMetrics::Window{w.workload_start, w.warmup_end, w.duration_end}, *ctl_[0],
                                           *ctl_[1], *observer_);
   // A controller process is one event-loop thread: its three pools are one
@@ -224,6 +225,7 @@ void LogReplay::step(Side s, Time at, Time effects_at, const Input& in) {
   out_.clear();
   c.step(at, in, out_);
   observer_->after_step(s, at, in, out_);
+  cycles_->after_step(s, c, at, out_);
   metrics_->after_step(s, effects_at, in, out_);
   ++steps_;
   last_ = std::max(last_, effects_at);

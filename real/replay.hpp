@@ -2,7 +2,7 @@
 // processes, so no process sees both controllers; but each logs every input
 // it stepped (state_file.hpp), and the model is deterministic. The replay
 // rebuilds both controllers from those logs and runs the model's Observer
-// over them, checking I1–I11 on exactly the steps the real controllers took.
+// over them, checking I1–I14 on exactly the steps the real controllers took.
 //
 // The two logs are merged in causal order: by timestamp (one machine, one
 // monotonic clock), except that a side never receives a message before the
@@ -23,6 +23,7 @@
 #include "model/controller.hpp"
 #include "model/invariants.hpp"
 #include "real/cpu.hpp"
+#include "real/cycle_boundaries.hpp"
 #include "real/state_file.hpp"
 #include "report/metrics.hpp"
 #include "report/result.hpp"
@@ -75,6 +76,8 @@ class LogReplay {
   // The CPU each side spent per operation kind, from its steps' Executed
   // records (cpu.hpp), over the measured window.
   const CpuStats& cpu(Side s) const { return cpu_[index_of(s)]; }
+  // Async: the cycles R1 took, for the boundary check (cycle_boundaries.hpp).
+  const CycleHistory& cycles() const { return *cycles_; }
 
   // Every metric of the run (the metrics observer's, as the simulator's),
   // on the run's time axis (seconds from the start of host I/O).
@@ -90,6 +93,7 @@ class LogReplay {
   std::array<std::unique_ptr<Controller>, 2> ctl_;
   std::unique_ptr<Observer> observer_;
   std::unique_ptr<RunMetrics> metrics_;
+  std::unique_ptr<CycleHistory> cycles_;
   std::vector<std::string> problems_;
   std::array<CpuStats, 2> cpu_;
   uint64_t steps_ = 0;

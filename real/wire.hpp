@@ -33,7 +33,8 @@ namespace mirrorsim::real {
 
 constexpr uint32_t kFrameMagic = 0x4D49534D;  // "MSIM" in memory order
 constexpr uint32_t kFrameHeaderBytes = 20;
-constexpr uint16_t kProtocolVersion = 3;  // 2: authenticated connections, tagged frames; 3: O_DIRECT reads, CPU per step
+constexpr uint16_t kProtocolVersion = 4;  // 2: authenticated connections, tagged frames; 3: O_DIRECT reads, CPU per step;
+                                           // 4: async cycles (CycleData with its track image), delta-set images in Status
 
 // Appends little-endian fields to a buffer.
 class ByteWriter {

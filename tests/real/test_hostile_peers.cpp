@@ -490,6 +490,119 @@ TEST_CASE("a client without the key, with a wrong key, replaying a captured hand
   CHECK_FALSE(s->configured);  // the run ended it
 }
 
+TEST_CASE("async R2: a receive set's images are kept until its CycleEnd applies it or a new session discards it, and a "
+          "CycleData beyond the peer's delta-set limit or with a damaged image is refused and closes the link") {
+  Fixture fx;
+  auto control_connection = fx.client(ConnectionKind::Control);
+  Client& control = *control_connection;
+  // 8 cache slots a side: the delta sets may hold 6 (async_cache_fraction_max 0.75).
+  const Scenario sc = small_scenario(Small{.mode = "async", .cache_slots = 8});
+  Configure cfg;
+  cfg.run_id = kRunId;
+  cfg.side = Side::B;
+  cfg.scenario_toml = sc.resolved_toml;
+  cfg.log_bytes = 16 << 20;
+  control.send(FrameType::Configure, encode(cfg));
+  const auto configured = control.next(20000);
+  REQUIRE(configured);
+  REQUIRE(configured->type == FrameType::Configured);
+  const Geometry g = Geometry::of(controller_config(sc, Side::B));
+  const Version v = make_version(1, 1);
+  auto cycle_data = [&](TrackNo t) {
+    std::vector<uint8_t> b;
+    ByteWriter w(b);
+    encode_message(w, CycleData{1, 0, 1, TrackKey{0, t}, v, 8192});
+    return b;
+  };
+  auto image_of = [&](TrackNo t) {
+    std::vector<uint8_t> image(8192);
+    write_image(image, TrackKey{0, t}, v, 8192, 11);
+    return image;
+  };
+  // Every message the controller sends on `c` until `want` of type M came.
+  auto messages = [&]<class M>(Client& c, size_t want, M) {
+    size_t got = 0;
+    for (int i = 0; i < 50 && got < want; ++i) {
+      const auto f = c.next();
+      if (!f) break;
+      if (f->type != FrameType::PeerMessage) continue;
+      ByteReader r(f->body);
+      const auto m = decode_message(r, g);
+      if (m && std::holds_alternative<M>(*m)) ++got;
+    }
+    return got;
+  };
+  {
+    auto cp = fx.client(ConnectionKind::Peer);
+    Client& c = *cp;
+    for (TrackNo t = 0; t < 6; ++t) c.send(FrameType::PeerMessage, cycle_data(t), image_of(t));
+    CHECK(messages(c, 6, CycleDataAck{}) == 6);
+    Status s = fx.status();
+    CHECK(s.delta_set_images == 6);
+    CHECK(s.delta_set_image_bytes == 6 * 8192);
+    CHECK(s.frames_refused == 0);
+    // A seventh track: more than R1's delta sets can hold.
+    c.send(FrameType::PeerMessage, cycle_data(6), image_of(6));
+    CHECK(c.closed_by_peer());
+    s = fx.status();
+    CHECK(s.frames_refused == 1);
+    CHECK_THAT(s.last_refusal, Catch::Contains("beyond the 6 tracks the peer's delta sets can hold"));
+    CHECK(s.delta_set_images == 6);  // the refused one was not kept
+  }
+  {
+    auto cp = fx.client(ConnectionKind::Peer);
+    Client& c = *cp;
+    auto damaged = image_of(5);
+    damaged[4000] ^= 0xFF;
+    c.send(FrameType::PeerMessage, cycle_data(5), damaged);
+    CHECK(c.closed_by_peer());
+    const Status s = fx.status();
+    CHECK(s.frames_refused == 2);
+    CHECK_THAT(s.last_refusal, Catch::Contains("CycleData of track 0/5") && Catch::Contains("its track image fails"));
+  }
+  {
+    // The set's end: R2 holds all of it and applies it whole.
+    auto cp = fx.client(ConnectionKind::Peer);
+    Client& c = *cp;
+    std::vector<uint8_t> b;
+    ByteWriter w(b);
+    encode_message(w, CycleEnd{1, 0, 1, 6});
+    c.send(FrameType::PeerMessage, b);
+    CHECK(messages(c, 1, CycleApplied{}) == 1);
+    const Status s = fx.status();
+    CHECK(s.copies_stored == 6);
+    CHECK(s.delta_set_images == 0);
+    CHECK(s.delta_set_image_bytes == 0);
+    CHECK(s.delta_set_image_bytes_peak == 6 * 8192);
+  }
+  {
+    // Part of the next cycle, then a new session: what R2 received of the
+    // unfinished cycle is never applied, and its images go with it.
+    auto cp = fx.client(ConnectionKind::Peer);
+    Client& c = *cp;
+    for (TrackNo t = 0; t < 3; ++t) {
+      std::vector<uint8_t> b;
+      ByteWriter w(b);
+      encode_message(w, CycleData{1, 0, 2, TrackKey{0, t}, make_version(1, 2), 8192});
+      std::vector<uint8_t> image(8192);
+      write_image(image, TrackKey{0, t}, make_version(1, 2), 8192, 11);
+      c.send(FrameType::PeerMessage, b, image);
+    }
+    CHECK(messages(c, 3, CycleDataAck{}) == 3);
+    CHECK(fx.status().delta_set_images == 3);
+    std::vector<uint8_t> b;
+    ByteWriter w(b);
+    encode_message(w, Establish{2, 1, {}, false});
+    c.send(FrameType::PeerMessage, b);
+    CHECK(messages(c, 1, EstablishAck{}) == 1);
+    const Status s = fx.status();
+    CHECK(s.delta_set_images == 0);
+    CHECK(s.delta_set_image_bytes == 0);
+    CHECK(s.copies_stored == 6);  // nothing of cycle 2 applied
+  }
+  CHECK(fx.alive());
+}
+
 TEST_CASE("a bit flipped on the link fails its tag: the link breaks, the pair reconnects and resynchronises, and the "
           "run verifies") {
   Secondary r2;
