@@ -60,7 +60,8 @@ int run_main(int argc, char** argv) {
     scenario = load_scenario_with_overrides(vm["scenario"].as<std::string>(), sets, seed, {},
                                             calibration.empty() ? std::nullopt : std::optional(calibration));
     check_resources(scenario, memory.limits());
-    check_interval_window(scenario, interval_s, "--interval-s");
+    // Only a report has windows: --interval-s alone (its default) judges nothing.
+    if (!interval_report_path.empty()) check_interval_window(scenario, interval_s, "--interval-s");
     for (const std::string& t : interval_targets) parsed_targets.push_back(parse_interval_target(t, "--interval-target"));
     if (!parsed_targets.empty() && interval_report_path.empty())
       throw ScenarioError("--interval-target", "judges the rows of --interval-report: name its file too");
