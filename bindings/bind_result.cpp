@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings/bindings.hpp"
+#include "report/interval_report.hpp"
 #include "report/result.hpp"
 #include "report/serialize.hpp"
 
@@ -117,6 +118,17 @@ void bind_result(py::module_& m) {
           "data"_a,
           "A result from serialize()'s bytes. Raises ValueError naming the first field that is missing, of the "
           "wrong type or out of range.");
+  m.def(
+      "interval_report_csv",
+      [](const Scenario& s, const RunResult& r, double window_s, const std::vector<std::string>& targets) {
+        check_interval_window(s, window_s, "window_s");
+        std::vector<IntervalTarget> parsed;
+        for (size_t i = 0; i < targets.size(); ++i)
+          parsed.push_back(parse_interval_target(targets[i], "targets[" + std::to_string(i) + "]"));
+        return interval_report_csv(interval_report(s, r, window_s), parsed);
+      },
+      "scenario"_a, "result"_a, "window_s"_a, "targets"_a,
+      "The CSV `mirrorsim run --interval-report` writes for this run of `scenario` (report/interval_report.hpp).");
 }
 
 }  // namespace mirrorsim::bindings

@@ -62,12 +62,9 @@ int run_main(int argc, char** argv) {
     scenario = load_scenario_with_overrides(vm["scenario"].as<std::string>(), sets, seed, {},
                                             calibration.empty() ? std::nullopt : std::optional(calibration));
     check_resources(scenario, memory.limits());
+    // The default window shrinks to a short run's duration; a window given is checked.
     if (!vm.count("interval-s") || vm["interval-s"].defaulted()) interval_s = std::min(interval_s, scenario.duration_s);
-    else if (!(interval_s >= scenario.measurement.timeseries_interval_s && interval_s <= scenario.duration_s))
-      throw ScenarioError("--interval-s", fmt::format("{} s: expected a window from the time series' interval ({} s) "
-                                                      "to the run's duration ({} s)",
-                                                      interval_s, scenario.measurement.timeseries_interval_s,
-                                                      scenario.duration_s));
+    else check_interval_window(scenario, interval_s, "--interval-s");
     for (const std::string& t : interval_targets) parsed_targets.push_back(parse_interval_target(t, "--interval-target"));
     if (!parsed_targets.empty() && interval_report_path.empty())
       throw ScenarioError("--interval-target", "judges the rows of --interval-report: name its file too");

@@ -81,6 +81,13 @@ std::vector<IntervalReportRow> interval_report(const Scenario& s, const RunResul
   return rows;
 }
 
+void check_interval_window(const Scenario& s, double window_s, const std::string& where) {
+  if (!(window_s >= s.measurement.timeseries_interval_s && window_s <= s.duration_s))
+    throw ScenarioError(where, fmt::format("{} s: expected a window from the time series' interval ({} s) "
+                                           "to the run's duration ({} s)",
+                                           window_s, s.measurement.timeseries_interval_s, s.duration_s));
+}
+
 IntervalTarget parse_interval_target(std::string_view text, const std::string& where) {
   IntervalTarget t;
   t.text = std::string(text);

@@ -30,6 +30,9 @@ struct IntervalReportRow {
 // start_s applied) of every intervals workload, else windows of
 // `window_s` from 0 to the scenario's duration.
 std::vector<IntervalReportRow> interval_report(const Scenario& s, const RunResult& r, double window_s);
+// A window from the time series' interval to the run's duration; throws
+// ScenarioError naming `where` (--interval-s, window_s=) otherwise.
+void check_interval_window(const Scenario& s, double window_s, const std::string& where);
 
 // One column per field (the names of IntervalReportRow), then `missed`: the
 // targets an interval failed, e.g. "rpo_s_max <= 30; write_response_mean_ms <= 2".

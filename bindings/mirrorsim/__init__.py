@@ -16,6 +16,7 @@ The same C++ core as the ``mirrorsim`` command::
 - :func:`run` → :class:`Result`
 - :func:`sweep` → pandas DataFrame (the engine of ``mirrorsim sweep``)
 - :func:`size` → (answer, DataFrame of runs) (the engine of ``mirrorsim size``)
+- :func:`interval_report` → DataFrame per interval of a run's workload (``mirrorsim run --interval-report``)
 - :func:`check` → :class:`CheckReport` (``mirrorsim check``)
 - :func:`validate` → :class:`Validation` (``mirrorsim validate``)
 
@@ -30,7 +31,7 @@ import os
 
 from . import _mirrorsim
 from ._values import memory_limit_bytes
-from .result import Result
+from .result import Result, interval_report
 from .scenario import Scenario, ScenarioError
 from .sweep import size, sweep
 
@@ -38,7 +39,7 @@ __version__: str = _mirrorsim.__version__
 
 RunFailed = _mirrorsim.RunFailed
 
-__all__ = ["Scenario", "ScenarioError", "Result", "RunFailed", "run", "sweep", "size", "simgrid_version", "__version__"]
+__all__ = ["Scenario", "ScenarioError", "Result", "RunFailed", "run", "sweep", "size", "interval_report", "simgrid_version", "__version__"]
 
 
 def run(scenario: Scenario, seed: int | None = None, *, trace_path: str | os.PathLike[str] | None = None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import html
 import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from . import _mirrorsim
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Result"]
+__all__ = ["Result", "interval_report"]
 
 _KINDS = ("write", "read")
 
@@ -280,3 +281,43 @@ class Result:
 def _result_from_bytes(data: bytes) -> Result:
     """A Result from :meth:`_mirrorsim.RunResult.serialize` bytes (unpickling)."""
     return Result(_mirrorsim.RunResult.deserialize(data))
+
+
+def interval_report(scenario: Any, result: Result, targets: Iterable[str] = (),
+                    window_s: float | None = None) -> pd.DataFrame:
+    """The per-interval report of ``result``, a run of ``scenario``
+    (``mirrorsim run --interval-report``, report/interval_report.hpp, the
+    same CSV parsed): one row per interval of the workload's statistics (or
+    ``window_s`` windows for a trace or a Poisson workload; default 60 s,
+    or the run's duration when shorter, as ``--interval-s``) — ``start_s``,
+    ``end_s``, ``offered_write_mb_per_s``, ``offered_write_iops``,
+    ``write_iops``, ``write_response_mean_ms``, ``link_utilisation_mean``,
+    ``remote_wp_tracks_max``, ``writes_at_risk_max``, ``rpo_s_max``,
+    ``delayed_writes_max`` — and ``missed``: the ``targets``
+    (``"rpo_s_max <= 30"``, as ``--interval-target``) the interval failed,
+    joined by ``"; "`` ("" when it met them all).
+
+    Raises :class:`ScenarioError` for a target that names no column or has
+    no number (``where`` is ``targets[i]``) and for a ``window_s`` outside
+    the time series' interval to the run's duration; ValueError when
+    ``result`` is not a run of ``scenario`` (its resolved TOML, seed aside,
+    differs), which would report another scenario's intervals."""
+    import io
+
+    import pandas as pd
+
+    from .scenario import Scenario
+
+    if not isinstance(scenario, Scenario) or not isinstance(result, Result):
+        raise TypeError("interval_report() takes the mirrorsim.Scenario that was run and its mirrorsim.Result")
+    if isinstance(targets, str):
+        targets = [targets]
+    ran = scenario.with_values({"seed": result.seed})
+    if ran._core.resolved_toml != result.scenario_toml:
+        raise ValueError("interval_report(): the result is not a run of this scenario (their resolved TOML differs); "
+                         "pass the scenario that was run")
+    if window_s is None:
+        window_s = min(60.0, float(scenario["duration_s"]))
+    text = _mirrorsim.interval_report_csv(scenario._core, result._core, float(window_s), list(targets))
+    table = pd.read_csv(io.StringIO(text), keep_default_na=False, dtype={"missed": str})
+    return table
