@@ -359,3 +359,35 @@ TEST_CASE("block traces: blkparse output and fio iologs (version 3) read at thei
   CHECK(refusal("bad.iolog", "fio version 3 iolog\n0 /dev/sdb add\n3 /dev/sdb erase 0 4096\n", "fio") ==
         at + bad_fio + ":3:12: action: expected add, open, close, read, write, sync, datasync, trim or wait, got 'erase'");
 }
+
+TEST_CASE("async keys and consistency groups: read back, and every bad one refused at file:line:col") {
+  const std::string two = "[[volume]]\nname = \"db\"\ntracks = 100\nmode = \"async\"\n"
+                          "[[volume]]\nname = \"log\"\ntracks = 100\nmode = \"async\"\n";
+  const Scenario s = parse_scenario(two + "[async]\ncycle_time_min_s = 30\n[[consistency_group]]\nname = \"app\"\n"
+                                          "volumes = [\"db\", \"log\"]\n",
+                                    "test.toml");
+  CHECK(s.async.cycle_time_min_s == 30);
+  REQUIRE(s.consistency_groups.size() == 1);
+  CHECK(consistency_group_names(s) == std::vector<std::string>{"app"});
+  CHECK(consistency_group_of(s, 1) == 0);
+  // Ungrouped async volumes share "default".
+  CHECK(consistency_group_names(parse_scenario(two, "test.toml")) == std::vector<std::string>{"default"});
+
+  CHECK_THAT(parse_error("[[volume]]\nname = \"db\"\ntracks = 100\nmode = \"async\"\n[[volume]]\nname = \"log\"\n"
+                         "tracks = 100\nmode = \"sync\"\n"),
+             StartsWith("test.toml:8:8: volume.log.mode: \"sync\" cannot share a pair with async volumes"));
+  CHECK_THAT(parse_error(two + "[async]\ncycle_time_min_s = 0\n"), StartsWith("test.toml:10:20: async.cycle_time_min_s: expected"));
+  CHECK_THAT(parse_error(two + "[async]\ntransmit_sets_max = 17\n"), StartsWith("test.toml:10:21: async.transmit_sets_max: expected"));
+  CHECK_THAT(parse_error(two + "[async]\nasync_cache_fraction_max = 1.5\n"),
+             StartsWith("test.toml:10:28: async.async_cache_fraction_max: expected"));
+  CHECK_THAT(parse_error(two + "[[consistency_group]]\nname = \"app\"\nvolumes = [\"db\", \"dbb\"]\n"),
+             Contains("no volume named \"dbb\""));
+  CHECK_THAT(parse_error(two + "[[consistency_group]]\nname = \"app\"\nvolumes = [\"db\", \"db\"]\n"),
+             Contains("\"db\" is listed twice"));
+  CHECK_THAT(parse_error(two + "[[consistency_group]]\nname = \"a\"\nvolumes = [\"db\"]\n[[consistency_group]]\nname = \"b\"\n"
+                               "volumes = [\"db\"]\n"),
+             Contains("volume \"db\" is already in another consistency group"));
+  CHECK_THAT(parse_error(kVolume + "[[consistency_group]]\nname = \"app\"\nvolumes = [\"db\"]\n"),
+             Contains("consistency groups are for async volumes"));
+  CHECK_THAT(parse_error(two + "[[consistency_group]]\nname = \"app\"\n"), Contains("missing required key 'volumes'"));
+}
