@@ -91,13 +91,7 @@ bool Controller::async_hold(const HostWrite& w) {
   }
   // Writes of a group are accepted in arrival order: a dependent write
   // never overtakes the write it depends on.
-  if (!g.held.empty()) {
-    Time last = g.held.front().due;
-    for (const HeldWrite& h : g.held) last = h.due;
-    if (last > due) {
-      due = last;
-    }
-  }
+  if (!g.held.empty()) due = std::max(due, g.held.back().due);
   if (due <= now_ && g.held.empty()) return false;
   g.held.push_back(HeldWrite{due, now_, w, reason});
   return true;

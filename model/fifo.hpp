@@ -16,6 +16,7 @@ class Fifo {
   size_t size() const { return items_.size() - head_; }
   const T& front() const { return items_[head_]; }
   T& front() { return items_[head_]; }
+  const T& back() const { return items_.back(); }
   void push_back(T x) { items_.push_back(std::move(x)); }
   void pop_front() {
     ++head_;
