@@ -297,3 +297,29 @@ TEST_CASE("run --interval-report: a row per interval of the day's statistics, wh
   CHECK(alone.exit_code == 2);
   CHECK(alone.err.find("name its file too") != std::string::npos);
 }
+
+TEST_CASE("size shows a line per point on stderr, and with --quiet nothing at all (not the simulator's own progress either)") {
+  const fs::path scenario = dir() / "quiet.toml";
+  std::string text = kScenario;
+  text.replace(text.find("duration_s = 3"), 14, "duration_s = 1");
+  std::ofstream(scenario) << text;
+  const std::string args = fmt::format(
+      "size {} --vary link.bandwidth_gbit_per_s=0.1:100 --target \"volume.db.writes.response_ms.mean <= 0.04\" --tolerance 0.3",
+      scenario.string());
+  const Outcome loud = run_mirrorsim(args, dir());
+  const Outcome quiet = run_mirrorsim(args + " --quiet", dir());
+  REQUIRE(loud.exit_code == 0);
+  REQUIRE(quiet.exit_code == 0);
+  CHECK(quiet.err.empty());
+  // The same searches: one progress line per point run, and the same report
+  // apart from the wall time it took.
+  const auto points = std::count(loud.err.begin(), loud.err.end(), '\n') - 1;
+  CHECK(points >= 4);
+  CHECK_THAT(loud.err, Catch::Contains("link.bandwidth_gbit_per_s = 100: meets"));
+  auto without_wall = [](std::string s) {
+    const size_t at = s.find(" runs in ");
+    return at == std::string::npos ? s : s.substr(0, at);
+  };
+  CHECK(without_wall(quiet.out) == without_wall(loud.out));
+  CHECK_THAT(quiet.out, Catch::Contains(fmt::format("{} runs in", points)));
+}
