@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -20,6 +21,7 @@
 
 #include "real/clock.hpp"
 #include "real/disk.hpp"
+#include "real/event_loop.hpp"
 #include "real/net.hpp"
 
 namespace mirrorsim::real {
@@ -270,6 +272,27 @@ double disk_parallel_bytes_per_s(const std::string& dir, uint32_t block_bytes, u
   return static_cast<double>(total) / s;
 }
 
+std::vector<double> delay_line_lateness_us(int timers, double gap_mean_us) {
+  int slack_was = ::prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+  ::prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+  EventLoop loop;
+  std::mt19937_64 rng(3);
+  std::exponential_distribution<double> gap(1.0 / gap_mean_us);
+  std::vector<double> us;
+  us.reserve(static_cast<size_t>(std::max(timers, 0)));
+  for (int i = 0; i < timers; ++i) {
+    const Time due = monotonic_now() + Time::from_us(gap(rng));
+    bool fired = false;
+    loop.at(due, [&] {
+      us.push_back((monotonic_now() - due).us());
+      fired = true;
+    });
+    loop.run_until([&] { return fired; }, due + Time::from_s(1));
+  }
+  if (slack_was > 0) ::prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(slack_was), 0, 0, 0);
+  return us;
+}
+
 double loopback_bulk_bytes_per_s(uint64_t total_bytes) {
   auto [c, s] = loopback_pair();
   const size_t chunk = 1 << 20;
@@ -417,6 +440,8 @@ double mean_of(const std::vector<double>& v) {
 }
 
 }  // namespace
+
+std::string empirical_text(std::vector<double> samples_us) { return table_text(quantile_table(std::move(samples_us))); }
 
 std::string calibration_toml(const Calibration& c) {
   const DiskCalibration& d = c.disk;

@@ -123,6 +123,15 @@ double disk_stream_bytes_per_s(const std::string& dir, uint32_t block_bytes, uin
 // R1's and R2's streams.
 double disk_parallel_bytes_per_s(const std::string& dir, uint32_t block_bytes, uint32_t streams, double seconds);
 double loopback_bulk_bytes_per_s(uint64_t total_bytes);
+// How late the real link's delay line releases a frame: `timers` event-loop
+// timers (timerfd, timer slack 1 ns, as the controllers run them), each due
+// after an exponentially distributed idle wait of `gap_mean_us`; what each
+// fired after its due time, µs. On a virtual machine an idle vCPU is slow to
+// wake, and an emulated distance waits on such a timer once per message.
+std::vector<double> delay_line_lateness_us(int timers, double gap_mean_us);
+// `samples_us` as an empirical service time, as a scenario value
+// ({ distribution = "empirical", quantiles = [...] }).
+std::string empirical_text(std::vector<double> samples_us);
 
 Quantiles quantiles_of(std::vector<double> us);
 

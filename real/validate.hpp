@@ -75,6 +75,11 @@ struct Validation {
   std::string calibration_source;  // the file, or "measured here"
   std::string calibration_toml;    // what was applied
   Calibration measured;            // when measured here
+  // The real runs emulate the scenario's distance with a delay line, a
+  // timer per message: how late those timers fired on this machine (µs),
+  // measured by validate beside the calibration and added to the simulated
+  // link's overhead per message. Empty for a link of 0 km (no delay line).
+  std::vector<double> delay_line_lateness_us;
   std::vector<RateValidation> rates;
   bool clean() const;
 };

@@ -56,11 +56,22 @@ TEST_CASE("validate at two rates with a calibration file: three runs each, demer
   o.calibration_path = cal;
   o.rates_iops = {500, 1000};
   o.real = quiet_options();
-  const Validation v = validate(small_scenario(Small{.duration_s = 1.0}), o);
+  // 10 km: the real runs hold each frame 50 us in the delay line.
+  const Validation v = validate(small_scenario(Small{.duration_s = 1.0, .distance_km = 10}), o);
   INFO(validation_text(v));
   REQUIRE(v.rates.size() == 2);
   CHECK(v.calibration_source == cal);
   CHECK(v.calibration_toml == kCalibration);
+  // The delay line's lateness, measured beside the calibration, is in every
+  // simulated message's overhead: the calibration's draws plus its own.
+  REQUIRE(v.delay_line_lateness_us.size() == static_cast<size_t>(o.calibration_ops) * 10);
+  double late_mean_us = 0;
+  for (double us : v.delay_line_lateness_us) {
+    CHECK(us >= 0);
+    late_mean_us += us / static_cast<double>(v.delay_line_lateness_us.size());
+  }
+  const double calibrated_overhead_mean_us = 0.5 * (6 + 8) / 2 + 0.5 * (8 + 40) / 2;  // kCalibration's table
+  CHECK_THAT(validation_text(v), Catch::Contains("the distance's delay line: its timers fired late by"));
   for (size_t i = 0; i < 2; ++i) {
     const RateValidation& r = v.rates[i];
     CHECK(r.rate_iops == o.rates_iops[i]);
@@ -70,6 +81,9 @@ TEST_CASE("validate at two rates with a calibration file: three runs each, demer
     CHECK(r.scenario.link.links == 1);
     CHECK(r.scenario.processors_shared == ProcessorsShared::Controller);
     CHECK(r.scenario.primary.front_end_write_us.mean_us == 21);
+    CHECK(r.scenario.link.overhead_us.distribution == Distribution::Empirical);
+    CHECK(r.scenario.link.overhead_us.mean() ==
+          Approx(calibrated_overhead_mean_us + late_mean_us).epsilon(0.05).margin(1.0));
     CHECK(r.sim.driver == "sim");
     CHECK(r.real_a.result.driver == "real");
     REQUIRE(!r.comparisons.empty());
@@ -112,6 +126,7 @@ TEST_CASE("validate at two rates with a calibration file: three runs each, demer
   CHECK(v.rates[1].pools[0].real_a > v.rates[0].pools[0].real_a);
   const nlohmann::json j = to_json(v);
   CHECK(j["rates"].size() == 2);
+  CHECK(j["delay_line_lateness_us"].size() == v.delay_line_lateness_us.size());
   CHECK(j["rates"][1]["comparisons"][0]["real_vs_real_us"] == v.rates[1].comparisons[0].real_vs_real_us);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
