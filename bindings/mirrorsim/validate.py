@@ -56,6 +56,15 @@ class Validation:
         """The calibration file, or that calibrate's probes measured it here."""
         return str(self._report["calibration_source"])
 
+    @property
+    def delay_line_lateness_us(self) -> list[float]:
+        """How late the real runs' delay line fired on this machine, µs, one
+        value per probe timer (empty for a link of 0 km): the real link holds
+        each frame for the distance's latency on an event-loop timer, and the
+        simulated overhead of each message carries this lateness beside the
+        calibrated one."""
+        return [float(x) for x in self._report["delay_line_lateness_us"]]
+
     def demerits(self) -> pd.DataFrame:
         """One row per compared distribution: ``volume``, ``op`` (writes or
         reads), ``real_a_count``, ``real_b_count``, ``sim_count``, the three

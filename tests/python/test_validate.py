@@ -54,6 +54,9 @@ def test_a_validation_gives_three_runs_and_the_demerits_of_their_quantiles():
     report = json.loads(v.to_json())
     assert report["rates"][0]["comparisons"][0]["sim_vs_real_us"] == d.iloc[0]["sim_vs_real_us"]
     assert "real vs real (noise floor)" in str(v)
+    # 100 km: the real link's delay line was timed beside the calibration (10 timers a probe).
+    assert len(v.delay_line_lateness_us) == 50 * 10 and min(v.delay_line_lateness_us) >= 0
+    assert "the distance's delay line: its timers fired late by" in str(v)
 
 
 def test_a_scenario_the_real_driver_cannot_run_is_refused_before_anything_runs():
