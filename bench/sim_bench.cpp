@@ -56,19 +56,36 @@ Measured measure(const Scenario& s) {
   return m;
 }
 
-// Bare SimGrid, in a child: how many comms (with a receiver actor) and how
-// many timer wake-ups it completes per wall second.
-double baseline_per_s(bool comms, int n) {
+// `measure(engine)` in a child with an engine of its own (one per
+// process): the rate it returns, read back through a pipe.
+template <class F>
+double rate_in_child(F&& measure) {
   int fds[2];
   if (pipe(fds) != 0) return 0;
   const pid_t pid = fork();
   if (pid == 0) {
     close(fds[0]);
     int argc = 1;
-    char name[] = "baseline";
+    char name[] = "sim_bench";
     char* argv[] = {name, nullptr};
     sg::Engine e(&argc, argv);
     xbt_log_control_set("root.thres:critical");
+    const double rate = measure(e);
+    (void)!write(fds[1], &rate, sizeof rate);
+    _exit(0);
+  }
+  close(fds[1]);
+  double rate = 0;
+  (void)!read(fds[0], &rate, sizeof rate);
+  close(fds[0]);
+  waitpid(pid, nullptr, 0);
+  return rate;
+}
+
+// Bare SimGrid, in a child: how many comms (with a receiver actor) and how
+// many timer wake-ups it completes per wall second.
+double baseline_per_s(bool comms, int n) {
+  return rate_in_child([&](sg::Engine& e) {
     sg::Engine::set_config("network/model:CM02");
     sg::Engine::set_config("network/TCP-gamma:1e18");
     auto* z = sg::create_full_zone("z");
@@ -94,16 +111,8 @@ double baseline_per_s(bool comms, int n) {
     }
     const auto t0 = std::chrono::steady_clock::now();
     e.run();
-    const double rate = n / wall_s(t0);
-    (void)!write(fds[1], &rate, sizeof rate);
-    _exit(0);
-  }
-  close(fds[1]);
-  double rate = 0;
-  (void)!read(fds[0], &rate, sizeof rate);
-  close(fds[0]);
-  waitpid(pid, nullptr, 0);
-  return rate;
+    return n / wall_s(t0);
+  });
 }
 
 // SimGrid alone, in a child: the driver's platform for the quickstart (a
@@ -115,16 +124,7 @@ double baseline_per_s(bool comms, int n) {
 // loop at depth 32, callbacks in maestro, as in the driver. Writes per
 // second.
 double floor_writes_per_s(uint64_t n) {
-  int fds[2];
-  if (pipe(fds) != 0) return 0;
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    int argc = 1;
-    char name[] = "floor";
-    char* argv[] = {name, nullptr};
-    sg::Engine e(&argc, argv);
-    xbt_log_control_set("root.thres:critical");
+  return rate_in_child([&](sg::Engine& e) {
     for (const char* c : {"network/model:CM02", "network/TCP-gamma:0", "network/crosstraffic:0"}) sg::Engine::set_config(c);
     namespace kt = simgrid::kernel::timer;
     struct Pair {
@@ -185,17 +185,9 @@ double floor_writes_per_s(uint64_t n) {
     for (int i = 0; i < 32; ++i) next_write();
     const auto t0 = std::chrono::steady_clock::now();
     e.run();
-    const double rate = static_cast<double>(pair.done) / wall_s(t0);
     (void)sweep;
-    (void)!write(fds[1], &rate, sizeof rate);
-    _exit(0);
-  }
-  close(fds[1]);
-  double rate = 0;
-  (void)!read(fds[0], &rate, sizeof rate);
-  close(fds[0]);
-  waitpid(pid, nullptr, 0);
-  return rate;
+    return static_cast<double>(pair.done) / wall_s(t0);
+  });
 }
 
 }  // namespace
