@@ -240,6 +240,7 @@ void visit_keys(V& v, C& c) {
   v("back_end_per_kib_us", c.back_end_per_kib_us, kDelayUs);
   v("disks", c.disks, Integer<uint32_t>{.min = 1});
   v("disk_write_us", c.disk_write_us, kServiceTimeUs);
+  v("disk_first_write_us", c.disk_first_write_us, kServiceTimeUs);
   v("disk_read_us", c.disk_read_us, kServiceTimeUs);
   v("disk_bandwidth_mb_per_s", c.disk_bandwidth_mb_per_s,
     Real{.min = limits::kDiskMbPerSMin, .max = limits::kDiskMbPerSMax});

@@ -69,6 +69,9 @@ struct ControllerScenario {
   // disks: a FIFO server each, fixed part + bytes / bandwidth
   uint32_t disks = 8;
   ServiceTime disk_write_us = ServiceTime::fixed(200);
+  // A write into a track the disk does not hold yet: a thin device
+  // allocates its extent first (and journals it). Absent: disk_write_us.
+  std::optional<ServiceTime> disk_first_write_us;
   ServiceTime disk_read_us = ServiceTime::fixed(200);
   double disk_bandwidth_mb_per_s = 500;  // per disk, MB = 10^6 bytes
   uint32_t destages_per_disk_max = 32;
@@ -76,6 +79,7 @@ struct ControllerScenario {
   double disk_retry_ms = 1;          // wait before retrying a failed disk I/O
 
   const ServiceTime& front_end_read() const { return front_end_read_us ? *front_end_read_us : front_end_write_us; }
+  const ServiceTime& disk_first_write() const { return disk_first_write_us ? *disk_first_write_us : disk_write_us; }
   bool operator==(const ControllerScenario&) const = default;
 };
 

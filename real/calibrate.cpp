@@ -122,6 +122,28 @@ DiskCalibration calibrate_disk(const std::string& dir, int ops) {
   std::vector<double> small_us;
   d.small = measure(d.small_bytes, &small_us);
   d.large = measure(d.large_bytes, nullptr);
+  // First writes: into holes of a sparse file of its own, each a track
+  // apart from every other, in random order.
+  std::vector<double> first_us;
+  {
+    const std::string sparse_path = dir + "/mirrorsim-calibrate-sparse.tmp";
+    const int sfd = ::open(sparse_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (sfd < 0) fail("cannot create " + sparse_path);
+    ::unlink(sparse_path.c_str());
+    std::vector<uint64_t> holes(static_cast<size_t>(std::max(ops, 0)));
+    std::iota(holes.begin(), holes.end(), uint64_t{0});
+    std::shuffle(holes.begin(), holes.end(), rng);
+    for (uint64_t h : holes) {
+      const Time t = monotonic_now();
+      if (::pwrite(sfd, buf.data(), d.small_bytes, static_cast<off_t>(h * d.first_write_spacing_bytes)) !=
+          static_cast<ssize_t>(d.small_bytes))
+        fail("pwrite " + sparse_path);
+      if (::fdatasync(sfd) != 0) fail("fdatasync " + sparse_path);
+      first_us.push_back((monotonic_now() - t).us());
+    }
+    ::close(sfd);
+    d.first_write_small = quantiles_of(first_us);
+  }
   // Reads: at random offsets of the same (written, synced) file.
   auto measure_reads = [&](uint32_t bytes, std::vector<double>* samples) {
     std::vector<double> us;
@@ -160,6 +182,7 @@ DiskCalibration calibrate_disk(const std::string& dir, int ops) {
   // The fixed parts: what the model adds bytes / bandwidth to (one
   // bandwidth key for both: the writes', which the destages are).
   for (double us : small_us) d.write_fixed_us.push_back(std::max(0.0, us - d.small_bytes * slope_us_per_byte));
+  for (double us : first_us) d.first_write_fixed_us.push_back(std::max(0.0, us - d.small_bytes * slope_us_per_byte));
   for (double us : read_small_us) d.read_fixed_us.push_back(std::max(0.0, us - d.small_bytes * slope_us_per_byte));
   return d;
 }
@@ -458,6 +481,11 @@ std::string calibration_toml(const Calibration& c) {
     t += fmt::format("#   NOTE: the {}-byte writes' median ({:.1f} us) was not above the {}-byte ones' ({:.1f} us): no slope; "
                      "the bandwidth written is the large write's bytes over its median, a lower bound.\n",
                      d.large_bytes, d.large.p50_us, d.small_bytes, d.small.p50_us);
+  if (!d.first_write_fixed_us.empty())
+    t += fmt::format("#   first writes: {} pwrite + fdatasync of {} bytes into holes of a sparse file, {} bytes apart in "
+                     "random order (the extent allocated first, as a run's first write of a track into its sparse "
+                     "backing file): disk_first_write_us.\n",
+                     d.first_write_fixed_us.size(), d.small_bytes, d.first_write_spacing_bytes);
   t += "#   R1 and R2 share this machine's device: both sides get the same disk figures.\n";
   t += fmt::format("# link: {} loopback TCP round trips of {} bytes there and 64 back (TCP_NODELAY), exponential gaps "
                    "of 1 ms mean between them (open arrivals: the receiver wakes from idle); half of each is a sample of "
@@ -492,6 +520,9 @@ std::string calibration_toml(const Calibration& c) {
   for (int side = 0; side < 2; ++side) {
     t += fmt::format("\n[{}]\n", side == 0 ? "primary" : "secondary");
     t += fmt::format("disk_write_us = {}   # fixed part of a disk write, us\n", table_text(quantile_table(d.write_fixed_us)));
+    if (!d.first_write_fixed_us.empty())
+      t += fmt::format("disk_first_write_us = {}   # fixed part of a write into a hole (the extent allocated first), us\n",
+                       table_text(quantile_table(d.first_write_fixed_us)));
     t += fmt::format("disk_read_us = {}   # fixed part of a disk read, us\n", table_text(quantile_table(d.read_fixed_us)));
     t += fmt::format("disk_bandwidth_mb_per_s = {:.1f}\n", d.bandwidth_mb_per_s);
     t += "front_end_processors = 1\nremote_adapter_processors = 1\nback_end_processors = 1\n";
@@ -518,6 +549,9 @@ std::string calibration_text(const Calibration& c) {
   std::string t = fmt::format("# mirrorsim calibrate: {} on this machine\n", c.dir);
   t += fmt::format("# disk  pwrite + fdatasync  {} B: p50 {:.1f} us, p99 {:.1f} us;  {} B: p50 {:.1f} us, p99 {:.1f} us\n",
                    d.small_bytes, d.small.p50_us, d.small.p99_us, d.large_bytes, d.large.p50_us, d.large.p99_us);
+  if (!d.first_write_fixed_us.empty())
+    t += fmt::format("# disk  first writes into holes of a sparse file, {} B: p50 {:.1f} us, p99 {:.1f} us\n", d.small_bytes,
+                     d.first_write_small.p50_us, d.first_write_small.p99_us);
   t += fmt::format("# disk  O_DIRECT pread      {} B: p50 {:.1f} us, p99 {:.1f} us;  {} B: p50 {:.1f} us, p99 {:.1f} us\n",
                    d.small_bytes, d.read_small.p50_us, d.read_small.p99_us, d.large_bytes, d.read_large.p50_us,
                    d.read_large.p99_us);
@@ -541,6 +575,9 @@ std::string calibration_text(const Calibration& c) {
   }
   for (const char* side : {"primary", "secondary"}) {
     t += fmt::format("{}.disk_write_us={:.1f}\n", side, d.latency_us);
+    if (!d.first_write_fixed_us.empty())
+      t += fmt::format("{}.disk_first_write_us={:.1f}\n", side,
+                       std::max(0.0, d.first_write_small.p50_us - (d.small.p50_us - d.latency_us)));
     t += fmt::format("{}.disk_read_us={:.1f}\n", side, d.read_latency_us);
     t += fmt::format("{}.disk_bandwidth_mb_per_s={:.0f}\n", side, d.bandwidth_mb_per_s);
   }

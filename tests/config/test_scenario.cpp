@@ -112,6 +112,8 @@ TEST_CASE("defaults come out as documented in scenarios/README.md") {
     CHECK(c.back_end_disk_read_us.is_zero());
     CHECK(c.disks == 8);
     CHECK(c.disk_write_us == ServiceTime::fixed(200));
+    CHECK(!c.disk_first_write_us);  // a first write costs what any write does
+    CHECK(c.disk_first_write() == c.disk_write_us);
     CHECK(c.disk_read_us == ServiceTime::fixed(200));
     CHECK(c.disk_bandwidth_mb_per_s == 500);
     CHECK(c.destages_per_disk_max == 32);

@@ -27,6 +27,7 @@ front_end_write_us = 120
 front_end_read_us = { distribution = "exponential", mean_us = 80 }
 remote_adapter_copy_receive_us = { distribution = "lognormal", mean_us = 40, cv = 0.5 }
 disk_write_us = { distribution = "gamma", mean_us = 300, cv = 1.5 }
+disk_first_write_us = { distribution = "lognormal", mean_us = 700, cv = 0.8 }
 disk_read_us = { distribution = "empirical", quantiles = [[0, 100], [0.5, 150], [1, 900]] }
 [link]
 overhead_us = { distribution = "fixed", mean_us = 7 }
@@ -37,6 +38,8 @@ overhead_us = { distribution = "fixed", mean_us = 7 }
   CHECK(s.primary.front_end_read().mean() == 80);
   CHECK(s.primary.remote_adapter_copy_receive_us.cv == 0.5);
   CHECK(s.primary.disk_write_us.coefficient_of_variation() == 1.5);
+  CHECK(s.primary.disk_first_write().distribution == Distribution::Lognormal);
+  CHECK(s.primary.disk_first_write().mean() == 700);
   CHECK(s.primary.disk_read_us.quantiles.size() == 3);
   CHECK(s.primary.disk_read_us.mean() == Approx(0.5 * 125 + 0.5 * 525));
   CHECK(s.link.overhead_us == ServiceTime::fixed(7));
@@ -46,6 +49,7 @@ overhead_us = { distribution = "fixed", mean_us = 7 }
   CHECK(again.primary == s.primary);
   CHECK(again.link == s.link);
   CHECK_THAT(s.resolved_toml, Contains("disk_write_us = { distribution = \"gamma\", mean_us = 300.0, cv = 1.5 }"));
+  CHECK_THAT(s.resolved_toml, Contains("disk_first_write_us = { distribution = \"lognormal\", mean_us = 700.0, cv = 0.8 }"));
 }
 
 TEST_CASE("an empirical service time from a CSV of samples, relative to the scenario's folder") {

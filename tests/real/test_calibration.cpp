@@ -56,11 +56,13 @@ TEST_CASE("calibrate --out writes the disk, link, processors and CPU per operati
       fmt::format("calibrate --dir {} --ops 20 --probe-s 1 --probe-iops 800 --out {}", dir.string(), out.string()), dir);
   INFO(ran.err);
   REQUIRE(ran.exit_code == 0);
-  CHECK_THAT(ran.out, Catch::Contains("primary.disk_write_us=") && Catch::Contains("O_DIRECT pread"));
+  CHECK_THAT(ran.out, Catch::Contains("primary.disk_write_us=") && Catch::Contains("O_DIRECT pread") &&
+                          Catch::Contains("primary.disk_first_write_us=") && Catch::Contains("first writes into holes"));
   const toml::table root = toml::parse_file(out.string());
   CHECK(root.at_path("processors_shared").value_or(std::string()) == "controller");
   for (const std::string side : {"primary", "secondary"}) {
     check_table(root, side + ".disk_write_us");
+    check_table(root, side + ".disk_first_write_us");
     check_table(root, side + ".disk_read_us");
     CHECK(root.at_path(side + ".disk_bandwidth_mb_per_s").value_or(0.0) > 0);
     for (const char* pool : {"front_end", "remote_adapter", "back_end"})
