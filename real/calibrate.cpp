@@ -122,27 +122,54 @@ DiskCalibration calibrate_disk(const std::string& dir, int ops) {
   std::vector<double> small_us;
   d.small = measure(d.small_bytes, &small_us);
   d.large = measure(d.large_bytes, nullptr);
-  // First writes: into holes of a sparse file of its own, each a track
-  // apart from every other, in random order.
+  // First writes: each writer into holes of a sparse file of its own, a
+  // track apart, in random order (see DiskCalibration).
   std::vector<double> first_us;
   {
-    const std::string sparse_path = dir + "/mirrorsim-calibrate-sparse.tmp";
-    const int sfd = ::open(sparse_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (sfd < 0) fail("cannot create " + sparse_path);
-    ::unlink(sparse_path.c_str());
-    std::vector<uint64_t> holes(static_cast<size_t>(std::max(ops, 0)));
-    std::iota(holes.begin(), holes.end(), uint64_t{0});
-    std::shuffle(holes.begin(), holes.end(), rng);
-    for (uint64_t h : holes) {
-      const Time t = monotonic_now();
-      if (::pwrite(sfd, buf.data(), d.small_bytes, static_cast<off_t>(h * d.first_write_spacing_bytes)) !=
-          static_cast<ssize_t>(d.small_bytes))
-        fail("pwrite " + sparse_path);
-      if (::fdatasync(sfd) != 0) fail("fdatasync " + sparse_path);
-      first_us.push_back((monotonic_now() - t).us());
+    const uint32_t writers = d.first_write_writers;
+    const int per_writer = std::max(1, ops / static_cast<int>(writers));
+    std::vector<int> fds;
+    for (uint32_t w = 0; w < writers; ++w) {
+      const std::string sparse_path = fmt::format("{}/mirrorsim-calibrate-sparse-{}.tmp", dir, w);
+      const int sfd = ::open(sparse_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (sfd < 0) {
+        for (int f : fds) ::close(f);
+        fail("cannot create " + sparse_path);
+      }
+      ::unlink(sparse_path.c_str());
+      fds.push_back(sfd);
     }
-    ::close(sfd);
-    d.first_write_small = quantiles_of(first_us);
+    std::vector<std::vector<double>> samples(writers);
+    std::vector<int> failed(writers, 0);
+    std::vector<std::thread> threads;
+    for (uint32_t w = 0; w < writers; ++w)
+      threads.emplace_back([&, w] {
+        std::mt19937_64 wrng(101 + w);
+        std::exponential_distribution<double> gap(1.0 / d.first_write_gap_mean_us);
+        std::vector<uint64_t> holes(static_cast<size_t>(per_writer));
+        std::iota(holes.begin(), holes.end(), uint64_t{0});
+        std::shuffle(holes.begin(), holes.end(), wrng);
+        for (uint64_t h : holes) {
+          const Time until = monotonic_now() + Time::from_us(gap(wrng));
+          const timespec ts{static_cast<time_t>(until.ns / 1'000'000'000), static_cast<long>(until.ns % 1'000'000'000)};
+          ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+          const Time t = monotonic_now();
+          if (::pwrite(fds[w], buf.data(), d.first_write_bytes, static_cast<off_t>(h * d.first_write_bytes)) !=
+                  static_cast<ssize_t>(d.first_write_bytes) ||
+              ::fdatasync(fds[w]) != 0) {
+            failed[w] = errno ? errno : EIO;
+            return;
+          }
+          samples[w].push_back((monotonic_now() - t).us());
+        }
+      });
+    for (auto& t : threads) t.join();
+    for (int f : fds) ::close(f);
+    for (uint32_t w = 0; w < writers; ++w) {
+      if (failed[w]) fail(fmt::format("pwrite + fdatasync into a sparse file in {}: {}", dir, std::strerror(failed[w])));
+      first_us.insert(first_us.end(), samples[w].begin(), samples[w].end());
+    }
+    d.first_write = quantiles_of(first_us);
   }
   // Reads: at random offsets of the same (written, synced) file.
   auto measure_reads = [&](uint32_t bytes, std::vector<double>* samples) {
@@ -182,7 +209,7 @@ DiskCalibration calibrate_disk(const std::string& dir, int ops) {
   // The fixed parts: what the model adds bytes / bandwidth to (one
   // bandwidth key for both: the writes', which the destages are).
   for (double us : small_us) d.write_fixed_us.push_back(std::max(0.0, us - d.small_bytes * slope_us_per_byte));
-  for (double us : first_us) d.first_write_fixed_us.push_back(std::max(0.0, us - d.small_bytes * slope_us_per_byte));
+  for (double us : first_us) d.first_write_fixed_us.push_back(std::max(0.0, us - d.first_write_bytes * slope_us_per_byte));
   for (double us : read_small_us) d.read_fixed_us.push_back(std::max(0.0, us - d.small_bytes * slope_us_per_byte));
   return d;
 }
@@ -482,10 +509,12 @@ std::string calibration_toml(const Calibration& c) {
                      "the bandwidth written is the large write's bytes over its median, a lower bound.\n",
                      d.large_bytes, d.large.p50_us, d.small_bytes, d.small.p50_us);
   if (!d.first_write_fixed_us.empty())
-    t += fmt::format("#   first writes: {} pwrite + fdatasync of {} bytes into holes of a sparse file, {} bytes apart in "
-                     "random order (the extent allocated first, as a run's first write of a track into its sparse "
-                     "backing file): disk_first_write_us.\n",
-                     d.first_write_fixed_us.size(), d.small_bytes, d.first_write_spacing_bytes);
+    t += fmt::format("#   first writes: {} pwrite + fdatasync of {} bytes into holes of sparse files (a track each, the "
+                     "extent allocated and journalled first, as a run's first write of a track is), by {} writers at "
+                     "once after exponential idle gaps of {:.0f} ms mean; each less its bytes / bandwidth a sample of "
+                     "disk_first_write_us.\n",
+                     d.first_write_fixed_us.size(), d.first_write_bytes, d.first_write_writers,
+                     d.first_write_gap_mean_us / 1e3);
   t += "#   R1 and R2 share this machine's device: both sides get the same disk figures.\n";
   t += fmt::format("# link: {} loopback TCP round trips of {} bytes there and 64 back (TCP_NODELAY), exponential gaps "
                    "of 1 ms mean between them (open arrivals: the receiver wakes from idle); half of each is a sample of "
@@ -550,8 +579,9 @@ std::string calibration_text(const Calibration& c) {
   t += fmt::format("# disk  pwrite + fdatasync  {} B: p50 {:.1f} us, p99 {:.1f} us;  {} B: p50 {:.1f} us, p99 {:.1f} us\n",
                    d.small_bytes, d.small.p50_us, d.small.p99_us, d.large_bytes, d.large.p50_us, d.large.p99_us);
   if (!d.first_write_fixed_us.empty())
-    t += fmt::format("# disk  first writes into holes of a sparse file, {} B: p50 {:.1f} us, p99 {:.1f} us\n", d.small_bytes,
-                     d.first_write_small.p50_us, d.first_write_small.p99_us);
+    t += fmt::format("# disk  first writes into holes, {} B by {} writers at once: p50 {:.1f} us, p99 {:.1f} us, mean {:.1f} us\n",
+                     d.first_write_bytes, d.first_write_writers, d.first_write.p50_us, d.first_write.p99_us,
+                     d.first_write.mean_us);
   t += fmt::format("# disk  O_DIRECT pread      {} B: p50 {:.1f} us, p99 {:.1f} us;  {} B: p50 {:.1f} us, p99 {:.1f} us\n",
                    d.small_bytes, d.read_small.p50_us, d.read_small.p99_us, d.large_bytes, d.read_large.p50_us,
                    d.read_large.p99_us);
@@ -577,7 +607,7 @@ std::string calibration_text(const Calibration& c) {
     t += fmt::format("{}.disk_write_us={:.1f}\n", side, d.latency_us);
     if (!d.first_write_fixed_us.empty())
       t += fmt::format("{}.disk_first_write_us={:.1f}\n", side,
-                       std::max(0.0, d.first_write_small.p50_us - (d.small.p50_us - d.latency_us)));
+                       std::max(0.0, d.first_write.p50_us - d.first_write_bytes / d.bandwidth_mb_per_s));
     t += fmt::format("{}.disk_read_us={:.1f}\n", side, d.read_latency_us);
     t += fmt::format("{}.disk_bandwidth_mb_per_s={:.0f}\n", side, d.bandwidth_mb_per_s);
   }

@@ -43,12 +43,18 @@ struct DiskCalibration {
   double bandwidth_mb_per_s = 0;      // fitted: 10^6 bytes/s
   bool bandwidth_fitted = true;       // false: no slope (see calibrate_disk), a lower bound
   std::vector<double> write_fixed_us; // each small write less small_bytes / bandwidth
-  // Writes into holes of a sparse file, a track apart, as a run's first
-  // write of each track into its sparse backing file is: the file system
-  // allocates (and journals) the extent first.
-  uint32_t first_write_spacing_bytes = 65536;
-  Quantiles first_write_small;              // pwrite + fdatasync of small_bytes into a hole
-  std::vector<double> first_write_fixed_us; // each less small_bytes / bandwidth
+  // First writes as a run on this machine makes them: a track (64 KiB)
+  // into a hole of a sparse backing file, with pwrite + fdatasync, by
+  // sixteen writers at once (two controllers' eight disk workers), each
+  // after exponential idle gaps of 10 ms mean (1,600 writes/s in all, the
+  // quickstart's destages at about 1,400 IOPS). The file system allocates
+  // and journals each extent, and concurrent fdatasyncs wait on one
+  // journal: the tail a single writer on a pre-written file never sees.
+  uint32_t first_write_bytes = 65536;
+  uint32_t first_write_writers = 16;
+  double first_write_gap_mean_us = 10000;
+  Quantiles first_write;                    // pwrite + fdatasync of first_write_bytes into a hole
+  std::vector<double> first_write_fixed_us; // each less first_write_bytes / bandwidth
   Quantiles read_small, read_large;   // O_DIRECT pread
   double read_bandwidth_mb_per_s = 0; // fitted from the reads
   double read_latency_us = 0;         // the small reads' median less its bytes / (the writes') bandwidth
