@@ -22,6 +22,7 @@
 #include "real/clock.hpp"
 #include "real/disk.hpp"
 #include "real/event_loop.hpp"
+#include "service/service_time.hpp"
 #include "real/net.hpp"
 
 namespace mirrorsim::real {
@@ -491,7 +492,12 @@ double mean_of(const std::vector<double>& v) {
 
 }  // namespace
 
-std::string empirical_text(std::vector<double> samples_us) { return table_text(quantile_table(std::move(samples_us))); }
+std::string empirical_text(std::vector<double> samples_us) {
+  // Every sample's quantile up to 1,001 points (service/service_time.hpp),
+  // not the 23 of a calibration file: a heavy tail drawn through a few
+  // points interpolates a mean the samples do not have.
+  return table_text(mirrorsim::quantile_table(std::move(samples_us)));
+}
 
 std::string calibration_toml(const Calibration& c) {
   const DiskCalibration& d = c.disk;

@@ -142,7 +142,8 @@ double loopback_bulk_bytes_per_s(uint64_t total_bytes);
 // wake, and an emulated distance waits on such a timer once per message.
 std::vector<double> delay_line_lateness_us(int timers, double gap_mean_us);
 // `samples_us` as an empirical service time, as a scenario value
-// ({ distribution = "empirical", quantiles = [...] }).
+// ({ distribution = "empirical", quantiles = [...] }), up to 1,001 points:
+// its mean is the samples' within the tail's last step.
 std::string empirical_text(std::vector<double> samples_us);
 
 Quantiles quantiles_of(std::vector<double> us);

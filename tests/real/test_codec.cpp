@@ -98,7 +98,7 @@ TEST_CASE("every link message round-trips through its encoding") {
   const Geometry g = small_geometry();
   const std::vector<Message> all{
       Establish{3, 2, {TrackKey{0, 1}, TrackKey{1, 4}}},
-      EstablishAck{3, {TrackKey{0, 9}}},
+      EstablishAck{3, {TrackKey{0, 9}}, {7, 8}},
       WriteCommand{5, TrackKey{1, 2}, make_version(2, 7), 4096},
       TransferReady{5, TrackKey{1, 2}, make_version(2, 7), 512},
       CopyData{5, TrackKey{0, 0}, make_version(1, 1), 100, true},
