@@ -47,7 +47,7 @@ struct DiskCalibration {
   // into a hole of a sparse backing file, with pwrite + fdatasync, by
   // sixteen writers at once (two controllers' eight disk workers), each
   // after exponential idle gaps of 10 ms mean (1,600 writes/s in all, the
-  // quickstart's destages at about 1,400 IOPS). The file system allocates
+  // quickstart's destages at about 1,400 IOPS), ten per `ops`. The file system allocates
   // and journals each extent, and concurrent fdatasyncs wait on one
   // journal: the tail a single writer on a pre-written file never sees.
   uint32_t first_write_bytes = 65536;
