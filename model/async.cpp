@@ -435,16 +435,7 @@ void Controller::async_apply() {
           const int32_t s = e.slot >= 0 ? e.slot : allocate_slot(k);
           if (s < 0)
             throw std::logic_error(fmt::format("async apply: no slot for track {} though the cache had room", to_string(k)));
-          Slot& sl = cache_[s];
-          e.version = d.version;
-          sl.version = d.version;
-          sl.has_data = true;
-          sl.local_dirty_bytes = std::min(config().track_bytes, sl.local_dirty_bytes + d.bytes);
-          touch(k);
-          if (e.invalid_local) set_invalid_local(k, false);
-          set_local_wp(k, true);
-          queue_destage(s);
-          ++counters_.copies_stored;
+          store_received(k, s, d.version, d.bytes);
           refresh_slot(s);
         }
       }

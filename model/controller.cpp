@@ -597,19 +597,24 @@ bool Controller::store_copy(const CopyData& m) {
   int32_t s = e.slot;
   if (s < 0) s = allocate_slot(k);
   if (s < 0) return false;
-  Slot& sl = cache_[s];
-  e.version = m.version;
-  sl.version = m.version;
-  sl.has_data = true;
-  sl.local_dirty_bytes = std::min(config().track_bytes, sl.local_dirty_bytes + m.bytes);
-  touch(k);
-  if (discard) set_invalid_local(k, false);
-  set_local_wp(k, true);
-  queue_destage(s);
-  ++counters_.copies_stored;
+  store_received(k, s, m.version, m.bytes);
   send(CopyAck{epoch_, k, m.version});
   refresh_slot(s);
   return true;
+}
+
+void Controller::store_received(TrackKey k, int32_t s, Version v, uint32_t bytes) {
+  TrackEntry& e = table_.at(k);
+  Slot& sl = cache_[s];
+  e.version = v;
+  sl.version = v;
+  sl.has_data = true;
+  sl.local_dirty_bytes = std::min(config().track_bytes, sl.local_dirty_bytes + bytes);
+  touch(k);
+  if (e.invalid_local) set_invalid_local(k, false);
+  set_local_wp(k, true);
+  queue_destage(s);
+  ++counters_.copies_stored;
 }
 
 bool Controller::store_fetched(const CopyData& m) {

@@ -245,6 +245,9 @@ class Controller {
 
   // secondary path
   bool store_copy(const CopyData& m);     // false: must wait for a slot
+  // A version received from the peer (a copy, or a track of an applied
+  // delta set) into slot `s`: the track holds it, valid, owing its destage.
+  void store_received(TrackKey k, int32_t s, Version v, uint32_t bytes);
   bool store_fetched(const CopyData& m);  // primary: a track fetched back; false: wait for a slot
   void release_pending_stores();
 
