@@ -176,16 +176,14 @@ double floor_writes_per_s(uint64_t n) {
       }
     });
     // Drop the comms whose callbacks ran, now and then (the driver does it at every event).
-    kt::Timer* sweep = nullptr;
-    std::function<void()> sweep_fn = [&] {
+    std::function<void()> sweep = [&] {
       std::erase_if(pair.retired, [](const sg::CommPtr& c) { return c->get_state() == sg::Activity::State::FINISHED; });
-      if (pair.left > 0) sweep = kt::Timer::set(sg::Engine::get_clock() + 1e-2, sweep_fn);
+      if (pair.left > 0) kt::Timer::set(sg::Engine::get_clock() + 1e-2, sweep);
     };
-    sweep_fn();
+    sweep();
     for (int i = 0; i < 32; ++i) next_write();
     const auto t0 = std::chrono::steady_clock::now();
     e.run();
-    (void)sweep;
     return static_cast<double>(pair.done) / wall_s(t0);
   });
 }
