@@ -107,22 +107,30 @@ DiskCalibration calibrate_disk(const std::string& dir, int ops) {
     if (::pwrite(fd, buf.data(), buf.size(), static_cast<off_t>(off)) != static_cast<ssize_t>(buf.size())) fail("pwrite " + path);
   ::fdatasync(fd);
   std::mt19937_64 rng(1);
-  auto measure = [&](uint32_t bytes, std::vector<double>* samples) {
+  // Each I/O's wall time, and the calling thread's CPU over it: the
+  // device's time is the difference (see DiskCalibration).
+  auto measure = [&](uint32_t bytes, std::vector<double>* device, std::vector<double>* cpu) {
     std::vector<double> us;
     const uint64_t slots = file_bytes / bytes;
     for (int i = 0; i < ops; ++i) {
       const uint64_t off = (rng() % slots) * bytes;
+      const int64_t c = thread_cpu_ns();
       const Time t = monotonic_now();
       if (::pwrite(fd, buf.data(), bytes, static_cast<off_t>(off)) != static_cast<ssize_t>(bytes)) fail("pwrite " + path);
       if (::fdatasync(fd) != 0) fail("fdatasync " + path);
       us.push_back((monotonic_now() - t).us());
+      const double cpu_us = static_cast<double>(thread_cpu_ns() - c) / 1e3;
+      cpu->push_back(cpu_us);
+      device->push_back(std::max(0.0, us.back() - cpu_us));
     }
-    if (samples) *samples = us;
     return quantiles_of(us);
   };
-  std::vector<double> small_us;
-  d.small = measure(d.small_bytes, &small_us);
-  d.large = measure(d.large_bytes, nullptr);
+  std::vector<double> small_us, small_cpu_us, large_us, large_cpu_us;
+  d.small = measure(d.small_bytes, &small_us, &small_cpu_us);
+  d.large = measure(d.large_bytes, &large_us, &large_cpu_us);
+  d.write_cpu = quantiles_of(small_cpu_us);
+  d.small_device = quantiles_of(small_us);
+  d.large_device = quantiles_of(large_us);
   // First writes: each writer into holes of a sparse file of its own, a
   // track apart, in random order (see DiskCalibration).
   std::vector<double> first_us;
@@ -142,7 +150,7 @@ DiskCalibration calibrate_disk(const std::string& dir, int ops) {
       ::unlink(sparse_path.c_str());
       fds.push_back(sfd);
     }
-    std::vector<std::vector<double>> samples(writers);
+    std::vector<std::vector<double>> samples(writers), cpu_samples(writers);
     std::vector<int> failed(writers, 0);
     std::vector<std::thread> threads;
     for (uint32_t w = 0; w < writers; ++w)
@@ -156,6 +164,7 @@ DiskCalibration calibrate_disk(const std::string& dir, int ops) {
           const Time until = monotonic_now() + Time::from_us(gap(wrng));
           const timespec ts{static_cast<time_t>(until.ns / 1'000'000'000), static_cast<long>(until.ns % 1'000'000'000)};
           ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+          const int64_t c = thread_cpu_ns();
           const Time t = monotonic_now();
           if (::pwrite(fds[w], buf.data(), d.first_write_bytes, static_cast<off_t>(h * d.first_write_bytes)) !=
                   static_cast<ssize_t>(d.first_write_bytes) ||
@@ -163,34 +172,46 @@ DiskCalibration calibrate_disk(const std::string& dir, int ops) {
             failed[w] = errno ? errno : EIO;
             return;
           }
-          samples[w].push_back((monotonic_now() - t).us());
+          const double wall_us = (monotonic_now() - t).us();
+          const double cpu_us = static_cast<double>(thread_cpu_ns() - c) / 1e3;
+          cpu_samples[w].push_back(cpu_us);
+          samples[w].push_back(std::max(0.0, wall_us - cpu_us));  // the device's time
         }
       });
     for (auto& t : threads) t.join();
     for (int f : fds) ::close(f);
+    std::vector<double> first_cpu_us;
     for (uint32_t w = 0; w < writers; ++w) {
       if (failed[w]) fail(fmt::format("pwrite + fdatasync into a sparse file in {}: {}", dir, std::strerror(failed[w])));
       first_us.insert(first_us.end(), samples[w].begin(), samples[w].end());
+      first_cpu_us.insert(first_cpu_us.end(), cpu_samples[w].begin(), cpu_samples[w].end());
     }
     d.first_write = quantiles_of(first_us);
+    d.first_write_cpu = quantiles_of(first_cpu_us);
   }
   // Reads: at random offsets of the same (written, synced) file.
-  auto measure_reads = [&](uint32_t bytes, std::vector<double>* samples) {
+  auto measure_reads = [&](uint32_t bytes, std::vector<double>* device, std::vector<double>* cpu) {
     std::vector<double> us;
     const uint64_t slots = file_bytes / bytes;
     for (int i = 0; i < ops; ++i) {
       const uint64_t off = (rng() % slots) * bytes;
+      const int64_t c = thread_cpu_ns();
       const Time t = monotonic_now();
       if (::pread(rfd, buf.data(), bytes, static_cast<off_t>(off)) != static_cast<ssize_t>(bytes))
         fail("O_DIRECT pread of " + path);
       us.push_back((monotonic_now() - t).us());
+      const double cpu_us = static_cast<double>(thread_cpu_ns() - c) / 1e3;
+      cpu->push_back(cpu_us);
+      device->push_back(std::max(0.0, us.back() - cpu_us));
     }
-    if (samples) *samples = us;
     return quantiles_of(us);
   };
-  std::vector<double> read_small_us;
-  d.read_small = measure_reads(d.small_bytes, &read_small_us);
-  d.read_large = measure_reads(d.large_bytes, nullptr);
+  std::vector<double> read_small_us, read_small_cpu_us, read_large_us, read_large_cpu_us;
+  d.read_small = measure_reads(d.small_bytes, &read_small_us, &read_small_cpu_us);
+  d.read_large = measure_reads(d.large_bytes, &read_large_us, &read_large_cpu_us);
+  d.read_cpu = quantiles_of(read_small_cpu_us);
+  const Quantiles read_small_device = quantiles_of(read_small_us);
+  const Quantiles read_large_device = quantiles_of(read_large_us);
   ::close(rfd);
   ::close(fd);
   // The slope between the sizes' medians; where the large I/O's median is
@@ -202,13 +223,14 @@ DiskCalibration calibrate_disk(const std::string& dir, int ops) {
     *fitted = s > 0;
     return s > 0 ? s : std::max(1e-6, large.p50_us / d.large_bytes);
   };
-  const double slope_us_per_byte = slope(d.small, d.large, &d.bandwidth_fitted);
+  // All of it on the device's times: the CPU is the processors' (see DiskCalibration).
+  const double slope_us_per_byte = slope(d.small_device, d.large_device, &d.bandwidth_fitted);
   d.bandwidth_mb_per_s = 1.0 / slope_us_per_byte;  // bytes per µs = MB/s
-  d.latency_us = std::max(0.0, d.small.p50_us - d.small_bytes * slope_us_per_byte);
+  d.latency_us = std::max(0.0, d.small_device.p50_us - d.small_bytes * slope_us_per_byte);
   bool read_fitted = false;
-  const double read_slope_us_per_byte = slope(d.read_small, d.read_large, &read_fitted);
+  const double read_slope_us_per_byte = slope(read_small_device, read_large_device, &read_fitted);
   d.read_bandwidth_mb_per_s = 1.0 / read_slope_us_per_byte;
-  d.read_latency_us = std::max(0.0, d.read_small.p50_us - d.small_bytes * slope_us_per_byte);
+  d.read_latency_us = std::max(0.0, read_small_device.p50_us - d.small_bytes * slope_us_per_byte);
   // The fixed parts: what the model adds bytes / bandwidth to (one
   // bandwidth key for both: the writes', which the destages are).
   for (double us : small_us) d.write_fixed_us.push_back(std::max(0.0, us - d.small_bytes * slope_us_per_byte));
@@ -509,18 +531,22 @@ std::string calibration_toml(const Calibration& c) {
   t += fmt::format("# disk ({}): {} pwrite + fdatasync and {} O_DIRECT preads at random offsets of a pre-written 64 MiB "
                    "file, at {} and {} bytes;\n",
                    c.dir, d.write_fixed_us.size() * 2, d.read_fixed_us.size() * 2, d.small_bytes, d.large_bytes);
-  t += fmt::format("#   the bandwidth is the slope between the sizes' medians (writes {:.1f} MB/s, reads {:.1f} MB/s), "
-                   "each {}-byte I/O less its bytes / bandwidth a sample of the fixed part.\n",
+  t += fmt::format("#   each I/O's device time is its wall time less the calling thread's CPU over it (writes p50 {:.1f} us "
+                   "of {:.1f}, first writes {:.1f} us, reads {:.1f} us of CPU): that CPU is the processors' — a real run's "
+                   "back_end operations hold their disk workers' CPU, and the CPU probe measures them so;\n",
+                   d.write_cpu.p50_us, d.small.p50_us, d.first_write_cpu.p50_us, d.read_cpu.p50_us);
+  t += fmt::format("#   the bandwidth is the slope between the sizes' median device times (writes {:.1f} MB/s, reads "
+                   "{:.1f} MB/s), each {}-byte I/O's device time less its bytes / bandwidth a sample of the fixed part.\n",
                    d.bandwidth_mb_per_s, d.read_bandwidth_mb_per_s, d.small_bytes);
   if (!d.bandwidth_fitted)
-    t += fmt::format("#   NOTE: the {}-byte writes' median ({:.1f} us) was not above the {}-byte ones' ({:.1f} us): no slope; "
-                     "the bandwidth written is the large write's bytes over its median, a lower bound.\n",
-                     d.large_bytes, d.large.p50_us, d.small_bytes, d.small.p50_us);
+    t += fmt::format("#   NOTE: the {}-byte writes' median device time ({:.1f} us) was not above the {}-byte ones' ({:.1f} "
+                     "us): no slope; the bandwidth written is the large write's bytes over its median, a lower bound.\n",
+                     d.large_bytes, d.large_device.p50_us, d.small_bytes, d.small_device.p50_us);
   if (!d.first_write_fixed_us.empty())
     t += fmt::format("#   first writes: {} pwrite + fdatasync of {} bytes into holes of sparse files (a track each, the "
                      "extent allocated and journalled first, as a run's first write of a track is), by {} writers at "
-                     "once after exponential idle gaps of {:.0f} ms mean; each less its bytes / bandwidth a sample of "
-                     "disk_first_write_us.\n",
+                     "once after exponential idle gaps of {:.0f} ms mean; each one's device time less its bytes / bandwidth a "
+                     "sample of disk_first_write_us.\n",
                      d.first_write_fixed_us.size(), d.first_write_bytes, d.first_write_writers,
                      d.first_write_gap_mean_us / 1e3);
   t += "#   R1 and R2 share this machine's device: both sides get the same disk figures.\n";
@@ -533,14 +559,15 @@ std::string calibration_toml(const Calibration& c) {
     t += fmt::format("#   NOTE: the {}-byte round trips' median ({:.1f} us) was not above the {}-byte ones' ({:.1f} us): no "
                      "slope; the bandwidth written is the bulk throughput.\n",
                      l.large_bytes, l.large_rtt.p50_us, l.small_bytes, l.small_rtt.p50_us);
-  t += fmt::format("# processors: {} available to this process (sched_getaffinity); each controller process is one "
-                   "event-loop thread serving its three pools.\n",
+  t += fmt::format("# processors: {} available to this process (sched_getaffinity), shared by everything a loopback "
+                   "pair runs: both controllers' event-loop threads (each serving its three pools) and their disk "
+                   "workers' I/O; one pool of them serves both controllers.\n",
                    c.processors);
   t += fmt::format("# CPU per operation: thread CPU clock around each controller step and its commands' system calls, "
                    "in a {:.1f} s probe run of the real pair ({} writes, {} reads measured; its own scenario and seed), "
                    "samples of up to {} operations per kind.\n",
                    c.cpu.window_s, c.cpu.writes, c.cpu.reads, CpuStats::kReservoir);
-  t += "\nprocessors_shared = \"controller\"   # one pool serves a controller's three kinds: one event-loop thread\n";
+  t += "\nprocessors_shared = \"pair\"   # one pool, [primary] front_end_processors, serves both controllers: one machine\n";
   // A kind one side did not do in the probe (R2 serves no host, R1 receives
   // no copy) gets the other side's figure, and says so.
   auto cpu_key = [&](int side, CpuKind k, const char* key, const char* comment) {
@@ -562,16 +589,18 @@ std::string calibration_toml(const Calibration& c) {
                        table_text(quantile_table(d.first_write_fixed_us)));
     t += fmt::format("disk_read_us = {}   # fixed part of a disk read, us\n", table_text(quantile_table(d.read_fixed_us)));
     t += fmt::format("disk_bandwidth_mb_per_s = {:.1f}\n", d.bandwidth_mb_per_s);
-    t += "front_end_processors = 1\nremote_adapter_processors = 1\nback_end_processors = 1\n";
+    if (side == 0) t += fmt::format("front_end_processors = {}   # the processors available\n", c.processors);
     t += cpu_key(side, CpuKind::Write, "front_end_write_us", "CPU per host write");
     t += cpu_key(side, CpuKind::Read, "front_end_read_us", "CPU per host read");
     t += cpu_key(side, CpuKind::CopySend, "remote_adapter_copy_send_us", "CPU to send a copy");
     t += cpu_key(side, CpuKind::CopyReceive, "remote_adapter_copy_receive_us",
                  "CPU to receive a copy or command and send its answer");
     t += cpu_key(side, CpuKind::AckReceive, "remote_adapter_ack_receive_us", "CPU to receive an acknowledgement");
-    t += cpu_key(side, CpuKind::Destage, "back_end_destage_us", "CPU to submit and complete a destage (not the disk time)");
+    t += cpu_key(side, CpuKind::Destage, "back_end_destage_us",
+                 "CPU of a destage: its submission, the disk worker's pwrite + fdatasync, its completion (not the "
+                 "device's time)");
     t += cpu_key(side, CpuKind::DiskRead, "back_end_disk_read_us",
-                 "CPU to submit and complete a disk read (not the disk time)");
+                 "CPU of a disk read: its submission, the disk worker's pread, its completion (not the device's time)");
   }
   t += "\n[link]\n";
   t += fmt::format("overhead_us = {}   # one-way fixed part: half the small round trip\n",
@@ -586,8 +615,12 @@ std::string calibration_text(const Calibration& c) {
   std::string t = fmt::format("# mirrorsim calibrate: {} on this machine\n", c.dir);
   t += fmt::format("# disk  pwrite + fdatasync  {} B: p50 {:.1f} us, p99 {:.1f} us;  {} B: p50 {:.1f} us, p99 {:.1f} us\n",
                    d.small_bytes, d.small.p50_us, d.small.p99_us, d.large_bytes, d.large.p50_us, d.large.p99_us);
+  t += fmt::format("# disk  of which the thread's CPU: writes p50 {:.1f} us, first writes p50 {:.1f} us, reads p50 {:.1f} "
+                   "us (the processors' share; the disk keys are the device's time, the rest)\n",
+                   d.write_cpu.p50_us, d.first_write_cpu.p50_us, d.read_cpu.p50_us);
   if (!d.first_write_fixed_us.empty())
-    t += fmt::format("# disk  first writes into holes, {} B by {} writers at once: p50 {:.1f} us, p99 {:.1f} us, mean {:.1f} us\n",
+    t += fmt::format("# disk  first writes into holes, {} B by {} writers at once, device time: p50 {:.1f} us, p99 {:.1f} "
+                     "us, mean {:.1f} us\n",
                      d.first_write_bytes, d.first_write_writers, d.first_write.p50_us, d.first_write.p99_us,
                      d.first_write.mean_us);
   t += fmt::format("# disk  O_DIRECT pread      {} B: p50 {:.1f} us, p99 {:.1f} us;  {} B: p50 {:.1f} us, p99 {:.1f} us\n",

@@ -38,11 +38,21 @@ struct Quantiles {
 
 struct DiskCalibration {
   uint32_t small_bytes = 4096, large_bytes = 1 << 20;
-  Quantiles small, large;             // pwrite + fdatasync
+  // Every I/O is timed twice: its wall time, and the calling thread's CPU
+  // over it (CLOCK_THREAD_CPUTIME_ID: the copy into the page cache, the
+  // flush's submission, on a virtual machine the device's notifications —
+  // 100-200 us of a 300 us write on some). The model's disk is the
+  // device's time, the difference; the CPU is spent on the machine's
+  // processors, which a real run's back_end operations hold (cpu.hpp), so
+  // the CPU probe's back_end demands have it and the disk's fixed parts
+  // must not have it twice.
+  Quantiles small, large;             // pwrite + fdatasync, wall time
+  Quantiles small_device, large_device;  // the same less the thread's CPU
+  Quantiles write_cpu, first_write_cpu, read_cpu;  // the thread's CPU (small writes, first writes, small reads)
   double latency_us = 0;              // fitted: fixed part of an I/O
   double bandwidth_mb_per_s = 0;      // fitted: 10^6 bytes/s
   bool bandwidth_fitted = true;       // false: no slope (see calibrate_disk), a lower bound
-  std::vector<double> write_fixed_us; // each small write less small_bytes / bandwidth
+  std::vector<double> write_fixed_us; // each small write's device time less small_bytes / bandwidth
   // First writes as a run on this machine makes them: a track (64 KiB)
   // into a hole of a sparse backing file, with pwrite + fdatasync, by
   // sixteen writers at once (two controllers' eight disk workers), each
@@ -53,7 +63,7 @@ struct DiskCalibration {
   uint32_t first_write_bytes = 65536;
   uint32_t first_write_writers = 16;
   double first_write_gap_mean_us = 10000;
-  Quantiles first_write;                    // pwrite + fdatasync of first_write_bytes into a hole
+  Quantiles first_write;                    // the device's time of pwrite + fdatasync of first_write_bytes into a hole
   std::vector<double> first_write_fixed_us; // each less first_write_bytes / bandwidth
   Quantiles read_small, read_large;   // O_DIRECT pread
   double read_bandwidth_mb_per_s = 0; // fitted from the reads

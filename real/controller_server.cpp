@@ -736,6 +736,10 @@ void Node::answer_host(RequestId req, bool ok, Version version, RejectReason rea
 void Node::on_disk_completions() {
   for (DiskCompletion& c : disks_->take_completions()) {
     --disk_in_flight_;
+    // The worker's CPU for the I/O belongs to the same operation as its
+    // submission and completion (cpu.hpp): the back end's.
+    if (c.cpu_ns > 0 && submit_cpu_.size() < 1'000'000)
+      submit_cpu_[{c.write, g_.index(c.key), c.write ? c.version : 0}] += c.cpu_ns;
     if (!c.ok) {
       ++disk_io_errors_;
       if (disk_io_errors_ <= 20 || disk_io_errors_ % 1000 == 0)

@@ -12,8 +12,17 @@
 //   each copy it sends                   copy_send (timed around its send)
 //   each disk I/O it submits             added to that I/O's completion span:
 //                                        one destage or disk_read operation is
-//                                        its submission and its completion
+//                                        its submission, the disk worker
+//                                        thread's CPU for the I/O (its thread
+//                                        CPU clock around pwrite + fdatasync
+//                                        or pread: the copy, the flush's
+//                                        submission, the device's
+//                                        notifications) and its completion
 //
+// So a back_end operation's CPU is spent on two threads: the event loop's
+// and a disk worker's. All of them share the machine's processors, which
+// is what a calibration says (processors_shared = "pair", one pool of the
+// processors available).
 // The receive path's share of a frame (the read, the decode, the tag check)
 // goes to the step the frame causes. Steps of other inputs (timeouts, link
 // state changes, operator commands) are `other`: counted, in no pool.

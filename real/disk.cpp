@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "real/clock.hpp"
+#include "real/cpu.hpp"
 
 namespace mirrorsim::real {
 namespace {
@@ -261,6 +263,7 @@ bool DiskSet::read_track(Worker& w, AlignedBuffer& into, uint64_t off) {
 
 DiskCompletion DiskSet::serve(Worker& w, Request& r) {
   const Time started = monotonic_now();
+  const int64_t cpu_started = thread_cpu_ns();
   DiskCompletion c;
   c.write = r.write;
   c.disk = w.disk;
@@ -287,6 +290,7 @@ DiskCompletion DiskSet::serve(Worker& w, Request& r) {
     } else if (power_lost_) {
       // Written but not synced when the power went: the device never got it.
       if (undo.size()) pwrite_all(w.fd, undo.data(), r.io_bytes, off);
+      c.cpu_ns = std::max<int64_t>(0, thread_cpu_ns() - cpu_started);
       return c;
     } else if (::fdatasync(w.fd) != 0) {
       c.ok = false;
@@ -317,6 +321,7 @@ DiskCompletion DiskSet::serve(Worker& w, Request& r) {
   }
   w.busy_ns += static_cast<uint64_t>((monotonic_now() - started).ns);
   ++w.ios;
+  c.cpu_ns = std::max<int64_t>(0, thread_cpu_ns() - cpu_started);
   return c;
 }
 

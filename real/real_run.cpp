@@ -1029,7 +1029,8 @@ RealRun Orchestrator::run() {
                                                                             : "volatile (process memory)"),
                      "response time: at R1, from a request's arrival to its answer",
                      "processors: each controller one event-loop thread serving its three pools; their work is each "
-                     "step's thread CPU time (CLOCK_THREAD_CPUTIME_ID), no wait"};
+                     "step's thread CPU time (CLOCK_THREAD_CPUTIME_ID), no wait; a back_end operation's also holds its "
+                     "disk worker thread's CPU for the I/O"};
   r.seed = sc_.seed;
   r.scenario_toml = sc_.resolved_toml;
   r.scenario = to_json(sc_);
@@ -1049,7 +1050,8 @@ RealRun Orchestrator::run() {
     std::string others;
     for (int i = 0; i < kPools; ++i)
       if (to_string(static_cast<Pool>(i)) != p.pool) others += (others.empty() ? "" : ", ") + std::string(to_string(static_cast<Pool>(i)));
-    p.shared_with = others + ": one event-loop thread per controller";
+    p.shared_with = others + ": one event-loop thread per controller" +
+                    (p.pool == to_string(Pool::BackEnd) ? "; with its disk workers' CPU for each I/O" : "");
   }
   // Verification findings are invariant violations of the run.
   r.invariant_violations = replay.observer().violation_count() + out.verification.findings.size();

@@ -218,11 +218,12 @@ Validation validate(const Scenario& in, const ValidateOptions& o) {
     const auto& pa = rv.real_a.result.processor_pools;
     const auto& pb = rv.real_b.result.processor_pools;
     for (const ProcessorPoolResult& s : rv.sim.processor_pools) {
-      PoolComparison pc{s.controller, s.pool, 0, 0, s.utilisation_mean};
+      auto busy = [](const ProcessorPoolResult& p, const RunResult& r) { return r.measured_s > 0 ? p.busy_s / r.measured_s : 0.0; };
+      PoolComparison pc{s.controller, s.pool, 0, 0, busy(s, rv.sim)};
       for (const auto& p : pa)
-        if (p.controller == s.controller && p.pool == s.pool) pc.real_a = p.utilisation_mean;
+        if (p.controller == s.controller && p.pool == s.pool) pc.real_a = busy(p, rv.real_a.result);
       for (const auto& p : pb)
-        if (p.controller == s.controller && p.pool == s.pool) pc.real_b = p.utilisation_mean;
+        if (p.controller == s.controller && p.pool == s.pool) pc.real_b = busy(p, rv.real_b.result);
       rv.pools.push_back(pc);
     }
     v.rates.push_back(std::move(rv));
@@ -280,11 +281,11 @@ std::string validation_text(const Validation& v) {
                        c.p999_real_b_minus_a_us);
     }
     if (!r.pools.empty()) {
-      t += "  processor pools, utilisation over the measured window (real: one event-loop thread per controller)\n";
+      t += "  processor pools, processors busy over the measured window (CPU-seconds a second; real: each step's "
+           "thread CPU, the back end's with its disk workers')\n";
       t += fmt::format("    {:<4} {:<15} {:>8} {:>8} {:>8}\n", "", "pool", "real 1", "real 2", "sim");
       for (const PoolComparison& p : r.pools)
-        t += fmt::format("    {:<4} {:<15} {:>7.1f}% {:>7.1f}% {:>7.1f}%\n", p.controller, p.pool, 100 * p.real_a,
-                         100 * p.real_b, 100 * p.sim);
+        t += fmt::format("    {:<4} {:<15} {:>8.3f} {:>8.3f} {:>8.3f}\n", p.controller, p.pool, p.real_a, p.real_b, p.sim);
     }
   }
   return t;
@@ -327,8 +328,8 @@ nlohmann::json to_json(const Validation& v) {
     rj["comparisons"] = cs;
     nlohmann::json ps = nlohmann::json::array();
     for (const PoolComparison& p : r.pools)
-      ps.push_back({{"controller", p.controller}, {"pool", p.pool}, {"real_a_utilisation", p.real_a},
-                    {"real_b_utilisation", p.real_b}, {"sim_utilisation", p.sim}});
+      ps.push_back({{"controller", p.controller}, {"pool", p.pool}, {"real_a_processors_busy", p.real_a},
+                    {"real_b_processors_busy", p.real_b}, {"sim_processors_busy", p.sim}});
     rj["processor_pools"] = ps;
     for (const auto& [name, run] : {std::pair{"real_a", &r.real_a}, std::pair{"real_b", &r.real_b}}) {
       nlohmann::json x = to_json(run->result);

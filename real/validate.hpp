@@ -58,7 +58,11 @@ struct DistributionComparison {
 
 struct PoolComparison {
   std::string controller, pool;
-  double real_a = 0, real_b = 0, sim = 0;  // utilisation (mean over the measured window)
+  // Processors busy: the pool's CPU-seconds a second over the measured
+  // window (busy_s / measured_s), comparable whatever the processors are
+  // counted as (a real run counts one per pool; a calibrated simulation
+  // the machine's, shared by both controllers).
+  double real_a = 0, real_b = 0, sim = 0;
 };
 
 struct RateValidation {

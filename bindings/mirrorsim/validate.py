@@ -89,12 +89,14 @@ class Validation:
         return pd.DataFrame(rows, columns=["volume", "op", "percentile", "real_a_us", "real_b_us", "sim_us"])
 
     def pools(self) -> pd.DataFrame:
-        """Per controller and processor pool: ``real_a_utilisation``,
-        ``real_b_utilisation``, ``sim_utilisation`` (fractions, over the
-        measured window)."""
+        """Per controller and processor pool: ``real_a_processors_busy``,
+        ``real_b_processors_busy``, ``sim_processors_busy`` — the pool's
+        CPU-seconds a second over the measured window, comparable whatever
+        the processors are counted as (a real run counts one per pool, a
+        calibrated simulation the machine's, shared by both controllers)."""
         import pandas as pd
 
-        cols = ["controller", "pool", "real_a_utilisation", "real_b_utilisation", "sim_utilisation"]
+        cols = ["controller", "pool", "real_a_processors_busy", "real_b_processors_busy", "sim_processors_busy"]
         return pd.DataFrame([{c: x[c] for c in cols} for x in self._rate["processor_pools"]], columns=cols)
 
     @property

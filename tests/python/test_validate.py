@@ -22,8 +22,8 @@ def test_a_validation_gives_three_runs_and_the_demerits_of_their_quantiles():
     assert (v.real.driver, v.real_b.driver, v.sim.driver) == ("real", "real", "sim")
     assert v.scenario["duration_s"] == 1.0 and v.scenario["link.links"] == 1
     # The calibration measured here is what the simulated scenario runs with.
-    assert "processors_shared = \"controller\"" in v.calibration and "front_end_write_us" in v.calibration
-    assert v.scenario["processors_shared"] == "controller"
+    assert "processors_shared = \"pair\"" in v.calibration and "front_end_write_us" in v.calibration
+    assert v.scenario["processors_shared"] == "pair"
 
     d = v.demerits()
     writes = d[(d["volume"] == "db") & (d["op"] == "writes")].iloc[0]
@@ -50,7 +50,10 @@ def test_a_validation_gives_three_runs_and_the_demerits_of_their_quantiles():
     pools = v.pools()
     assert len(pools) == 6
     r1_front = pools[(pools["controller"] == "R1") & (pools["pool"] == "front_end")].iloc[0]
-    assert r1_front["real_a_utilisation"] > 0 and r1_front["sim_utilisation"] > 0
+    assert r1_front["real_a_processors_busy"] > 0 and r1_front["sim_processors_busy"] > 0
+    # Processors busy: CPU-seconds a second, the same whatever the pools' sizes.
+    sim_front = [p for p in v.sim.summary["processor_pools"] if p["controller"] == "R1" and p["pool"] == "front_end"][0]
+    assert r1_front["sim_processors_busy"] == pytest.approx(sim_front["busy_s"] / v.sim.summary["measured_s"], rel=1e-9)
     report = json.loads(v.to_json())
     assert report["rates"][0]["comparisons"][0]["sim_vs_real_us"] == d.iloc[0]["sim_vs_real_us"]
     assert "real vs real (noise floor)" in str(v)

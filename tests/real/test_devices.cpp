@@ -158,17 +158,26 @@ TEST_CASE("a disk read is the device's: O_DIRECT, the page cache neither serves 
   const TrackKey k{0, 37};
   AlignedBuffer image(g.track_bytes);
   write_image(image.span(), k, 5, g.track_bytes, 9);
+  const Time submitted = monotonic_now();
   disks.submit_write(0, k, 5, image.span(), g.track_bytes, 1);
-  REQUIRE(wait_one().ok);
+  const DiskCompletion w = wait_one();
+  REQUIRE(w.ok);
+  // The worker's CPU for the write (its thread's clock around pwrite +
+  // fdatasync): some, and no more than the write took.
+  CHECK(w.cpu_ns > 0);
+  CHECK(w.cpu_ns <= (monotonic_now() - submitted).ns);
   // Out of the page cache, then read back by the disk worker.
   const std::string path = (dir.path / "disk0.img").string();
   const int fd = ::open(path.c_str(), O_RDONLY);
   REQUIRE(fd >= 0);
   REQUIRE(::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0);
   disks.submit_read(0, k);
+  const Time read_submitted = monotonic_now();
   DiskCompletion r = wait_one();
   REQUIRE(r.ok);
   CHECK(r.version == 5);
+  CHECK(r.cpu_ns > 0);
+  CHECK(r.cpu_ns <= (monotonic_now() - read_submitted).ns);
   CHECK(std::memcmp(r.data.data(), image.data(), g.track_bytes) == 0);
   // A buffered read would have left the track's pages resident.
   struct stat st{};
@@ -232,7 +241,9 @@ TEST_CASE("each controller's CPU per operation kind: measured per step, attribut
       // Each operation's CPU is counted once: the sample is all of them here.
       if (ks.operations <= CpuStats::kReservoir) CHECK(sum_us == Approx(ks.cpu_s * 1e6).epsilon(1e-6));
     }
-  // A write costs the front end something, and a processor is not busier than the run was long.
+  // A write costs the front end something, and the pools' CPU (the event
+  // loop's, and the back end's disk workers' for each I/O) is not more than
+  // the run was long.
   CHECK(r1.of(CpuKind::Write).cpu_s > 0);
   CHECK(r1.pool_cpu_s(Pool::FrontEnd) + r1.pool_cpu_s(Pool::RemoteAdapter) + r1.pool_cpu_s(Pool::BackEnd) < 1.1);
   // The run's processor-pool results, as the simulator's: one processor per

@@ -112,12 +112,15 @@ TEST_CASE("validate at two rates with a calibration file: three runs each, demer
     CHECK(w.real_vs_real_us == Approx(rms(a_b)));
     CHECK(w.real_vs_real_percent == Approx(100 * w.real_vs_real_us / ((w.real_a_mean_us + w.real_b_mean_us) / 2)));
     CHECK(w.p999_real_b_minus_a_us == Approx(w.rows.back().real_b_us - w.rows.back().real_a_us));
-    // Pools: the real runs' measured utilisation beside the simulated one.
+    // Pools: the processors the real runs kept busy beside the simulated ones
+    // (CPU-seconds a second: a real run counts one processor per pool).
     REQUIRE(r.pools.size() == 6);
     CHECK(r.pools[0].controller == "R1");
     CHECK(r.pools[0].pool == "front_end");
+    CHECK(r.pools[0].real_a == Approx(r.real_a.result.processor_pools[0].busy_s / r.real_a.result.measured_s));
+    CHECK(r.real_a.result.processor_pools[0].processors == 1);
     CHECK(r.pools[0].real_a == Approx(r.real_a.result.processor_pools[0].utilisation_mean));
-    CHECK(r.pools[0].sim == Approx(r.sim.processor_pools[0].utilisation_mean));
+    CHECK(r.pools[0].sim == Approx(r.sim.processor_pools[0].busy_s / r.sim.measured_s));
     CHECK(r.pools[0].real_a > 0);
     CHECK(r.pools[0].sim > 0);
   }
