@@ -62,7 +62,8 @@ int validate_main(int argc, char** argv) {
       ("calibration", po::value(&calibration),
        "a calibration file (mirrorsim calibrate --out) for the simulator; default: calibrate's probes, run first")  //
       ("ops", po::value(&ops)->default_value(ops), "calibration measurements per size")  //
-      ("probe-iops", po::value(&o.probe_iops)->default_value(o.probe_iops), "host rate of the CPU probe run")  //
+      ("probe-iops", po::value(&o.probe_iops)->default_value(o.probe_iops),
+       "host rate of the CPU probe run; 0: each rate validated gets a probe at that rate")  //
       ("probe-s", po::value(&o.probe_s)->default_value(o.probe_s), "length of the CPU probe run (s)")          //
       ("demerit-max-pct", po::value(&demerit_max_pct), "fail (exit 1) when a sim-vs-real demerit exceeds this % of the mean")  //
       ("noise-ratio-max", po::value(&noise_ratio_max),
@@ -75,11 +76,12 @@ int validate_main(int argc, char** argv) {
           "validate", argc, argv, opts, vm,
           "Runs SCENARIO as written (--set changes it, --rates replaces its hosts' rates) twice on the\n"
           "real pair with the same seed and once in the simulator, all with one calibration: a file\n"
-          "(--calibration), or calibrate's own probes run first (disk, link, processors, and the CPU per\n"
-          "operation kind of a probe run with its own scenario and seed, never a run compared here).\n"
+          "(--calibration), or calibrate's own probes run first (disk, link, processors, and at each rate\n"
+          "the CPU per operation kind of a probe run at that rate with its own scenario and seed, never a\n"
+          "run compared here).\n"
           "Prints the three response-time distributions side by side (p10 … p99.9), the sim-vs-real\n"
           "demerit beside the real-vs-real one (the noise floor) over p10 … p99 with p99.9 apart, and\n"
-          "per processor pool the real runs' utilisation beside the simulated one.\n"
+          "per processor pool the processors the real runs kept busy beside the simulated ones.\n"
           "Exit code 0 when every run is clean (and within the limits asked), 1 otherwise, 2 on bad input.\n"))
     return *exit;
   auto bad = [](const std::string& what) {
@@ -89,8 +91,8 @@ int validate_main(int argc, char** argv) {
   if (vm.count("duration-s") && !(duration_s > 0 && duration_s <= 86400))
     return bad(fmt::format("--duration-s {}: expected more than 0 and at most 86400", duration_s));
   if (ops.value < 10 || ops.value > 1'000'000) return bad(fmt::format("--ops {}: expected 10 to 1000000", ops.value));
-  if (!(o.probe_iops >= 10 && o.probe_iops <= 1e6))
-    return bad(fmt::format("--probe-iops {}: expected 10 to 1000000", o.probe_iops));
+  if (!(o.probe_iops == 0 || (o.probe_iops >= 10 && o.probe_iops <= 1e6)))
+    return bad(fmt::format("--probe-iops {}: expected 0 (at each rate) or 10 to 1000000", o.probe_iops));
   if (!(o.probe_s >= 0.5 && o.probe_s <= 600)) return bad(fmt::format("--probe-s {}: expected 0.5 to 600", o.probe_s));
   if (vm.count("noise-ratio-max") && !(noise_ratio_max > 0))
     return bad(fmt::format("--noise-ratio-max {}: expected more than 0", noise_ratio_max));

@@ -132,12 +132,12 @@ Validation validate(const Scenario& in, const ValidateOptions& o) {
   real.emulate_link = true;
   real.emulate_link_bandwidth = false;
 
-  std::string path = o.calibration_path;
-  std::string written;
-  if (path.empty()) {
+  const bool measure_here = o.calibration_path.empty();
+  std::string dir;
+  if (measure_here) {
     // calibrate's own probes, on the file system the runs use, with a
-    // probe run of its own (not a run compared here).
-    const std::string dir = temp_parent(real);
+    // probe run of its own at each rate (not a run compared here).
+    dir = temp_parent(real);
     std::filesystem::create_directories(dir);
     Calibration& c = v.measured;
     char host[256] = {};
@@ -153,52 +153,75 @@ Validation validate(const Scenario& in, const ValidateOptions& o) {
     c.disk = calibrate_disk(dir, o.calibration_ops);
     c.link = calibrate_link(o.calibration_ops * 10);
     c.processors = processors_available();
-    CpuProbeOptions p = cpu_probe_for(in);
-    p.rate_iops = o.probe_iops;
-    p.duration_s = o.probe_s;
-    p.real = real;
-    p.real.progress = false;
-    c.cpu = calibrate_cpu(p);
-    written = fmt::format("{}/mirrorsim-validate-{}.calibration.toml", dir, ::getpid());
-    std::ofstream(written) << calibration_toml(c);
-    path = written;
     v.calibration_source = "measured here (mirrorsim calibrate's probes)";
   } else {
-    v.calibration_source = path;
+    v.calibration_source = o.calibration_path;
   }
-  {
-    std::ifstream f(path);
-    v.calibration_toml.assign(std::istreambuf_iterator<char>(f), {});
-  }
-  Scenario calibrated = in;
-  try {
-    apply_calibration(calibrated, path);
-  } catch (...) {
-    if (!written.empty()) std::filesystem::remove(written);
-    throw;
-  }
-  if (!written.empty()) std::filesystem::remove(written);
-  set(calibrated, "link.links", "1");  // one TCP connection carries the real link
-  if (calibrated.link.distance_km > 0) {
+  if (in.link.distance_km > 0) {
     // The real runs hold every frame in the delay line for the distance's
     // latency, and the timer that releases it fires late by what an idle
     // vCPU takes to wake: part of each real message's time that neither the
     // loopback overhead nor the distance holds. The simulated overhead is
     // the calibrated one plus that lateness, draw by draw.
     v.delay_line_lateness_us = delay_line_lateness_us(o.calibration_ops * 10, 1000);
-    ServiceStream overhead(calibrated.link.overhead_us, calibrated.seed, "validate.link.overhead_us");
-    std::vector<double> per_message_us;
-    per_message_us.reserve(v.delay_line_lateness_us.size());
-    for (double late : v.delay_line_lateness_us) per_message_us.push_back(overhead.draw().us() + late);
-    set(calibrated, "link.overhead_us", empirical_text(std::move(per_message_us)));
   }
+  // The scenario with the calibration laid over it: the file's, or one
+  // written from the probes with a CPU probe run at `probe_iops`.
+  auto calibrated_at = [&](double probe_iops, RateValidation& rv) {
+    std::string path = o.calibration_path;
+    std::string written;
+    if (measure_here) {
+      CpuProbeOptions p = cpu_probe_for(in);
+      p.rate_iops = probe_iops;
+      p.duration_s = o.probe_s;
+      p.real = real;
+      p.real.progress = false;
+      rv.probe_iops = probe_iops;
+      rv.cpu = calibrate_cpu(p);
+      Calibration c = v.measured;
+      c.cpu = rv.cpu;
+      written = fmt::format("{}/mirrorsim-validate-{}.calibration.toml", dir, ::getpid());
+      std::ofstream(written) << calibration_toml(c);
+      path = written;
+    }
+    {
+      std::ifstream f(path);
+      rv.calibration_toml.assign(std::istreambuf_iterator<char>(f), {});
+    }
+    Scenario calibrated = in;
+    try {
+      apply_calibration(calibrated, path);
+    } catch (...) {
+      if (!written.empty()) std::filesystem::remove(written);
+      throw;
+    }
+    if (!written.empty()) std::filesystem::remove(written);
+    set(calibrated, "link.links", "1");  // one TCP connection carries the real link
+    if (!v.delay_line_lateness_us.empty()) {
+      ServiceStream overhead(calibrated.link.overhead_us, calibrated.seed, "validate.link.overhead_us");
+      std::vector<double> per_message_us;
+      per_message_us.reserve(v.delay_line_lateness_us.size());
+      for (double late : v.delay_line_lateness_us) per_message_us.push_back(overhead.draw().us() + late);
+      set(calibrated, "link.overhead_us", empirical_text(std::move(per_message_us)));
+    }
+    return calibrated;
+  };
+  // The scenario's own Poisson rates, for a probe at "the scenario's rates".
+  double scenario_iops = 0;
+  for (const WorkloadScenario& w : in.workloads)
+    if (w.arrival == Arrival::Poisson) scenario_iops += w.rate_iops;
 
   std::vector<double> rates = o.rates_iops;
   if (rates.empty()) rates.push_back(0);
   for (double rate : rates) {
     RateValidation rv;
     rv.rate_iops = rate;
-    rv.scenario = calibrated;
+    const double probe_iops = o.probe_iops > 0 ? o.probe_iops : rate > 0 ? rate : scenario_iops > 0 ? scenario_iops : 1000;
+    rv.scenario = calibrated_at(probe_iops, rv);
+    if (v.rates.empty()) {
+      v.calibration_toml = rv.calibration_toml;
+      if (measure_here) v.measured.cpu = rv.cpu;
+    }
     if (rate > 0) set_rate(rv.scenario, rate);
     // Twice on the real pair with the same seed (the noise floor), once in the simulator.
     rv.real_a = run_real(rv.scenario, real);
@@ -238,7 +261,9 @@ std::string validation_text(const Validation& v) {
   t += fmt::format("mirrorsim validate {}: {} s, {} volume(s), tracks of {} bytes; calibration: {}\n", s0.source,
                    s0.duration_s, s0.volumes.size(), s0.primary.track_bytes, v.calibration_source);
   if (v.measured.cpu.window_s > 0) {
-    std::string cal = calibration_text(v.measured);
+    Calibration without_cpu = v.measured;  // each rate says its own CPU probe's
+    without_cpu.cpu = CpuCalibration{};
+    std::string cal = calibration_text(without_cpu);
     // The probes' summary lines (the comment lines), not the --set keys.
     std::string lines;
     size_t at = 0;
@@ -262,6 +287,19 @@ std::string validation_text(const Validation& v) {
   }
   for (const RateValidation& r : v.rates) {
     t += r.rate_iops > 0 ? fmt::format("\nat {:g} IOPS\n", r.rate_iops) : std::string("\nat the scenario's rates\n");
+    if (r.cpu.window_s > 0) {
+      t += fmt::format("  CPU probe at {:g} IOPS: {:.1f} s of the real pair, {} writes, {} reads; mean CPU per operation:\n",
+                       r.probe_iops, r.cpu.window_s, r.cpu.writes, r.cpu.reads);
+      for (int side = 0; side < 2; ++side) {
+        t += fmt::format("    {}", side == 0 ? "R1" : "R2");
+        for (size_t k = 0; k + 1 < kCpuKinds; ++k) {
+          const CpuKindStats& ks = r.cpu.cpu[side].of(static_cast<CpuKind>(k));
+          if (ks.operations)
+            t += fmt::format("  {} {:.1f} us", to_string(static_cast<CpuKind>(k)), ks.cpu_s * 1e6 / static_cast<double>(ks.operations));
+        }
+        t += "\n";
+      }
+    }
     auto verdict = [](const RealRun& x) { return run_clean(x) ? "verified" : "FAILED verification"; };
     t += fmt::format("  real run 1: {}   real run 2: {}   simulated: {} invariant violations\n", verdict(r.real_a),
                      verdict(r.real_b), r.sim.invariant_violations);
@@ -300,6 +338,8 @@ nlohmann::json to_json(const Validation& v) {
   for (const RateValidation& r : v.rates) {
     nlohmann::json rj;
     rj["rate_iops"] = r.rate_iops;
+    rj["calibration_toml"] = r.calibration_toml;
+    rj["cpu_probe_iops"] = r.probe_iops;
     rj["scenario_toml"] = r.scenario.resolved_toml;
     rj["clean"] = r.clean();
     nlohmann::json cs = nlohmann::json::array();

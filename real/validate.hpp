@@ -30,7 +30,12 @@ namespace mirrorsim::real {
 struct ValidateOptions {
   std::string calibration_path;     // empty: calibrate's probes, run first
   int calibration_ops = 200;        // the probes: measurements per size
-  double probe_s = 2, probe_iops = 1000;  // the probes: the CPU probe run
+  // The CPU probe run: its length, and its host rate — 0: at each rate
+  // validated (the scenario's own Poisson rates for none), since a
+  // controller's CPU per operation falls as its rate rises (a loop that
+  // wakes for every request pays the wake-up each time; at 5,000 IOPS here
+  // about half of what it pays at 1,000).
+  double probe_s = 2, probe_iops = 0;
   std::vector<double> rates_iops;   // host rates to validate at (split over the Poisson workloads); empty: the scenario's
   RealOptions real;                 // the link emulation adds the distance only: the calibration is the raw link
 };
@@ -68,6 +73,9 @@ struct PoolComparison {
 struct RateValidation {
   double rate_iops = 0;  // 0: the scenario's own rates
   Scenario scenario;     // calibrated: what the three runs ran
+  std::string calibration_toml;  // what was applied at this rate
+  double probe_iops = 0;         // measured here: the CPU probe's rate (0: a calibration file)
+  CpuCalibration cpu;            // measured here: the CPU probe at this rate
   RealRun real_a, real_b;
   RunResult sim;
   std::vector<DistributionComparison> comparisons;
@@ -77,8 +85,8 @@ struct RateValidation {
 
 struct Validation {
   std::string calibration_source;  // the file, or "measured here"
-  std::string calibration_toml;    // what was applied
-  Calibration measured;            // when measured here
+  std::string calibration_toml;    // what was applied (measured here: at the first rate; each rate's has its own)
+  Calibration measured;            // when measured here (its cpu: the first rate's probe)
   // The real runs emulate the scenario's distance with a delay line, a
   // timer per message: how late those timers fired on this machine (µs),
   // measured by validate beside the calibration and added to the simulated

@@ -48,7 +48,8 @@ class Validation:
 
     @property
     def calibration(self) -> str:
-        """The calibration applied, as TOML (what ``mirrorsim calibrate --out`` writes)."""
+        """The calibration applied, as TOML (what ``mirrorsim calibrate --out`` writes; measured here, with
+        the CPU probe run at the rate validated)."""
         return str(self._report["calibration_toml"])
 
     @property

@@ -55,6 +55,10 @@ def test_a_validation_gives_three_runs_and_the_demerits_of_their_quantiles():
     sim_front = [p for p in v.sim.summary["processor_pools"] if p["controller"] == "R1" and p["pool"] == "front_end"][0]
     assert r1_front["sim_processors_busy"] == pytest.approx(sim_front["busy_s"] / v.sim.summary["measured_s"], rel=1e-9)
     report = json.loads(v.to_json())
+    # Measured here: the CPU probe ran at the rate validated (the scenario's, 1,000 IOPS),
+    # and that rate's calibration is the one applied.
+    assert report["rates"][0]["cpu_probe_iops"] == 1000
+    assert report["rates"][0]["calibration_toml"] == v.calibration
     assert report["rates"][0]["comparisons"][0]["sim_vs_real_us"] == d.iloc[0]["sim_vs_real_us"]
     assert "real vs real (noise floor)" in str(v)
     # 100 km: the real link's delay line was timed beside the calibration (10 timers a probe).

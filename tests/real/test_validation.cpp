@@ -148,6 +148,12 @@ TEST_CASE("validate refuses bad input before anything runs: a bad calibration at
   CHECK_THAT(bad_rate.err, Catch::Contains("'fast'"));
   const auto zero = cli_test::run_mirrorsim(fmt::format("validate {} --rates 0", scen), dir);
   CHECK(zero.exit_code == 2);
+  // The CPU probe's rate: 0 (at each rate validated) or 10 … 10^6.
+  for (const char* probe : {"5", "-1", "nan"}) {
+    const auto bad_probe = cli_test::run_mirrorsim(fmt::format("validate {} --probe-iops {}", scen, probe), dir);
+    CHECK(bad_probe.exit_code == 2);
+    CHECK_THAT(bad_probe.err, Catch::Contains("--probe-iops"));
+  }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
 }
