@@ -142,12 +142,14 @@ int real_main(int argc, char** argv) {
   if (real::interrupted_signal()) return interrupted();
   fmt::print("{}", summary_text(run.result));
   fmt::print("{}", real::cpu_text(run.cpu[0], run.cpu[1], scenario.duration_s - scenario.measurement.warmup_s));
+  fmt::print("{}", real::machine_cpu_text(run));
   fmt::print("{}", real::verification_text(run.verification));
   bool written = true;
   if (!out_path.empty()) {
     nlohmann::json j = to_json(run.result);
     j["verification"] = real::to_json(run.verification);
     j["controller_cpu"] = {{"r1", real::to_json(run.cpu[0])}, {"r2", real::to_json(run.cpu[1])}};
+    j["machine_cpu"] = real::machine_cpu_json(run);
     written &= write_text_file("real", out_path, json_text(j) + "\n");
   }
   if (!timeseries_path.empty()) written &= write_text_file("real", timeseries_path, timeseries_csv(run.result));

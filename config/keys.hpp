@@ -203,6 +203,7 @@ void visit_keys(V& v, S& s) {
   v("seed", s.seed, Integer<uint64_t>{.max = std::numeric_limits<int64_t>::max()});
   v("duration_s", s.duration_s, kIntervalS);
   v("processors_shared", s.processors_shared, kProcessorsShared);
+  v("processors_other_per_request_us", s.processors_other_per_request_us, kDelayUs);
 }
 
 // Keys that were renamed, with what replaces them: an old scenario file is

@@ -246,6 +246,12 @@ struct Scenario {
   uint64_t seed = 1;
   double duration_s = 10;  // hosts issue I/O from 0 to duration_s (simulated)
   ProcessorsShared processors_shared = ProcessorsShared::None;
+  // CPU the processors spend per host request outside the controllers'
+  // operations — where the hosts run on the controllers' machine (a
+  // loopback pair: the hosts' own driver, the event loops' work between
+  // steps). Held on a processor of the pool that serves the request's front
+  // end, right after the request's own front-end work; in no pool's figures.
+  double processors_other_per_request_us = 0;
   ControllerScenario primary;    // R1 = side A
   ControllerScenario secondary;  // R2 = side B
   LinkScenario link;

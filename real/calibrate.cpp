@@ -468,6 +468,12 @@ CpuCalibration calibrate_cpu(const CpuProbeOptions& o) {
     c.reads += v.reads.completed;
   }
   c.cpu = r.cpu;
+  c.other_cpu_us_per_request = r.other_cpu_us_per_request();
+  if (r.machine_cpu_s >= 0 && r.result.measured_s > 0) {
+    c.machine_processors_busy = r.machine_cpu_s / r.result.measured_s;
+    c.operations_processors_busy =
+        c.machine_processors_busy - c.other_cpu_us_per_request * static_cast<double>(r.window_requests) / 1e6 / r.result.measured_s;
+  }
   return c;
 }
 
@@ -568,6 +574,11 @@ std::string calibration_toml(const Calibration& c) {
                    "samples of up to {} operations per kind.\n",
                    c.cpu.window_s, c.cpu.writes, c.cpu.reads, CpuStats::kReservoir);
   t += "\nprocessors_shared = \"pair\"   # one pool, [primary] front_end_processors, serves both controllers: one machine\n";
+  if (c.cpu.other_cpu_us_per_request >= 0)
+    t += fmt::format("processors_other_per_request_us = {:.1f}   # the probe's machine: {:.3f} processors busy, {:.3f} of "
+                     "them the controllers' operations; the rest (the hosts, the event loops between steps) per host "
+                     "request\n",
+                     c.cpu.other_cpu_us_per_request, c.cpu.machine_processors_busy, c.cpu.operations_processors_busy);
   // A kind one side did not do in the probe (R2 serves no host, R1 receives
   // no copy) gets the other side's figure, and says so.
   auto cpu_key = [&](int side, CpuKind k, const char* key, const char* comment) {
@@ -634,6 +645,9 @@ std::string calibration_text(const Calibration& c) {
   if (c.cpu.window_s > 0) {
     t += fmt::format("# CPU probe: {:.1f} s of the real pair, {} writes, {} reads; mean CPU per operation:\n", c.cpu.window_s,
                      c.cpu.writes, c.cpu.reads);
+    if (c.cpu.other_cpu_us_per_request >= 0)
+      t += fmt::format("#   the machine {:.3f} processors busy, the operations {:.3f}: other {:.1f} us per host request\n",
+                       c.cpu.machine_processors_busy, c.cpu.operations_processors_busy, c.cpu.other_cpu_us_per_request);
     for (int side = 0; side < 2; ++side) {
       t += fmt::format("#   {}", side == 0 ? "R1" : "R2");
       for (size_t k = 0; k + 1 < kCpuKinds; ++k) {

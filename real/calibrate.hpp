@@ -104,6 +104,10 @@ struct CpuCalibration {
   double window_s = 0;                // measured
   uint64_t writes = 0, reads = 0;
   std::array<CpuStats, 2> cpu;        // R1's, R2's
+  // The probe's machine: the pair's processes' CPU beside the operations'
+  // (RealRun::machine_cpu_s), and what is left per host request; < 0: not known.
+  double machine_processors_busy = -1, operations_processors_busy = -1;
+  double other_cpu_us_per_request = -1;
 };
 CpuCalibration calibrate_cpu(const CpuProbeOptions& o);
 

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 #include <memory>
 #include <random>
 #include <set>
+#include <sstream>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -262,6 +264,10 @@ class Orchestrator {
   std::vector<bool> disk_failed_[2];
   bool link_cut_ = false;
   std::array<Status, 2> at_warmup_{}, at_end_{};
+  // The pair's processes' CPU (RealRun::machine_cpu_s) and the requests issued, at the same moments.
+  std::optional<double> machine_cpu_now() const;
+  std::optional<double> cpu_at_warmup_, cpu_at_end_;
+  uint64_t requests_at_warmup_ = 0, requests_at_end_ = 0;
   bool ended_ = false;
   std::vector<std::string> unexpected_;  // controllers that died without the schedule killing them
   Time last_progress_;
@@ -643,6 +649,32 @@ void Orchestrator::apply_failure(const FailureScenario& f) {
 
 // ---- the end of the run ----------------------------------------------------
 
+std::optional<double> Orchestrator::machine_cpu_now() const {
+  rusage self{};
+  if (::getrusage(RUSAGE_SELF, &self) != 0) return std::nullopt;
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  double cpu = seconds(self.ru_utime) + seconds(self.ru_stime);
+  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  for (const Proc& p : procs_) {
+    if (!p.local || !p.alive || tick <= 0) return std::nullopt;
+    std::ifstream f(fmt::format("/proc/{}/stat", p.local->pid));
+    std::string stat((std::istreambuf_iterator<char>(f)), {});
+    // After the command's closing parenthesis: state (field 3) … utime (14), stime (15).
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) return std::nullopt;
+    std::istringstream fields(stat.substr(close + 1));
+    std::string field;
+    double utime = -1, stime = -1;
+    for (int i = 3; i <= 15 && fields >> field; ++i) {
+      if (i == 14) utime = std::strtod(field.c_str(), nullptr);
+      if (i == 15) stime = std::strtod(field.c_str(), nullptr);
+    }
+    if (utime < 0 || stime < 0) return std::nullopt;
+    cpu += (utime + stime) / tick;
+  }
+  return cpu;
+}
+
 void Orchestrator::snapshot(std::array<Status, 2>& into) {
   for (Proc& p : procs_) {
     if (!p.alive) continue;
@@ -957,8 +989,16 @@ RealRun Orchestrator::run() {
   last_progress_ = ws_;
   start_workloads();
   schedule_failures();
-  loop_.at(run_time(sc_.measurement.warmup_s), [this] { snapshot(at_warmup_); });
-  loop_.at(run_time(sc_.duration_s), [this] { snapshot(at_end_); });
+  loop_.at(run_time(sc_.measurement.warmup_s), [this] {
+    snapshot(at_warmup_);
+    cpu_at_warmup_ = machine_cpu_now();
+    requests_at_warmup_ = requests_issued_;
+  });
+  loop_.at(run_time(sc_.duration_s), [this] {
+    snapshot(at_end_);
+    cpu_at_end_ = machine_cpu_now();
+    requests_at_end_ = requests_issued_;
+  });
   poll_status();
   loop_.run_until(
       [this] {
@@ -999,6 +1039,10 @@ RealRun Orchestrator::run() {
   out.verification.link_connections = procs_[0].last_status.link_connections;
   out.verification.restarts_checked = replay.restarts_checked();
   out.cpu = {replay.cpu(Side::A), replay.cpu(Side::B)};
+  if (cpu_at_warmup_ && cpu_at_end_) {
+    out.machine_cpu_s = std::max(0.0, *cpu_at_end_ - *cpu_at_warmup_);
+    out.window_requests = requests_at_end_ - requests_at_warmup_;
+  }
   if (r.end_state.empty()) {
     replay.observer().check_quiesced(replay.last_time());
     r.quiesced_at_end = true;
@@ -1211,6 +1255,31 @@ nlohmann::json to_json(const Verification& v) {
   j["findings"] = v.findings;
   j["verified"] = v.ok();
   return j;
+}
+
+double RealRun::other_cpu_us_per_request() const {
+  if (machine_cpu_s < 0) return -1;
+  double operations_s = 0;
+  for (const CpuStats& c : cpu)
+    for (Pool p : {Pool::FrontEnd, Pool::RemoteAdapter, Pool::BackEnd}) operations_s += c.pool_cpu_s(p);
+  return window_requests ? std::max(0.0, machine_cpu_s - operations_s) * 1e6 / static_cast<double>(window_requests) : 0.0;
+}
+
+std::string machine_cpu_text(const RealRun& r) {
+  if (r.machine_cpu_s < 0 || r.result.measured_s <= 0) return "";
+  const double operations_s = r.machine_cpu_s - r.other_cpu_us_per_request() * static_cast<double>(r.window_requests) / 1e6;
+  return fmt::format("machine CPU (the pair's processes: both controllers with their disk workers, and the hosts)\n"
+                     "  {:.3f} processors busy over the window: the controllers' operations {:.3f}, other {:.3f} "
+                     "({:.1f} us per host request: the hosts, the event loops between steps)\n",
+                     r.machine_cpu_s / r.result.measured_s, operations_s / r.result.measured_s,
+                     (r.machine_cpu_s - operations_s) / r.result.measured_s, r.other_cpu_us_per_request());
+}
+
+nlohmann::json machine_cpu_json(const RealRun& r) {
+  if (r.machine_cpu_s < 0) return nullptr;
+  return {{"machine_cpu_s", r.machine_cpu_s},
+          {"window_requests", r.window_requests},
+          {"other_cpu_per_request_us", r.other_cpu_us_per_request()}};
 }
 
 }  // namespace mirrorsim::real

@@ -117,7 +117,20 @@ struct RealRun {
   uint64_t requests_issued = 0;  // by the hosts, reads and writes
   double last_request_s = 0;     // when the hosts issued their last request, s after host I/O began
   std::array<CpuStats, 2> cpu;   // R1's, R2's: CPU per operation kind over the measured window (cpu.hpp)
+  // The CPU of every process of the pair on this machine over the measured
+  // window — both controllers with their disk workers, and this one (the
+  // hosts) — from the kernel's accounting (/proc/PID/stat, getrusage), s;
+  // < 0 when a controller is not a child of this process (--secondary).
+  double machine_cpu_s = -1;
+  uint64_t window_requests = 0;  // host requests issued in the window
+  // CPU per host request outside the controllers' operations (the hosts,
+  // the event loops between steps): (machine − operations) / requests, µs;
+  // < 0 when machine_cpu_s is.
+  double other_cpu_us_per_request() const;
 };
+// The machine's CPU beside the operations', for `mirrorsim real`.
+std::string machine_cpu_text(const RealRun& r);
+nlohmann::json machine_cpu_json(const RealRun& r);
 
 // The drain timeout when none is given: 30 s, and for an async pair its
 // minimum cycle time on top (the last capture set waits that long to switch).

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
@@ -254,6 +255,19 @@ Validation validate(const Scenario& in, const ValidateOptions& o) {
   return v;
 }
 
+namespace {
+// Processors busy on the whole machine: each real run's processes (< 0:
+// not known), the simulator's pools and other work.
+std::array<double, 3> machine_busy(const RateValidation& r) {
+  auto real = [](const RealRun& x) {
+    return x.machine_cpu_s >= 0 && x.result.measured_s > 0 ? x.machine_cpu_s / x.result.measured_s : -1.0;
+  };
+  double sim_s = r.sim.processors_other_busy_s;
+  for (const ProcessorPoolResult& p : r.sim.processor_pools) sim_s += p.busy_s;
+  return {real(r.real_a), real(r.real_b), r.sim.measured_s > 0 ? sim_s / r.sim.measured_s : 0.0};
+}
+}  // namespace
+
 std::string validation_text(const Validation& v) {
   std::string t;
   if (v.rates.empty()) return t;
@@ -290,6 +304,9 @@ std::string validation_text(const Validation& v) {
     if (r.cpu.window_s > 0) {
       t += fmt::format("  CPU probe at {:g} IOPS: {:.1f} s of the real pair, {} writes, {} reads; mean CPU per operation:\n",
                        r.probe_iops, r.cpu.window_s, r.cpu.writes, r.cpu.reads);
+      if (r.cpu.other_cpu_us_per_request >= 0)
+        t += fmt::format("    the machine {:.3f} processors busy, the operations {:.3f}: other {:.1f} us per host request\n",
+                         r.cpu.machine_processors_busy, r.cpu.operations_processors_busy, r.cpu.other_cpu_us_per_request);
       for (int side = 0; side < 2; ++side) {
         t += fmt::format("    {}", side == 0 ? "R1" : "R2");
         for (size_t k = 0; k + 1 < kCpuKinds; ++k) {
@@ -324,6 +341,11 @@ std::string validation_text(const Validation& v) {
       t += fmt::format("    {:<4} {:<15} {:>8} {:>8} {:>8}\n", "", "pool", "real 1", "real 2", "sim");
       for (const PoolComparison& p : r.pools)
         t += fmt::format("    {:<4} {:<15} {:>8.3f} {:>8.3f} {:>8.3f}\n", p.controller, p.pool, p.real_a, p.real_b, p.sim);
+      const auto m = machine_busy(r);
+      if (m[0] >= 0 && m[1] >= 0)
+        t += fmt::format("    {:<20} {:>8.3f} {:>8.3f} {:>8.3f}   (real: every process of the pair; sim: the pools and "
+                         "processors_other_per_request_us)\n",
+                         "machine", m[0], m[1], m[2]);
     }
   }
   return t;
@@ -371,10 +393,13 @@ nlohmann::json to_json(const Validation& v) {
       ps.push_back({{"controller", p.controller}, {"pool", p.pool}, {"real_a_processors_busy", p.real_a},
                     {"real_b_processors_busy", p.real_b}, {"sim_processors_busy", p.sim}});
     rj["processor_pools"] = ps;
+    const auto m = machine_busy(r);
+    rj["machine_processors_busy"] = {{"real_a", m[0]}, {"real_b", m[1]}, {"sim", m[2]}};
     for (const auto& [name, run] : {std::pair{"real_a", &r.real_a}, std::pair{"real_b", &r.real_b}}) {
       nlohmann::json x = to_json(run->result);
       x["verification"] = to_json(run->verification);
       x["controller_cpu"] = {{"r1", to_json(run->cpu[0])}, {"r2", to_json(run->cpu[1])}};
+      x["machine_cpu"] = machine_cpu_json(*run);
       rj[name] = x;
     }
     rj["sim"] = to_json(r.sim);

@@ -265,6 +265,12 @@ void RunMetrics::processor_work(Side side, Pool pool, Time arrived, Time start, 
   w.spans.insert(at, {start, end});
 }
 
+void RunMetrics::processor_other_work(Side side, Pool pool, Time arrived, Time start, Time end) {
+  const size_t k = static_cast<size_t>(3 * index_of(side) + index_of(pool));
+  other_busy_s_ += clipped_s(start, end);
+  if (arrived >= w_.warmup_end && arrived < w_.duration_end) group_offered_s_[plan_.group[k]] += (end - start).s();
+}
+
 void RunMetrics::processors(Side side, Pool pool, uint32_t processors) {
   plan_.processors[plan_.group[static_cast<size_t>(3 * index_of(side) + index_of(pool))]] = processors;
 }
@@ -396,6 +402,7 @@ void RunMetrics::finish(Time end, RunResult& r) {
     p.saturated = p.offered_load >= 1;
     r.processor_pools.push_back(std::move(p));
   }
+  r.processors_other_busy_s = other_busy_s_;
   r.resyncs = resyncs_;
   for (const LossEvent& l : invariants_.losses()) {
     LossResult lr;

@@ -60,6 +60,10 @@ class RunMetrics {
   // `queue_length` others, and held one processor from `start` to `end`
   // (the simulator's pools; the real devices: a step's CPU time, no wait).
   void processor_work(Side side, Pool pool, Time arrived, Time start, Time end, uint32_t queue_length);
+  // Work that holds a processor of `pool` and is none of its operations
+  // (processors_other_per_request_us): in its group's offered load and in
+  // processors_other_busy_s, in no pool's own figures.
+  void processor_other_work(Side side, Pool pool, Time arrived, Time start, Time end);
   // The processors serving `pool` at `side` are `processors` (the scenario's
   // plan unless a driver knows better: the real devices' one thread).
   void processors(Side side, Pool pool, uint32_t processors);
@@ -144,6 +148,7 @@ class RunMetrics {
   ProcessorPlan plan_;
   std::array<PoolWork, 6> pool_work_;
   std::vector<double> group_offered_s_;
+  double other_busy_s_ = 0;
   double interval_busy_s(PoolWork& w, Time from, Time to);
 
   // async: per consistency group, the cycles R2 has not applied that hold

@@ -103,6 +103,7 @@ nlohmann::json to_json(const RunResult& r) {
   m["disk_utilisation_R1_max"] = r.disk_utilisation_R1_max;
   m["disk_utilisation_R2_mean"] = r.disk_utilisation_R2_mean;
   m["disk_utilisation_R2_max"] = r.disk_utilisation_R2_max;
+  m["processors_other_busy_s"] = r.processors_other_busy_s;
   nlohmann::json pools = nlohmann::json::array();
   for (const auto& p : r.processor_pools)
     pools.push_back({{"controller", p.controller},
@@ -261,6 +262,9 @@ std::string summary_text(const RunResult& r) {
                      p.wait_mean_ms, p.queue_length_peak, p.shared_with.empty() ? "" : " (shared with " + p.shared_with + ")",
                      p.saturated ? fmt::format("   SATURATED: offered load {:.2f} × its processors", p.offered_load) : "");
   }
+  if (r.processors_other_busy_s > 0 && r.measured_s > 0)
+    s += fmt::format("  other work on the processors (processors_other_per_request_us): {:.3f} processors busy\n",
+                     r.processors_other_busy_s / r.measured_s);
   s += fmt::format("  data at risk (RPO)  writes_at_risk_peak {}, bytes_at_risk_peak {}\n", r.writes_at_risk_peak,
                    r.bytes_at_risk_peak);
   if (r.resyncs.empty()) s += "  resyncs: none\n";

@@ -155,6 +155,10 @@ struct RunResult {
   double disk_utilisation_R1_mean = 0, disk_utilisation_R1_max = 0;
   double disk_utilisation_R2_mean = 0, disk_utilisation_R2_max = 0;
   std::vector<ProcessorPoolResult> processor_pools;  // R1's three, then R2's
+  // Processor-seconds in the window of work none of the pools' operations
+  // (processors_other_per_request_us): the sim's; 0 in a real run, whose
+  // machine's other CPU is the real driver's to report.
+  double processors_other_busy_s = 0;
   uint64_t copies_sent = 0;
   uint64_t disk_io_errors = 0;
   std::vector<ResyncResult> resyncs;

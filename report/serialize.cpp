@@ -145,6 +145,9 @@ RunResult deserialize(std::span<const uint8_t> bytes) {
     r.disk_utilisation_R1_max = number_at(m, "disk_utilisation_R1_max", "metrics");
     r.disk_utilisation_R2_mean = number_at(m, "disk_utilisation_R2_mean", "metrics");
     r.disk_utilisation_R2_max = number_at(m, "disk_utilisation_R2_max", "metrics");
+    // Results written before the key existed had no such work.
+    if (m.contains("processors_other_busy_s"))
+      r.processors_other_busy_s = number_at(m, "processors_other_busy_s", "metrics");
     const json& pools = array_at(m, "processor_pools", "metrics");
     for (size_t i = 0; i < pools.size(); ++i) {
       const std::string where = path("metrics.processor_pools", i);

@@ -259,6 +259,7 @@ class Simulation {
   Time end_;
   PairEnd end_state_;
   Time warmup_, duration_;
+  Time other_per_request_;  // processors_other_per_request_us
   uint64_t activities_ = 0;
 
   TraceRecorder trace_;
@@ -688,6 +689,12 @@ void Simulation::arrive(WorkloadState& w, Time arrival) {
   const Time stored = use_processor(s, Pool::FrontEnd, arrival,
                                     with_bytes((write ? s.front_end_write : s.front_end_read).draw(),
                                                s.front_end_per_kib_us, bytes));
+  if (other_per_request_.ns > 0) {
+    // The machine's other work for this request: it holds a processor after
+    // the request's own front-end work and delays what queues behind it.
+    const ProcessorPool::Slot slot = s.pool[index_of(Pool::FrontEnd)]->take(arrival, other_per_request_);
+    metrics_->processor_other_work(s.side, Pool::FrontEnd, arrival, slot.start, slot.end);
+  }
   at(stored, [this, &w, arrival, target, write, key, bytes] {
     release_retired();
     apply_request(w, arrival, target, write, key, bytes);
@@ -796,6 +803,7 @@ RunResult Simulation::run() {
 
   warmup_ = Time::from_s(sc_.measurement.warmup_s);
   duration_ = Time::from_s(sc_.duration_s);
+  other_per_request_ = Time::from_us(sc_.processors_other_per_request_us);
   const ProcessorPlan plan = processor_plan(sc_);
   for (uint32_t n : plan.processors) pools_.emplace_back(n);
   for (int i = 0; i < 2; ++i) {
