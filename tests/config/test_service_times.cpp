@@ -159,6 +159,7 @@ TEST_CASE("a calibration is laid over a scenario before its overrides, bad ones 
   const std::string scenario = dir.write("s.toml", kVolume + "[primary]\ncache_slots = 500\nfront_end_write_us = 250\n");
   const std::string cal = dir.write("cal.toml", R"(# written by mirrorsim calibrate
 processors_shared = "controller"
+processors_other_per_request_us = 42.5
 [primary]
 front_end_processors = 1
 front_end_write_us = { distribution = "empirical", quantiles = [[0.0, 20.0], [0.5, 30.0], [1.0, 90.0]] }
@@ -169,6 +170,8 @@ overhead_us = 12.5
   Scenario s = load_scenario_file(scenario);
   apply_calibration(s, cal);
   CHECK(s.processors_shared == ProcessorsShared::Controller);
+  CHECK(s.processors_other_per_request_us == 42.5);
+  CHECK(parse_scenario(s.resolved_toml, "again").processors_other_per_request_us == 42.5);
   CHECK(s.primary.cache_slots == 500);  // what the user sized stays
   CHECK(s.primary.front_end_processors == 1);
   CHECK(s.primary.front_end_write_us.distribution == Distribution::Empirical);
@@ -188,6 +191,8 @@ overhead_us = 12.5
              StartsWith(bad + ":2:1: 'primary.cache_slots' is not a calibration key; a calibration sets only"));
   CHECK_THAT(refusal("[[volume]]\nname = \"x\"\n"), StartsWith(bad + ":1:3: [[volume]] is not a calibration table"));
   CHECK_THAT(refusal("duration_s = 4\n"), StartsWith(bad + ":1:1: 'duration_s' is not a calibration key"));
+  CHECK(refusal("processors_other_per_request_us = -1\n") ==
+        bad + ":1:35: processors_other_per_request_us: expected a number in [0, 1000000000], got -1");
   CHECK(refusal("[primary]\nfront_end_write_us = -4\n") ==
         bad + ":2:22: primary.front_end_write_us: expected a number in [0, 1000000000], got -4");
   CHECK(refusal("[link]\noverhead_us = { distribution = \"gamma\", mean_us = 3 }\n") ==

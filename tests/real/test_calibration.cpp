@@ -64,6 +64,8 @@ TEST_CASE("calibrate --out writes the disk, link, processors and CPU per operati
   // event loops and their disk workers' I/O share them.
   CHECK(root.at_path("processors_shared").value_or(std::string()) == "pair");
   CHECK(root.at_path("primary.front_end_processors").value_or(int64_t{0}) == int64_t{real::processors_available()});
+  // What the probe's machine spent beyond the controllers' operations, per host request.
+  CHECK(root.at_path("processors_other_per_request_us").value_or(-1.0) >= 0);
   for (const std::string side : {"primary", "secondary"}) {
     check_table(root, side + ".disk_write_us");
     check_table(root, side + ".disk_first_write_us");

@@ -292,6 +292,30 @@ TEST_CASE("shared processors: one pool serves a controller's three kinds, or bot
   CHECK(one.volumes[0].writes.response.mean_ns() > none.volumes[0].writes.response.mean_ns());
 }
 
+TEST_CASE("processors_other_per_request_us: each host request holds a front-end processor that long, in no pool's figures") {
+  const std::string toml = front_end_bound(1, "50", 6000);
+  const RunResult plain = simulate(toml);
+  const RunResult other = simulate("processors_other_per_request_us = 50\n" + toml);
+  CHECK(plain.processors_other_busy_s == 0);
+  for (const RunResult* r : {&plain, &other}) CHECK(r->invariant_violations == 0);
+  // 6,000 requests a second, 50 us each: 0.3 of the one processor, beside the front end's own 0.3.
+  const double requests_per_s = static_cast<double>(other.volumes[0].writes.response.count() +
+                                                    other.volumes[0].reads.response.count()) / other.measured_s;
+  CHECK(other.processors_other_busy_s / other.measured_s == Approx(requests_per_s * 50e-6).epsilon(0.02));
+  CHECK(other.processors_other_busy_s / other.measured_s == Approx(0.3).epsilon(0.03));
+  const ProcessorPoolResult& a = pool_of(plain, "R1", "front_end");
+  const ProcessorPoolResult& b = pool_of(other, "R1", "front_end");
+  CHECK(b.operations == a.operations);
+  CHECK(b.utilisation_mean == Approx(a.utilisation_mean).epsilon(0.01));
+  CHECK(b.offered_load == Approx(0.6).epsilon(0.03));  // the processor's load: its own work and the other
+  // The requests queue behind the other work (M/D/1 at 0.6 against 0.3).
+  CHECK(b.wait_mean_ms > 2 * a.wait_mean_ms);
+  CHECK(other.volumes[0].writes.response.mean_ns() > plain.volumes[0].writes.response.mean_ns());
+  CHECK_THAT(summary_text(other), Catch::Contains("other work on the processors"));
+  // Same seed, same bytes.
+  CHECK(to_json(simulate("processors_other_per_request_us = 50\n" + toml)).dump() == to_json(other).dump());
+}
+
 TEST_CASE("simulated: interval statistics drive each interval at its own rates, mix and request size") {
   const RunResult r = simulate(R"(
 seed = 2
