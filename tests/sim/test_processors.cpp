@@ -293,7 +293,8 @@ TEST_CASE("shared processors: one pool serves a controller's three kinds, or bot
 }
 
 TEST_CASE("processors_other_per_request_us: each host request holds a front-end processor that long, in no pool's figures") {
-  const std::string toml = front_end_bound(1, "50", 6000);
+  std::string toml = front_end_bound(1, "50", 6000);
+  toml.replace(toml.find("duration_s = 21"), 15, "duration_s = 6");  // 30,000 requests measured
   const RunResult plain = simulate(toml);
   const RunResult other = simulate("processors_other_per_request_us = 50\n" + toml);
   CHECK(plain.processors_other_busy_s == 0);
@@ -305,7 +306,8 @@ TEST_CASE("processors_other_per_request_us: each host request holds a front-end 
   CHECK(other.processors_other_busy_s / other.measured_s == Approx(0.3).epsilon(0.03));
   const ProcessorPoolResult& a = pool_of(plain, "R1", "front_end");
   const ProcessorPoolResult& b = pool_of(other, "R1", "front_end");
-  CHECK(b.operations == a.operations);
+  // The same operations (a few at the window's edges start on either side of it).
+  CHECK(std::llabs(static_cast<long long>(b.operations) - static_cast<long long>(a.operations)) <= 3);
   CHECK(b.utilisation_mean == Approx(a.utilisation_mean).epsilon(0.01));
   CHECK(b.offered_load == Approx(0.6).epsilon(0.03));  // the processor's load: its own work and the other
   // The requests queue behind the other work (M/D/1 at 0.6 against 0.3).
