@@ -620,6 +620,24 @@ std::string calibration_toml(const Calibration& c) {
   return t;
 }
 
+std::string cpu_probe_text(const CpuCalibration& cpu, const std::string& head, const std::string& indent) {
+  std::string t = fmt::format("{}{:.1f} s of the real pair, {} writes, {} reads; mean CPU per operation:\n", head,
+                              cpu.window_s, cpu.writes, cpu.reads);
+  if (cpu.other_cpu_us_per_request >= 0)
+    t += fmt::format("{}the machine {:.3f} processors busy, the operations {:.3f}: other {:.1f} us per host request\n",
+                     indent, cpu.machine_processors_busy, cpu.operations_processors_busy, cpu.other_cpu_us_per_request);
+  for (int side = 0; side < 2; ++side) {
+    t += fmt::format("{}{}", indent, side == 0 ? "R1" : "R2");
+    for (size_t k = 0; k + 1 < kCpuKinds; ++k) {
+      const CpuKindStats& ks = cpu.cpu[side].of(static_cast<CpuKind>(k));
+      if (ks.operations)
+        t += fmt::format("  {} {:.1f} us", to_string(static_cast<CpuKind>(k)), ks.cpu_s * 1e6 / static_cast<double>(ks.operations));
+    }
+    t += "\n";
+  }
+  return t;
+}
+
 std::string calibration_text(const Calibration& c) {
   const DiskCalibration& d = c.disk;
   const LinkCalibration& l = c.link;
@@ -642,22 +660,7 @@ std::string calibration_text(const Calibration& c) {
                    l.small_bytes, l.small_rtt.p50_us, l.small_rtt.p99_us, l.large_bytes, l.large_rtt.p50_us,
                    l.large_rtt.p99_us, l.bulk_gbit_per_s);
   t += fmt::format("# processors available: {}\n", c.processors);
-  if (c.cpu.window_s > 0) {
-    t += fmt::format("# CPU probe: {:.1f} s of the real pair, {} writes, {} reads; mean CPU per operation:\n", c.cpu.window_s,
-                     c.cpu.writes, c.cpu.reads);
-    if (c.cpu.other_cpu_us_per_request >= 0)
-      t += fmt::format("#   the machine {:.3f} processors busy, the operations {:.3f}: other {:.1f} us per host request\n",
-                       c.cpu.machine_processors_busy, c.cpu.operations_processors_busy, c.cpu.other_cpu_us_per_request);
-    for (int side = 0; side < 2; ++side) {
-      t += fmt::format("#   {}", side == 0 ? "R1" : "R2");
-      for (size_t k = 0; k + 1 < kCpuKinds; ++k) {
-        const CpuKindStats& ks = c.cpu.cpu[side].of(static_cast<CpuKind>(k));
-        if (ks.operations)
-          t += fmt::format("  {} {:.1f} us", to_string(static_cast<CpuKind>(k)), ks.cpu_s * 1e6 / static_cast<double>(ks.operations));
-      }
-      t += "\n";
-    }
-  }
+  if (c.cpu.window_s > 0) t += cpu_probe_text(c.cpu, "# CPU probe: ", "#   ");
   for (const char* side : {"primary", "secondary"}) {
     t += fmt::format("{}.disk_write_us={:.1f}\n", side, d.latency_us);
     if (!d.first_write_fixed_us.empty())

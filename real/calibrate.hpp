@@ -129,6 +129,8 @@ std::vector<std::pair<double, double>> quantile_table(std::vector<double> us);
 // The calibration as scenario keys (calibration.toml), with comment lines
 // saying what was measured and how.
 std::string calibration_toml(const Calibration& c);
+// A CPU probe's figures as text lines: `head` before the first, `indent` before the others.
+std::string cpu_probe_text(const CpuCalibration& cpu, const std::string& head, const std::string& indent);
 // The text summary `mirrorsim calibrate` prints.
 std::string calibration_text(const Calibration& c);
 

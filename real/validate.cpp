@@ -301,22 +301,7 @@ std::string validation_text(const Validation& v) {
   }
   for (const RateValidation& r : v.rates) {
     t += r.rate_iops > 0 ? fmt::format("\nat {:g} IOPS\n", r.rate_iops) : std::string("\nat the scenario's rates\n");
-    if (r.cpu.window_s > 0) {
-      t += fmt::format("  CPU probe at {:g} IOPS: {:.1f} s of the real pair, {} writes, {} reads; mean CPU per operation:\n",
-                       r.probe_iops, r.cpu.window_s, r.cpu.writes, r.cpu.reads);
-      if (r.cpu.other_cpu_us_per_request >= 0)
-        t += fmt::format("    the machine {:.3f} processors busy, the operations {:.3f}: other {:.1f} us per host request\n",
-                         r.cpu.machine_processors_busy, r.cpu.operations_processors_busy, r.cpu.other_cpu_us_per_request);
-      for (int side = 0; side < 2; ++side) {
-        t += fmt::format("    {}", side == 0 ? "R1" : "R2");
-        for (size_t k = 0; k + 1 < kCpuKinds; ++k) {
-          const CpuKindStats& ks = r.cpu.cpu[side].of(static_cast<CpuKind>(k));
-          if (ks.operations)
-            t += fmt::format("  {} {:.1f} us", to_string(static_cast<CpuKind>(k)), ks.cpu_s * 1e6 / static_cast<double>(ks.operations));
-        }
-        t += "\n";
-      }
-    }
+    if (r.cpu.window_s > 0) t += cpu_probe_text(r.cpu, fmt::format("  CPU probe at {:g} IOPS: ", r.probe_iops), "    ");
     auto verdict = [](const RealRun& x) { return run_clean(x) ? "verified" : "FAILED verification"; };
     t += fmt::format("  real run 1: {}   real run 2: {}   simulated: {} invariant violations\n", verdict(r.real_a),
                      verdict(r.real_b), r.sim.invariant_violations);
