@@ -250,9 +250,46 @@ Validation validate(const Scenario& in, const ValidateOptions& o) {
         if (p.controller == s.controller && p.pool == s.pool) pc.real_b = busy(p, rv.real_b.result);
       rv.pools.push_back(pc);
     }
+    rv.regime = compare_regimes(rv.real_a.result, rv.real_b.result, rv.sim);
     v.rates.push_back(std::move(rv));
   }
   return v;
+}
+
+Regime compare_regimes(const RunResult& a, const RunResult& b, const RunResult& sim) {
+  Regime g;
+  auto row = [&](const char* figure, auto get) {
+    g.rows.push_back(RegimeRow{figure, static_cast<double>(get(a)), static_cast<double>(get(b)), static_cast<double>(get(sim))});
+    return g.rows.back();
+  };
+  // A disk pool busy nearly all the time is a queue that grows; one under
+  // 80 % is not: the two are different regimes whatever the distributions say.
+  constexpr double kBound = 0.9, kNotBound = 0.8;
+  for (const auto& [side, r] : {std::pair{"R1", row("disk_utilisation_R1_mean", [](const RunResult& x) { return x.disk_utilisation_R1_mean; })},
+                                std::pair{"R2", row("disk_utilisation_R2_mean", [](const RunResult& x) { return x.disk_utilisation_R2_mean; })}}) {
+    const double real_max = std::max(r.real_a, r.real_b);
+    if (real_max >= kBound && r.sim < kNotBound)
+      g.warnings.push_back(fmt::format(
+          "{}'s disks were {:.0f} % and {:.0f} % busy in the real runs and {:.0f} % in the simulation: the real pair was "
+          "disk-bound, the simulated one was not (on one machine every disk of both controllers is a file on one "
+          "device and one journal, which the simulator's independent disks do not model)",
+          side, 100 * r.real_a, 100 * r.real_b, 100 * r.sim));
+    else if (r.sim >= kBound && real_max < kNotBound)
+      g.warnings.push_back(fmt::format("{}'s disks were {:.0f} % busy in the simulation and {:.0f} % and {:.0f} % in the "
+                                       "real runs: the simulated pair was disk-bound, the real one was not",
+                                       side, 100 * r.sim, 100 * r.real_a, 100 * r.real_b));
+  }
+  const RegimeRow resyncs = row("resyncs", [](const RunResult& x) { return x.resyncs.size(); });
+  const RegimeRow invalid = row("invalid_remote_tracks_peak", [](const RunResult& x) { return x.invalid_remote_tracks_peak; });
+  row("in_sync_fraction", [](const RunResult& x) { return x.in_sync_fraction; });
+  const bool real_resynced = resyncs.real_a > 0 || resyncs.real_b > 0;
+  if (real_resynced != (resyncs.sim > 0))
+    g.warnings.push_back(fmt::format(
+        "the {} pair suspended its mirror and resynchronised (resyncs {:g} and {:g} in the real runs, {:g} simulated; "
+        "invalid-remote peak {:g} and {:g} tracks real, {:g} simulated); the {} pair never did",
+        real_resynced ? "real" : "simulated", resyncs.real_a, resyncs.real_b, resyncs.sim, invalid.real_a,
+        invalid.real_b, invalid.sim, real_resynced ? "simulated" : "real"));
+  return g;
 }
 
 namespace {
@@ -332,6 +369,13 @@ std::string validation_text(const Validation& v) {
                          "processors_other_per_request_us)\n",
                          "machine", m[0], m[1], m[2]);
     }
+    t += fmt::format("  regime: {:<27} {:>10} {:>10} {:>10}\n", "", "real 1", "real 2", "sim");
+    auto figure = [](double x) { return x == std::floor(x) ? fmt::format("{:.0f}", x) : fmt::format("{:.3f}", x); };
+    for (const RegimeRow& g : r.regime.rows)
+      t += fmt::format("          {:<27} {:>10} {:>10} {:>10}\n", g.figure, figure(g.real_a), figure(g.real_b), figure(g.sim));
+    if (r.regime.warnings.empty())
+      t += "  the three runs were in one regime: the distributions compare one model of one behaviour\n";
+    for (const std::string& w : r.regime.warnings) t += "  DIFFERENT REGIMES: " + w + "\n";
   }
   return t;
 }
@@ -378,6 +422,11 @@ nlohmann::json to_json(const Validation& v) {
       ps.push_back({{"controller", p.controller}, {"pool", p.pool}, {"real_a_processors_busy", p.real_a},
                     {"real_b_processors_busy", p.real_b}, {"sim_processors_busy", p.sim}});
     rj["processor_pools"] = ps;
+    nlohmann::json regime = nlohmann::json::array();
+    for (const RegimeRow& g : r.regime.rows)
+      regime.push_back({{"figure", g.figure}, {"real_a", g.real_a}, {"real_b", g.real_b}, {"sim", g.sim}});
+    rj["regime"] = regime;
+    rj["regime_warnings"] = r.regime.warnings;
     const auto m = machine_busy(r);
     rj["machine_processors_busy"] = {{"real_a", m[0]}, {"real_b", m[1]}, {"sim", m[2]}};
     for (const auto& [name, run] : {std::pair{"real_a", &r.real_a}, std::pair{"real_b", &r.real_b}}) {

@@ -70,6 +70,22 @@ struct PoolComparison {
   double real_a = 0, real_b = 0, sim = 0;
 };
 
+// Whether the three runs were in the same regime: the figures that decide
+// a pair's behaviour beyond the response distributions (disks busy, link
+// suspensions and resynchronisations, invalid tracks, in-sync time). A
+// distribution comparison between a real pair that was disk-bound or lost
+// its mirror and a simulated pair that did neither compares two regimes,
+// not two models of one; the warnings say which figure differs.
+struct RegimeRow {
+  std::string figure;  // "disk_utilisation_R1_mean", "resyncs", ...
+  double real_a = 0, real_b = 0, sim = 0;
+};
+struct Regime {
+  std::vector<RegimeRow> rows;
+  std::vector<std::string> warnings;  // empty: the three runs were in one regime
+};
+Regime compare_regimes(const RunResult& real_a, const RunResult& real_b, const RunResult& sim);
+
 struct RateValidation {
   double rate_iops = 0;  // 0: the scenario's own rates
   Scenario scenario;     // calibrated: what the three runs ran
@@ -80,6 +96,7 @@ struct RateValidation {
   RunResult sim;
   std::vector<DistributionComparison> comparisons;
   std::vector<PoolComparison> pools;
+  Regime regime;
   bool clean() const;
 };
 

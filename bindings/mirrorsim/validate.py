@@ -100,6 +100,22 @@ class Validation:
         cols = ["controller", "pool", "real_a_processors_busy", "real_b_processors_busy", "sim_processors_busy"]
         return pd.DataFrame([{c: x[c] for c in cols} for x in self._rate["processor_pools"]], columns=cols)
 
+    def regime(self) -> pd.DataFrame:
+        """Whether the three runs were in one regime: per ``figure``
+        (``disk_utilisation_R1_mean``, ``disk_utilisation_R2_mean``,
+        ``resyncs``, ``invalid_remote_tracks_peak``, ``in_sync_fraction``)
+        its ``real_a``, ``real_b`` and ``sim`` values. :attr:`regime_warnings`
+        says which differ so much that the distributions compare two regimes
+        (a disk-bound or suspended pair beside one that was neither)."""
+        import pandas as pd
+
+        return pd.DataFrame(self._rate["regime"], columns=["figure", "real_a", "real_b", "sim"])
+
+    @property
+    def regime_warnings(self) -> list[str]:
+        """One sentence per regime difference (empty: one regime), as ``mirrorsim validate`` prints them."""
+        return [str(w) for w in self._rate["regime_warnings"]]
+
     @property
     def clean(self) -> bool:
         """Every run clean: both real runs verified, no invariant violation in any."""

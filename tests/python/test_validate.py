@@ -54,6 +54,12 @@ def test_a_validation_gives_three_runs_and_the_demerits_of_their_quantiles():
     # Processors busy: CPU-seconds a second, the same whatever the pools' sizes.
     sim_front = [p for p in v.sim.summary["processor_pools"] if p["controller"] == "R1" and p["pool"] == "front_end"][0]
     assert r1_front["sim_processors_busy"] == pytest.approx(sim_front["busy_s"] / v.sim.summary["measured_s"], rel=1e-9)
+    regime = v.regime().set_index("figure")
+    assert list(regime.index) == ["disk_utilisation_R1_mean", "disk_utilisation_R2_mean", "resyncs",
+                                  "invalid_remote_tracks_peak", "in_sync_fraction"]
+    assert regime.loc["disk_utilisation_R1_mean", "sim"] == pytest.approx(v.sim.summary["disk_utilisation_R1_mean"])
+    assert regime.loc["in_sync_fraction", "real_a"] == pytest.approx(v.real.summary["in_sync_fraction"])
+    assert isinstance(v.regime_warnings, list)
     report = json.loads(v.to_json())
     # Measured here: the CPU probe ran at the rate validated (the scenario's, 1,000 IOPS),
     # and that rate's calibration is the one applied.

@@ -123,6 +123,13 @@ TEST_CASE("validate at two rates with a calibration file: three runs each, demer
     CHECK(r.pools[0].sim == Approx(r.sim.processor_pools[0].busy_s / r.sim.measured_s));
     CHECK(r.pools[0].real_a > 0);
     CHECK(r.pools[0].sim > 0);
+    // The regime figures are the runs' own.
+    REQUIRE(r.regime.rows.size() == 5);
+    CHECK(r.regime.rows[0].figure == "disk_utilisation_R1_mean");
+    CHECK(r.regime.rows[0].real_b == r.real_b.result.disk_utilisation_R1_mean);
+    CHECK(r.regime.rows[0].sim == r.sim.disk_utilisation_R1_mean);
+    CHECK(r.regime.rows[4].figure == "in_sync_fraction");
+    CHECK(r.regime.rows[4].real_a == r.real_a.result.in_sync_fraction);
   }
   // The higher rate keeps R1's front end busier, in the simulator and for real.
   CHECK(v.rates[1].pools[0].sim > v.rates[0].pools[0].sim);
@@ -131,8 +138,44 @@ TEST_CASE("validate at two rates with a calibration file: three runs each, demer
   CHECK(j["rates"].size() == 2);
   CHECK(j["delay_line_lateness_us"].size() == v.delay_line_lateness_us.size());
   CHECK(j["rates"][1]["comparisons"][0]["real_vs_real_us"] == v.rates[1].comparisons[0].real_vs_real_us);
+  CHECK(j["rates"][1]["regime"].size() == 5);
+  CHECK(j["rates"][1]["regime_warnings"].size() == v.rates[1].regime.warnings.size());
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+}
+
+TEST_CASE("validate says when the real and simulated pairs were in different regimes: disk-bound, suspended") {
+  RunResult real_a, real_b, sim;
+  real_a.disk_utilisation_R1_mean = 0.99;
+  real_b.disk_utilisation_R1_mean = 0.97;
+  sim.disk_utilisation_R1_mean = 0.35;
+  for (RunResult* r : {&real_a, &real_b, &sim}) r->disk_utilisation_R2_mean = 0.30;
+  real_a.resyncs.resize(24);
+  real_a.invalid_remote_tracks_peak = 5397;
+  real_a.in_sync_fraction = 0.0;
+  sim.in_sync_fraction = 0.004;
+  Regime g = compare_regimes(real_a, real_b, sim);
+  REQUIRE(g.rows.size() == 5);
+  CHECK(g.rows[2].figure == "resyncs");
+  CHECK(g.rows[2].real_a == 24);
+  CHECK(g.rows[2].sim == 0);
+  CHECK(g.rows[3].real_a == 5397);
+  REQUIRE(g.warnings.size() == 2);
+  CHECK_THAT(g.warnings[0], Catch::StartsWith("R1's disks were 99 % and 97 % busy in the real runs and 35 % in the simulation"));
+  CHECK_THAT(g.warnings[1], Catch::Contains("the real pair suspended its mirror and resynchronised (resyncs 24 and 0"));
+  CHECK_THAT(g.warnings[1], Catch::Contains("invalid-remote peak 5397 and 0 tracks real, 0 simulated"));
+  // The other way round, and one regime.
+  sim.disk_utilisation_R2_mean = 0.95;
+  sim.resyncs.resize(1);
+  real_a.resyncs.clear();
+  g = compare_regimes(real_a, real_b, sim);
+  REQUIRE(g.warnings.size() == 3);
+  CHECK_THAT(g.warnings[1], Catch::StartsWith("R2's disks were 95 % busy in the simulation"));
+  CHECK_THAT(g.warnings[2], Catch::StartsWith("the simulated pair suspended its mirror"));
+  real_b.disk_utilisation_R1_mean = real_a.disk_utilisation_R1_mean = sim.disk_utilisation_R1_mean = 0.5;
+  sim.disk_utilisation_R2_mean = 0.3;
+  sim.resyncs.clear();
+  CHECK(compare_regimes(real_a, real_b, sim).warnings.empty());
 }
 
 TEST_CASE("validate refuses bad input before anything runs: a bad calibration at file:line:col, bad --rates") {
