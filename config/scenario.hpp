@@ -252,6 +252,12 @@ struct Scenario {
   // steps). Held on a processor of the pool that serves the request's front
   // end, right after the request's own front-end work; in no pool's figures.
   double processors_other_per_request_us = 0;
+  // 0: every disk is a device of its own. N: the disks of both controllers
+  // are on one device that serves at most N I/Os at a time, first come
+  // first served (a loopback pair: every disk a file on one machine's
+  // device and filesystem journal). A disk's I/O then waits for the device
+  // after its turn at the disk; the disk counts as busy while it waits.
+  uint32_t disk_device_servers = 0;
   ControllerScenario primary;    // R1 = side A
   ControllerScenario secondary;  // R2 = side B
   LinkScenario link;

@@ -272,7 +272,7 @@ Regime compare_regimes(const RunResult& a, const RunResult& b, const RunResult& 
       g.warnings.push_back(fmt::format(
           "{}'s disks were {:.0f} % and {:.0f} % busy in the real runs and {:.0f} % in the simulation: the real pair was "
           "disk-bound, the simulated one was not (on one machine every disk of both controllers is a file on one "
-          "device and one journal, which the simulator's independent disks do not model)",
+          "device and one journal: disk_device_servers puts them on one device in the simulator)",
           side, 100 * r.real_a, 100 * r.real_b, 100 * r.sim));
     else if (r.sim >= kBound && real_max < kNotBound)
       g.warnings.push_back(fmt::format("{}'s disks were {:.0f} % busy in the simulation and {:.0f} % and {:.0f} % in the "

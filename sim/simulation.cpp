@@ -25,7 +25,9 @@
 // (acknowledgement, transfer-ready, establish answer, fetched track) when
 // the responder's remote adapter has stored what it answers; an answer
 // reaches the model when the receiver's remote adapter has taken it; a
-// destage or disk read waits for a back-end processor, then for its disk.
+// destage or disk read waits for a back-end processor, then for its disk
+// (and with disk_device_servers, then for the one device under every disk
+// of both sides, a FIFO pool of that many servers computed the same way).
 // Messages keep their send order through all of it: nothing overtakes.
 // Unloaded with fixed times, a synchronous write costs exactly front-end
 // store + round trips + transfers + the secondary's store.
@@ -48,6 +50,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -236,6 +239,20 @@ class Simulation {
   std::vector<double> link_base_latency_s_;
   std::vector<bool> link_up_;
   std::vector<ProcessorPool> pools_;  // one per group of the scenario's processor plan
+  // disk_device_servers: one device under every disk of both sides. Each
+  // server's free time; an I/O takes the server that fell free last at or
+  // before the I/O's turn (best fit), else the first to fall free. An I/O
+  // is handed to it when its disk's turn comes, which can be ahead of an
+  // I/O handed to it later: best fit keeps the servers free for those.
+  std::multiset<Time> disk_device_free_;
+  Time disk_device_take(Time turn, Time service) {
+    auto it = disk_device_free_.upper_bound(turn);
+    if (it != disk_device_free_.begin()) --it;
+    const Time start = std::max(turn, *it);
+    disk_device_free_.erase(it);
+    disk_device_free_.insert(start + service);
+    return start + service;
+  }
   std::vector<double> link_bandwidth_bytes_per_s_;
   std::unique_ptr<Observer> observer_;
   std::unique_ptr<RunMetrics> metrics_;
@@ -520,8 +537,9 @@ void Simulation::disk_io(SideState& s, DiskIo io, uint32_t bytes) {
     if (!allocated) fixed_part = &s.disk_first_write;
     allocated = true;
   }
-  const Time done = start + fixed_part->draw() +
-                    Time::from_s(std::max<uint32_t>(bytes, 1) / s.disk_bandwidth_bytes_per_s[d]);
+  const Time service = fixed_part->draw() + Time::from_s(std::max<uint32_t>(bytes, 1) / s.disk_bandwidth_bytes_per_s[d]);
+  // On a shared device the disk's turn comes first, then the device's.
+  const Time done = disk_device_free_.empty() ? start + service : disk_device_take(start, service);
   s.disk_free[d] = done;
   metrics_->disk_busy(s.side, d, start, done);
   const uint64_t incarnation = s.incarnation;
@@ -806,6 +824,7 @@ RunResult Simulation::run() {
   other_per_request_ = Time::from_us(sc_.processors_other_per_request_us);
   const ProcessorPlan plan = processor_plan(sc_);
   for (uint32_t n : plan.processors) pools_.emplace_back(n);
+  for (uint32_t i = 0; i < sc_.disk_device_servers; ++i) disk_device_free_.insert(Time{});
   for (int i = 0; i < 2; ++i) {
     SideState& s = sides_[i];
     s.side = i == 0 ? Side::A : Side::B;

@@ -132,6 +132,18 @@ TEST_CASE("bounds: every time, size and rate key accepts the edges of its range 
   }
 }
 
+TEST_CASE("bounds: disk_device_servers is an integer from 0 (no shared device) to a pool's largest") {
+  const Scenario s = parse_scenario(kVolume + "[[workload]]\nvolume = \"db\"\n", "test.toml");
+  CHECK(s.disk_device_servers == 0);
+  Scenario edge = s;
+  set_value(edge, "disk_device_servers", std::to_string(limits::kProcessorsMax), "edge");
+  CHECK(edge.disk_device_servers == limits::kProcessorsMax);
+  CHECK(parse_scenario(edge.resolved_toml, "again").disk_device_servers == limits::kProcessorsMax);
+  for (const char* bad : {"-1", "4097", "1.5", "\"two\""})
+    CHECK_THAT(error_of([&] { set_value(edge, "disk_device_servers", bad, "w"); }),
+               StartsWith("w: disk_device_servers: expected an integer in [0, 4096], got"));
+}
+
 TEST_CASE("bounds: track and request sizes have a range, a request within its track") {
   const Scenario s = parse_scenario(kVolume + "[[workload]]\nvolume = \"db\"\n", "test.toml");
   Scenario big = s;

@@ -530,3 +530,62 @@ warmup_s = 0
   CHECK((slow.disk_utilisation_R2_mean - plain.disk_utilisation_R2_mean) * measured_s == Approx(500 * 1.9e-3).epsilon(0.03));
   CHECK(slow.volumes[0].writes.response.count() == plain.volumes[0].writes.response.count());
 }
+
+TEST_CASE("disk_device_servers: every disk of both sides on one device of N servers — none when N covers them, a bottleneck below the offered load") {
+  // 1,500 writes a second to distinct tracks, each destaged on both sides:
+  // 3,000 disk writes a second of 1 ms on 2 x 4 disks — 3 device servers busy.
+  auto scenario = [](uint32_t servers) {
+    return fmt::format(R"(
+seed = 5
+duration_s = 4
+disk_device_servers = {}
+[primary]
+cache_slots = 65536
+disks = 4
+disk_write_us = 1000
+disk_bandwidth_mb_per_s = 100000
+[link]
+distance_km = 0
+overhead_us = 1
+bandwidth_gbit_per_s = 100
+[[volume]]
+name = "db"
+tracks = 1000000
+mode = "sync"
+[[workload]]
+volume = "db"
+rate_iops = 1500
+write_fraction = 1.0
+block_bytes = 4096
+[measurement]
+warmup_s = 1
+timeseries_interval_s = 1
+)",
+                       servers);
+  };
+  const RunResult own = simulate(scenario(0));
+  const RunResult covered = simulate(scenario(8));
+  const RunResult loaded = simulate(scenario(4));
+  const RunResult bound = simulate(scenario(2));
+  for (const RunResult* r : {&own, &covered, &loaded, &bound}) CHECK(r->invariant_violations == 0);
+  // Every disk its own device: 375 writes a second of 1 ms each.
+  CHECK(own.disk_utilisation_R1_mean == Approx(0.375).epsilon(0.05));
+  CHECK(own.disk_utilisation_R2_mean == Approx(0.375).epsilon(0.05));
+  // A device with a server for every disk never makes one wait: the same run.
+  CHECK(covered.disk_utilisation_R1_mean == own.disk_utilisation_R1_mean);
+  CHECK(covered.disk_utilisation_R2_mean == own.disk_utilisation_R2_mean);
+  CHECK(covered.local_wp_slots_peak == own.local_wp_slots_peak);
+  CHECK(covered.wp_residence_mean_ms == own.wp_residence_mean_ms);
+  // Four servers for three busy: the disks wait for the device, and drain.
+  CHECK(loaded.disk_utilisation_R1_mean > own.disk_utilisation_R1_mean * 1.1);
+  CHECK(loaded.disk_utilisation_R1_mean < 0.9);
+  CHECK(loaded.wp_residence_mean_ms > own.wp_residence_mean_ms);
+  // Two servers for three busy: saturated, the destages fall behind.
+  CHECK(bound.disk_utilisation_R1_mean > 0.95);
+  CHECK(bound.disk_utilisation_R2_mean > 0.95);
+  CHECK(bound.local_wp_slots_peak > 10 * own.local_wp_slots_peak);
+  // Sync writes do not wait for their destage: the host sees the same writes.
+  CHECK(bound.volumes[0].writes.response.count() == own.volumes[0].writes.response.count());
+  // Same seed, same bytes.
+  CHECK(to_json(simulate(scenario(2))).dump() == to_json(bound).dump());
+}
