@@ -27,7 +27,8 @@
 // reaches the model when the receiver's remote adapter has taken it; a
 // destage or disk read waits for a back-end processor, then for its disk
 // (and with disk_device_servers, then for the one device under every disk
-// of both sides, a FIFO pool of that many servers computed the same way).
+// of both sides: that many servers, taken best fit at the disk's turn,
+// disk_device_take).
 // Messages keep their send order through all of it: nothing overtakes.
 // Unloaded with fixed times, a synchronous write costs exactly front-end
 // store + round trips + transfers + the secondary's store.
