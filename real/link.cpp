@@ -1,5 +1,6 @@
 #include "real/link.hpp"
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -29,6 +30,11 @@ uint32_t user_timeout_ms(const LinkShaping& s) {
   return static_cast<uint32_t>(std::max<int64_t>(s.failure_detection_ns / 1'000'000, 1000));
 }
 
+// How long a dial may take from connect() to HelloAck: the scenario's
+// failure detection (a peer that cannot answer within it is not reachable),
+// never below 50 ms, so a busy machine's peer is not abandoned mid-handshake.
+Time dial_timeout(const LinkShaping& s) { return Time::from_ns(std::max<int64_t>(s.failure_detection_ns, 50'000'000)); }
+
 }  // namespace
 
 uint32_t PeerLink::max_body_bytes(const Geometry& g) {
@@ -49,7 +55,7 @@ PeerLink::PeerLink(EventLoop& loop, Side side, uint64_t run_id, const Geometry& 
       rng_(run_id ^ 0x6c696e6bu) {}
 
 PeerLink::~PeerLink() {
-  for (auto* t : {&dial_timer_, &release_timer_, &heartbeat_timer_})
+  for (auto* t : {&dial_timer_, &dial_deadline_timer_, &release_timer_, &heartbeat_timer_})
     if (*t) loop_.cancel(**t);
   if (connecting_fd_ >= 0) {
     loop_.remove(connecting_fd_);
@@ -89,6 +95,35 @@ void PeerLink::try_dial() {
   }
   connecting_fd_ = fd;
   loop_.add(fd, EPOLLOUT, [this, fd](uint32_t) { on_dial_ready(fd); });
+  dial_deadline_timer_ = loop_.at(monotonic_now() + dial_timeout(shaping_), [this] { dial_deadline(); });
+}
+
+void PeerLink::dial_deadline() {
+  dial_deadline_timer_.reset();
+  // What arrived while this process was not running counts, as in heartbeat().
+  if (connecting_fd_ >= 0) {
+    pollfd p{connecting_fd_, POLLOUT, 0};
+    if (::poll(&p, 1, 0) == 1) {
+      on_dial_ready(connecting_fd_);
+      if (dialled_) dial_deadline_timer_ = loop_.at(monotonic_now() + dial_timeout(shaping_), [this] { dial_deadline(); });
+      return;
+    }
+    loop_.remove(connecting_fd_);
+    ::close(connecting_fd_);
+    connecting_fd_ = -1;
+    schedule_dial(dial_retry(shaping_));
+    return;
+  }
+  if (!dialled_) return;
+  auto c = dialled_;  // kept alive through its own callbacks
+  c->poll_input();    // may answer (up) or close (redialled)
+  if (dialled_) c->close(fmt::format("no HelloAck within {:.0f} ms of dialling", dial_timeout(shaping_).us() / 1e3));
+}
+
+void PeerLink::end_dial_deadline() {
+  if (!dial_deadline_timer_) return;
+  loop_.cancel(*dial_deadline_timer_);
+  dial_deadline_timer_.reset();
 }
 
 void PeerLink::on_dial_ready(int fd) {
@@ -96,6 +131,7 @@ void PeerLink::on_dial_ready(int fd) {
   connecting_fd_ = -1;
   if (connect_result(fd) != 0 || cut_) {
     ::close(fd);
+    end_dial_deadline();
     schedule_dial(dial_retry(shaping_));
     return;
   }
@@ -109,6 +145,7 @@ void PeerLink::on_dial_ready(int fd) {
     const bool rejected = dialled_ && dialled_->close_cause() == CloseCause::Unauthenticated &&
                           reason.rfind("rejected", 0) == 0;
     dialled_.reset();
+    end_dial_deadline();
     if (rejected && cb_.on_down) cb_.on_down(reason, CloseCause::Unauthenticated);
     schedule_dial(dial_retry(shaping_));
   });
@@ -123,6 +160,7 @@ void PeerLink::on_hello_answer(const FrameView& f) {
   auto c = dialled_;
   if (f.type == FrameType::HelloAck) {
     dialled_.reset();
+    end_dial_deadline();
     c->set_max_body_bytes(max_body_bytes(g_));
     go_up(c);
     return;
@@ -291,6 +329,12 @@ void PeerLink::cut() {
     dialled_->close("link cut");
     dialled_.reset();
   }
+  if (connecting_fd_ >= 0) {
+    loop_.remove(connecting_fd_);
+    ::close(connecting_fd_);
+    connecting_fd_ = -1;
+  }
+  end_dial_deadline();
   // The connection stays open and silent: the heartbeat timeout ends it.
 }
 

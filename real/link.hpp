@@ -17,7 +17,10 @@
 //              not redial and side B refuses peers until the link is restored
 // Liveness: heartbeats every quarter of the failure-detection time; no frame
 // for the whole of it ends the connection (TCP_USER_TIMEOUT, at least a
-// second, is the backstop for data the peer never acknowledges).
+// second, is the backstop for data the peer never acknowledges). A dial that
+// is not up (connected, authenticated, HelloAck) within the detection time
+// (at least 50 ms) is abandoned and redialled: a black hole or a proxy that
+// accepts for an address it cannot reach must not keep the link down.
 #pragma once
 
 #include <cstdint>
@@ -81,6 +84,8 @@ class PeerLink {
   void schedule_dial(Time after);
   void try_dial();
   void on_dial_ready(int fd);
+  void dial_deadline();
+  void end_dial_deadline();
   void on_hello_answer(const FrameView& f);
   void go_up(std::shared_ptr<Connection> c);
   void on_frame(const FrameView& f);
@@ -100,7 +105,11 @@ class PeerLink {
   std::shared_ptr<Connection> up_;       // the connection carrying the session
   std::shared_ptr<Connection> dialled_;  // side A: connected, authenticating, waiting for HelloAck
   int connecting_fd_ = -1;
-  std::optional<EventLoop::TimerId> dial_timer_, release_timer_, heartbeat_timer_;
+  // A dial (connect, authentication, Hello) that has not gone up by this
+  // deadline is abandoned and redialled: whatever answers at the peer's
+  // address without being the peer (a middlebox that accepts any connection,
+  // a black hole that swallows the SYN) must not hold the link down.
+  std::optional<EventLoop::TimerId> dial_timer_, dial_deadline_timer_, release_timer_, heartbeat_timer_;
   bool cut_ = false;
   Time last_received_;
   Time last_sent_;

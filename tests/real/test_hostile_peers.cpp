@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -26,6 +27,9 @@
 #include "client.hpp"
 #include "helpers.hpp"
 #include "real/clock.hpp"
+#include "real/event_loop.hpp"
+#include "real/geometry.hpp"
+#include "real/link.hpp"
 #include "real/messages.hpp"
 #include "real/protocol.hpp"
 #include "real/spawn.hpp"
@@ -615,6 +619,40 @@ TEST_CASE("a bit flipped on the link fails its tag: the link breaks, the pair re
   REQUIRE(s);
   CHECK(s->connections_refused >= 1);
   CHECK_THAT(s->last_connection_refusal, Catch::Contains("fails its tag"));
+}
+
+TEST_CASE("a silent acceptor at the peer's address: a middlebox or proxy that accepts and never answers does not "
+          "hold the link down, the dial is abandoned after the failure-detection time and redialled") {
+  // Found where a network's transparent proxy accepted R1's redial while a
+  // kernel link was down and never answered: the link stayed down for good.
+  Endpoint at;
+  const int listen_fd = listen_on(Endpoint{"127.0.0.1", 0}, &at);
+  REQUIRE(listen_fd >= 0);
+  EventLoop loop;
+  std::vector<int> held;  // accepted and never answered
+  loop.add(listen_fd, EPOLLIN, [&](uint32_t) {
+    for (int fd; (fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0;) held.push_back(fd);
+  });
+  ControllerConfig c;
+  c.track_bytes = 4096;
+  c.volumes = {VolumeConfig{"a", 8}};
+  LinkShaping shaping;
+  shaping.failure_detection_ns = 100'000'000;
+  int downs = 0;
+  PeerLink link(loop, Side::A, kRunId, Geometry::of(c), shaping, random_key(),
+                PeerLink::Callbacks{.on_up = {}, .on_down = [&](const std::string&, CloseCause) { ++downs; },
+                                    .on_message = {}});
+  link.dial(at);
+  loop.run(monotonic_now() + Time::from_s(1));
+  // One dial every detection time (100 ms) plus a redial delay (25 ms): about
+  // eight in the second; one without the deadline.
+  CHECK(held.size() >= 4);
+  CHECK(held.size() <= 12);
+  CHECK_FALSE(link.connected());
+  CHECK(downs == 0);  // never up, and no peer refused it: nothing to report to the model
+  for (int fd : held) ::close(fd);
+  loop.remove(listen_fd);
+  ::close(listen_fd);
 }
 
 TEST_CASE("a run whose --secondary holds another key fails at once, saying so") {
