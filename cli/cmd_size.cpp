@@ -1,5 +1,6 @@
 // mirrorsim size: the least (or most) value of one key at which every
-// target holds, by bisection over forked runs (sweep/size.hpp).
+// target holds, by a search over forked runs that splits the bracket in
+// three each round (sweep/size.hpp).
 #include <atomic>
 #include <csignal>
 
@@ -44,7 +45,8 @@ int size_main(int argc, char** argv) {
   if (const auto exit = parse_command_line(
           "size", argc, argv, opts, vm,
           "Finds the smallest value of one scenario key (or the largest, for a key where more is worse,\n"
-          "such as link.distance_km) at which every --target holds, by bisection; each value runs\n"
+          "such as link.distance_km) at which every --target holds, by a search that judges two values a round (a third of the\n"
+          "bracket apart, run at once with --jobs 2) and keeps the third between them; each value runs\n"
           "--repeat times and is judged by the pessimistic end of its 95 % confidence interval.\n"
           "Targets name the metrics of `mirrorsim run --out` (volume.db.writes.response_ms.p99,\n"
           "writes_at_risk_peak, processor_pools.R1.front_end.utilisation_mean, ...).\n"
@@ -128,7 +130,7 @@ int size_main(int argc, char** argv) {
   return r.answer ? kExitOk : kExitFailed;
 }
 
-const Registration registration{{"size", "the smallest link, cache or count that meets a target (bisection over runs)", size_main}};
+const Registration registration{{"size", "the smallest link, cache or count that meets a target (a search over runs)", size_main}};
 
 }  // namespace
 }  // namespace mirrorsim::cli

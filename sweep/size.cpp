@@ -283,15 +283,37 @@ SizeResult size_search(const Scenario& base, const SizeRange& range, const std::
     return result;
   }
   // pass side: hi (smallest) or lo (largest); keep the bracket [lo, hi] with one end passing.
+  // Two points a round, a third of the bracket apart, judged at once: on
+  // two processors a round costs one run's time and shrinks the bracket
+  // three times, where bisection's round shrinks it twice (0.63 the rounds).
+  // The points do not depend on the jobs: the same runs and answer with one.
   const bool geometric = !range.integer && range.lo > 0 && range.hi / range.lo > 4;
   for (;;) {
     if (o.sweep.stop && o.sweep.stop->load()) break;
     if (range.integer ? hi - lo <= 1 : hi - lo <= o.tolerance * std::fabs(hi)) break;
-    double mid = geometric ? std::sqrt(lo * hi) : (lo + hi) / 2;
-    if (range.integer) mid = std::floor(mid);
-    const bool pass = record(judge({mid}));
-    if ((dir == SizeDirection::Smallest) == pass) hi = mid;
-    else lo = mid;
+    std::vector<double> inner;
+    for (double f : {1.0 / 3.0, 2.0 / 3.0}) {
+      double v = geometric ? lo * std::pow(hi / lo, f) : lo + (hi - lo) * f;
+      if (range.integer) v = std::floor(v);
+      if (v > lo && v < hi && (inner.empty() || v > inner.back())) inner.push_back(v);
+    }
+    if (inner.empty()) inner.push_back(range.integer ? std::floor((lo + hi) / 2) : (lo + hi) / 2);
+    const size_t first = result.points.size();
+    record(judge(inner));
+    const auto pass = [&](size_t i) { return result.points[first + i].pass; };
+    if (dir == SizeDirection::Smallest) {
+      // The smallest passing point is the new upper end, the point below it the lower.
+      size_t i = 0;
+      while (i < inner.size() && !pass(i)) ++i;
+      if (i < inner.size()) hi = inner[i];
+      if (i > 0) lo = inner[i - 1];
+    } else {
+      // The largest passing point is the new lower end, the point above it the upper.
+      size_t i = inner.size();
+      while (i > 0 && !pass(i - 1)) --i;
+      if (i > 0) lo = inner[i - 1];
+      if (i < inner.size()) hi = inner[i];
+    }
   }
   result.answer = dir == SizeDirection::Smallest ? hi : lo;
   result.verdict = fmt::format("the {} {} that meets every target is {} (to within {})",

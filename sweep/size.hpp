@@ -1,6 +1,8 @@
 // Sizing: the inverse question — the least (or most) value of one scenario
-// key at which every target on the run's metrics holds — answered by
-// bisection over forked runs of the sweep engine, each point judged by the
+// key at which every target on the run's metrics holds — answered by a
+// search that judges two points a round, splitting the bracket in three
+// (both run at once on two processors), over forked runs of the sweep
+// engine, each point judged by the
 // pessimistic end of the 95 % confidence interval over its repeats. The one
 // sizing engine: `mirrorsim size` and the Python bindings call it.
 #pragma once

@@ -139,8 +139,9 @@ def size(scenario: Scenario, vary: str, targets: Sequence[str] | str, repeat: in
          tolerance: float = 0.01, direction: str = "auto", progress: bool = True) -> tuple[float | None, pd.DataFrame]:
     """The inverse question, with the sizing engine of ``mirrorsim size``
     (sweep/size.hpp): the smallest value of one key (or the largest, for a
-    key where more is worse) at which every target holds, by bisection over
-    forked runs.
+    key where more is worse) at which every target holds, by a search over
+    forked runs that judges two values a round (a third of the bracket
+    apart, run at once with two jobs) and keeps the third between them.
 
     - ``vary``: ``"link.bandwidth_gbit_per_s=0.1:100"`` — the key and the
       range searched (integers at both ends: a count, searched exactly).

@@ -16,9 +16,12 @@ from conftest import NOTEBOOKS, SCENARIOS
 
 EXPECTED = ["01_latency_vs_distance", "02_link_outage_and_resync", "03_disaster_data_loss", "04_sim_vs_real",
             "05_async_rpo", "06_size_a_link"]
-# Each notebook runs in under a minute on an idle 2-core machine; the bound
-# leaves room for the other tests running beside it.
-WALL_S_MAX = 150
+# Each notebook runs in under a minute on an idle 2-core machine (06, the
+# longest, 48 s). The bound is a guard against a notebook that has grown, not
+# a speed measurement: these machines drift 3.5x between days and the other
+# tests run beside it (CI once took 157 s for 06 when it ran 78 s idle); the
+# ctest TIMEOUT (240 s) stops a hung one.
+WALL_S_MAX = 220
 
 
 def notebook_paths():
