@@ -131,16 +131,11 @@ DiskCalibration calibrate_disk(const std::string& dir, int ops) {
   d.write_cpu = quantiles_of(small_cpu_us);
   d.small_device = quantiles_of(small_us);
   d.large_device = quantiles_of(large_us);
-  // First writes: each writer into holes of a sparse file of its own, a
-  // track apart, in random order (see DiskCalibration).
-  std::vector<double> first_us;
-  {
-    const uint32_t writers = d.first_write_writers;
-    // Ten times `ops` in all: the journal stalls that make the mean are
-    // rare, and the writers wait most of the time (about 1.3 s at 200 ops).
-    const int per_writer = std::max(1, 10 * ops / static_cast<int>(writers));
+  // Sparse files whose holes the first writes fill, a track apart, in
+  // random order (see DiskCalibration); unlinked at once, gone when closed.
+  auto sparse_files = [&](uint32_t n) {
     std::vector<int> fds;
-    for (uint32_t w = 0; w < writers; ++w) {
+    for (uint32_t w = 0; w < n; ++w) {
       const std::string sparse_path = fmt::format("{}/mirrorsim-calibrate-sparse-{}.tmp", dir, w);
       const int sfd = ::open(sparse_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
       if (sfd < 0) {
@@ -150,45 +145,77 @@ DiskCalibration calibrate_disk(const std::string& dir, int ops) {
       ::unlink(sparse_path.c_str());
       fds.push_back(sfd);
     }
-    std::vector<std::vector<double>> samples(writers), cpu_samples(writers);
-    std::vector<int> failed(writers, 0);
-    std::vector<std::thread> threads;
-    for (uint32_t w = 0; w < writers; ++w)
-      threads.emplace_back([&, w] {
-        std::mt19937_64 wrng(101 + w);
-        std::exponential_distribution<double> gap(1.0 / d.first_write_gap_mean_us);
-        std::vector<uint64_t> holes(static_cast<size_t>(per_writer));
-        std::iota(holes.begin(), holes.end(), uint64_t{0});
-        std::shuffle(holes.begin(), holes.end(), wrng);
-        for (uint64_t h : holes) {
-          const Time until = monotonic_now() + Time::from_us(gap(wrng));
-          const timespec ts{static_cast<time_t>(until.ns / 1'000'000'000), static_cast<long>(until.ns % 1'000'000'000)};
-          ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
-          const int64_t c = thread_cpu_ns();
-          const Time t = monotonic_now();
-          if (::pwrite(fds[w], buf.data(), d.first_write_bytes, static_cast<off_t>(h * d.first_write_bytes)) !=
-                  static_cast<ssize_t>(d.first_write_bytes) ||
-              ::fdatasync(fds[w]) != 0) {
-            failed[w] = errno ? errno : EIO;
-            return;
-          }
-          const double wall_us = (monotonic_now() - t).us();
-          const double cpu_us = static_cast<double>(thread_cpu_ns() - c) / 1e3;
-          cpu_samples[w].push_back(cpu_us);
-          samples[w].push_back(std::max(0.0, wall_us - cpu_us));  // the device's time
-        }
-      });
-    for (auto& t : threads) t.join();
-    for (int f : fds) ::close(f);
+    return fds;
+  };
+  auto first_write = [&](int wfd, uint64_t hole) {
+    errno = 0;  // a short write sets none: EIO then
+    if (::pwrite(wfd, buf.data(), d.first_write_bytes, static_cast<off_t>(hole * d.first_write_bytes)) !=
+            static_cast<ssize_t>(d.first_write_bytes) ||
+        ::fdatasync(wfd) != 0)
+      return errno ? errno : EIO;
+    return 0;
+  };
+  // First writes by one writer alone, after idle gaps: the device's time.
+  std::vector<double> first_us;
+  {
+    const auto fds = sparse_files(1);
+    const int n = std::max(1, 5 * ops);
+    std::vector<uint64_t> holes(static_cast<size_t>(n));
+    std::iota(holes.begin(), holes.end(), uint64_t{0});
+    std::shuffle(holes.begin(), holes.end(), rng);
+    std::exponential_distribution<double> gap(1.0 / d.first_write_gap_mean_us);
     std::vector<double> first_cpu_us;
-    for (uint32_t w = 0; w < writers; ++w) {
-      if (failed[w]) fail(fmt::format("pwrite + fdatasync into a sparse file in {}: {}", dir, std::strerror(failed[w])));
-      first_us.insert(first_us.end(), samples[w].begin(), samples[w].end());
-      first_cpu_us.insert(first_cpu_us.end(), cpu_samples[w].begin(), cpu_samples[w].end());
+    for (uint64_t h : holes) {
+      const Time until = monotonic_now() + Time::from_us(gap(rng));
+      const timespec ts{static_cast<time_t>(until.ns / 1'000'000'000), static_cast<long>(until.ns % 1'000'000'000)};
+      ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+      const int64_t c = thread_cpu_ns();
+      const Time t = monotonic_now();
+      if (const int e = first_write(fds[0], h)) {
+        ::close(fds[0]);
+        fail(fmt::format("pwrite + fdatasync into a sparse file in {}: {}", dir, std::strerror(e)));
+      }
+      const double wall_us = (monotonic_now() - t).us();
+      const double cpu_us = static_cast<double>(thread_cpu_ns() - c) / 1e3;
+      first_cpu_us.push_back(cpu_us);
+      first_us.push_back(std::max(0.0, wall_us - cpu_us));  // the device's time
     }
+    ::close(fds[0]);
     d.first_write = quantiles_of(first_us);
     d.first_write_cpu = quantiles_of(first_cpu_us);
   }
+  // The device's concurrency: first writes back to back, one writer, then
+  // device_probe_writers at once, each for device_probe_s.
+  auto back_to_back_per_s = [&](uint32_t writers) {
+    const auto fds = sparse_files(writers);
+    std::vector<uint64_t> done(writers, 0);
+    std::vector<int> failed(writers, 0);
+    const Time start = monotonic_now();
+    const Time end = start + Time::from_s(d.device_probe_s);
+    std::vector<std::thread> threads;
+    for (uint32_t w = 0; w < writers; ++w)
+      threads.emplace_back([&, w] {
+        for (uint64_t h = 0; monotonic_now() < end; ++h) {
+          // Holes in a scattered order (a permutation of 100,000 tracks), as a run's destages land.
+          if ((failed[w] = first_write(fds[w], (h * 2654435761u) % 100000u)) != 0) return;
+          ++done[w];
+        }
+      });
+    for (auto& t : threads) t.join();
+    const double elapsed_s = (monotonic_now() - start).s();
+    for (int f : fds) ::close(f);
+    uint64_t total = 0;
+    for (uint32_t w = 0; w < writers; ++w) {
+      if (failed[w]) fail(fmt::format("pwrite + fdatasync into a sparse file in {}: {}", dir, std::strerror(failed[w])));
+      total += done[w];
+    }
+    return static_cast<double>(total) / elapsed_s;
+  };
+  d.device_one_writer_per_s = back_to_back_per_s(1);
+  d.device_many_writers_per_s = back_to_back_per_s(d.device_probe_writers);
+  d.device_servers = static_cast<uint32_t>(std::clamp(
+      std::lround(d.device_many_writers_per_s / std::max(1e-9, d.device_one_writer_per_s)), 1L,
+      static_cast<long>(d.device_probe_writers)));
   // Reads: at random offsets of the same (written, synced) file.
   auto measure_reads = [&](uint32_t bytes, std::vector<double>* device, std::vector<double>* cpu) {
     std::vector<double> us;
@@ -549,12 +576,17 @@ std::string calibration_toml(const Calibration& c) {
                      "us): no slope; the bandwidth written is the large write's bytes over its median, a lower bound.\n",
                      d.large_bytes, d.large_device.p50_us, d.small_bytes, d.small_device.p50_us);
   if (!d.first_write_fixed_us.empty())
-    t += fmt::format("#   first writes: {} pwrite + fdatasync of {} bytes into holes of sparse files (a track each, the "
-                     "extent allocated and journalled first, as a run's first write of a track is), by {} writers at "
-                     "once after exponential idle gaps of {:.0f} ms mean; each one's device time less its bytes / bandwidth a "
-                     "sample of disk_first_write_us.\n",
-                     d.first_write_fixed_us.size(), d.first_write_bytes, d.first_write_writers,
-                     d.first_write_gap_mean_us / 1e3);
+    t += fmt::format("#   first writes: {} pwrite + fdatasync of {} bytes into holes of a sparse file (a track each, the "
+                     "extent allocated and journalled first, as a run's first write of a track is), by one writer "
+                     "after exponential idle gaps of {:.0f} ms mean (the device's own time, nothing queued ahead); each "
+                     "one's device time less its bytes / bandwidth a sample of disk_first_write_us.\n",
+                     d.first_write_fixed_us.size(), d.first_write_bytes, d.first_write_gap_mean_us / 1e3);
+  if (d.device_servers > 0)
+    t += fmt::format("#   the device's concurrency: first writes back to back for {:.1f} s, one writer {:.0f} a second, {} "
+                     "writers at once {:.0f} a second: it serves {:.2f} at a time, disk_device_servers = {} (one device "
+                     "under both controllers' backing files; the simulator queues the disks' I/Os for it).\n",
+                     d.device_probe_s, d.device_one_writer_per_s, d.device_probe_writers, d.device_many_writers_per_s,
+                     d.device_many_writers_per_s / std::max(1e-9, d.device_one_writer_per_s), d.device_servers);
   t += "#   R1 and R2 share this machine's device: both sides get the same disk figures.\n";
   t += fmt::format("# link: {} loopback TCP round trips of {} bytes there and 64 back (TCP_NODELAY), exponential gaps "
                    "of 1 ms mean between them (open arrivals: the receiver wakes from idle); half of each is a sample of "
@@ -573,7 +605,13 @@ std::string calibration_toml(const Calibration& c) {
                    "in a {:.1f} s probe run of the real pair ({} writes, {} reads measured; its own scenario and seed), "
                    "samples of up to {} operations per kind.\n",
                    c.cpu.window_s, c.cpu.writes, c.cpu.reads, CpuStats::kReservoir);
-  t += "\nprocessors_shared = \"pair\"   # one pool, [primary] front_end_processors, serves both controllers: one machine\n";
+  if (d.device_servers > 0)
+    t += fmt::format("\ndisk_device_servers = {}   # one device of this many servers under every disk of both "
+                     "controllers\n",
+                     d.device_servers);
+  else
+    t += "\n";
+  t += "processors_shared = \"pair\"   # one pool, [primary] front_end_processors, serves both controllers: one machine\n";
   if (c.cpu.other_cpu_us_per_request >= 0)
     t += fmt::format("processors_other_per_request_us = {:.1f}   # the probe's machine: {:.3f} processors busy, {:.3f} of "
                      "them the controllers' operations; the rest (the hosts, the event loops between steps) per host "
@@ -648,10 +686,13 @@ std::string calibration_text(const Calibration& c) {
                    "us (the processors' share; the disk keys are the device's time, the rest)\n",
                    d.write_cpu.p50_us, d.first_write_cpu.p50_us, d.read_cpu.p50_us);
   if (!d.first_write_fixed_us.empty())
-    t += fmt::format("# disk  first writes into holes, {} B by {} writers at once, device time: p50 {:.1f} us, p99 {:.1f} "
+    t += fmt::format("# disk  first writes into holes, {} B by one writer, device time: p50 {:.1f} us, p99 {:.1f} "
                      "us, mean {:.1f} us\n",
-                     d.first_write_bytes, d.first_write_writers, d.first_write.p50_us, d.first_write.p99_us,
-                     d.first_write.mean_us);
+                     d.first_write_bytes, d.first_write.p50_us, d.first_write.p99_us, d.first_write.mean_us);
+  if (d.device_servers > 0)
+    t += fmt::format("# disk  first writes back to back: one writer {:.0f}/s, {} writers {:.0f}/s: {:.2f} at a time\n",
+                     d.device_one_writer_per_s, d.device_probe_writers, d.device_many_writers_per_s,
+                     d.device_many_writers_per_s / std::max(1e-9, d.device_one_writer_per_s));
   t += fmt::format("# disk  O_DIRECT pread      {} B: p50 {:.1f} us, p99 {:.1f} us;  {} B: p50 {:.1f} us, p99 {:.1f} us\n",
                    d.small_bytes, d.read_small.p50_us, d.read_small.p99_us, d.large_bytes, d.read_large.p50_us,
                    d.read_large.p99_us);
@@ -669,6 +710,7 @@ std::string calibration_text(const Calibration& c) {
     t += fmt::format("{}.disk_read_us={:.1f}\n", side, d.read_latency_us);
     t += fmt::format("{}.disk_bandwidth_mb_per_s={:.0f}\n", side, d.bandwidth_mb_per_s);
   }
+  if (d.device_servers > 0) t += fmt::format("disk_device_servers={}\n", d.device_servers);
   t += "link.distance_km=0\n";
   t += fmt::format("link.overhead_us={:.2f}\n", l.overhead_us);
   t += fmt::format("link.bandwidth_gbit_per_s={:.2f}\n", l.bandwidth_gbit_per_s);

@@ -54,17 +54,26 @@ struct DiskCalibration {
   bool bandwidth_fitted = true;       // false: no slope (see calibrate_disk), a lower bound
   std::vector<double> write_fixed_us; // each small write's device time less small_bytes / bandwidth
   // First writes as a run on this machine makes them: a track (64 KiB)
-  // into a hole of a sparse backing file, with pwrite + fdatasync, by
-  // sixteen writers at once (two controllers' eight disk workers), each
-  // after exponential idle gaps of 10 ms mean (1,600 writes/s in all, the
-  // quickstart's destages at about 1,400 IOPS), ten per `ops`. The file system allocates
-  // and journals each extent, and concurrent fdatasyncs wait on one
-  // journal: the tail a single writer on a pre-written file never sees.
+  // into a hole of a sparse backing file, with pwrite + fdatasync (the file
+  // system allocates and journals each extent first). Measured by one
+  // writer alone, after exponential idle gaps of 1 ms mean, five per `ops`:
+  // the device's own time, with no other I/O queued ahead of it. The queue
+  // is the simulator's to make (disk_device_servers below): samples taken
+  // with sixteen writers at once held the device's queueing already and the
+  // simulator added its own on top.
   uint32_t first_write_bytes = 65536;
-  uint32_t first_write_writers = 16;
-  double first_write_gap_mean_us = 10000;
+  double first_write_gap_mean_us = 1000;
   Quantiles first_write;                    // the device's time of pwrite + fdatasync of first_write_bytes into a hole
   std::vector<double> first_write_fixed_us; // each less first_write_bytes / bandwidth
+  // How many I/Os the device serves at once: first writes back to back by
+  // one writer, then by sixteen at once (two controllers' eight disk
+  // workers), each for device_probe_s; the ratio of the throughputs,
+  // rounded, is disk_device_servers (one device under every backing file).
+  uint32_t device_probe_writers = 16;
+  double device_probe_s = 0.6;
+  double device_one_writer_per_s = 0;   // first writes a second, one writer back to back
+  double device_many_writers_per_s = 0; // the same, device_probe_writers at once
+  uint32_t device_servers = 0;          // round(many / one), at least 1
   Quantiles read_small, read_large;   // O_DIRECT pread
   double read_bandwidth_mb_per_s = 0; // fitted from the reads
   double read_latency_us = 0;         // the small reads' median less its bytes / (the writes') bandwidth

@@ -58,7 +58,8 @@ TEST_CASE("calibrate --out writes the disk, link, processors and CPU per operati
   REQUIRE(ran.exit_code == 0);
   CHECK_THAT(ran.out, Catch::Contains("primary.disk_write_us=") && Catch::Contains("O_DIRECT pread") &&
                           Catch::Contains("of which the thread's CPU") &&
-                          Catch::Contains("primary.disk_first_write_us=") && Catch::Contains("first writes into holes"));
+                          Catch::Contains("primary.disk_first_write_us=") && Catch::Contains("first writes into holes") &&
+                          Catch::Contains("first writes back to back") && Catch::Contains("disk_device_servers="));
   const toml::table root = toml::parse_file(out.string());
   // One pool of the machine's processors serves both controllers: their
   // event loops and their disk workers' I/O share them.
@@ -66,6 +67,11 @@ TEST_CASE("calibrate --out writes the disk, link, processors and CPU per operati
   CHECK(root.at_path("primary.front_end_processors").value_or(int64_t{0}) == int64_t{real::processors_available()});
   // What the probe's machine spent beyond the controllers' operations, per host request.
   CHECK(root.at_path("processors_other_per_request_us").value_or(-1.0) >= 0);
+  // How many I/Os the one device under both controllers' backing files
+  // serves at once: measured (throughput of sixteen writers over one's), 1 to 16.
+  const int64_t device_servers = root.at_path("disk_device_servers").value_or(int64_t{0});
+  CHECK(device_servers >= 1);
+  CHECK(device_servers <= 16);
   for (const std::string side : {"primary", "secondary"}) {
     check_table(root, side + ".disk_write_us");
     check_table(root, side + ".disk_first_write_us");
@@ -86,7 +92,9 @@ TEST_CASE("calibrate --out writes the disk, link, processors and CPU per operati
                                            dir);
   INFO(sim.err);
   CHECK(sim.exit_code == 0);
-  CHECK_THAT(cli_test::slurp(dir / "sim.json"), Catch::Contains("\"empirical\""));
+  const std::string sim_json = cli_test::slurp(dir / "sim.json");
+  CHECK_THAT(sim_json, Catch::Contains("\"empirical\""));
+  CHECK_THAT(sim_json, Catch::Contains(fmt::format("\"disk_device_servers\": {},", device_servers)));
   // The header says what was measured, on which host, when.
   const std::string text = cli_test::slurp(out);
   CHECK_THAT(text, Catch::StartsWith("# calibration.toml, written by mirrorsim calibrate on "));
