@@ -496,6 +496,8 @@ CpuCalibration calibrate_cpu(const CpuProbeOptions& o) {
   }
   c.cpu = r.cpu;
   c.other_cpu_us_per_request = r.other_cpu_us_per_request();
+  c.loop_wakeup_mean_us = r.loop_wakeup_mean_us;
+  c.loop_switches = r.loop_switches;
   if (r.machine_cpu_s >= 0 && r.result.measured_s > 0) {
     c.machine_processors_busy = r.machine_cpu_s / r.result.measured_s;
     c.operations_processors_busy =
@@ -617,6 +619,11 @@ std::string calibration_toml(const Calibration& c) {
                      "them the controllers' operations; the rest (the hosts, the event loops between steps) per host "
                      "request\n",
                      c.cpu.other_cpu_us_per_request, c.cpu.machine_processors_busy, c.cpu.operations_processors_busy);
+  if (c.cpu.loop_wakeup_mean_us >= 0)
+    t += fmt::format("processors_wakeup_us = {{ distribution = \"exponential\", mean_us = {:.1f} }}   # the probe's "
+                     "controllers' event loops waited runnable {:.1f} us a switch in, over {} (schedstat); the kernel "
+                     "gives the mean only: exponential is an assumption\n",
+                     c.cpu.loop_wakeup_mean_us, c.cpu.loop_wakeup_mean_us, c.cpu.loop_switches);
   // A kind one side did not do in the probe (R2 serves no host, R1 receives
   // no copy) gets the other side's figure, and says so.
   auto cpu_key = [&](int side, CpuKind k, const char* key, const char* comment) {
@@ -664,6 +671,9 @@ std::string cpu_probe_text(const CpuCalibration& cpu, const std::string& head, c
   if (cpu.other_cpu_us_per_request >= 0)
     t += fmt::format("{}the machine {:.3f} processors busy, the operations {:.3f}: other {:.1f} us per host request\n",
                      indent, cpu.machine_processors_busy, cpu.operations_processors_busy, cpu.other_cpu_us_per_request);
+  if (cpu.loop_wakeup_mean_us >= 0)
+    t += fmt::format("{}the controllers' event loops, woken, waited {:.1f} us for a processor (mean of {} switches in)\n",
+                     indent, cpu.loop_wakeup_mean_us, cpu.loop_switches);
   for (int side = 0; side < 2; ++side) {
     t += fmt::format("{}{}", indent, side == 0 ? "R1" : "R2");
     for (size_t k = 0; k + 1 < kCpuKinds; ++k) {

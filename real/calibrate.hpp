@@ -117,6 +117,10 @@ struct CpuCalibration {
   // (RealRun::machine_cpu_s), and what is left per host request; < 0: not known.
   double machine_processors_busy = -1, operations_processors_busy = -1;
   double other_cpu_us_per_request = -1;
+  // The controllers' event loops' mean wait for a processor when woken
+  // (RealRun::loop_wakeup_mean_us), µs, over loop_switches; < 0: not known.
+  double loop_wakeup_mean_us = -1;
+  uint64_t loop_switches = 0;
 };
 CpuCalibration calibrate_cpu(const CpuProbeOptions& o);
 

@@ -267,6 +267,14 @@ class Orchestrator {
   // The pair's processes' CPU (RealRun::machine_cpu_s) and the requests issued, at the same moments.
   std::optional<double> machine_cpu_now() const;
   std::optional<double> cpu_at_warmup_, cpu_at_end_;
+  // The controllers' event-loop threads' runnable wait (ns) and switches in
+  // (/proc/PID/task/PID/schedstat), at the same moments.
+  struct LoopSchedstat {
+    double waited_ns = 0;
+    double switches = 0;
+  };
+  std::optional<LoopSchedstat> loop_schedstat_now() const;
+  std::optional<LoopSchedstat> loops_at_warmup_, loops_at_end_;
   uint64_t requests_at_warmup_ = 0, requests_at_end_ = 0;
   bool ended_ = false;
   std::vector<std::string> unexpected_;  // controllers that died without the schedule killing them
@@ -675,6 +683,20 @@ std::optional<double> Orchestrator::machine_cpu_now() const {
   return cpu;
 }
 
+std::optional<Orchestrator::LoopSchedstat> Orchestrator::loop_schedstat_now() const {
+  LoopSchedstat sum;
+  for (const Proc& p : procs_) {
+    if (!p.local || !p.alive) return std::nullopt;
+    // The main thread is the event loop: "on-CPU ns, runnable-wait ns, switches in".
+    std::ifstream f(fmt::format("/proc/{0}/task/{0}/schedstat", p.local->pid));
+    double on_cpu = -1, waited = -1, switches = -1;
+    if (!(f >> on_cpu >> waited >> switches) || waited < 0 || switches < 0) return std::nullopt;
+    sum.waited_ns += waited;
+    sum.switches += switches;
+  }
+  return sum;
+}
+
 void Orchestrator::snapshot(std::array<Status, 2>& into) {
   for (Proc& p : procs_) {
     if (!p.alive) continue;
@@ -992,11 +1014,13 @@ RealRun Orchestrator::run() {
   loop_.at(run_time(sc_.measurement.warmup_s), [this] {
     snapshot(at_warmup_);
     cpu_at_warmup_ = machine_cpu_now();
+    loops_at_warmup_ = loop_schedstat_now();
     requests_at_warmup_ = requests_issued_;
   });
   loop_.at(run_time(sc_.duration_s), [this] {
     snapshot(at_end_);
     cpu_at_end_ = machine_cpu_now();
+    loops_at_end_ = loop_schedstat_now();
     requests_at_end_ = requests_issued_;
   });
   poll_status();
@@ -1042,6 +1066,11 @@ RealRun Orchestrator::run() {
   if (cpu_at_warmup_ && cpu_at_end_) {
     out.machine_cpu_s = std::max(0.0, *cpu_at_end_ - *cpu_at_warmup_);
     out.window_requests = requests_at_end_ - requests_at_warmup_;
+  }
+  if (loops_at_warmup_ && loops_at_end_ && loops_at_end_->switches > loops_at_warmup_->switches) {
+    const double switches = loops_at_end_->switches - loops_at_warmup_->switches;
+    out.loop_switches = static_cast<uint64_t>(switches);
+    out.loop_wakeup_mean_us = std::max(0.0, loops_at_end_->waited_ns - loops_at_warmup_->waited_ns) / switches / 1e3;
   }
   if (r.end_state.empty()) {
     replay.observer().check_quiesced(replay.last_time());

@@ -123,6 +123,12 @@ struct RealRun {
   // < 0 when a controller is not a child of this process (--secondary).
   double machine_cpu_s = -1;
   uint64_t window_requests = 0;  // host requests issued in the window
+  // The controllers' event-loop threads over the measured window, from the
+  // kernel's scheduler statistics (/proc/PID/task/PID/schedstat): the time
+  // they waited runnable for a processor over the times they were switched
+  // in — a woken loop's mean wait, µs; < 0 where not known (as machine_cpu_s).
+  double loop_wakeup_mean_us = -1;
+  uint64_t loop_switches = 0;  // their switches in over the window
   // CPU per host request outside the controllers' operations (the hosts,
   // the event loops between steps): (machine − operations) / requests, µs;
   // < 0 when machine_cpu_s is.

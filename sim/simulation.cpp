@@ -132,6 +132,7 @@ class Simulation {
     bool link_overhead_varies = false;
     std::vector<sg::Host*> ports;  // this side's end of each remote link
     SessionNotice notice;
+    Time loop_wakes_at;  // its event loop's pending wake-up (processors_wakeup_us)
     // The controller's deadline timer.
     kt::Timer* deadline_timer = nullptr;
     Time deadline_at;
@@ -278,6 +279,18 @@ class Simulation {
   PairEnd end_state_;
   Time warmup_, duration_;
   Time other_per_request_;  // processors_other_per_request_us
+  // processors_wakeup_us: how long a controller's event loop takes to start
+  // on work that arrives for it; off (no draws) when it is a fixed 0.
+  ServiceStream wakeup_;
+  bool wakeup_on_ = false;
+  // When the loop of `s` starts on work that arrives now: at its next
+  // wake-up, drawn now unless one is pending — what arrives while the loop
+  // wakes is served by that wake-up, as a woken loop serves every ready event.
+  Time woken(SideState& s, Time now) {
+    if (!wakeup_on_) return now;
+    if (now < s.loop_wakes_at) return s.loop_wakes_at;
+    return s.loop_wakes_at = now + wakeup_.draw();
+  }
   uint64_t activities_ = 0;
 
   TraceRecorder trace_;
@@ -502,11 +515,18 @@ void Simulation::on_comm_done(const sg::Activity& a) {
   }
   SideState& s = sides_[owned->to];
   if (s.ctl->crashed()) return;  // lost at a dead controller
-  if (is_answer(owned->msg) && (!s.ack_receive.is_zero() || !s.inbox.empty())) {
-    // An answer waits for a remote adapter, behind the answers before it.
-    const Time done = use_processor(s, Pool::RemoteAdapter, now,
-                                    with_bytes(s.ack_receive.draw(), s.remote_adapter_per_kib_us, 0));
+  const bool answer = is_answer(owned->msg);
+  if (wakeup_on_ || (answer && (!s.ack_receive.is_zero() || !s.inbox.empty()))) {
+    // An answer waits for a remote adapter, behind the answers before it;
+    // with a wake-up time every message waits for the loop to wake, in order.
+    const Time done = answer ? use_processor(s, Pool::RemoteAdapter, woken(s, now),
+                                             with_bytes(s.ack_receive.draw(), s.remote_adapter_per_kib_us, 0))
+                             : woken(s, now);
     const Time ready = s.inbox.empty() ? done : std::max(done, s.inbox.back().ready);
+    if (s.inbox.empty() && ready <= now) {  // a wake-up that rounds to none: at once, no timer in the past
+      if (tracing_) trace_delivered(s, owned->msg, owned->link, now);
+      return step(s, Received{std::move(owned->msg)});
+    }
     s.inbox.push_back({ready, std::move(owned->msg), owned->link});
     if (!s.inbox_armed) {
       s.inbox_armed = true;
@@ -546,6 +566,15 @@ void Simulation::disk_io(SideState& s, DiskIo io, uint32_t bytes) {
   const uint64_t incarnation = s.incarnation;
   at(done, [this, &s, incarnation, d, io] {
     release_retired();
+    // The completion reaches the controller when its loop wakes for it.
+    if (wakeup_on_) {
+      const Time now = Time::from_s(sg::Engine::get_clock());
+      if (const Time w = woken(s, now); w > now)
+        return at(w, [this, &s, incarnation, d, io] {
+          release_retired();
+          disk_done(s, incarnation, d, io);
+        });
+    }
     disk_done(s, incarnation, d, io);
   });
 }
@@ -705,14 +734,15 @@ void Simulation::arrive(WorkloadState& w, Time arrival) {
   const bool write = w.stream->next_is_write(arrival);
   const TrackKey key{w.cfg->volume_index, w.stream->next_track()};
   const uint32_t bytes = w.stream->block_bytes(arrival, write);
-  const Time stored = use_processor(s, Pool::FrontEnd, arrival,
+  const Time front_end_at = woken(s, arrival);  // the loop's wake-up (processors_wakeup_us)
+  const Time stored = use_processor(s, Pool::FrontEnd, front_end_at,
                                     with_bytes((write ? s.front_end_write : s.front_end_read).draw(),
                                                s.front_end_per_kib_us, bytes));
   if (other_per_request_.ns > 0) {
     // The machine's other work for this request: it holds a processor after
     // the request's own front-end work and delays what queues behind it.
-    const ProcessorPool::Slot slot = s.pool[index_of(Pool::FrontEnd)]->take(arrival, other_per_request_);
-    metrics_->processor_other_work(s.side, Pool::FrontEnd, arrival, slot.start, slot.end);
+    const ProcessorPool::Slot slot = s.pool[index_of(Pool::FrontEnd)]->take(front_end_at, other_per_request_);
+    metrics_->processor_other_work(s.side, Pool::FrontEnd, front_end_at, slot.start, slot.end);
   }
   at(stored, [this, &w, arrival, target, write, key, bytes] {
     release_retired();
@@ -823,6 +853,8 @@ RunResult Simulation::run() {
   warmup_ = Time::from_s(sc_.measurement.warmup_s);
   duration_ = Time::from_s(sc_.duration_s);
   other_per_request_ = Time::from_us(sc_.processors_other_per_request_us);
+  wakeup_ = ServiceStream(sc_.processors_wakeup_us, sc_.seed, "processors_wakeup_us");
+  wakeup_on_ = !wakeup_.is_zero();
   const ProcessorPlan plan = processor_plan(sc_);
   for (uint32_t n : plan.processors) pools_.emplace_back(n);
   for (uint32_t i = 0; i < sc_.disk_device_servers; ++i) disk_device_free_.insert(Time{});

@@ -72,6 +72,10 @@ TEST_CASE("calibrate --out writes the disk, link, processors and CPU per operati
   const int64_t device_servers = root.at_path("disk_device_servers").value_or(int64_t{0});
   CHECK(device_servers >= 1);
   CHECK(device_servers <= 16);
+  // How long a woken controller loop waited for a processor in the probe run
+  // (its scheduler statistics): an exponential of that mean.
+  CHECK(root.at_path("processors_wakeup_us.distribution").value_or(std::string()) == "exponential");
+  CHECK(root.at_path("processors_wakeup_us.mean_us").value_or(-1.0) >= 0);
   for (const std::string side : {"primary", "secondary"}) {
     check_table(root, side + ".disk_write_us");
     check_table(root, side + ".disk_first_write_us");
