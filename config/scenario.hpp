@@ -258,11 +258,11 @@ struct Scenario {
   // device and filesystem journal). A disk's I/O then waits for the device
   // after its turn at the disk; the disk counts as busy while it waits.
   uint32_t disk_device_servers = 0;
-  // A controller's event loop, woken by work that arrives for it (a host
-  // request, a message from the link, a disk's completion), starts on it
-  // this long after: the time a woken thread waits for the machine's
-  // processors (a loopback pair: both controllers' loops, their disk
-  // workers and the hosts on one machine). It holds no processor. 0: at once.
+  // A controller's event loop, woken by what reaches it from the link (a
+  // message) or its disks (a completion), starts on it this long after: the
+  // time a woken thread waits for the machine's processors (a loopback pair:
+  // both controllers' loops, their disk workers and the hosts on one
+  // machine). Host requests are served at once. It holds no processor. 0: at once.
   ServiceTime processors_wakeup_us = ServiceTime::fixed(0);
   ControllerScenario primary;    // R1 = side A
   ControllerScenario secondary;  // R2 = side B

@@ -280,7 +280,8 @@ class Simulation {
   Time warmup_, duration_;
   Time other_per_request_;  // processors_other_per_request_us
   // processors_wakeup_us: how long a controller's event loop takes to start
-  // on work that arrives for it; off (no draws) when it is a fixed 0.
+  // on what reaches it from the link or its disks (not host requests: a real
+  // pair's read hits show none); off (no draws) when it is a fixed 0.
   ServiceStream wakeup_;
   bool wakeup_on_ = false;
   // When the loop of `s` starts on work that arrives now: at its next
@@ -734,15 +735,14 @@ void Simulation::arrive(WorkloadState& w, Time arrival) {
   const bool write = w.stream->next_is_write(arrival);
   const TrackKey key{w.cfg->volume_index, w.stream->next_track()};
   const uint32_t bytes = w.stream->block_bytes(arrival, write);
-  const Time front_end_at = woken(s, arrival);  // the loop's wake-up (processors_wakeup_us)
-  const Time stored = use_processor(s, Pool::FrontEnd, front_end_at,
+  const Time stored = use_processor(s, Pool::FrontEnd, arrival,
                                     with_bytes((write ? s.front_end_write : s.front_end_read).draw(),
                                                s.front_end_per_kib_us, bytes));
   if (other_per_request_.ns > 0) {
     // The machine's other work for this request: it holds a processor after
     // the request's own front-end work and delays what queues behind it.
-    const ProcessorPool::Slot slot = s.pool[index_of(Pool::FrontEnd)]->take(front_end_at, other_per_request_);
-    metrics_->processor_other_work(s.side, Pool::FrontEnd, front_end_at, slot.start, slot.end);
+    const ProcessorPool::Slot slot = s.pool[index_of(Pool::FrontEnd)]->take(arrival, other_per_request_);
+    metrics_->processor_other_work(s.side, Pool::FrontEnd, arrival, slot.start, slot.end);
   }
   at(stored, [this, &w, arrival, target, write, key, bytes] {
     release_retired();
