@@ -625,6 +625,7 @@ void Simulation::crash(SideState& s) {
   s.outbox_armed = false;
   s.inbox.clear();
   s.inbox_armed = false;
+  s.loop_wakes_at = Time{};  // its loop's pending wake-up died with it
   SideState& p = peer(s);
   p.notice.session_ended();
   at(Time::from_s(sg::Engine::get_clock()) + Time::from_s(sc_.link.failure_detection_ms * 1e-3), [this, &p] {
