@@ -270,8 +270,8 @@ class Orchestrator {
   // The controllers' event-loop threads' runnable wait (ns) and switches in
   // (/proc/PID/task/PID/schedstat), at the same moments.
   struct LoopSchedstat {
-    double waited_ns = 0;
-    double switches = 0;
+    uint64_t waited_ns = 0;
+    uint64_t switches = 0;
   };
   std::optional<LoopSchedstat> loop_schedstat_now() const;
   std::optional<LoopSchedstat> loops_at_warmup_, loops_at_end_;
@@ -689,8 +689,8 @@ std::optional<Orchestrator::LoopSchedstat> Orchestrator::loop_schedstat_now() co
     if (!p.local || !p.alive) return std::nullopt;
     // The main thread is the event loop: "on-CPU ns, runnable-wait ns, switches in".
     std::ifstream f(fmt::format("/proc/{0}/task/{0}/schedstat", p.local->pid));
-    double on_cpu = -1, waited = -1, switches = -1;
-    if (!(f >> on_cpu >> waited >> switches) || waited < 0 || switches < 0) return std::nullopt;
+    uint64_t on_cpu = 0, waited = 0, switches = 0;
+    if (!(f >> on_cpu >> waited >> switches)) return std::nullopt;
     sum.waited_ns += waited;
     sum.switches += switches;
   }
@@ -1068,9 +1068,9 @@ RealRun Orchestrator::run() {
     out.window_requests = requests_at_end_ - requests_at_warmup_;
   }
   if (loops_at_warmup_ && loops_at_end_ && loops_at_end_->switches > loops_at_warmup_->switches) {
-    const double switches = loops_at_end_->switches - loops_at_warmup_->switches;
-    out.loop_switches = static_cast<uint64_t>(switches);
-    out.loop_wakeup_mean_us = std::max(0.0, loops_at_end_->waited_ns - loops_at_warmup_->waited_ns) / switches / 1e3;
+    out.loop_switches = loops_at_end_->switches - loops_at_warmup_->switches;
+    const uint64_t waited_ns = loops_at_end_->waited_ns - std::min(loops_at_end_->waited_ns, loops_at_warmup_->waited_ns);
+    out.loop_wakeup_mean_us = static_cast<double>(waited_ns) / static_cast<double>(out.loop_switches) / 1e3;
   }
   if (r.end_state.empty()) {
     replay.observer().check_quiesced(replay.last_time());

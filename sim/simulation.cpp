@@ -524,20 +524,19 @@ void Simulation::on_comm_done(const sg::Activity& a) {
                                              with_bytes(s.ack_receive.draw(), s.remote_adapter_per_kib_us, 0))
                              : woken(s, now);
     const Time ready = s.inbox.empty() ? done : std::max(done, s.inbox.back().ready);
-    if (s.inbox.empty() && ready <= now) {  // a wake-up that rounds to none: at once, no timer in the past
-      if (tracing_) trace_delivered(s, owned->msg, owned->link, now);
-      return step(s, Received{std::move(owned->msg)});
+    // Nothing to wait for (a wake-up that rounds to none): at once below, no timer in the past.
+    if (!s.inbox.empty() || ready > now) {
+      s.inbox.push_back({ready, std::move(owned->msg), owned->link});
+      if (!s.inbox_armed) {
+        s.inbox_armed = true;
+        const uint64_t incarnation = s.incarnation;
+        at(s.inbox.front().ready, [this, &s, incarnation] {
+          release_retired();
+          if (incarnation == s.incarnation) flush_inbox(s);
+        });
+      }
+      return;
     }
-    s.inbox.push_back({ready, std::move(owned->msg), owned->link});
-    if (!s.inbox_armed) {
-      s.inbox_armed = true;
-      const uint64_t incarnation = s.incarnation;
-      at(s.inbox.front().ready, [this, &s, incarnation] {
-        release_retired();
-        if (incarnation == s.incarnation) flush_inbox(s);
-      });
-    }
-    return;
   }
   if (tracing_) trace_delivered(s, owned->msg, owned->link, now);
   step(s, Received{std::move(owned->msg)});
@@ -565,18 +564,16 @@ void Simulation::disk_io(SideState& s, DiskIo io, uint32_t bytes) {
   s.disk_free[d] = done;
   metrics_->disk_busy(s.side, d, start, done);
   const uint64_t incarnation = s.incarnation;
-  at(done, [this, &s, incarnation, d, io] {
+  auto complete = [this, &s, incarnation, d, io] {
     release_retired();
-    // The completion reaches the controller when its loop wakes for it.
-    if (wakeup_on_) {
-      const Time now = Time::from_s(sg::Engine::get_clock());
-      if (const Time w = woken(s, now); w > now)
-        return at(w, [this, &s, incarnation, d, io] {
-          release_retired();
-          disk_done(s, incarnation, d, io);
-        });
-    }
     disk_done(s, incarnation, d, io);
+  };
+  if (!wakeup_on_) return at(done, complete);
+  // The completion reaches the controller when its loop wakes for it.
+  at(done, [this, &s, complete] {
+    const Time now = Time::from_s(sg::Engine::get_clock());
+    if (const Time w = woken(s, now); w > now) return at(w, complete);
+    complete();
   });
 }
 

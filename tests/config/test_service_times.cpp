@@ -118,6 +118,11 @@ TEST_CASE("every class of bad service time is refused at file:line:col") {
   // processors
   CHECK(parse_error(p + "front_end_processors = 0\n") ==
         "test.toml:5:24: primary.front_end_processors: expected an integer in [1, 4096], got 0");
+  // a service time at the top level
+  CHECK(parse_error("processors_wakeup_us = { distribution = \"exponential\", mean_us = 0 }\n" + kVolume) ==
+        "test.toml:1:66: processors_wakeup_us: expected a mean > 0, got 0");
+  CHECK(parse_error("processors_wakeup_us = -2\n" + kVolume) ==
+        "test.toml:1:24: processors_wakeup_us: expected a number in [0, 1000000000], got -2");
   CHECK(parse_error("processors_shared = \"all\"\n" + kVolume) ==
         "test.toml:1:21: processors_shared: expected one of \"none\", \"controller\", \"pair\", got \"all\"");
 }
@@ -160,6 +165,7 @@ TEST_CASE("a calibration is laid over a scenario before its overrides, bad ones 
   const std::string cal = dir.write("cal.toml", R"(# written by mirrorsim calibrate
 processors_shared = "controller"
 processors_other_per_request_us = 42.5
+processors_wakeup_us = { distribution = "exponential", mean_us = 40 }
 [primary]
 front_end_processors = 1
 front_end_write_us = { distribution = "empirical", quantiles = [[0.0, 20.0], [0.5, 30.0], [1.0, 90.0]] }
@@ -171,6 +177,8 @@ overhead_us = 12.5
   apply_calibration(s, cal);
   CHECK(s.processors_shared == ProcessorsShared::Controller);
   CHECK(s.processors_other_per_request_us == 42.5);
+  CHECK(s.processors_wakeup_us.distribution == Distribution::Exponential);
+  CHECK(s.processors_wakeup_us.mean_us == 40);
   CHECK(parse_scenario(s.resolved_toml, "again").processors_other_per_request_us == 42.5);
   CHECK(s.primary.cache_slots == 500);  // what the user sized stays
   CHECK(s.primary.front_end_processors == 1);
@@ -195,6 +203,10 @@ overhead_us = 12.5
         bad + ":1:35: processors_other_per_request_us: expected a number in [0, 1000000000], got -1");
   CHECK(refusal("[primary]\nfront_end_write_us = -4\n") ==
         bad + ":2:22: primary.front_end_write_us: expected a number in [0, 1000000000], got -4");
+  CHECK(refusal("processors_wakeup_us = { distribution = \"gamma\", mean_us = 3 }\n") ==
+        bad + ":1:24: processors_wakeup_us: a gamma service time needs 'cv'");
+  CHECK_THAT(refusal("[processors_wakeup_us]\ndistribution = \"fixed\"\n"),
+             StartsWith(bad + ":1:2: [processors_wakeup_us] is not a calibration table"));
   CHECK(refusal("[link]\noverhead_us = { distribution = \"gamma\", mean_us = 3 }\n") ==
         bad + ":2:15: link.overhead_us: a gamma service time needs 'cv'");
   CHECK_THAT(refusal("[primary\nx = 1\n"), StartsWith(bad + ":1:"));
