@@ -549,6 +549,15 @@ double mean_of(const std::vector<double>& v) {
   return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
 }
 
+// Fewer wake-ups than this in the probe: no empirical distribution of them.
+constexpr size_t kWakeupSamplesMin = 200;
+
+double quantile_of(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[static_cast<size_t>(std::floor(q * static_cast<double>(v.size() - 1)))];
+}
+
 }  // namespace
 
 std::string empirical_text(std::vector<double> samples_us) {
@@ -556,6 +565,13 @@ std::string empirical_text(std::vector<double> samples_us) {
   // not the 23 of a calibration file: a heavy tail drawn through a few
   // points interpolates a mean the samples do not have.
   return table_text(mirrorsim::quantile_table(std::move(samples_us)));
+}
+
+std::vector<double> loop_wakeup_samples_us(const CpuCalibration& c) {
+  std::vector<double> v = c.cpu[0].wakeups().sample_us;
+  const auto& b = c.cpu[1].wakeups().sample_us;
+  v.insert(v.end(), b.begin(), b.end());
+  return v;
 }
 
 std::string calibration_toml(const Calibration& c) {
@@ -619,11 +635,24 @@ std::string calibration_toml(const Calibration& c) {
                      "them the controllers' operations; the rest (the hosts, the event loops between steps) per host "
                      "request\n",
                      c.cpu.other_cpu_us_per_request, c.cpu.machine_processors_busy, c.cpu.operations_processors_busy);
-  if (c.cpu.loop_wakeup_mean_us >= 0)
-    t += fmt::format("processors_wakeup_us = {{ distribution = \"exponential\", mean_us = {:.1f} }}   # the probe's "
-                     "controllers' event loops waited runnable {:.1f} us a switch in, over {} (schedstat); the kernel "
-                     "gives the mean only: exponential is an assumption\n",
-                     c.cpu.loop_wakeup_mean_us, c.cpu.loop_wakeup_mean_us, c.cpu.loop_switches);
+  // The loops' wake-ups as the loops measured them (a disk completion that
+  // found its loop idle: from its posting to the loop running), when the
+  // probe has enough of them; else the kernel's mean, as an exponential.
+  const std::vector<double> woken = loop_wakeup_samples_us(c.cpu);
+  const std::string schedstat =
+      c.cpu.loop_wakeup_mean_us >= 0
+          ? fmt::format("; the kernel's mean wait of a woken loop {:.1f} us over {} switches in (schedstat)",
+                        c.cpu.loop_wakeup_mean_us, c.cpu.loop_switches)
+          : std::string();
+  if (woken.size() >= kWakeupSamplesMin)
+    t += fmt::format("processors_wakeup_us = {}   # the probe's controllers' event loops, woken by a disk completion "
+                     "while idle, ran {:.1f} us (mean of {} samples, p99 {:.1f} us) after it was posted{}\n",
+                     table_text(quantile_table(woken)), mean_of(woken), woken.size(), quantile_of(woken, 0.99),
+                     schedstat);
+  else if (c.cpu.loop_wakeup_mean_us >= 0)
+    t += fmt::format("processors_wakeup_us = {{ distribution = \"exponential\", mean_us = {:.1f} }}   # {} wake-ups "
+                     "sampled by the loops (fewer than {}): the kernel's mean{}; exponential is an assumption\n",
+                     c.cpu.loop_wakeup_mean_us, woken.size(), kWakeupSamplesMin, schedstat);
   // A kind one side did not do in the probe (R2 serves no host, R1 receives
   // no copy) gets the other side's figure, and says so.
   auto cpu_key = [&](int side, CpuKind k, const char* key, const char* comment) {
@@ -674,6 +703,11 @@ std::string cpu_probe_text(const CpuCalibration& cpu, const std::string& head, c
   if (cpu.loop_wakeup_mean_us >= 0)
     t += fmt::format("{}the controllers' event loops, woken, waited {:.1f} us for a processor (mean of {} switches in)\n",
                      indent, cpu.loop_wakeup_mean_us, cpu.loop_switches);
+  if (const std::vector<double> woken = loop_wakeup_samples_us(cpu); !woken.empty())
+    t += fmt::format("{}woken by a disk completion while idle, they ran {:.1f} us after it was posted (mean of {} "
+                     "samples; p50 {:.1f} us, p99 {:.1f} us, worst {:.1f} us)\n",
+                     indent, mean_of(woken), woken.size(), quantile_of(woken, 0.5), quantile_of(woken, 0.99),
+                     quantile_of(woken, 1.0));
   for (int side = 0; side < 2; ++side) {
     t += fmt::format("{}{}", indent, side == 0 ? "R1" : "R2");
     for (size_t k = 0; k + 1 < kCpuKinds; ++k) {

@@ -123,6 +123,8 @@ struct CpuCalibration {
   uint64_t loop_switches = 0;
 };
 CpuCalibration calibrate_cpu(const CpuProbeOptions& o);
+// Both loops' sampled wake-ups in the probe (CpuStats::wakeups), µs.
+std::vector<double> loop_wakeup_samples_us(const CpuCalibration& c);
 
 // Processors this process may run on (sched_getaffinity).
 uint32_t processors_available();

@@ -224,6 +224,8 @@ class Node {
   // The step's CPU spans (cpu.hpp): its own first, then each copy sent.
   std::vector<CpuSpan> spans_;
   int64_t carved_ns_ = 0;  // CPU of this step's commands counted elsewhere
+  // The loop's wake-up for the next step's input (on_disk_completions), logged with it.
+  std::optional<uint32_t> wakeup_ns_;
   std::map<std::tuple<bool, uint64_t, Version>, int64_t> submit_cpu_;  // disk I/Os in flight: their submission CPU
 };
 
@@ -449,7 +451,8 @@ void Node::apply(const Input& in) {
   spans_.insert(spans_.begin(), CpuSpan{cpu_kind_of(in), static_cast<uint32_t>(std::clamp<int64_t>(own_ns, 0, UINT32_MAX))});
   // When the commands took effect (host answers sent, I/O submitted): what
   // the replay's metrics time a step's results by; and the step's CPU.
-  state_->append_log(LogKind::Executed, seq_, model_now(), encode_cpu_spans(spans_));
+  state_->append_log(LogKind::Executed, seq_, model_now(), encode_executed(spans_, wakeup_ns_));
+  wakeup_ns_.reset();
   if (!staged_copies_.empty())
     std::erase_if(staged_copies_, [&](const auto& e) { return e.second.epoch != ctl_->epoch(); });
 }
@@ -734,7 +737,14 @@ void Node::answer_host(RequestId req, bool ok, Version version, RejectReason rea
 }
 
 void Node::on_disk_completions() {
-  for (DiskCompletion& c : disks_->take_completions()) {
+  std::vector<DiskCompletion> done = disks_->take_completions();
+  // The first completion (they come in posting order) woke the loop if it
+  // found the loop idle: the wait from its posting to the loop running is a
+  // sample of the loop's wake-up, logged with its step. One posted while
+  // the loop was busy waited for the loop's work, not for a processor.
+  if (!done.empty() && done.front().posted >= loop_.idle_since() && loop_.woke_at() >= done.front().posted)
+    wakeup_ns_ = static_cast<uint32_t>(std::min<int64_t>((loop_.woke_at() - done.front().posted).ns, UINT32_MAX));
+  for (DiskCompletion& c : done) {
     --disk_in_flight_;
     // The worker's CPU for the I/O belongs to the same operation as its
     // submission and completion (cpu.hpp): the back end's.
@@ -755,6 +765,7 @@ void Node::on_disk_completions() {
       read_.reset();
     }
   }
+  wakeup_ns_.reset();  // taken by the first completion's step
 }
 
 // ---- requests from the orchestrator --------------------------------------

@@ -77,7 +77,7 @@ int64_t take_frame_cpu_ns() {
   return std::max<int64_t>(0, thread_cpu_ns() - frame_mark.start_ns);
 }
 
-std::vector<uint8_t> encode_cpu_spans(std::span<const CpuSpan> spans) {
+std::vector<uint8_t> encode_executed(std::span<const CpuSpan> spans, std::optional<uint32_t> wakeup_ns) {
   std::vector<uint8_t> b;
   ByteWriter w(b);
   w.u8(static_cast<uint8_t>(std::min<size_t>(spans.size(), 255)));
@@ -85,11 +85,12 @@ std::vector<uint8_t> encode_cpu_spans(std::span<const CpuSpan> spans) {
     w.u8(static_cast<uint8_t>(spans[i].kind));
     w.u32(spans[i].ns);
   }
+  if (wakeup_ns) w.u32(*wakeup_ns);
   return b;
 }
 
-std::optional<std::vector<CpuSpan>> decode_cpu_spans(std::span<const uint8_t> body) {
-  std::vector<CpuSpan> out;
+std::optional<ExecutedBody> decode_executed(std::span<const uint8_t> body) {
+  ExecutedBody out;
   if (body.empty()) return out;
   ByteReader r(body);
   const uint8_t n = r.u8("Executed.spans");
@@ -99,8 +100,9 @@ std::optional<std::vector<CpuSpan>> decode_cpu_spans(std::span<const uint8_t> bo
     if (r.ok() && k >= kCpuKinds) r.fail("Executed.kind out of range");
     s.kind = static_cast<CpuKind>(k);
     s.ns = r.u32("Executed.ns");
-    out.push_back(s);
+    out.spans.push_back(s);
   }
+  if (r.ok() && r.remaining() > 0) out.wakeup_ns = r.u32("Executed.wakeup_ns");
   if (!r.finish("Executed")) return std::nullopt;
   return out;
 }
@@ -109,8 +111,11 @@ CpuStats::CpuStats() {
   for (size_t k = 0; k < kCpuKinds; ++k) rng_[k].seed(0x5eed'c0deull + k);
 }
 
-void CpuStats::add(CpuKind k, uint32_t ns) {
-  CpuKindStats& s = kinds_[static_cast<size_t>(k)];
+void CpuStats::add(CpuKind k, uint32_t ns) { sample(kinds_[static_cast<size_t>(k)], rng_[static_cast<size_t>(k)], ns); }
+
+void CpuStats::add_wakeup(uint32_t ns) { sample(wakeups_, wakeup_rng_, ns); }
+
+void CpuStats::sample(CpuKindStats& s, std::mt19937_64& rng, uint32_t ns) {
   ++s.operations;
   s.cpu_s += ns / 1e9;
   const double us = ns / 1e3;
@@ -118,7 +123,7 @@ void CpuStats::add(CpuKind k, uint32_t ns) {
     s.sample_us.push_back(us);
   } else {
     // Algorithm R: each operation so far is in the sample with equal probability.
-    const uint64_t j = rng_[static_cast<size_t>(k)]() % s.operations;
+    const uint64_t j = rng() % s.operations;
     if (j < kReservoir) s.sample_us[j] = us;
   }
 }
@@ -157,6 +162,9 @@ nlohmann::json to_json(const CpuStats& s) {
   }
   const CpuKindStats& other = s.of(CpuKind::Other);
   j["other"] = {{"operations", other.operations}, {"cpu_s", other.cpu_s}};
+  const CpuKindStats& w = s.wakeups();
+  j["loop_wakeups"] = {{"count", w.operations},
+                       {"mean_us", w.operations ? w.cpu_s * 1e6 / static_cast<double>(w.operations) : 0.0}};
   return j;
 }
 
@@ -177,6 +185,11 @@ std::string cpu_text(const CpuStats& r1, const CpuStats& r2, double window_s) {
       }
       t += "\n";
     }
+    const CpuKindStats& w = s.wakeups();
+    if (w.operations)
+      t += fmt::format("  {} event loop woken by a disk completion {} times while idle: ran {:.1f} us after it on average "
+                       "(its wake-up)\n",
+                       side == 0 ? "R1" : "R2", w.operations, w.cpu_s * 1e6 / static_cast<double>(w.operations));
   }
   return t;
 }

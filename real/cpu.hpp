@@ -66,11 +66,18 @@ void mark_frame_start();  // before a read, and after each frame's callback
 void close_frame_marks(); // the read is done: nothing more accrues to a frame
 int64_t take_frame_cpu_ns();
 
-// An Executed record's body: u8 count, then (u8 kind, u32 ns) each. An
-// empty body (a log of an older version) holds no spans.
-std::vector<uint8_t> encode_cpu_spans(std::span<const CpuSpan> spans);
+// An Executed record's body: u8 count, then (u8 kind, u32 ns) each; then,
+// for a step its event loop was woken for (a disk completion that reached
+// an idle loop), u32 ns: how long the loop took from the completion's
+// posting to running — its wake-up (processors_wakeup_us). An empty body
+// (a log of an older version) holds no spans.
+struct ExecutedBody {
+  std::vector<CpuSpan> spans;
+  std::optional<uint32_t> wakeup_ns;
+};
+std::vector<uint8_t> encode_executed(std::span<const CpuSpan> spans, std::optional<uint32_t> wakeup_ns);
 // nullopt when malformed.
-std::optional<std::vector<CpuSpan>> decode_cpu_spans(std::span<const uint8_t> body);
+std::optional<ExecutedBody> decode_executed(std::span<const uint8_t> body);
 
 // Per kind: operations, CPU seconds, and a bounded uniform sample of the
 // per-operation CPU (a reservoir with a fixed seed: the same spans give
@@ -90,10 +97,17 @@ class CpuStats {
   // Per pool: operations and CPU seconds of its kinds.
   uint64_t pool_operations(Pool pool) const;
   double pool_cpu_s(Pool pool) const;
+  // The event loop's wake-ups (ExecutedBody::wakeup_ns): a wait for a
+  // processor, not CPU — `operations` counts them, `cpu_s` sums the waits.
+  void add_wakeup(uint32_t ns);
+  const CpuKindStats& wakeups() const { return wakeups_; }
 
  private:
+  static void sample(CpuKindStats& s, std::mt19937_64& rng, uint32_t ns);
   std::array<CpuKindStats, kCpuKinds> kinds_;
   std::array<std::mt19937_64, kCpuKinds> rng_;
+  CpuKindStats wakeups_;
+  std::mt19937_64 wakeup_rng_{0x5eed'0a4eull};
 };
 
 nlohmann::json to_json(const CpuStats& s);

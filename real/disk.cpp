@@ -228,6 +228,7 @@ void DiskSet::run(Worker& w) {
     if (power_lost_) return;  // the machine is off: nobody hears of it
     {
       std::lock_guard lock(done_mu_);
+      c.posted = monotonic_now();
       done_.push_back(std::move(c));
     }
     if (!wake_pending_.exchange(true)) wake_();

@@ -80,6 +80,9 @@ struct DiskCompletion {
   // the device's notifications): CPU the machine's processors spend on it
   // beside the controller's event loop, ns.
   int64_t cpu_ns = 0;
+  // When the worker posted it for the event loop (monotonic clock): how
+  // long the loop then took to run is its wake-up (EventLoop::idle_since).
+  Time posted;
 };
 
 // One track's state on disk, for verification.

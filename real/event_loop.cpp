@@ -157,7 +157,9 @@ bool EventLoop::dispatch_once(Time deadline) {
     timeout_ms = static_cast<int>(std::min<int64_t>((left_ns + 999'999) / 1'000'000, 1'000'000));
   }
   epoll_event events[kMaxEvents];
+  idle_since_ = monotonic_now();
   const int n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+  woke_at_ = monotonic_now();
   if (n < 0) {
     if (errno == EINTR) return true;
     fail("epoll_wait");

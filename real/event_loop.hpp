@@ -43,6 +43,13 @@ class EventLoop {
   // Dispatches until done() holds (checked after every batch) or the deadline.
   bool run_until(const std::function<bool()>& done, Time deadline);
   void stop() { stopped_ = true; }
+  // The current batch of events: when the loop began to wait for it
+  // (entered epoll_wait, monotonic clock) and when it woke with it. An event
+  // posted at or after idle_since() found the loop idle, and waited
+  // woke_at() − its posting for the loop to run: the loop's wake-up.
+  Time idle_since() const { return idle_since_; }
+  Time woke_at() const { return woke_at_; }
+
 
  private:
   struct Registration {
@@ -69,6 +76,8 @@ class EventLoop {
   TimerId next_timer_ = 1;
   Time armed_at_ = Time::max();
   std::function<void()> on_wake_;
+  Time idle_since_;
+  Time woke_at_;
 };
 
 // Timers that end with their owner: every timer armed through the group

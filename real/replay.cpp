@@ -53,16 +53,17 @@ void LogReplay::run(std::array<std::vector<LogRecord>, 2> logs, std::array<bool,
   struct Executed {
     Time at;
     std::vector<CpuSpan> spans;
+    std::optional<uint32_t> wakeup_ns;  // the loop's wake-up for the step's input
   };
   std::array<std::unordered_map<uint64_t, Executed>, 2> executed;
   for (int i = 0; i < 2; ++i) {
     std::erase_if(logs[i], [&](const LogRecord& r) {
       if (r.kind != LogKind::Executed) return false;
-      auto spans = decode_cpu_spans(r.body);
-      if (!spans)
+      auto body = decode_executed(r.body);
+      if (!body)
         problems_.push_back(fmt::format("side {} log: the Executed record of step {} does not decode",
                                         to_string(i == 0 ? Side::A : Side::B), r.seq));
-      executed[i][r.seq] = Executed{r.at, spans ? std::move(*spans) : std::vector<CpuSpan>{}};
+      executed[i][r.seq] = body ? Executed{r.at, std::move(body->spans), body->wakeup_ns} : Executed{r.at, {}, {}};
       return true;
     });
   }
@@ -196,6 +197,7 @@ void LogReplay::run(std::array<std::vector<LogRecord>, 2> logs, std::array<bool,
           // The step's CPU as the pools' work, at the step's time, no wait:
           // what the simulator's pools report, measured.
           const bool in_window = rec.at >= w_.warmup_end && rec.at < w_.duration_end;
+          if (in_window && done->second.wakeup_ns) cpu_[pick].add_wakeup(*done->second.wakeup_ns);
           for (const CpuSpan& span : done->second.spans) {
             if (in_window) cpu_[pick].add(span.kind, span.ns);
             if (const auto pool = pool_of(span.kind))

@@ -72,10 +72,21 @@ TEST_CASE("calibrate --out writes the disk, link, processors and CPU per operati
   const int64_t device_servers = root.at_path("disk_device_servers").value_or(int64_t{0});
   CHECK(device_servers >= 1);
   CHECK(device_servers <= 16);
-  // How long a woken controller loop waited for a processor in the probe run
-  // (its scheduler statistics): an exponential of that mean.
-  CHECK(root.at_path("processors_wakeup_us.distribution").value_or(std::string()) == "exponential");
-  CHECK(root.at_path("processors_wakeup_us.mean_us").value_or(-1.0) >= 0);
+  // How long a woken controller loop took to run in the probe run: the
+  // loops' own samples (a disk completion that found the loop idle) as a
+  // quantile table when the probe had enough of them, else the kernel's
+  // mean wait (schedstat) as an exponential, and the comment says which.
+  const std::string wakeup = root.at_path("processors_wakeup_us.distribution").value_or(std::string());
+  const std::string written = cli_test::slurp(out);
+  if (wakeup == "empirical") {
+    check_table(root, "processors_wakeup_us");
+    CHECK_THAT(written, Catch::Contains("woken by a disk completion while idle, ran"));
+    CHECK_THAT(ran.out, Catch::Contains("woken by a disk completion while idle, they ran"));
+  } else {
+    CHECK(wakeup == "exponential");
+    CHECK(root.at_path("processors_wakeup_us.mean_us").value_or(-1.0) >= 0);
+    CHECK_THAT(written, Catch::Contains("wake-ups sampled by the loops (fewer than 200)"));
+  }
   for (const std::string side : {"primary", "secondary"}) {
     check_table(root, side + ".disk_write_us");
     check_table(root, side + ".disk_first_write_us");
@@ -120,4 +131,39 @@ TEST_CASE("a quantile table from samples: 23 points at p0, p5 … p95, p99, p99.
   CHECK(t[21].second == Approx(989));
   CHECK(t.back() == std::pair<double, double>{1.0, 990.0});
   CHECK(real::quantile_table({}).empty());
+}
+
+TEST_CASE("processors_wakeup_us in a calibration: the loops' sampled wake-ups as a quantile table, the kernel's mean "
+          "as an exponential when they are too few") {
+  real::Calibration c;
+  c.cpu.loop_wakeup_mean_us = 40;
+  c.cpu.loop_switches = 1000;
+  // 150 wake-ups at R1 and 100 at R2 of 10, 20, … 100 us: mean 55 us.
+  for (int i = 0; i < 150; ++i) c.cpu.cpu[0].add_wakeup(static_cast<uint32_t>((i % 10 + 1) * 10'000));
+  for (int i = 0; i < 100; ++i) c.cpu.cpu[1].add_wakeup(static_cast<uint32_t>((i % 10 + 1) * 10'000));
+  CHECK(real::loop_wakeup_samples_us(c.cpu).size() == 250);
+  CHECK(c.cpu.cpu[0].wakeups().operations == 150);
+  CHECK(c.cpu.cpu[0].wakeups().cpu_s == Approx(150 * 55e-6));
+  {
+    const std::string text = real::calibration_toml(c);
+    const toml::table root = toml::parse(text);
+    check_table(root, "processors_wakeup_us");
+    const toml::array& q = *root.at_path("processors_wakeup_us.quantiles").as_array();
+    CHECK(q[0].as_array()->get(1)->value<double>() == Approx(10));
+    CHECK(q[q.size() - 1].as_array()->get(1)->value<double>() == Approx(100));
+    CHECK_THAT(text, Catch::Contains("ran 55.0 us (mean of 250 samples") &&
+                         Catch::Contains("the kernel's mean wait of a woken loop 40.0 us over 1000 switches in"));
+  }
+  // Too few samples: the kernel's mean, an assumption the file states.
+  real::Calibration few;
+  few.cpu.loop_wakeup_mean_us = 40;
+  few.cpu.loop_switches = 1000;
+  for (int i = 0; i < 10; ++i) few.cpu.cpu[0].add_wakeup(50'000);
+  const std::string text = real::calibration_toml(few);
+  const toml::table root = toml::parse(text);
+  CHECK(root.at_path("processors_wakeup_us.distribution").value_or(std::string()) == "exponential");
+  CHECK(root.at_path("processors_wakeup_us.mean_us").value_or(-1.0) == Approx(40));
+  CHECK_THAT(text, Catch::Contains("10 wake-ups sampled by the loops (fewer than 200)"));
+  // Neither: no key at all (the simulator's default, none).
+  CHECK_FALSE(toml::parse(real::calibration_toml(real::Calibration{})).contains("processors_wakeup_us"));
 }

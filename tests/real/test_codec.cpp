@@ -10,6 +10,7 @@
 #include "model/config.hpp"
 #include "real/auth.hpp"
 #include "real/checksum.hpp"
+#include "real/cpu.hpp"
 #include "real/geometry.hpp"
 #include "real/messages.hpp"
 #include "real/protocol.hpp"
@@ -378,4 +379,34 @@ TEST_CASE("a Refused frame with bytes after its reason reads as unreadable, not 
   body.push_back(0x42);
   ByteReader padded(body);
   CHECK_THAT(decode_refusal(padded), Catch::StartsWith("(unreadable refusal: "));
+}
+
+TEST_CASE("an Executed record's body: its CPU spans, and the loop's wake-up when it was woken for the step") {
+  using namespace mirrorsim::real;
+  const std::vector<CpuSpan> spans{{CpuKind::Destage, 81'000}, {CpuKind::CopySend, 3'700}};
+  const auto plain = decode_executed(encode_executed(spans, std::nullopt));
+  REQUIRE(plain);
+  REQUIRE(plain->spans.size() == 2);
+  CHECK(plain->spans[0].kind == CpuKind::Destage);
+  CHECK(plain->spans[1].ns == 3'700);
+  CHECK_FALSE(plain->wakeup_ns);
+  const auto woken = decode_executed(encode_executed(spans, 147'000u));
+  REQUIRE(woken);
+  CHECK(woken->spans.size() == 2);
+  REQUIRE(woken->wakeup_ns);
+  CHECK(*woken->wakeup_ns == 147'000u);
+  // An older log's empty body holds nothing; anything but 0 or 4 bytes after the spans is refused.
+  const auto empty = decode_executed({});
+  REQUIRE(empty);
+  CHECK(empty->spans.empty());
+  CHECK_FALSE(empty->wakeup_ns);
+  std::vector<uint8_t> bad = encode_executed(spans, std::nullopt);
+  bad.push_back(1);
+  bad.push_back(2);
+  CHECK_FALSE(decode_executed(bad));
+  bad.insert(bad.end(), {3, 4, 5});
+  CHECK_FALSE(decode_executed(bad));
+  std::vector<uint8_t> kind = encode_executed(spans, std::nullopt);
+  kind[1] = static_cast<uint8_t>(kCpuKinds);
+  CHECK_FALSE(decode_executed(kind));
 }
