@@ -133,6 +133,11 @@ class Simulation {
     std::vector<sg::Host*> ports;  // this side's end of each remote link
     SessionNotice notice;
     Time loop_wakes_at;  // its event loop's pending wake-up (processors_wakeup_us)
+    // The end of the last front-end or remote-adapter work taken for it:
+    // until then its loop is awake (busy, or queued for a processor) and
+    // needs no wake-up for what arrives. (Back-end work is mostly its disk
+    // workers' CPU, not the loop's.)
+    Time loop_busy_until;
     // The controller's deadline timer.
     kt::Timer* deadline_timer = nullptr;
     Time deadline_at;
@@ -286,10 +291,14 @@ class Simulation {
   bool wakeup_on_ = false;
   // When the loop of `s` starts on work that arrives now: at its next
   // wake-up, drawn now unless one is pending — what arrives while the loop
-  // wakes is served by that wake-up, as a woken loop serves every ready event.
+  // wakes is served by that wake-up, as a woken loop serves every ready
+  // event — or the loop is still at its front-end or remote-adapter work:
+  // an awake loop takes the arrival without a wake-up (what calibrate
+  // samples: wake-ups of an idle loop).
   Time woken(SideState& s, Time now) {
     if (!wakeup_on_) return now;
     if (now < s.loop_wakes_at) return s.loop_wakes_at;
+    if (now < s.loop_busy_until) return now;  // awake: it takes the arrival after its current work
     return s.loop_wakes_at = now + wakeup_.draw();
   }
   uint64_t activities_ = 0;
@@ -445,6 +454,7 @@ void Simulation::flush_outbox(SideState& s) {
 Time Simulation::use_processor(SideState& s, Pool pool, Time arrived, Time demand) {
   if (demand.ns == 0) return arrived;
   const ProcessorPool::Slot slot = s.pool[index_of(pool)]->take(arrived, demand);
+  if (pool != Pool::BackEnd) s.loop_busy_until = std::max(s.loop_busy_until, slot.end);
   metrics_->processor_work(s.side, pool, arrived, slot.start, slot.end, slot.queue_length);
   return slot.end;
 }
@@ -623,6 +633,7 @@ void Simulation::crash(SideState& s) {
   s.inbox.clear();
   s.inbox_armed = false;
   s.loop_wakes_at = Time{};  // its loop's pending wake-up died with it
+  s.loop_busy_until = Time{};
   SideState& p = peer(s);
   p.notice.session_ended();
   at(Time::from_s(sg::Engine::get_clock()) + Time::from_s(sc_.link.failure_detection_ms * 1e-3), [this, &p] {

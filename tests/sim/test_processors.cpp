@@ -653,3 +653,64 @@ timeseries_interval_s = 0.5
   CHECK(to_json(simulate(scenario("processors_wakeup_us = { distribution = \"exponential\", mean_us = 100 }"))).dump() ==
         to_json(varied).dump());
 }
+
+TEST_CASE("processors_wakeup_us: a loop still at its front-end or remote-adapter work takes an arrival without a wake-up") {
+  // Poisson writes on R1's one front-end processor (250 us a store), R2's
+  // store of a copy 1 us: R2's loop is idle for nearly every copy and wakes
+  // for it; R1's loop is busy storing later writes when many of the
+  // acknowledgements come, and an awake loop needs no wake-up. Each write
+  // then waits 100 us at R2, and at R1 only when R1 was idle: about
+  // (1 + (1 − ρ)) × 100 us more than without wake-ups, ρ the front end's
+  // utilisation. The disks take no time: each destage's completion comes as
+  // its store ends, its wake-up (if any) over before the acknowledgement.
+  auto scenario = [](double iops, const std::string& wakeup) {
+    return fmt::format(R"(
+seed = 5
+duration_s = 10
+{}
+[primary]
+cache_slots = 65536
+front_end_processors = 1
+front_end_write_us = 250
+disks = 8
+disk_write_us = 0
+disk_bandwidth_mb_per_s = 100000
+[secondary]
+remote_adapter_copy_receive_us = 1
+[link]
+distance_km = 0
+overhead_us = 25
+bandwidth_gbit_per_s = 10
+[[volume]]
+name = "db"
+tracks = 1000000
+mode = "sync"
+[[workload]]
+volume = "db"
+arrival = "poisson"
+rate_iops = {}
+write_fraction = 1.0
+block_bytes = 512
+[measurement]
+warmup_s = 0.5
+)",
+                       wakeup, iops);
+  };
+  auto added_us = [&](double iops) {
+    const RunResult plain = simulate(scenario(iops, ""));
+    const RunResult woken = simulate(scenario(iops, "processors_wakeup_us = 100"));
+    CHECK(plain.invariant_violations == 0);
+    CHECK(woken.invariant_violations == 0);
+    // The front end's queue is the same: wake-ups hold no processor.
+    CHECK(woken.processor_pools.at(0).utilisation_mean == Approx(plain.processor_pools.at(0).utilisation_mean).epsilon(0.01));
+    return (woken.volumes[0].writes.response.mean_ns() - plain.volumes[0].writes.response.mean_ns()) / 1e3;
+  };
+  // ρ = 0.05: nearly always idle, two wake-ups.
+  const double light = added_us(200);
+  CHECK(light > 185);
+  CHECK(light <= 200.5);
+  // ρ = 0.8: R1 mostly awake when its acknowledgement comes.
+  const double heavy = added_us(3200);
+  CHECK(heavy > 105);
+  CHECK(heavy < 150);
+}
