@@ -50,8 +50,10 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <new>
 #include <random>
 #include <set>
+#include <type_traits>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -184,10 +186,49 @@ class Simulation {
   ControllerView view(const SideState& s) const { return view_of(*s.ctl); }
 
   // the clock
+  // A kernel timer keeps its callback in place only up to 16 bytes (the
+  // small buffer of xbt::Task) and allocates for anything larger. The
+  // driver's larger callbacks (a disk completion, an arrival, a waiting
+  // outbox) are parked instead in cells reused from timer to timer, so
+  // setting a timer allocates nothing of the driver's; the timer holds the
+  // cell only.
+  static constexpr size_t kParkedBytes = 96;
+  struct Parked {
+    alignas(std::max_align_t) unsigned char bytes[kParkedBytes];
+    void (*run)(Simulation*, Parked*) = nullptr;
+    Parked* next_free = nullptr;
+  };
   template <class F>
   void at(Time t, F&& fn) {
     ++activities_;
-    kt::Timer::set(t.s(), std::forward<F>(fn));
+    using Fn = std::decay_t<F>;
+    if constexpr (sizeof(Fn) <= 16 || sizeof(Fn) > kParkedBytes || alignof(Fn) > alignof(std::max_align_t) ||
+                  !std::is_trivially_destructible_v<Fn>) {
+      kt::Timer::set(t.s(), std::forward<F>(fn));
+    } else {
+      Parked* p = park();
+      ::new (static_cast<void*>(p->bytes)) Fn(std::forward<F>(fn));
+      p->run = [](Simulation* sim, Parked* cell) {
+        Fn f = *std::launder(reinterpret_cast<Fn*>(cell->bytes));
+        sim->unpark(cell);  // before the call: the callback may set timers of its own
+        f();
+      };
+      kt::Timer::set(t.s(), [this, p] { p->run(this, p); });
+    }
+  }
+  Parked* park() {
+    if (!parked_free_) {
+      constexpr size_t kCells = 256;
+      parked_chunks_.push_back(std::make_unique<Parked[]>(kCells));
+      for (size_t i = 0; i < kCells; ++i) unpark(&parked_chunks_.back()[i]);
+    }
+    Parked* p = parked_free_;
+    parked_free_ = p->next_free;
+    return p;
+  }
+  void unpark(Parked* p) {
+    p->next_free = parked_free_;
+    parked_free_ = p;
   }
   void release_retired() { retired_.clear(); }
 
@@ -195,7 +236,7 @@ class Simulation {
   void on_comm_done(const sg::Activity& a);
 
   void step(SideState& s, const Input& in);
-  void execute(SideState& s, const Commands& out);
+  void execute(SideState& s, Commands& out);
   void rearm_deadline(SideState& s);
   // `demand` of one processor of `pool` at `s`, arriving now (or at
   // `arrived`): when it ends (now, for no demand: it takes no processor).
@@ -269,6 +310,8 @@ class Simulation {
   // Envelopes of delivered messages, for the next ones (one allocation per
   // message otherwise).
   std::vector<Envelope*> spare_envelopes_;
+  std::vector<std::unique_ptr<Parked[]>> parked_chunks_;  // the cells of parked timer callbacks
+  Parked* parked_free_ = nullptr;
   Envelope* take_envelope() {
     if (spare_envelopes_.empty()) return new Envelope{};
     Envelope* e = spare_envelopes_.back();
@@ -389,15 +432,15 @@ void Simulation::rearm_deadline(SideState& s) {
   });
 }
 
-void Simulation::execute(SideState& s, const Commands& out) {
+void Simulation::execute(SideState& s, Commands& out) {
   const Time now = Time::from_s(sg::Engine::get_clock());
-  for (const Command& cmd : out) {
+  for (Command& cmd : out) {
     if (const auto* w = std::get_if<DiskWrite>(&cmd)) {
       disk_io(s, DiskIo{true, w->key, w->version, now}, w->bytes);
     } else if (const auto* r = std::get_if<DiskRead>(&cmd)) {
       disk_io(s, DiskIo{false, r->key, 0, now}, r->bytes);
-    } else if (const auto* snd = std::get_if<Send>(&cmd)) {
-      post(s, snd->msg, snd->bytes);
+    } else if (auto* snd = std::get_if<Send>(&cmd)) {
+      post(s, std::move(snd->msg), snd->bytes);
     } else if (const auto* a = std::get_if<AckHost>(&cmd)) {
       complete_request(a->req, now);
     } else if (const auto* rj = std::get_if<RejectHost>(&cmd)) {
