@@ -247,6 +247,10 @@ class Simulation {
   void post(SideState& s, Message m, uint32_t bytes);
   void flush_inbox(SideState& s);
   void flush_outbox(SideState& s);
+  // One timer for the front of a waiting queue, if it has none (a crash's
+  // incarnation drops it).
+  void arm_outbox(SideState& s);
+  void arm_inbox(SideState& s);
   void transmit(SideState& s, Message m, uint32_t bytes);
   void disk_io(SideState& s, DiskIo io, uint32_t bytes);
   void disk_done(SideState& s, uint64_t incarnation, uint32_t disk, DiskIo io);
@@ -466,14 +470,7 @@ void Simulation::post(SideState& s, Message m, uint32_t bytes) {
   // Behind what waits already: nothing overtakes a response being stored.
   const Time when = s.outbox.empty() ? ready : std::max(ready, s.outbox.back().ready);
   s.outbox.push_back({when, std::move(m), bytes});
-  if (!s.outbox_armed) {
-    s.outbox_armed = true;
-    const uint64_t incarnation = s.incarnation;
-    at(s.outbox.front().ready, [this, &s, incarnation] {
-      release_retired();
-      if (incarnation == s.incarnation) flush_outbox(s);
-    });
-  }
+  arm_outbox(s);
 }
 
 void Simulation::flush_outbox(SideState& s) {
@@ -484,14 +481,17 @@ void Simulation::flush_outbox(SideState& s) {
     s.outbox.pop_front();
     transmit(s, std::move(w.msg), w.bytes);
   }
-  if (!s.outbox.empty()) {
-    s.outbox_armed = true;
-    const uint64_t incarnation = s.incarnation;
-    at(s.outbox.front().ready, [this, &s, incarnation] {
-      release_retired();
-      if (incarnation == s.incarnation) flush_outbox(s);
-    });
-  }
+  arm_outbox(s);
+}
+
+void Simulation::arm_outbox(SideState& s) {
+  if (s.outbox_armed || s.outbox.empty()) return;
+  s.outbox_armed = true;
+  const uint64_t incarnation = s.incarnation;
+  at(s.outbox.front().ready, [this, &s, incarnation] {
+    release_retired();
+    if (incarnation == s.incarnation) flush_outbox(s);
+  });
 }
 
 Time Simulation::use_processor(SideState& s, Pool pool, Time arrived, Time demand) {
@@ -512,14 +512,17 @@ void Simulation::flush_inbox(SideState& s) {
     step(s, Received{std::move(a.msg)});
     if (s.ctl->crashed() || finished_) return;
   }
-  if (!s.inbox.empty()) {
-    s.inbox_armed = true;
-    const uint64_t incarnation = s.incarnation;
-    at(s.inbox.front().ready, [this, &s, incarnation] {
-      release_retired();
-      if (incarnation == s.incarnation) flush_inbox(s);
-    });
-  }
+  arm_inbox(s);
+}
+
+void Simulation::arm_inbox(SideState& s) {
+  if (s.inbox_armed || s.inbox.empty()) return;
+  s.inbox_armed = true;
+  const uint64_t incarnation = s.incarnation;
+  at(s.inbox.front().ready, [this, &s, incarnation] {
+    release_retired();
+    if (incarnation == s.incarnation) flush_inbox(s);
+  });
 }
 
 void Simulation::transmit(SideState& s, Message m, uint32_t bytes) {
@@ -580,14 +583,7 @@ void Simulation::on_comm_done(const sg::Activity& a) {
     // Nothing to wait for (a wake-up that rounds to none): at once below, no timer in the past.
     if (!s.inbox.empty() || ready > now) {
       s.inbox.push_back({ready, std::move(owned->msg), owned->link});
-      if (!s.inbox_armed) {
-        s.inbox_armed = true;
-        const uint64_t incarnation = s.incarnation;
-        at(s.inbox.front().ready, [this, &s, incarnation] {
-          release_retired();
-          if (incarnation == s.incarnation) flush_inbox(s);
-        });
-      }
+      arm_inbox(s);
       return;
     }
   }
