@@ -15,7 +15,7 @@ namespace {
 bool machine_key(std::string_view table, std::string_view key) {
   if (table.empty())
     return key == "processors_shared" || key == "processors_other_per_request_us" || key == "disk_device_servers" ||
-           key == "processors_wakeup_us";
+           key == "processors_wakeup_us" || key == "processors_preemption_us";
   if (table == "link") return key == "overhead_us" || key == "bandwidth_gbit_per_s";
   if (table != "primary" && table != "secondary") return false;
   for (std::string_view prefix : {"front_end_", "remote_adapter_", "back_end_"})
@@ -52,7 +52,7 @@ void apply_calibration(Scenario& s, const std::string& path) {
   const std::string folder = slash == std::string::npos ? "" : path.substr(0, slash + 1);
   std::vector<Override> overrides;
   auto refuse = [&](const toml::source_region& at, const std::string& what) {
-    origin.fail(at, what + "; a calibration sets only a machine's timing: processors_shared, processors_other_per_request_us, disk_device_servers, processors_wakeup_us, [primary] and "
+    origin.fail(at, what + "; a calibration sets only a machine's timing: processors_shared, processors_other_per_request_us, disk_device_servers, processors_wakeup_us, processors_preemption_us, [primary] and "
                            "[secondary] front_end_*, remote_adapter_*, back_end_*, disk_write_us, disk_first_write_us, disk_read_us, "
                            "disk_bandwidth_mb_per_s, [link] overhead_us and bandwidth_gbit_per_s");
   };

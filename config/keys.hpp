@@ -206,6 +206,7 @@ void visit_keys(V& v, S& s) {
   v("processors_other_per_request_us", s.processors_other_per_request_us, kDelayUs);
   v("disk_device_servers", s.disk_device_servers, Integer<uint32_t>{.min = 0, .max = limits::kProcessorsMax});
   v("processors_wakeup_us", s.processors_wakeup_us, kServiceTimeUs);
+  v("processors_preemption_us", s.processors_preemption_us, kServiceTimeUs);
 }
 
 // Keys that were renamed, with what replaces them: an old scenario file is

@@ -264,6 +264,12 @@ struct Scenario {
   // both controllers' loops, their disk workers and the hosts on one
   // machine). Host requests are served at once. It holds no processor. 0: at once.
   ServiceTime processors_wakeup_us = ServiceTime::fixed(0);
+  // A controller's event loop is off its processor this long in the middle
+  // of each step of an operation (a host request, a received message, a
+  // disk completion), preempted by the machine's other work: the step's
+  // result is that much later and whatever reaches the loop meanwhile
+  // waits for it. It holds no processor. 0: never.
+  ServiceTime processors_preemption_us = ServiceTime::fixed(0);
   ControllerScenario primary;    // R1 = side A
   ControllerScenario secondary;  // R2 = side B
   LinkScenario link;

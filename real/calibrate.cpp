@@ -574,6 +574,13 @@ std::vector<double> loop_wakeup_samples_us(const CpuCalibration& c) {
   return v;
 }
 
+std::vector<double> loop_preemption_samples_us(const CpuCalibration& c) {
+  std::vector<double> v = c.cpu[0].preemptions().sample_us;
+  const auto& b = c.cpu[1].preemptions().sample_us;
+  v.insert(v.end(), b.begin(), b.end());
+  return v;
+}
+
 std::string calibration_toml(const Calibration& c) {
   const DiskCalibration& d = c.disk;
   const LinkCalibration& l = c.link;
@@ -653,6 +660,19 @@ std::string calibration_toml(const Calibration& c) {
     t += fmt::format("processors_wakeup_us = {{ distribution = \"exponential\", mean_us = {:.1f} }}   # {} wake-ups "
                      "sampled by the loops (fewer than {}): the kernel's mean{}; exponential is an assumption\n",
                      c.cpu.loop_wakeup_mean_us, woken.size(), kWakeupSamplesMin, schedstat);
+  // The loops' preemptions in mid-step, as the loops measured them (each
+  // step's wall time less its thread's CPU): every quantile, since nearly
+  // all are 0 and the rest is a tail a few points would misdraw.
+  const std::vector<double> preempted = loop_preemption_samples_us(c.cpu);
+  if (preempted.size() >= kWakeupSamplesMin)
+    t += fmt::format("processors_preemption_us = {}   # the probe's controllers' event loops, off their processor in "
+                     "mid-step (a step's wall time less its thread's CPU): mean {:.1f} us over {} steps sampled, p50 "
+                     "{:.1f} us, p99 {:.1f} us, p99.9 {:.1f} us\n",
+                     empirical_text(preempted), mean_of(preempted), preempted.size(), quantile_of(preempted, 0.5),
+                     quantile_of(preempted, 0.99), quantile_of(preempted, 0.999));
+  else if (!preempted.empty())
+    t += fmt::format("# processors_preemption_us: not written: {} steps sampled in the probe (fewer than {})\n",
+                     preempted.size(), kWakeupSamplesMin);
   // A kind one side did not do in the probe (R2 serves no host, R1 receives
   // no copy) gets the other side's figure, and says so.
   auto cpu_key = [&](int side, CpuKind k, const char* key, const char* comment) {
@@ -708,6 +728,11 @@ std::string cpu_probe_text(const CpuCalibration& cpu, const std::string& head, c
                      "samples; p50 {:.1f} us, p99 {:.1f} us, worst {:.1f} us)\n",
                      indent, mean_of(woken), woken.size(), quantile_of(woken, 0.5), quantile_of(woken, 0.99),
                      quantile_of(woken, 1.0));
+  if (const std::vector<double> preempted = loop_preemption_samples_us(cpu); !preempted.empty())
+    t += fmt::format("{}off their processor in mid-step {:.1f} us a step (mean of {} steps; p50 {:.1f} us, p99 {:.1f} "
+                     "us, p99.9 {:.1f} us, worst {:.1f} us)\n",
+                     indent, mean_of(preempted), preempted.size(), quantile_of(preempted, 0.5),
+                     quantile_of(preempted, 0.99), quantile_of(preempted, 0.999), quantile_of(preempted, 1.0));
   for (int side = 0; side < 2; ++side) {
     t += fmt::format("{}{}", indent, side == 0 ? "R1" : "R2");
     for (size_t k = 0; k + 1 < kCpuKinds; ++k) {

@@ -125,6 +125,8 @@ struct CpuCalibration {
 CpuCalibration calibrate_cpu(const CpuProbeOptions& o);
 // Both loops' sampled wake-ups in the probe (CpuStats::wakeups), µs.
 std::vector<double> loop_wakeup_samples_us(const CpuCalibration& c);
+// Both loops' sampled preemptions in mid-step (CpuStats::preemptions), µs.
+std::vector<double> loop_preemption_samples_us(const CpuCalibration& c);
 
 // Processors this process may run on (sched_getaffinity).
 uint32_t processors_available();

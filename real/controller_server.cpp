@@ -429,6 +429,7 @@ void Node::step(const Input& in) {
 void Node::apply(const Input& in) {
   // The thread's CPU over the step and its commands' system calls (cpu.hpp).
   const int64_t cpu_start = thread_cpu_ns();
+  const Time wall_start = monotonic_now();
   const int64_t received_ns = take_frame_cpu_ns();
   spans_.clear();
   carved_ns_ = 0;
@@ -438,7 +439,11 @@ void Node::apply(const Input& in) {
   persist(in, now);
   execute(out_);
   rearm_deadline();
-  int64_t own_ns = thread_cpu_ns() - cpu_start - carved_ns_ + received_ns;
+  const int64_t cpu_ns = thread_cpu_ns() - cpu_start;
+  // What the step took beyond its thread's CPU: the loop was off its
+  // processor in the middle of it (preempted; the step blocks on nothing).
+  const int64_t preempted_ns = std::max<int64_t>((monotonic_now() - wall_start).ns - cpu_ns, 0);
+  int64_t own_ns = cpu_ns - carved_ns_ + received_ns;
   // A disk I/O is one operation: its submission and its completion.
   auto submitted = [&](bool write, TrackKey k, Version v) {
     const auto it = submit_cpu_.find({write, g_.index(k), write ? v : 0});
@@ -451,7 +456,7 @@ void Node::apply(const Input& in) {
   spans_.insert(spans_.begin(), CpuSpan{cpu_kind_of(in), static_cast<uint32_t>(std::clamp<int64_t>(own_ns, 0, UINT32_MAX))});
   // When the commands took effect (host answers sent, I/O submitted): what
   // the replay's metrics time a step's results by; and the step's CPU.
-  state_->append_log(LogKind::Executed, seq_, model_now(), encode_executed(spans_, wakeup_ns_));
+  state_->append_log(LogKind::Executed, seq_, model_now(), encode_executed(spans_, wakeup_ns_, static_cast<uint32_t>(std::min<int64_t>(preempted_ns, UINT32_MAX))));
   wakeup_ns_.reset();
   if (!staged_copies_.empty())
     std::erase_if(staged_copies_, [&](const auto& e) { return e.second.epoch != ctl_->epoch(); });

@@ -1,5 +1,6 @@
 #include "real/cpu.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <numeric>
 
@@ -77,7 +78,13 @@ int64_t take_frame_cpu_ns() {
   return std::max<int64_t>(0, thread_cpu_ns() - frame_mark.start_ns);
 }
 
-std::vector<uint8_t> encode_executed(std::span<const CpuSpan> spans, std::optional<uint32_t> wakeup_ns) {
+namespace {
+// The optional fields after an Executed record's spans, flagged in one byte.
+constexpr uint8_t kHasWakeup = 1, kHasPreempted = 2;
+}  // namespace
+
+std::vector<uint8_t> encode_executed(std::span<const CpuSpan> spans, std::optional<uint32_t> wakeup_ns,
+                                     std::optional<uint32_t> preempted_ns) {
   std::vector<uint8_t> b;
   ByteWriter w(b);
   w.u8(static_cast<uint8_t>(std::min<size_t>(spans.size(), 255)));
@@ -85,7 +92,9 @@ std::vector<uint8_t> encode_executed(std::span<const CpuSpan> spans, std::option
     w.u8(static_cast<uint8_t>(spans[i].kind));
     w.u32(spans[i].ns);
   }
+  w.u8(static_cast<uint8_t>((wakeup_ns ? kHasWakeup : 0) | (preempted_ns ? kHasPreempted : 0)));
   if (wakeup_ns) w.u32(*wakeup_ns);
+  if (preempted_ns) w.u32(*preempted_ns);
   return b;
 }
 
@@ -102,7 +111,12 @@ std::optional<ExecutedBody> decode_executed(std::span<const uint8_t> body) {
     s.ns = r.u32("Executed.ns");
     out.spans.push_back(s);
   }
-  if (r.ok() && r.remaining() > 0) out.wakeup_ns = r.u32("Executed.wakeup_ns");
+  if (r.ok() && r.remaining() > 0) {
+    const uint8_t has = r.u8("Executed.fields");
+    if (r.ok() && (has & ~(kHasWakeup | kHasPreempted))) r.fail("Executed.fields has an unknown field");
+    if (r.ok() && (has & kHasWakeup)) out.wakeup_ns = r.u32("Executed.wakeup_ns");
+    if (r.ok() && (has & kHasPreempted)) out.preempted_ns = r.u32("Executed.preempted_ns");
+  }
   if (!r.finish("Executed")) return std::nullopt;
   return out;
 }
@@ -114,6 +128,8 @@ CpuStats::CpuStats() {
 void CpuStats::add(CpuKind k, uint32_t ns) { sample(kinds_[static_cast<size_t>(k)], rng_[static_cast<size_t>(k)], ns); }
 
 void CpuStats::add_wakeup(uint32_t ns) { sample(wakeups_, wakeup_rng_, ns); }
+
+void CpuStats::add_preemption(uint32_t ns) { sample(preemptions_, preemption_rng_, ns); }
 
 void CpuStats::sample(CpuKindStats& s, std::mt19937_64& rng, uint32_t ns) {
   ++s.operations;
@@ -165,8 +181,23 @@ nlohmann::json to_json(const CpuStats& s) {
   const CpuKindStats& w = s.wakeups();
   j["loop_wakeups"] = {{"count", w.operations},
                        {"mean_us", w.operations ? w.cpu_s * 1e6 / static_cast<double>(w.operations) : 0.0}};
+  const CpuKindStats& pr = s.preemptions();
+  j["loop_preemptions"] = {{"steps", pr.operations},
+                           {"preempted_s", pr.cpu_s},
+                           {"mean_us", pr.operations ? pr.cpu_s * 1e6 / static_cast<double>(pr.operations) : 0.0}};
   return j;
 }
+
+namespace {
+// A quantile of a kind's sampled per-operation figures (nearest rank).
+double sample_quantile_us(const CpuKindStats& s, double q) {
+  if (s.sample_us.empty()) return 0;
+  std::vector<double> v = s.sample_us;
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(i), v.end());
+  return v[i];
+}
+}  // namespace
 
 std::string cpu_text(const CpuStats& r1, const CpuStats& r2, double window_s) {
   std::string t = "\ncontroller CPU (thread CPU clock per step; each controller's three pools share its one event-loop thread)\n";
@@ -190,6 +221,12 @@ std::string cpu_text(const CpuStats& r1, const CpuStats& r2, double window_s) {
       t += fmt::format("  {} event loop woken by a disk completion {} times while idle: ran {:.1f} us after it on average "
                        "(its wake-up)\n",
                        side == 0 ? "R1" : "R2", w.operations, w.cpu_s * 1e6 / static_cast<double>(w.operations));
+    const CpuKindStats& pr = s.preemptions();
+    if (pr.operations)
+      t += fmt::format("  {} event loop off its processor in mid-step: {:.3f} s over {} steps, {:.1f} us a step on average, "
+                       "p50 {:.1f} us, p99 {:.1f} us, p99.9 {:.1f} us (its preemptions)\n",
+                       side == 0 ? "R1" : "R2", pr.cpu_s, pr.operations, pr.cpu_s * 1e6 / static_cast<double>(pr.operations),
+                       sample_quantile_us(pr, 0.5), sample_quantile_us(pr, 0.99), sample_quantile_us(pr, 0.999));
   }
   return t;
 }

@@ -66,16 +66,24 @@ void mark_frame_start();  // before a read, and after each frame's callback
 void close_frame_marks(); // the read is done: nothing more accrues to a frame
 int64_t take_frame_cpu_ns();
 
-// An Executed record's body: u8 count, then (u8 kind, u32 ns) each; then,
-// for a step its event loop was woken for (a disk completion that reached
-// an idle loop), u32 ns: how long the loop took from the completion's
-// posting to running — its wake-up (processors_wakeup_us). An empty body
-// (a log of an older version) holds no spans.
+// An Executed record's body: u8 count, then (u8 kind, u32 ns) each; then a
+// u8 of flags saying which of two u32 fields follow, in this order:
+//   wakeup_ns     for a step its event loop was woken for (a disk
+//                 completion that reached an idle loop): how long the loop
+//                 took from the completion's posting to running — its
+//                 wake-up (processors_wakeup_us)
+//   preempted_ns  the step's wall time less its thread's CPU over it: how
+//                 long the loop was off its processor in the middle of the
+//                 step, preempted by other work of the machine
+//                 (processors_preemption_us)
+// An empty body (a log of an older version) holds no spans.
 struct ExecutedBody {
   std::vector<CpuSpan> spans;
   std::optional<uint32_t> wakeup_ns;
+  std::optional<uint32_t> preempted_ns;
 };
-std::vector<uint8_t> encode_executed(std::span<const CpuSpan> spans, std::optional<uint32_t> wakeup_ns);
+std::vector<uint8_t> encode_executed(std::span<const CpuSpan> spans, std::optional<uint32_t> wakeup_ns,
+                                     std::optional<uint32_t> preempted_ns);
 // nullopt when malformed.
 std::optional<ExecutedBody> decode_executed(std::span<const uint8_t> body);
 
@@ -101,6 +109,11 @@ class CpuStats {
   // processor, not CPU — `operations` counts them, `cpu_s` sums the waits.
   void add_wakeup(uint32_t ns);
   const CpuKindStats& wakeups() const { return wakeups_; }
+  // The event loop's preemptions in its steps (ExecutedBody::preempted_ns),
+  // one per step of an operation (not `other`): `operations` counts the
+  // steps, `cpu_s` sums the time off the processor.
+  void add_preemption(uint32_t ns);
+  const CpuKindStats& preemptions() const { return preemptions_; }
 
  private:
   static void sample(CpuKindStats& s, std::mt19937_64& rng, uint32_t ns);
@@ -108,6 +121,8 @@ class CpuStats {
   std::array<std::mt19937_64, kCpuKinds> rng_;
   CpuKindStats wakeups_;
   std::mt19937_64 wakeup_rng_{0x5eed'0a4eull};
+  CpuKindStats preemptions_;
+  std::mt19937_64 preemption_rng_{0x5eed'9e3bull};
 };
 
 nlohmann::json to_json(const CpuStats& s);

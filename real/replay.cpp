@@ -53,7 +53,8 @@ void LogReplay::run(std::array<std::vector<LogRecord>, 2> logs, std::array<bool,
   struct Executed {
     Time at;
     std::vector<CpuSpan> spans;
-    std::optional<uint32_t> wakeup_ns;  // the loop's wake-up for the step's input
+    std::optional<uint32_t> wakeup_ns;     // the loop's wake-up for the step's input
+    std::optional<uint32_t> preempted_ns;  // the loop's time off its processor in the step
   };
   std::array<std::unordered_map<uint64_t, Executed>, 2> executed;
   for (int i = 0; i < 2; ++i) {
@@ -63,7 +64,8 @@ void LogReplay::run(std::array<std::vector<LogRecord>, 2> logs, std::array<bool,
       if (!body)
         problems_.push_back(fmt::format("side {} log: the Executed record of step {} does not decode",
                                         to_string(i == 0 ? Side::A : Side::B), r.seq));
-      executed[i][r.seq] = body ? Executed{r.at, std::move(body->spans), body->wakeup_ns} : Executed{r.at, {}, {}};
+      executed[i][r.seq] = body ? Executed{r.at, std::move(body->spans), body->wakeup_ns, body->preempted_ns}
+                                 : Executed{r.at, {}, {}, {}};
       return true;
     });
   }
@@ -198,6 +200,10 @@ void LogReplay::run(std::array<std::vector<LogRecord>, 2> logs, std::array<bool,
           // what the simulator's pools report, measured.
           const bool in_window = rec.at >= w_.warmup_end && rec.at < w_.duration_end;
           if (in_window && done->second.wakeup_ns) cpu_[pick].add_wakeup(*done->second.wakeup_ns);
+          // A step of an operation (its own span, the first, is not `other`).
+          if (in_window && done->second.preempted_ns && !done->second.spans.empty() &&
+              pool_of(done->second.spans.front().kind))
+            cpu_[pick].add_preemption(*done->second.preempted_ns);
           for (const CpuSpan& span : done->second.spans) {
             if (in_window) cpu_[pick].add(span.kind, span.ns);
             if (const auto pool = pool_of(span.kind))

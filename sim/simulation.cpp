@@ -135,6 +135,9 @@ class Simulation {
     std::vector<sg::Host*> ports;  // this side's end of each remote link
     SessionNotice notice;
     Time loop_wakes_at;  // its event loop's pending wake-up (processors_wakeup_us)
+    // Its event loop is off its processor until then, in the middle of a
+    // step (processors_preemption_us): its next work waits for it.
+    Time loop_preempted_until;
     // The end of the last front-end or remote-adapter work taken for it:
     // until then its loop is awake (busy, or queued for a processor) and
     // needs no wake-up for what arrives. (Back-end work is mostly its disk
@@ -240,7 +243,12 @@ class Simulation {
   void rearm_deadline(SideState& s);
   // `demand` of one processor of `pool` at `s`, arriving now (or at
   // `arrived`): when it ends (now, for no demand: it takes no processor).
-  Time use_processor(SideState& s, Pool pool, Time arrived, Time demand);
+  // The work of a step of an operation (`Step::Starts`: a host request's
+  // front-end work, a received message's remote-adapter work) draws the
+  // step's preemption: it ends that much later. Front-end and
+  // remote-adapter work waits for a preempted loop first.
+  enum class Step : bool { Continues, Starts };
+  Time use_processor(SideState& s, Pool pool, Time arrived, Time demand, Step step = Step::Continues);
   static Time with_bytes(Time demand, double per_kib_us, uint32_t bytes) {
     return per_kib_us > 0 ? demand + Time::from_us(per_kib_us * bytes / 1024.0) : demand;
   }
@@ -343,10 +351,26 @@ class Simulation {
   // an awake loop takes the arrival without a wake-up (what calibrate
   // samples: wake-ups of an idle loop).
   Time woken(SideState& s, Time now) {
+    if (preemption_on_ && now < s.loop_preempted_until) return s.loop_preempted_until;  // awake, off its processor
     if (!wakeup_on_) return now;
     if (now < s.loop_wakes_at) return s.loop_wakes_at;
     if (now < s.loop_busy_until) return now;  // awake: it takes the arrival after its current work
     return s.loop_wakes_at = now + wakeup_.draw();
+  }
+  // processors_preemption_us: how long a controller's event loop is off its
+  // processor in the middle of a step of an operation; off (no draws) when
+  // it is a fixed 0. A preempted loop is awake: what reaches it meanwhile
+  // needs no wake-up and waits for the preemption to end.
+  ServiceStream preemption_;
+  bool preemption_on_ = false;
+  // A step of `s` that ends at `end` as drawn: when it ends preempted.
+  Time preempted(SideState& s, Time end) {
+    const Time p = preemption_.draw();
+    if (p.ns == 0) return end;
+    end += p;
+    s.loop_preempted_until = std::max(s.loop_preempted_until, end);
+    s.loop_busy_until = std::max(s.loop_busy_until, end);
+    return end;
   }
   uint64_t activities_ = 0;
 
@@ -463,8 +487,11 @@ void Simulation::post(SideState& s, Message m, uint32_t bytes) {
       trace_pending_[{index_of(s.side), c->key, c->version}] = now;
   }
   const bool answer = is_answer(m);
+  // An answer's remote-adapter work is the received message's step (in the
+  // real pair: the copy's receipt, its store and the answer sent).
   Time ready = use_processor(s, Pool::RemoteAdapter, now,
-                             with_bytes((answer ? s.copy_receive : s.copy_send).draw(), s.remote_adapter_per_kib_us, bytes));
+                             with_bytes((answer ? s.copy_receive : s.copy_send).draw(), s.remote_adapter_per_kib_us, bytes),
+                             answer ? Step::Starts : Step::Continues);
   if (s.link_overhead_varies) ready += s.link_overhead.draw();
   if (s.outbox.empty() && ready <= now) return transmit(s, std::move(m), bytes);
   // Behind what waits already: nothing overtakes a response being stored.
@@ -494,12 +521,17 @@ void Simulation::arm_outbox(SideState& s) {
   });
 }
 
-Time Simulation::use_processor(SideState& s, Pool pool, Time arrived, Time demand) {
-  if (demand.ns == 0) return arrived;
-  const ProcessorPool::Slot slot = s.pool[index_of(pool)]->take(arrived, demand);
-  if (pool != Pool::BackEnd) s.loop_busy_until = std::max(s.loop_busy_until, slot.end);
-  metrics_->processor_work(s.side, pool, arrived, slot.start, slot.end, slot.queue_length);
-  return slot.end;
+Time Simulation::use_processor(SideState& s, Pool pool, Time arrived, Time demand, Step step) {
+  const bool loop = pool != Pool::BackEnd;
+  if (preemption_on_ && loop) arrived = std::max(arrived, s.loop_preempted_until);
+  Time end = arrived;
+  if (demand.ns != 0) {
+    const ProcessorPool::Slot slot = s.pool[index_of(pool)]->take(arrived, demand);
+    if (loop) s.loop_busy_until = std::max(s.loop_busy_until, slot.end);
+    metrics_->processor_work(s.side, pool, arrived, slot.start, slot.end, slot.queue_length);
+    end = slot.end;
+  }
+  return preemption_on_ && step == Step::Starts ? preempted(s, end) : end;
 }
 
 void Simulation::flush_inbox(SideState& s) {
@@ -573,11 +605,12 @@ void Simulation::on_comm_done(const sg::Activity& a) {
   SideState& s = sides_[owned->to];
   if (s.ctl->crashed()) return;  // lost at a dead controller
   const bool answer = is_answer(owned->msg);
-  if (wakeup_on_ || (answer && (!s.ack_receive.is_zero() || !s.inbox.empty()))) {
+  if (wakeup_on_ || preemption_on_ || (answer && (!s.ack_receive.is_zero() || !s.inbox.empty()))) {
     // An answer waits for a remote adapter, behind the answers before it;
-    // with a wake-up time every message waits for the loop to wake, in order.
+    // with a wake-up time every message waits for the loop to wake, in
+    // order; with preemptions, for a preempted loop to run again.
     const Time done = answer ? use_processor(s, Pool::RemoteAdapter, woken(s, now),
-                                             with_bytes(s.ack_receive.draw(), s.remote_adapter_per_kib_us, 0))
+                                             with_bytes(s.ack_receive.draw(), s.remote_adapter_per_kib_us, 0), Step::Starts)
                              : woken(s, now);
     const Time ready = s.inbox.empty() ? done : std::max(done, s.inbox.back().ready);
     // Nothing to wait for (a wake-up that rounds to none): at once below, no timer in the past.
@@ -617,8 +650,9 @@ void Simulation::disk_io(SideState& s, DiskIo io, uint32_t bytes) {
     release_retired();
     disk_done(s, incarnation, d, io);
   };
-  if (!wakeup_on_) return at(done, complete);
-  // The completion reaches the controller when its loop wakes for it.
+  if (!wakeup_on_ && !preemption_on_) return at(done, complete);
+  // The completion reaches the controller when its loop wakes for it (or
+  // runs again, preempted).
   at(done, [this, &s, complete] {
     const Time now = Time::from_s(sg::Engine::get_clock());
     if (const Time w = woken(s, now); w > now) return at(w, complete);
@@ -642,6 +676,9 @@ void Simulation::disk_done(SideState& s, uint64_t incarnation, uint32_t disk, Di
   } else {
     step(s, DiskReadDone{io.key, ok ? on_disk : 0, ok});
   }
+  // The completion's step is preempted after its commands (none of them
+  // waits on it: a destage's answer is the track table's).
+  if (preemption_on_ && !s.ctl->crashed()) preempted(s, Time::from_s(sg::Engine::get_clock()));
 }
 
 // ---------------------------------------------------------------------------
@@ -785,7 +822,8 @@ void Simulation::arrive(WorkloadState& w, Time arrival) {
   const uint32_t bytes = w.stream->block_bytes(arrival, write);
   const Time stored = use_processor(s, Pool::FrontEnd, arrival,
                                     with_bytes((write ? s.front_end_write : s.front_end_read).draw(),
-                                               s.front_end_per_kib_us, bytes));
+                                               s.front_end_per_kib_us, bytes),
+                                    Step::Starts);
   if (other_per_request_.ns > 0) {
     // The machine's other work for this request: it holds a processor after
     // the request's own front-end work and delays what queues behind it.
@@ -903,6 +941,8 @@ RunResult Simulation::run() {
   other_per_request_ = Time::from_us(sc_.processors_other_per_request_us);
   wakeup_ = ServiceStream(sc_.processors_wakeup_us, sc_.seed, "processors_wakeup_us");
   wakeup_on_ = !wakeup_.is_zero();
+  preemption_ = ServiceStream(sc_.processors_preemption_us, sc_.seed, "processors_preemption_us");
+  preemption_on_ = !preemption_.is_zero();
   const ProcessorPlan plan = processor_plan(sc_);
   for (uint32_t n : plan.processors) pools_.emplace_back(n);
   for (uint32_t i = 0; i < sc_.disk_device_servers; ++i) disk_device_free_.insert(Time{});

@@ -88,6 +88,7 @@ TEST_CASE("bounds: every time, size and rate key accepts the edges of its range 
       {"duration_s", limits::kIntervalSMin, limits::kRunSMax, 1000},  // the failure and workload keys need a long run
       {"processors_other_per_request_us", 0, limits::kDelayUsMax},
       {"processors_wakeup_us", 0, limits::kDelayUsMax},
+      {"processors_preemption_us", 0, limits::kDelayUsMax},
       {"primary.front_end_write_us", 0, limits::kDelayUsMax},
       {"primary.disk_write_us", 0, limits::kDelayUsMax},
       {"primary.disk_first_write_us", 0, limits::kDelayUsMax},

@@ -3,9 +3,13 @@
 // reads them).
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
+#include "config/scenario.hpp"
 #include "config/toml.hpp"
 #include "real/calibrate.hpp"
 #include "tests/cli/run_mirrorsim.hpp"
@@ -87,6 +91,11 @@ TEST_CASE("calibrate --out writes the disk, link, processors and CPU per operati
     CHECK(root.at_path("processors_wakeup_us.mean_us").value_or(-1.0) >= 0);
     CHECK_THAT(written, Catch::Contains("wake-ups sampled by the loops (fewer than 200)"));
   }
+  // The loops' preemptions in mid-step: the probe's steps (over a thousand
+  // writes) as a quantile table, comment and probe summary saying so.
+  check_table(root, "processors_preemption_us");
+  CHECK_THAT(written, Catch::Contains("off their processor in mid-step (a step's wall time less its thread's CPU)"));
+  CHECK_THAT(ran.out, Catch::Contains("off their processor in mid-step"));
   for (const std::string side : {"primary", "secondary"}) {
     check_table(root, side + ".disk_write_us");
     check_table(root, side + ".disk_first_write_us");
@@ -166,4 +175,46 @@ TEST_CASE("processors_wakeup_us in a calibration: the loops' sampled wake-ups as
   CHECK_THAT(text, Catch::Contains("10 wake-ups sampled by the loops (fewer than 200)"));
   // Neither: no key at all (the simulator's default, none).
   CHECK_FALSE(toml::parse(real::calibration_toml(real::Calibration{})).contains("processors_wakeup_us"));
+}
+
+TEST_CASE("processors_preemption_us in a calibration: the loops' sampled preemptions in mid-step, every quantile, "
+          "none when too few") {
+  real::Calibration c;
+  // 300 steps at R1 and 200 at R2: 98 % of them not preempted, 2 % off
+  // their processor for 1 ms: mean 20 us.
+  for (int i = 0; i < 300; ++i) c.cpu.cpu[0].add_preemption(i % 50 == 0 ? 1'000'000u : 0u);
+  for (int i = 0; i < 200; ++i) c.cpu.cpu[1].add_preemption(i % 50 == 0 ? 1'000'000u : 0u);
+  CHECK(real::loop_preemption_samples_us(c.cpu).size() == 500);
+  CHECK(c.cpu.cpu[0].preemptions().operations == 300);
+  CHECK(c.cpu.cpu[0].preemptions().cpu_s == Approx(6e-3));
+  const std::string text = real::calibration_toml(c);
+  const toml::table root = toml::parse(text);
+  check_table(root, "processors_preemption_us");
+  // Every quantile (up to 1,001 points: here each of the 500 samples), not
+  // 23: the tail is the whole of it.
+  const toml::array& q = *root.at_path("processors_preemption_us.quantiles").as_array();
+  CHECK(q.size() == 500);
+  CHECK(q[q.size() / 2].as_array()->get(1)->value<double>() == Approx(0));
+  CHECK(q[q.size() - 1].as_array()->get(1)->value<double>() == Approx(1000));
+  CHECK_THAT(text, Catch::Contains("off their processor in mid-step") && Catch::Contains("mean 20.0 us over 500 steps"));
+  // ... which the loader lays over a scenario: a distribution of that mean.
+  const fs::path file = fs::temp_directory_path() / fmt::format("mirrorsim-preemption-{}.toml", ::getpid());
+  {
+    // The key's line alone (a default Calibration measured nothing else).
+    const size_t at = text.find("\nprocessors_preemption_us = ");
+    REQUIRE(at != std::string::npos);
+    std::ofstream(file) << text.substr(at + 1, text.find('\n', at + 1) - at);
+  }
+  Scenario sc = parse_scenario("[[volume]]\nname = \"db\"\ntracks = 10\n[[workload]]\nvolume = \"db\"\n", "s.toml");
+  apply_calibration(sc, file.string());
+  fs::remove(file);
+  CHECK(sc.processors_preemption_us.distribution == Distribution::Empirical);
+  CHECK(sc.processors_preemption_us.mean() == Approx(20).epsilon(0.1));
+  // Too few steps: no key, and the file says why.
+  real::Calibration few;
+  for (int i = 0; i < 10; ++i) few.cpu.cpu[0].add_preemption(5'000);
+  const std::string few_text = real::calibration_toml(few);
+  CHECK_FALSE(toml::parse(few_text).contains("processors_preemption_us"));
+  CHECK_THAT(few_text, Catch::Contains("processors_preemption_us: not written: 10 steps sampled in the probe (fewer than 200)"));
+  CHECK_FALSE(toml::parse(real::calibration_toml(real::Calibration{})).contains("processors_preemption_us"));
 }

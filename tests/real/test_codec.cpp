@@ -381,32 +381,48 @@ TEST_CASE("a Refused frame with bytes after its reason reads as unreadable, not 
   CHECK_THAT(decode_refusal(padded), Catch::StartsWith("(unreadable refusal: "));
 }
 
-TEST_CASE("an Executed record's body: its CPU spans, and the loop's wake-up when it was woken for the step") {
+TEST_CASE("an Executed record's body: its CPU spans, the loop's wake-up when it was woken for the step, its preemption") {
   using namespace mirrorsim::real;
   const std::vector<CpuSpan> spans{{CpuKind::Destage, 81'000}, {CpuKind::CopySend, 3'700}};
-  const auto plain = decode_executed(encode_executed(spans, std::nullopt));
+  const auto plain = decode_executed(encode_executed(spans, std::nullopt, std::nullopt));
   REQUIRE(plain);
   REQUIRE(plain->spans.size() == 2);
   CHECK(plain->spans[0].kind == CpuKind::Destage);
   CHECK(plain->spans[1].ns == 3'700);
   CHECK_FALSE(plain->wakeup_ns);
-  const auto woken = decode_executed(encode_executed(spans, 147'000u));
+  CHECK_FALSE(plain->preempted_ns);
+  const auto woken = decode_executed(encode_executed(spans, 147'000u, std::nullopt));
   REQUIRE(woken);
   CHECK(woken->spans.size() == 2);
   REQUIRE(woken->wakeup_ns);
   CHECK(*woken->wakeup_ns == 147'000u);
-  // An older log's empty body holds nothing; anything but 0 or 4 bytes after the spans is refused.
+  CHECK_FALSE(woken->preempted_ns);
+  const auto preempted = decode_executed(encode_executed(spans, std::nullopt, 2'900'000u));
+  REQUIRE(preempted);
+  CHECK_FALSE(preempted->wakeup_ns);
+  REQUIRE(preempted->preempted_ns);
+  CHECK(*preempted->preempted_ns == 2'900'000u);
+  const auto both = decode_executed(encode_executed(spans, 5u, 7u));
+  REQUIRE(both);
+  CHECK(both->wakeup_ns == std::optional<uint32_t>(5u));
+  CHECK(both->preempted_ns == std::optional<uint32_t>(7u));
+  // An older log's empty body holds nothing.
   const auto empty = decode_executed({});
   REQUIRE(empty);
   CHECK(empty->spans.empty());
   CHECK_FALSE(empty->wakeup_ns);
-  std::vector<uint8_t> bad = encode_executed(spans, std::nullopt);
-  bad.push_back(1);
-  bad.push_back(2);
-  CHECK_FALSE(decode_executed(bad));
-  bad.insert(bad.end(), {3, 4, 5});
-  CHECK_FALSE(decode_executed(bad));
-  std::vector<uint8_t> kind = encode_executed(spans, std::nullopt);
+  CHECK_FALSE(empty->preempted_ns);
+  // A field flagged but missing, bytes after the fields, an unknown flag: refused.
+  std::vector<uint8_t> missing = encode_executed(spans, 147'000u, std::nullopt);
+  missing.resize(missing.size() - 2);
+  CHECK_FALSE(decode_executed(missing));
+  std::vector<uint8_t> trailing = encode_executed(spans, 147'000u, std::nullopt);
+  trailing.push_back(1);
+  CHECK_FALSE(decode_executed(trailing));
+  std::vector<uint8_t> unknown = encode_executed(spans, std::nullopt, std::nullopt);
+  unknown.back() = 4;
+  CHECK_FALSE(decode_executed(unknown));
+  std::vector<uint8_t> kind = encode_executed(spans, std::nullopt, std::nullopt);
   kind[1] = static_cast<uint8_t>(kCpuKinds);
   CHECK_FALSE(decode_executed(kind));
 }

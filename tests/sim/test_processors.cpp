@@ -714,3 +714,116 @@ warmup_s = 0.5
   CHECK(heavy > 105);
   CHECK(heavy < 150);
 }
+
+TEST_CASE("processors_preemption_us: each step of a write is that much later — three on an unloaded sync write, none when 0") {
+  // One write at a time (closed, depth 1) to distinct tracks, 0 km: the
+  // write's steps are R1's host write, R2's received copy (its answer
+  // leaves after the preemption) and R1's received acknowledgement. The
+  // destages' completions (no disk time) are preempted too, but each is
+  // over before its loop's next step of the write.
+  auto scenario = [](const std::string& preemption) {
+    return fmt::format(R"(
+seed = 3
+duration_s = 1
+{}
+[primary]
+cache_slots = 65536
+front_end_write_us = 250
+disks = 4
+disk_write_us = 0
+disk_bandwidth_mb_per_s = 100000
+[secondary]
+remote_adapter_copy_receive_us = 50
+[link]
+distance_km = 0
+overhead_us = 25
+bandwidth_gbit_per_s = 10
+[[volume]]
+name = "db"
+tracks = 1000000
+mode = "sync"
+[[workload]]
+volume = "db"
+arrival = "closed"
+queue_depth = 1
+write_fraction = 1.0
+block_bytes = 512
+[measurement]
+warmup_s = 0.1
+timeseries_interval_s = 0.5
+)",
+                       preemption);
+  };
+  const RunResult plain = simulate(scenario(""));
+  const RunResult zero = simulate(scenario("processors_preemption_us = 0"));
+  const RunResult fixed = simulate(scenario("processors_preemption_us = 100"));
+  const RunResult varied =
+      simulate(scenario("processors_preemption_us = { distribution = \"exponential\", mean_us = 100 }"));
+  for (const RunResult* r : {&plain, &zero, &fixed, &varied}) CHECK(r->invariant_violations == 0);
+  // 0 is no preemption at all: the same bytes.
+  CHECK(to_json(zero)["metrics"] == to_json(plain)["metrics"]);
+  const auto& base = plain.volumes[0].writes.response;
+  CHECK(base.mean_ns() / 1e6 == Approx(0.35).epsilon(0.01));
+  // Fixed: 300 us more, at every percentile.
+  CHECK(fixed.volumes[0].writes.response.mean_ns() - base.mean_ns() == Approx(300e3).epsilon(0.01));
+  CHECK(fixed.volumes[0].writes.response.percentile_ns(10) - base.percentile_ns(10) == Approx(300e3).epsilon(0.02));
+  CHECK(fixed.volumes[0].writes.response.percentile_ns(99) - base.percentile_ns(99) == Approx(300e3).epsilon(0.02));
+  // Exponential of mean 100 us: about 300 us more on average (a destage's
+  // long preemption now and then delays the next write's step), and a spread.
+  CHECK(varied.volumes[0].writes.response.mean_ns() - base.mean_ns() == Approx(300e3).epsilon(0.1));
+  CHECK(varied.volumes[0].writes.response.percentile_ns(99) > fixed.volumes[0].writes.response.percentile_ns(99));
+  // It holds no processor: the front end's busy time is the writes' own.
+  CHECK(fixed.processor_pools.at(0).utilisation_mean ==
+        Approx(plain.processor_pools.at(0).utilisation_mean * static_cast<double>(fixed.host_writes) /
+               static_cast<double>(plain.host_writes))
+            .epsilon(0.02));
+  // Same seed, same bytes.
+  CHECK(to_json(simulate(scenario("processors_preemption_us = { distribution = \"exponential\", mean_us = 100 }"))).dump() ==
+        to_json(varied).dump());
+}
+
+TEST_CASE("processors_preemption_us: what reaches a preempted loop waits for it — read hits at one loop queue as M/D/1") {
+  // Poisson read hits at R1 (a volume of 10 tracks, cached after the first
+  // reads; no front-end demand): each read's step ends P = 100 us after it
+  // starts, and a read arriving while R1's loop is preempted waits for it.
+  // R1's loop is then one FIFO server of service time P: the mean response
+  // is P + λP² / (2(1 − λP)) (Pollaczek–Khinchine, deterministic service).
+  auto scenario = [](double iops) {
+    return fmt::format(R"(
+seed = 11
+duration_s = 20
+processors_preemption_us = 100
+[primary]
+cache_slots = 65536
+front_end_read_us = 0
+disks = 1
+disk_read_us = 0
+disk_bandwidth_mb_per_s = 100000
+[link]
+distance_km = 0
+[[volume]]
+name = "db"
+tracks = 10
+mode = "sync"
+[[workload]]
+volume = "db"
+arrival = "poisson"
+rate_iops = {}
+write_fraction = 0.0
+block_bytes = 512
+[measurement]
+warmup_s = 1
+)",
+                       iops);
+  };
+  for (const double iops : {5000.0, 8000.0}) {
+    INFO(iops << " IOPS");
+    const RunResult r = simulate(scenario(iops));
+    CHECK(r.invariant_violations == 0);
+    const double p_s = 100e-6, rho = iops * p_s;
+    const double expected_s = p_s + iops * p_s * p_s / (2 * (1 - rho));
+    CHECK(r.volumes[0].reads.response.mean_ns() / 1e9 == Approx(expected_s).epsilon(0.05));
+    // Without the wait (each read only its own preemption) it would be P.
+    CHECK(r.volumes[0].reads.response.mean_ns() / 1e9 > 1.2 * p_s);
+  }
+}
