@@ -135,9 +135,9 @@ class Simulation {
     std::vector<sg::Host*> ports;  // this side's end of each remote link
     SessionNotice notice;
     Time loop_wakes_at;  // its event loop's pending wake-up (processors_wakeup_us)
-    // Its event loop is off its processor until then, in the middle of a
-    // step (processors_preemption_us): its next work waits for it.
-    Time loop_preempted_until;
+    // Its event loop is off its processor over [from, until), in the middle
+    // of a step (processors_preemption_us): work that reaches it then waits.
+    Time loop_preempted_from, loop_preempted_until;
     // The end of the last front-end or remote-adapter work taken for it:
     // until then its loop is awake (busy, or queued for a processor) and
     // needs no wake-up for what arrives. (Back-end work is mostly its disk
@@ -351,7 +351,7 @@ class Simulation {
   // an awake loop takes the arrival without a wake-up (what calibrate
   // samples: wake-ups of an idle loop).
   Time woken(SideState& s, Time now) {
-    if (preemption_on_ && now < s.loop_preempted_until) return s.loop_preempted_until;  // awake, off its processor
+    if (preemption_on_ && is_preempted(s, now)) return s.loop_preempted_until;  // awake, off its processor
     if (!wakeup_on_) return now;
     if (now < s.loop_wakes_at) return s.loop_wakes_at;
     if (now < s.loop_busy_until) return now;  // awake: it takes the arrival after its current work
@@ -363,15 +363,25 @@ class Simulation {
   // needs no wake-up and waits for the preemption to end.
   ServiceStream preemption_;
   bool preemption_on_ = false;
-  // A step of `s` that ends at `end` as drawn: when it ends preempted.
+  // A step of `s` whose work ends at `end`: when it ends, preempted. The
+  // loop is off its processor from `end` for the preemption — only then:
+  // work that reached the loop earlier (queued for a processor, or on
+  // another processor of its pool) does not wait for it.
   Time preempted(SideState& s, Time end) {
     const Time p = preemption_.draw();
     if (p.ns == 0) return end;
-    end += p;
-    s.loop_preempted_until = std::max(s.loop_preempted_until, end);
-    s.loop_busy_until = std::max(s.loop_busy_until, end);
-    return end;
+    const Time until = end + p;
+    if (end <= s.loop_preempted_until && until >= s.loop_preempted_from) {  // overlapping: one preemption
+      s.loop_preempted_from = std::min(s.loop_preempted_from, end);
+      s.loop_preempted_until = std::max(s.loop_preempted_until, until);
+    } else if (until > s.loop_preempted_until) {  // a later one
+      s.loop_preempted_from = end;
+      s.loop_preempted_until = until;
+    }
+    s.loop_busy_until = std::max(s.loop_busy_until, until);
+    return until;
   }
+  static bool is_preempted(const SideState& s, Time t) { return t >= s.loop_preempted_from && t < s.loop_preempted_until; }
   uint64_t activities_ = 0;
 
   TraceRecorder trace_;
@@ -523,7 +533,7 @@ void Simulation::arm_outbox(SideState& s) {
 
 Time Simulation::use_processor(SideState& s, Pool pool, Time arrived, Time demand, Step step) {
   const bool loop = pool != Pool::BackEnd;
-  if (preemption_on_ && loop) arrived = std::max(arrived, s.loop_preempted_until);
+  if (preemption_on_ && loop && is_preempted(s, arrived)) arrived = s.loop_preempted_until;
   Time end = arrived;
   if (demand.ns != 0) {
     const ProcessorPool::Slot slot = s.pool[index_of(pool)]->take(arrived, demand);
