@@ -827,3 +827,43 @@ warmup_s = 1
     CHECK(r.volumes[0].reads.response.mean_ns() / 1e9 > 1.2 * p_s);
   }
 }
+
+TEST_CASE("processors_preemption_us: work that reached the loop before a preemption does not wait for it") {
+  // Two read hits at a time (closed, depth 2) at R1's two front-end
+  // processors, 100 us each: both start together and end together, each
+  // then preempted 50 us, so every read takes 150 us. Neither waits for
+  // the other's preemption — it reached the loop before the preemption
+  // began; were a preemption charged through the queue, one read of each
+  // pair would take 300 us.
+  const RunResult r = simulate(R"(
+seed = 13
+duration_s = 2
+processors_preemption_us = 50
+[primary]
+cache_slots = 65536
+front_end_processors = 2
+front_end_read_us = 100
+disks = 1
+disk_read_us = 0
+disk_bandwidth_mb_per_s = 100000
+[link]
+distance_km = 0
+[[volume]]
+name = "db"
+tracks = 10
+mode = "sync"
+[[workload]]
+volume = "db"
+arrival = "closed"
+queue_depth = 2
+write_fraction = 0.0
+block_bytes = 512
+[measurement]
+warmup_s = 0.5
+)");
+  CHECK(r.invariant_violations == 0);
+  const auto& reads = r.volumes[0].reads.response;
+  REQUIRE(reads.count() > 1000);
+  CHECK(reads.mean_ns() / 1e3 == Approx(150).epsilon(0.01));
+  CHECK(reads.percentile_ns(99) / 1e3 == Approx(150).epsilon(0.02));
+}
