@@ -590,12 +590,14 @@ timeseries_interval_s = 1
   CHECK(to_json(simulate(scenario(2))).dump() == to_json(bound).dump());
 }
 
-TEST_CASE("processors_wakeup_us: a controller loop's wake-up before what the link brings it — two on an unloaded sync write, none when 0") {
-  // One write at a time (closed, depth 1) to distinct tracks, 0 km: the
-  // write waits for R2's loop to wake for the copy and R1's for the
-  // acknowledgement; the request itself is served at once.
-  auto scenario = [](const std::string& wakeup) {
-    return fmt::format(R"(
+namespace {
+
+// One sync write at a time (closed, depth 1) to distinct tracks at 0 km:
+// R1's cache store 250 us, R2's store of a copy 50 us, the link 25 us each
+// way; `top` is laid at the top level, and the disks take `disk_write_us`
+// plus 512 B at `disk_mb_per_s`.
+std::string unloaded_sync_writes(const std::string& top, double disk_write_us, double disk_mb_per_s) {
+  return fmt::format(R"(
 seed = 3
 duration_s = 1
 {}
@@ -603,8 +605,8 @@ duration_s = 1
 cache_slots = 65536
 front_end_write_us = 250
 disks = 4
-disk_write_us = 100
-disk_bandwidth_mb_per_s = 1000
+disk_write_us = {}
+disk_bandwidth_mb_per_s = {}
 [secondary]
 remote_adapter_copy_receive_us = 50
 [link]
@@ -625,7 +627,17 @@ block_bytes = 512
 warmup_s = 0.1
 timeseries_interval_s = 0.5
 )",
-                       wakeup);
+                     top, disk_write_us, disk_mb_per_s);
+}
+
+}  // namespace
+
+TEST_CASE("processors_wakeup_us: a controller loop's wake-up before what the link brings it — two on an unloaded sync write, none when 0") {
+  // One write at a time (closed, depth 1) to distinct tracks, 0 km: the
+  // write waits for R2's loop to wake for the copy and R1's for the
+  // acknowledgement; the request itself is served at once.
+  auto scenario = [](const std::string& wakeup) {
+    return unloaded_sync_writes(wakeup, 100, 1000);
   };
   const RunResult plain = simulate(scenario(""));
   const RunResult zero = simulate(scenario("processors_wakeup_us = 0"));
@@ -722,37 +734,7 @@ TEST_CASE("processors_preemption_us: each step of a write is that much later —
   // destages' completions (no disk time) are preempted too, but each is
   // over before its loop's next step of the write.
   auto scenario = [](const std::string& preemption) {
-    return fmt::format(R"(
-seed = 3
-duration_s = 1
-{}
-[primary]
-cache_slots = 65536
-front_end_write_us = 250
-disks = 4
-disk_write_us = 0
-disk_bandwidth_mb_per_s = 100000
-[secondary]
-remote_adapter_copy_receive_us = 50
-[link]
-distance_km = 0
-overhead_us = 25
-bandwidth_gbit_per_s = 10
-[[volume]]
-name = "db"
-tracks = 1000000
-mode = "sync"
-[[workload]]
-volume = "db"
-arrival = "closed"
-queue_depth = 1
-write_fraction = 1.0
-block_bytes = 512
-[measurement]
-warmup_s = 0.1
-timeseries_interval_s = 0.5
-)",
-                       preemption);
+    return unloaded_sync_writes(preemption, 0, 100000);
   };
   const RunResult plain = simulate(scenario(""));
   const RunResult zero = simulate(scenario("processors_preemption_us = 0"));
