@@ -282,6 +282,13 @@ Regime compare_regimes(const RunResult& a, const RunResult& b, const RunResult& 
   const RegimeRow resyncs = row("resyncs", [](const RunResult& x) { return x.resyncs.size(); });
   const RegimeRow invalid = row("invalid_remote_tracks_peak", [](const RunResult& x) { return x.invalid_remote_tracks_peak; });
   row("in_sync_fraction", [](const RunResult& x) { return x.in_sync_fraction; });
+  // Reads answered from the cache: a read miss is a disk read, so the read
+  // distributions compare only where these agree.
+  row("read_hit_fraction", [](const RunResult& x) {
+    uint64_t hits = 0, reads = 0;
+    for (const VolumeResult& v : x.volumes) hits += v.read_hits, reads += v.reads.completed;
+    return reads > 0 ? static_cast<double>(hits) / static_cast<double>(reads) : 0.0;
+  });
   const bool real_resynced = resyncs.real_a > 0 || resyncs.real_b > 0;
   if (real_resynced != (resyncs.sim > 0))
     g.warnings.push_back(fmt::format(

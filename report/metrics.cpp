@@ -118,7 +118,7 @@ void RunMetrics::host_unanswered(RequestId req, Time at) {
   complete(req, false, at);
 }
 
-void RunMetrics::complete(RequestId id, bool acked, Time now) {
+void RunMetrics::complete(RequestId id, bool acked, Time now, bool hit) {
   const Request* found = requests_.find(id);
   if (!found) return;  // from before the driver knew it (a request of an earlier run)
   const Request r = *found;
@@ -134,6 +134,7 @@ void RunMetrics::complete(RequestId id, bool acked, Time now) {
       if (r.write && vol.mode == Mode::Async) async_bytes_written_ += r.bytes;
       st.response.add(response_ns);
       st.samples.add(response_ns);
+      if (hit && !r.write) ++vol.read_hits;
     } else {
       ++st.rejected;
     }
@@ -163,7 +164,8 @@ void RunMetrics::after_step(Side side, Time now, const Input& in, std::span<cons
   }
   for (const Command& cmd : out) {
     if (const auto* a = std::get_if<AckHost>(&cmd)) {
-      complete(a->req, true, now);
+      const auto* read = std::get_if<HostRead>(&in);
+      complete(a->req, true, now, read && read->req == a->req);
     } else if (const auto* rj = std::get_if<RejectHost>(&cmd)) {
       complete(rj->req, false, now);
     } else if (const auto* snd = std::get_if<Send>(&cmd)) {
@@ -189,7 +191,6 @@ void RunMetrics::after_step(Side side, Time now, const Input& in, std::span<cons
   const Controller& c = ctl(side);
   copies_sent_[i].see(c.counters().copies_sent);
   disk_io_errors_[i].see(c.counters().disk_io_errors);
-  (void)in;
   track_primary(side, now);
 }
 

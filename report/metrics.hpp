@@ -99,7 +99,8 @@ class RunMetrics {
   Side sampled_side() const;
   void advance(Time now);  // samples every boundary before `now`
   void sample(Time at);
-  void complete(RequestId req, bool acked, Time now);
+  // `hit`: a read answered from the cache in the step that received it.
+  void complete(RequestId req, bool acked, Time now, bool hit = false);
   void track_primary(Side side, Time now);
   double clipped_s(Time from, Time to) const;  // the part of [from, to) in the measured window
   double run_s(Time t) const { return (t - w_.origin).s(); }

@@ -22,6 +22,10 @@ nlohmann::json response_json(const OpStats& s, const std::vector<double>& percen
 
 std::string ms(double ns) { return fmt::format("{:.3f}", ns / 1e6); }
 
+double read_hit_fraction(const VolumeResult& v) {
+  return v.reads.completed > 0 ? static_cast<double>(v.read_hits) / static_cast<double>(v.reads.completed) : 0.0;
+}
+
 }  // namespace
 
 uint64_t RunResult::writes_lost() const {
@@ -83,6 +87,8 @@ nlohmann::json to_json(const RunResult& r) {
     vj["mode"] = std::string(to_string(v.mode));
     vj["writes"] = response_json(v.writes, r.percentiles, r.measured_s);
     vj["reads"] = response_json(v.reads, r.percentiles, r.measured_s);
+    vj["read_hits"] = v.read_hits;
+    vj["read_hit_fraction"] = read_hit_fraction(v);
     vj["delayed_writes"] = v.delayed_writes;
     vj["delayed_write_s"] = v.delayed_write_s;
     vols.push_back(vj);
@@ -174,6 +180,8 @@ std::vector<std::pair<std::string, double>> summary_metrics(const RunResult& r) 
       add(v.name + "." + kind + "_response_max_ms", static_cast<double>(op->response.max_ns()) / 1e6);
       add(v.name + "." + kind + "s_rejected", static_cast<double>(op->rejected));
     }
+    add(v.name + ".read_hits", static_cast<double>(v.read_hits));
+    add(v.name + ".read_hit_fraction", read_hit_fraction(v));
     const double writes = static_cast<double>(v.writes.completed);
     add(v.name + ".delayed_writes", static_cast<double>(v.delayed_writes));
     add(v.name + ".delayed_write_fraction", writes > 0 ? static_cast<double>(v.delayed_writes) / writes : 0);
@@ -241,6 +249,9 @@ std::string summary_text(const RunResult& r) {
       s += "\n  response ms  mean " + ms(op->response.mean_ns());
       for (double p : r.percentiles) s += fmt::format("  p{} {}", p, ms(op->response.percentile_ns(p)));
       s += "  max " + ms(static_cast<double>(op->response.max_ns())) + "\n";
+      if (!w)
+        s += fmt::format("  read hits {} ({:.1f} %), the rest waited for a disk read\n", v.read_hits,
+                         100 * read_hit_fraction(v));
     }
     s += fmt::format("  delayed fast writes {} ({:.3f} s waiting in all)\n", v.delayed_writes, v.delayed_write_s);
   }

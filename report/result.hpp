@@ -29,6 +29,7 @@ struct VolumeResult {
   Mode mode = Mode::Sync;
   OpStats writes;
   OpStats reads;
+  uint64_t read_hits = 0;         // of reads.completed: answered from the cache at once (no disk read, no wait for a slot)
   uint64_t delayed_writes = 0;    // waited at the write-pending limit (delayed fast writes)
   double delayed_write_s = 0;     // total time they waited
 };

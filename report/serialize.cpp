@@ -71,6 +71,7 @@ std::vector<uint8_t> serialize(const RunResult& r) {
                     {"mode", static_cast<int>(v.mode)},
                     {"writes", ops(v.writes)},
                     {"reads", ops(v.reads)},
+                    {"read_hits", v.read_hits},
                     {"delayed_writes", v.delayed_writes},
                     {"delayed_write_s", v.delayed_write_s}});
   j["full_volumes"] = vols;
@@ -126,6 +127,9 @@ RunResult deserialize(std::span<const uint8_t> bytes) {
       vr.mode = static_cast<Mode>(mode);
       ops_from(member(v, "writes", where), path(where, "writes"), vr.writes);
       ops_from(member(v, "reads", where), path(where, "reads"), vr.reads);
+      vr.read_hits = integer_at<uint64_t>(v, "read_hits", where);
+      if (vr.read_hits > vr.reads.completed)
+        throw Malformed(fmt::format("{}.read_hits: {} of {} reads completed", where, vr.read_hits, vr.reads.completed));
       vr.delayed_writes = integer_at<uint64_t>(v, "delayed_writes", where);
       vr.delayed_write_s = number_at(v, "delayed_write_s", where);
       r.volumes.push_back(std::move(vr));

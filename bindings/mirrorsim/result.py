@@ -55,8 +55,8 @@ class Result:
     @property
     def summary(self) -> dict[str, Any]:
         """The run's metrics as the ``--out`` JSON has them (``volumes`` with
-        writes/reads ``completed``, ``iops``, ``response_ms`` {mean, p50, …, max};
-        ``remote_wp_tracks_peak``, ``resyncs``, ``losses``, ``async``,
+        writes/reads ``completed``, ``iops``, ``response_ms`` {mean, p50, …, max},
+        ``read_hits`` and ``read_hit_fraction``; ``remote_wp_tracks_peak``, ``resyncs``, ``losses``, ``async``,
         ``writes_lost``, ``invariant_violations``, …) preceded by ``seed``, ``driver``,
         ``mirrorsim_version``, ``engine_version`` and ``engine_config``."""
         d = self._document()
@@ -224,7 +224,7 @@ class Result:
         pcols = [k for k in s["volumes"][0]["writes"]["response_ms"] if k not in ("mean", "max")] if s["volumes"] else []
         head = ("<tr><th>volume</th><th>mode</th><th>op</th><th>completed</th><th>rejected</th><th>IOPS</th>"
                 "<th>MB/s</th><th>mean ms</th>" + "".join(f"<th>{e(p)} ms</th>" for p in pcols)
-                + "<th>max ms</th><th>delayed writes</th></tr>")
+                + "<th>max ms</th><th>delayed writes</th><th>read hits</th></tr>")
         rows = []
         for v in s["volumes"]:
             for op in ("writes", "reads"):
@@ -237,7 +237,8 @@ class Result:
                     f"<td>{o['completed']}</td><td>{o['rejected']}</td><td>{o['iops']:.1f}</td>"
                     f"<td>{o['mb_per_s']:.2f}</td><td>{rt['mean']:.3f}</td>"
                     + "".join(f"<td>{rt[p]:.3f}</td>" for p in pcols)
-                    + f"<td>{rt['max']:.3f}</td><td>{v['delayed_writes'] if op == 'writes' else ''}</td></tr>")
+                    + f"<td>{rt['max']:.3f}</td><td>{v['delayed_writes'] if op == 'writes' else ''}</td>"
+                    + (f"<td>{v['read_hits']} ({100 * v['read_hit_fraction']:.1f} %)</td></tr>" if op == "reads" else "<td></td></tr>"))
         resyncs = "; ".join(
             f"at {x['start_s']:.3f} s, {x['invalid_tracks_at_start']} invalid tracks, "
             + (f"{x['duration_s']:.3f} s" if x["duration_s"] is not None else "not finished")

@@ -56,9 +56,12 @@ def test_a_validation_gives_three_runs_and_the_demerits_of_their_quantiles():
     assert r1_front["sim_processors_busy"] == pytest.approx(sim_front["busy_s"] / v.sim.summary["measured_s"], rel=1e-9)
     regime = v.regime().set_index("figure")
     assert list(regime.index) == ["disk_utilisation_R1_mean", "disk_utilisation_R2_mean", "resyncs",
-                                  "invalid_remote_tracks_peak", "in_sync_fraction"]
+                                  "invalid_remote_tracks_peak", "in_sync_fraction", "read_hit_fraction"]
     assert regime.loc["disk_utilisation_R1_mean", "sim"] == pytest.approx(v.sim.summary["disk_utilisation_R1_mean"])
     assert regime.loc["in_sync_fraction", "real_a"] == pytest.approx(v.real.summary["in_sync_fraction"])
+    reads = v.real.summary["volumes"][0]["reads"]["completed"]
+    assert reads > 0
+    assert regime.loc["read_hit_fraction", "real_a"] == pytest.approx(v.real.summary["volumes"][0]["read_hits"] / reads)
     assert isinstance(v.regime_warnings, list)
     report = json.loads(v.to_json())
     # Measured here: the CPU probe ran at the rate validated (the scenario's, 1,000 IOPS),

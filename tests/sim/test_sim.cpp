@@ -165,6 +165,39 @@ TEST_CASE("Little's law holds for the primary's cache occupancy") {
   CHECK(r.wp_episodes_per_s == Approx(writes_per_s).epsilon(0.02));
 }
 
+TEST_CASE("read hits: a clean LRU cache of C slots over N uniformly read tracks hits C/N of the reads, and every read once the cache holds them all") {
+  // Reads only (nothing is write-pending, every slot can be replaced),
+  // uniform addresses: under independent references an LRU cache of C
+  // slots holds C of the N tracks whatever the order, so a read hits with
+  // probability C/N once the cache is full (it fills in the warm-up).
+  auto reads = [](const std::string& tracks) {
+    return run(kUnloaded, {{"duration_s", "5"},
+                           {"measurement.warmup_s", "2"},
+                           {"primary.cache_slots", "10000"},
+                           {"volume.db.tracks", tracks},
+                           {"workload.0.queue_depth", "4"},
+                           {"workload.0.write_fraction", "0"}});
+  };
+  const RunResult some = reads("100000");
+  const VolumeResult& v = some.volumes.at(0);
+  INFO(fmt::format("{} reads, {} hits, mean {:.1f} us", v.reads.completed, v.read_hits, v.reads.response.mean_ns() / 1e3));
+  REQUIRE(v.reads.completed > 10000);
+  CHECK(static_cast<double>(v.read_hits) / static_cast<double>(v.reads.completed) == Approx(0.1).margin(0.01));
+  CHECK(summary_text(some).find(fmt::format("read hits {} ", v.read_hits)) != std::string::npos);
+  CHECK(to_json(some)["metrics"]["volumes"][0]["read_hits"] == v.read_hits);
+
+  const RunResult all = reads("1000");
+  INFO(fmt::format("{} reads, {} hits, mean {:.1f} us", all.volumes.at(0).reads.completed, all.volumes.at(0).read_hits,
+                   all.volumes.at(0).reads.response.mean_ns() / 1e3));
+  REQUIRE(all.volumes.at(0).reads.completed > 10000);
+  CHECK(all.volumes.at(0).read_hits == all.volumes.at(0).reads.completed);
+  // A hit costs the front end's read (front_end_read_us defaults to the
+  // write's 250 us); a miss adds its disk read: 100 us + 64 KiB at 1,000 MB/s.
+  CHECK(all.volumes.at(0).reads.response.mean_ns() == Approx(250e3));
+  const double miss_fraction = 1 - static_cast<double>(v.read_hits) / static_cast<double>(v.reads.completed);
+  CHECK(v.reads.response.mean_ns() >= 250e3 + miss_fraction * (100e3 + 65536.0 / 1000e6 * 1e9));
+}
+
 TEST_CASE("the same seed gives byte-identical results, another seed differs") {
   const std::string toml = std::string(kUnloaded) + R"(
 [[workload]]
