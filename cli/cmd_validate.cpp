@@ -80,7 +80,8 @@ int validate_main(int argc, char** argv) {
           "the CPU per operation kind of a probe run at that rate with its own scenario and seed, never a\n"
           "run compared here).\n"
           "Prints the three response-time distributions side by side (p10 … p99.9), the sim-vs-real\n"
-          "demerit beside the real-vs-real one (the noise floor) over p10 … p99 with p99.9 apart, and\n"
+          "demerit beside the real-vs-real one (the noise floor) over p10 … p99 with p99.9 apart, whether\n"
+          "it closes (the demerits' ratio at most 1.5, the p50 within 10 % of the real one), and\n"
           "per processor pool the processors the real runs kept busy beside the simulated ones.\n"
           "Exit code 0 when every run is clean (and within the limits asked), 1 otherwise, 2 on bad input.\n"))
     return *exit;

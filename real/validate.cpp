@@ -9,6 +9,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -80,6 +81,13 @@ DistributionComparison compare(const std::string& volume, const std::string& op,
   c.real_vs_real_us = rms(a_b);
   c.sim_vs_real_percent = real_mean_us > 0 ? 100 * c.sim_vs_real_us / real_mean_us : 0;
   c.real_vs_real_percent = real_mean_us > 0 ? 100 * c.real_vs_real_us / real_mean_us : 0;
+  c.demerit_ratio = c.real_vs_real_us > 0 ? c.sim_vs_real_us / c.real_vs_real_us
+                    : c.sim_vs_real_us > 0 ? std::numeric_limits<double>::infinity()
+                                           : 0;
+  const double p50_a = a.response.percentile_ns(50) / 1e3, p50_b = b.response.percentile_ns(50) / 1e3;
+  const double p50_real = (p50_a + p50_b) / 2;
+  c.p50_sim_minus_real_percent = p50_real > 0 ? 100 * (sim.response.percentile_ns(50) / 1e3 - p50_real) / p50_real : 0;
+  c.p50_real_b_minus_a_percent = p50_a > 0 ? 100 * (p50_b - p50_a) / p50_a : 0;
   return c;
 }
 
@@ -90,6 +98,10 @@ bool run_clean(const RealRun& r) { return r.verification.ok() && !r.result.invar
 const std::vector<double>& validation_percentiles() {
   static const std::vector<double> p{10, 25, 50, 75, 90, 99, 99.9};
   return p;
+}
+
+bool DistributionComparison::closes() const {
+  return demerit_ratio <= kClosingDemeritRatio && std::abs(p50_sim_minus_real_percent) <= kClosingP50Percent;
 }
 
 bool RateValidation::clean() const { return run_clean(real_a) && run_clean(real_b) && !sim.invariant_violations; }
@@ -363,6 +375,15 @@ std::string validation_text(const Validation& v) {
                        c.sim_vs_real_us, c.sim_vs_real_percent, c.real_vs_real_us, c.real_vs_real_percent);
       t += fmt::format("    p99.9 apart: sim - real {:+.1f} us, real 2 - real 1 {:+.1f} us\n", c.p999_sim_minus_real_us,
                        c.p999_real_b_minus_a_us);
+      const bool ratio_met = c.demerit_ratio <= kClosingDemeritRatio;
+      const bool p50_met = std::abs(c.p50_sim_minus_real_percent) <= kClosingP50Percent;
+      t += fmt::format("    {}: demerit {} (at most {:g} x: {}), p50 {:+.1f} % from the real runs' "
+                       "(within {:g} %: {}; real 2 {:+.1f} % from real 1)\n",
+                       c.closes() ? "closes" : "does not close",
+                       std::isfinite(c.demerit_ratio) ? fmt::format("{:.2f} x the noise floor", c.demerit_ratio)
+                                                      : std::string("over a noise floor of 0"),
+                       kClosingDemeritRatio, ratio_met ? "met" : "not met", c.p50_sim_minus_real_percent,
+                       kClosingP50Percent, p50_met ? "met" : "not met", c.p50_real_b_minus_a_percent);
     }
     if (!r.pools.empty()) {
       t += "  processor pools, processors busy over the measured window (CPU-seconds a second; real: each step's "
@@ -421,6 +442,11 @@ nlohmann::json to_json(const Validation& v) {
       cj["real_vs_real_percent_of_mean"] = c.real_vs_real_percent;
       cj["p999_sim_minus_real_us"] = c.p999_sim_minus_real_us;
       cj["p999_real_b_minus_a_us"] = c.p999_real_b_minus_a_us;
+      // JSON has no infinity: a zero noise floor under a non-zero demerit is null.
+      cj["demerit_ratio"] = std::isfinite(c.demerit_ratio) ? nlohmann::json(c.demerit_ratio) : nlohmann::json(nullptr);
+      cj["p50_sim_minus_real_percent"] = c.p50_sim_minus_real_percent;
+      cj["p50_real_b_minus_a_percent"] = c.p50_real_b_minus_a_percent;
+      cj["closes"] = c.closes();
       cs.push_back(cj);
     }
     rj["comparisons"] = cs;

@@ -59,7 +59,18 @@ struct DistributionComparison {
   double real_vs_real_us = 0, real_vs_real_percent = 0;
   // p99.9 apart: the simulator's against the real runs' mean, and run 2 against run 1.
   double p999_sim_minus_real_us = 0, p999_real_b_minus_a_us = 0;
+  // Whether the validation closes: the sim-vs-real demerit over the noise
+  // floor (infinite where the two real runs were identical over p10 … p99),
+  // and the p50 against the real runs' mean p50, with the two real p50s
+  // apart (run 2 against run 1), in % — each against its bound below.
+  double demerit_ratio = 0;
+  double p50_sim_minus_real_percent = 0, p50_real_b_minus_a_percent = 0;
+  bool closes() const;
 };
+// The bounds a closing validation meets (issue 13): the simulator's demerit at
+// most 1.5 times the real pair's own, its p50 within 10 % of the real one.
+inline constexpr double kClosingDemeritRatio = 1.5;
+inline constexpr double kClosingP50Percent = 10;
 
 struct PoolComparison {
   std::string controller, pool;

@@ -72,13 +72,21 @@ class Validation:
         means (``…_mean_us``), ``sim_vs_real_us`` and
         ``sim_vs_real_percent_of_mean``, ``real_vs_real_us`` and
         ``real_vs_real_percent_of_mean`` (over p10 … p99),
-        ``p999_sim_minus_real_us``, ``p999_real_b_minus_a_us``."""
+        ``p999_sim_minus_real_us``, ``p999_real_b_minus_a_us``, and whether
+        the validation closes: ``demerit_ratio`` (sim vs real over the noise
+        floor; NaN where the real runs were identical and the simulation not),
+        ``p50_sim_minus_real_percent`` (against the real runs' mean p50),
+        ``p50_real_b_minus_a_percent``, ``closes`` (ratio at most 1.5 and p50
+        within 10 %)."""
         import pandas as pd
 
         cols = ["volume", "op", "real_a_count", "real_b_count", "sim_count", "real_a_mean_us", "real_b_mean_us",
                 "sim_mean_us", "sim_vs_real_us", "sim_vs_real_percent_of_mean", "real_vs_real_us",
-                "real_vs_real_percent_of_mean", "p999_sim_minus_real_us", "p999_real_b_minus_a_us"]
-        return pd.DataFrame([{c: x[c] for c in cols} for x in self._rate["comparisons"]], columns=cols)
+                "real_vs_real_percent_of_mean", "p999_sim_minus_real_us", "p999_real_b_minus_a_us", "demerit_ratio",
+                "p50_sim_minus_real_percent", "p50_real_b_minus_a_percent", "closes"]
+        rows = [{c: (float("nan") if c == "demerit_ratio" and x[c] is None else x[c]) for c in cols}
+                for x in self._rate["comparisons"]]
+        return pd.DataFrame(rows, columns=cols)
 
     def quantiles(self) -> pd.DataFrame:
         """The three distributions side by side: ``volume``, ``op``,

@@ -40,6 +40,15 @@ def test_a_validation_gives_three_runs_and_the_demerits_of_their_quantiles():
     assert writes["sim_vs_real_us"] == pytest.approx(
         (rms(body["sim_us"] - body["real_a_us"]) + rms(body["sim_us"] - body["real_b_us"])) / 2, rel=1e-9)
     assert writes["real_vs_real_us"] == pytest.approx(rms(body["real_b_us"] - body["real_a_us"]), rel=1e-9)
+    # Whether it closes, from the same figures: the demerits' ratio and the p50s.
+    assert writes["demerit_ratio"] == pytest.approx(writes["sim_vs_real_us"] / writes["real_vs_real_us"], rel=1e-9)
+    p50 = qw[qw["percentile"] == 50].iloc[0]
+    p50_real = (p50["real_a_us"] + p50["real_b_us"]) / 2
+    assert writes["p50_sim_minus_real_percent"] == pytest.approx(100 * (p50["sim_us"] - p50_real) / p50_real, rel=1e-9)
+    assert writes["p50_real_b_minus_a_percent"] == pytest.approx(
+        100 * (p50["real_b_us"] - p50["real_a_us"]) / p50["real_a_us"], rel=1e-9)
+    assert writes["closes"] == (writes["demerit_ratio"] <= 1.5 and abs(writes["p50_sim_minus_real_percent"]) <= 10)
+    assert ("closes: demerit" in str(v)) or ("does not close: demerit" in str(v))
     # ... and the quantiles are those of the runs' response times.
     for result, column in ((v.real, "real_a_us"), (v.real_b, "real_b_us"), (v.sim, "sim_us")):
         samples_us = np.sort(result.latencies("db")) * 1e3

@@ -112,6 +112,14 @@ TEST_CASE("validate at two rates with a calibration file: three runs each, demer
     CHECK(w.real_vs_real_us == Approx(rms(a_b)));
     CHECK(w.real_vs_real_percent == Approx(100 * w.real_vs_real_us / ((w.real_a_mean_us + w.real_b_mean_us) / 2)));
     CHECK(w.p999_real_b_minus_a_us == Approx(w.rows.back().real_b_us - w.rows.back().real_a_us));
+    // Whether it closes, from the same figures (the p50 is row 2).
+    REQUIRE(w.real_vs_real_us > 0);
+    CHECK(w.demerit_ratio == Approx(w.sim_vs_real_us / w.real_vs_real_us));
+    const double p50_real = (w.rows[2].real_a_us + w.rows[2].real_b_us) / 2;
+    CHECK(w.p50_sim_minus_real_percent == Approx(100 * (w.rows[2].sim_us - p50_real) / p50_real));
+    CHECK(w.closes() == (w.demerit_ratio <= 1.5 && std::abs(w.p50_sim_minus_real_percent) <= 10));
+    CHECK_THAT(validation_text(v), Catch::Contains(fmt::format("{}: demerit {:.2f} x the noise floor",
+                                                               w.closes() ? "closes" : "does not close", w.demerit_ratio)));
     // Pools: the processors the real runs kept busy beside the simulated ones
     // (CPU-seconds a second: a real run counts one processor per pool).
     REQUIRE(r.pools.size() == 6);
@@ -124,12 +132,15 @@ TEST_CASE("validate at two rates with a calibration file: three runs each, demer
     CHECK(r.pools[0].real_a > 0);
     CHECK(r.pools[0].sim > 0);
     // The regime figures are the runs' own.
-    REQUIRE(r.regime.rows.size() == 5);
+    REQUIRE(r.regime.rows.size() == 6);
     CHECK(r.regime.rows[0].figure == "disk_utilisation_R1_mean");
     CHECK(r.regime.rows[0].real_b == r.real_b.result.disk_utilisation_R1_mean);
     CHECK(r.regime.rows[0].sim == r.sim.disk_utilisation_R1_mean);
     CHECK(r.regime.rows[4].figure == "in_sync_fraction");
     CHECK(r.regime.rows[4].real_a == r.real_a.result.in_sync_fraction);
+    CHECK(r.regime.rows[5].figure == "read_hit_fraction");
+    const VolumeResult& reads = r.real_b.result.volumes.at(0);
+    CHECK(r.regime.rows[5].real_b == Approx(reads.reads.completed ? double(reads.read_hits) / double(reads.reads.completed) : 0.0));
   }
   // The higher rate keeps R1's front end busier, in the simulator and for real.
   CHECK(v.rates[1].pools[0].sim > v.rates[0].pools[0].sim);
@@ -138,7 +149,8 @@ TEST_CASE("validate at two rates with a calibration file: three runs each, demer
   CHECK(j["rates"].size() == 2);
   CHECK(j["delay_line_lateness_us"].size() == v.delay_line_lateness_us.size());
   CHECK(j["rates"][1]["comparisons"][0]["real_vs_real_us"] == v.rates[1].comparisons[0].real_vs_real_us);
-  CHECK(j["rates"][1]["regime"].size() == 5);
+  CHECK(j["rates"][1]["regime"].size() == 6);
+  CHECK(j["rates"][1]["comparisons"][0]["closes"] == v.rates[1].comparisons[0].closes());
   CHECK(j["rates"][1]["regime_warnings"].size() == v.rates[1].regime.warnings.size());
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
@@ -155,7 +167,7 @@ TEST_CASE("validate says when the real and simulated pairs were in different reg
   real_a.in_sync_fraction = 0.0;
   sim.in_sync_fraction = 0.004;
   Regime g = compare_regimes(real_a, real_b, sim);
-  REQUIRE(g.rows.size() == 5);
+  REQUIRE(g.rows.size() == 6);
   CHECK(g.rows[2].figure == "resyncs");
   CHECK(g.rows[2].real_a == 24);
   CHECK(g.rows[2].sim == 0);
