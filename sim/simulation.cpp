@@ -340,21 +340,23 @@ class Simulation {
   Time warmup_, duration_;
   Time other_per_request_;  // processors_other_per_request_us
   // processors_wakeup_us: how long a controller's event loop takes to start
-  // on what reaches it from the link or its disks (not host requests: a real
-  // pair's read hits show none); off (no draws) when it is a fixed 0.
+  // on a completion from its disks (not a message from the link: the link's
+  // overhead holds its receiver's wake-up; not host requests: a real pair's
+  // read hits show none); off (no draws) when it is a fixed 0.
   ServiceStream wakeup_;
   bool wakeup_on_ = false;
-  // When the loop of `s` starts on work that arrives now: at its next
-  // wake-up, drawn now unless one is pending — what arrives while the loop
-  // wakes is served by that wake-up, as a woken loop serves every ready
-  // event — or the loop is still at its front-end or remote-adapter work:
-  // an awake loop takes the arrival without a wake-up (what calibrate
-  // samples: wake-ups of an idle loop).
-  Time woken(SideState& s, Time now) {
+  // When the loop of `s` starts on work that arrives now: after a wake-up
+  // pending (what arrives while the loop wakes is served by that wake-up, as
+  // a woken loop serves every ready event) or a preemption; for a disk's
+  // completion to an idle loop, after a wake-up drawn now. A loop still at
+  // its front-end or remote-adapter work is awake and takes a completion
+  // without one (what calibrate samples: completions that found it idle).
+  enum class From : bool { Link, Disk };
+  Time woken(SideState& s, Time now, From from) {
     if (preemption_on_ && is_preempted(s, now)) return s.loop_preempted_until;  // awake, off its processor
     if (!wakeup_on_) return now;
     if (now < s.loop_wakes_at) return s.loop_wakes_at;
-    if (now < s.loop_busy_until) return now;  // awake: it takes the arrival after its current work
+    if (from == From::Link || now < s.loop_busy_until) return now;  // awake: it takes the arrival after its current work
     return s.loop_wakes_at = now + wakeup_.draw();
   }
   // processors_preemption_us: how long a controller's event loop is off its
@@ -617,11 +619,11 @@ void Simulation::on_comm_done(const sg::Activity& a) {
   const bool answer = is_answer(owned->msg);
   if (wakeup_on_ || preemption_on_ || (answer && (!s.ack_receive.is_zero() || !s.inbox.empty()))) {
     // An answer waits for a remote adapter, behind the answers before it;
-    // with a wake-up time every message waits for the loop to wake, in
+    // every message waits for a loop waking for a disk's completion, in
     // order; with preemptions, for a preempted loop to run again.
-    const Time done = answer ? use_processor(s, Pool::RemoteAdapter, woken(s, now),
+    const Time done = answer ? use_processor(s, Pool::RemoteAdapter, woken(s, now, From::Link),
                                              with_bytes(s.ack_receive.draw(), s.remote_adapter_per_kib_us, 0), Step::Starts)
-                             : woken(s, now);
+                             : woken(s, now, From::Link);
     const Time ready = s.inbox.empty() ? done : std::max(done, s.inbox.back().ready);
     // Nothing to wait for (a wake-up that rounds to none): at once below, no timer in the past.
     if (!s.inbox.empty() || ready > now) {
@@ -665,7 +667,7 @@ void Simulation::disk_io(SideState& s, DiskIo io, uint32_t bytes) {
   // runs again, preempted).
   at(done, [this, &s, complete] {
     const Time now = Time::from_s(sg::Engine::get_clock());
-    if (const Time w = woken(s, now); w > now) return at(w, complete);
+    if (const Time w = woken(s, now, From::Disk); w > now) return at(w, complete);
     complete();
   });
 }

@@ -632,63 +632,74 @@ timeseries_interval_s = 0.5
 
 }  // namespace
 
-TEST_CASE("processors_wakeup_us: a controller loop's wake-up before what the link brings it — two on an unloaded sync write, none when 0") {
-  // One write at a time (closed, depth 1) to distinct tracks, 0 km: the
-  // write waits for R2's loop to wake for the copy and R1's for the
-  // acknowledgement; the request itself is served at once.
-  auto scenario = [](const std::string& wakeup) {
-    return unloaded_sync_writes(wakeup, 100, 1000);
+TEST_CASE("processors_wakeup_us: a controller loop's wake-up before a disk's completion — one on an unloaded read miss, none on a sync write's messages, none when 0") {
+  // One request at a time (closed, depth 1) to distinct tracks, 0 km. A
+  // read miss waits for R1's loop to wake for its disk read's completion; a
+  // sync write's copy and acknowledgement come over the link, whose
+  // overhead holds the receiver's wake-up: none is added to them.
+  auto writes = [](const std::string& wakeup) { return unloaded_sync_writes(wakeup, 0, 100000); };
+  auto reads = [](const std::string& wakeup) {
+    std::string toml = unloaded_sync_writes(wakeup, 100, 1000);
+    const std::string all_writes = "write_fraction = 1.0";
+    toml.replace(toml.find(all_writes), all_writes.size(), "write_fraction = 0.0");
+    return toml;
   };
-  const RunResult plain = simulate(scenario(""));
-  const RunResult zero = simulate(scenario("processors_wakeup_us = 0"));
-  const RunResult fixed = simulate(scenario("processors_wakeup_us = 100"));
-  const RunResult varied =
-      simulate(scenario("processors_wakeup_us = { distribution = \"exponential\", mean_us = 100 }"));
+  const RunResult plain = simulate(reads(""));
+  const RunResult zero = simulate(reads("processors_wakeup_us = 0"));
+  const RunResult fixed = simulate(reads("processors_wakeup_us = 100"));
+  const RunResult varied = simulate(reads("processors_wakeup_us = { distribution = \"exponential\", mean_us = 100 }"));
   for (const RunResult* r : {&plain, &zero, &fixed, &varied}) CHECK(r->invariant_violations == 0);
   // 0 is no wake-up at all: the same bytes.
   CHECK(to_json(zero)["metrics"] == to_json(plain)["metrics"]);
-  const double base_ns = plain.volumes[0].writes.response.mean_ns();
-  CHECK(base_ns / 1e6 == Approx(0.35).epsilon(0.01));
-  // Fixed: 200 us more, at every percentile.
-  CHECK(fixed.volumes[0].writes.response.mean_ns() - base_ns == Approx(200e3).epsilon(0.01));
-  CHECK(fixed.volumes[0].writes.response.percentile_ns(99) - plain.volumes[0].writes.response.percentile_ns(99) ==
-        Approx(200e3).epsilon(0.02));
-  // Exponential of mean 100 us: 200 us more on average, and a spread.
-  CHECK(varied.volumes[0].writes.response.mean_ns() - base_ns == Approx(200e3).epsilon(0.05));
-  CHECK(varied.volumes[0].writes.response.percentile_ns(99) > fixed.volumes[0].writes.response.percentile_ns(99));
-  // It holds no processor: the front end's busy time is the writes' own.
+  const OpStats& base = plain.volumes[0].reads;
+  REQUIRE(base.completed > 1000);
+  CHECK(plain.volumes[0].read_hits < base.completed / 100);  // a million tracks read at random: misses
+  // A miss: the front end's read (the write's 250 us), the disk's read (200 us
+  // by default) and 64 KiB at 1,000 MB/s.
+  CHECK(base.response.mean_ns() / 1e3 == Approx(250 + 200 + 65.536).epsilon(0.01));
+  // Fixed: 100 us more, at every percentile.
+  CHECK(fixed.volumes[0].reads.response.mean_ns() - base.response.mean_ns() == Approx(100e3).epsilon(0.01));
+  CHECK(fixed.volumes[0].reads.response.percentile_ns(99) - base.response.percentile_ns(99) == Approx(100e3).epsilon(0.02));
+  // Exponential of mean 100 us: 100 us more on average, and a spread.
+  CHECK(varied.volumes[0].reads.response.mean_ns() - base.response.mean_ns() == Approx(100e3).epsilon(0.05));
+  CHECK(varied.volumes[0].reads.response.percentile_ns(99) > fixed.volumes[0].reads.response.percentile_ns(99));
+  // It holds no processor: the front end's busy time is the reads' own.
   CHECK(fixed.processor_pools.at(0).utilisation_mean ==
-        Approx(plain.processor_pools.at(0).utilisation_mean * static_cast<double>(fixed.host_writes) /
-               static_cast<double>(plain.host_writes))
+        Approx(plain.processor_pools.at(0).utilisation_mean * static_cast<double>(fixed.volumes[0].reads.completed) /
+               static_cast<double>(base.completed))
             .epsilon(0.02));
   // Same seed, same bytes.
-  CHECK(to_json(simulate(scenario("processors_wakeup_us = { distribution = \"exponential\", mean_us = 100 }"))).dump() ==
+  CHECK(to_json(simulate(reads("processors_wakeup_us = { distribution = \"exponential\", mean_us = 100 }"))).dump() ==
         to_json(varied).dump());
+
+  // The sync write: 0.35 ms with or without wake-ups (its destages'
+  // completions wake the loops after each write's acknowledgement is sent).
+  const RunResult write_plain = simulate(writes(""));
+  const RunResult write_woken = simulate(writes("processors_wakeup_us = 100"));
+  CHECK(write_plain.volumes[0].writes.response.mean_ns() / 1e6 == Approx(0.35).epsilon(0.01));
+  CHECK(std::abs(write_woken.volumes[0].writes.response.mean_ns() - write_plain.volumes[0].writes.response.mean_ns()) <
+        1e3);
 }
 
-TEST_CASE("processors_wakeup_us: a loop still at its front-end or remote-adapter work takes an arrival without a wake-up") {
-  // Poisson writes on R1's one front-end processor (250 us a store), R2's
-  // store of a copy 1 us: R2's loop is idle for nearly every copy and wakes
-  // for it; R1's loop is busy storing later writes when many of the
-  // acknowledgements come, and an awake loop needs no wake-up. Each write
-  // then waits 100 us at R2, and at R1 only when R1 was idle: about
-  // (1 + (1 − ρ)) × 100 us more than without wake-ups, ρ the front end's
-  // utilisation. The disks take no time: each destage's completion comes as
-  // its store ends, its wake-up (if any) over before the acknowledgement.
+TEST_CASE("processors_wakeup_us: a loop still at its front-end or remote-adapter work takes a completion without a wake-up") {
+  // Poisson reads of distinct tracks (misses) on R1's one front-end
+  // processor (250 us a read), disks that take no time: each read's disk
+  // completion comes as its front-end work ends. R1's loop is then idle
+  // and wakes for it unless a later read is already queued for the front
+  // end (an awake loop needs no wake-up): about (1 − ρ) × 100 us more than
+  // without wake-ups, ρ the front end's utilisation.
   auto scenario = [](double iops, const std::string& wakeup) {
     return fmt::format(R"(
 seed = 5
 duration_s = 10
 {}
 [primary]
-cache_slots = 65536
+cache_slots = 1024
 front_end_processors = 1
-front_end_write_us = 250
+front_end_read_us = 250
 disks = 8
-disk_write_us = 0
+disk_read_us = 0
 disk_bandwidth_mb_per_s = 100000
-[secondary]
-remote_adapter_copy_receive_us = 1
 [link]
 distance_km = 0
 overhead_us = 25
@@ -701,7 +712,7 @@ mode = "sync"
 volume = "db"
 arrival = "poisson"
 rate_iops = {}
-write_fraction = 1.0
+write_fraction = 0.0
 block_bytes = 512
 [measurement]
 warmup_s = 0.5
@@ -715,16 +726,16 @@ warmup_s = 0.5
     CHECK(woken.invariant_violations == 0);
     // The front end's queue is the same: wake-ups hold no processor.
     CHECK(woken.processor_pools.at(0).utilisation_mean == Approx(plain.processor_pools.at(0).utilisation_mean).epsilon(0.01));
-    return (woken.volumes[0].writes.response.mean_ns() - plain.volumes[0].writes.response.mean_ns()) / 1e3;
+    return (woken.volumes[0].reads.response.mean_ns() - plain.volumes[0].reads.response.mean_ns()) / 1e3;
   };
-  // ρ = 0.05: nearly always idle, two wake-ups.
+  // ρ = 0.05: nearly always idle, a wake-up for nearly every read.
   const double light = added_us(200);
-  CHECK(light > 185);
-  CHECK(light <= 200.5);
-  // ρ = 0.8: R1 mostly awake when its acknowledgement comes.
+  CHECK(light > 92);
+  CHECK(light <= 100.5);
+  // ρ = 0.8: R1 mostly busy with the next read when a completion comes.
   const double heavy = added_us(3200);
-  CHECK(heavy > 105);
-  CHECK(heavy < 150);
+  CHECK(heavy > 5);
+  CHECK(heavy < 50);
 }
 
 TEST_CASE("processors_preemption_us: each step of a write is that much later — three on an unloaded sync write, none when 0") {
