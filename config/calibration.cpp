@@ -21,7 +21,7 @@ bool machine_key(std::string_view table, std::string_view key) {
   for (std::string_view prefix : {"front_end_", "remote_adapter_", "back_end_"})
     if (key.starts_with(prefix)) return true;
   return key == "disk_write_us" || key == "disk_first_write_us" || key == "disk_read_us" ||
-         key == "disk_bandwidth_mb_per_s";
+         key == "disk_unwritten_read_us" || key == "disk_bandwidth_mb_per_s";
 }
 
 // The TOML text of a value; a samples_csv named relative to the
@@ -53,7 +53,7 @@ void apply_calibration(Scenario& s, const std::string& path) {
   std::vector<Override> overrides;
   auto refuse = [&](const toml::source_region& at, const std::string& what) {
     origin.fail(at, what + "; a calibration sets only a machine's timing: processors_shared, processors_other_per_request_us, disk_device_servers, processors_wakeup_us, processors_preemption_us, [primary] and "
-                           "[secondary] front_end_*, remote_adapter_*, back_end_*, disk_write_us, disk_first_write_us, disk_read_us, "
+                           "[secondary] front_end_*, remote_adapter_*, back_end_*, disk_write_us, disk_first_write_us, disk_read_us, disk_unwritten_read_us, "
                            "disk_bandwidth_mb_per_s, [link] overhead_us and bandwidth_gbit_per_s");
   };
   auto add = [&](std::string_view table, std::string_view key, const toml::node& value, const toml::source_region& at) {

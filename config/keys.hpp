@@ -246,6 +246,7 @@ void visit_keys(V& v, C& c) {
   v("disk_write_us", c.disk_write_us, kServiceTimeUs);
   v("disk_first_write_us", c.disk_first_write_us, kServiceTimeUs);
   v("disk_read_us", c.disk_read_us, kServiceTimeUs);
+  v("disk_unwritten_read_us", c.disk_unwritten_read_us, kServiceTimeUs);
   v("disk_bandwidth_mb_per_s", c.disk_bandwidth_mb_per_s,
     Real{.min = limits::kDiskMbPerSMin, .max = limits::kDiskMbPerSMax});
   v("destages_per_disk_max", c.destages_per_disk_max, Integer<uint32_t>{.min = 1});

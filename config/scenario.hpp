@@ -73,6 +73,10 @@ struct ControllerScenario {
   // allocates its extent first (and journals it). Absent: disk_write_us.
   std::optional<ServiceTime> disk_first_write_us;
   ServiceTime disk_read_us = ServiceTime::fixed(200);
+  // A read of a track no write has reached: a thin device holds no extent
+  // for it and answers zeros (the real mode's sparse backing files: a hole).
+  // Absent: disk_read_us.
+  std::optional<ServiceTime> disk_unwritten_read_us;
   double disk_bandwidth_mb_per_s = 500;  // per disk, MB = 10^6 bytes
   uint32_t destages_per_disk_max = 32;
   uint32_t copies_in_flight_max = 256;
@@ -80,6 +84,7 @@ struct ControllerScenario {
 
   const ServiceTime& front_end_read() const { return front_end_read_us ? *front_end_read_us : front_end_write_us; }
   const ServiceTime& disk_first_write() const { return disk_first_write_us ? *disk_first_write_us : disk_write_us; }
+  const ServiceTime& disk_unwritten_read() const { return disk_unwritten_read_us ? *disk_unwritten_read_us : disk_read_us; }
   bool operator==(const ControllerScenario&) const = default;
 };
 

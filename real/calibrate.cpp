@@ -233,6 +233,34 @@ DiskCalibration calibrate_disk(const std::string& dir, int ops) {
     }
     return quantiles_of(us);
   };
+  // Reads of holes: a sparse file as large as a quickstart volume's disk,
+  // nothing written to it, read at random track offsets.
+  std::vector<double> unwritten_us;
+  {
+    const std::string hole_path = dir + "/mirrorsim-calibrate-holes.tmp";
+    const int hfd = ::open(hole_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (hfd < 0) fail("cannot create " + hole_path);
+    const uint64_t tracks = 100000;
+    const int hrfd = ::ftruncate(hfd, static_cast<off_t>(tracks * d.first_write_bytes)) == 0
+                         ? ::open(hole_path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT)
+                         : -1;
+    ::unlink(hole_path.c_str());
+    ::close(hfd);
+    if (hrfd < 0) fail("cannot make a sparse file " + hole_path + " to read with O_DIRECT");
+    for (int i = 0; i < ops; ++i) {
+      const uint64_t off = (rng() % tracks) * d.first_write_bytes;
+      const int64_t c = thread_cpu_ns();
+      const Time t = monotonic_now();
+      if (::pread(hrfd, buf.data(), d.first_write_bytes, static_cast<off_t>(off)) != static_cast<ssize_t>(d.first_write_bytes)) {
+        ::close(hrfd);
+        fail("O_DIRECT pread of a hole in " + hole_path);
+      }
+      const double wall_us = (monotonic_now() - t).us();
+      unwritten_us.push_back(std::max(0.0, wall_us - static_cast<double>(thread_cpu_ns() - c) / 1e3));
+    }
+    ::close(hrfd);
+    d.unwritten_read = quantiles_of(unwritten_us);
+  }
   std::vector<double> read_small_us, read_small_cpu_us, read_large_us, read_large_cpu_us;
   d.read_small = measure_reads(d.small_bytes, &read_small_us, &read_small_cpu_us);
   d.read_large = measure_reads(d.large_bytes, &read_large_us, &read_large_cpu_us);
@@ -262,6 +290,8 @@ DiskCalibration calibrate_disk(const std::string& dir, int ops) {
   // bandwidth key for both: the writes', which the destages are).
   for (double us : small_us) d.write_fixed_us.push_back(std::max(0.0, us - d.small_bytes * slope_us_per_byte));
   for (double us : first_us) d.first_write_fixed_us.push_back(std::max(0.0, us - d.first_write_bytes * slope_us_per_byte));
+  for (double us : unwritten_us)
+    d.unwritten_read_fixed_us.push_back(std::max(0.0, us - d.first_write_bytes * slope_us_per_byte));
   for (double us : read_small_us) d.read_fixed_us.push_back(std::max(0.0, us - d.small_bytes * slope_us_per_byte));
   return d;
 }
@@ -606,6 +636,11 @@ std::string calibration_toml(const Calibration& c) {
                      "after exponential idle gaps of {:.0f} ms mean (the device's own time, nothing queued ahead); each "
                      "one's device time less its bytes / bandwidth a sample of disk_first_write_us.\n",
                      d.first_write_fixed_us.size(), d.first_write_bytes, d.first_write_gap_mean_us / 1e3);
+  if (!d.unwritten_read_fixed_us.empty())
+    t += fmt::format("#   reads of tracks never written: {} O_DIRECT preads of {} bytes from holes of a sparse file (no "
+                     "extent: the file system answers zeros, as a run's read miss of a track no write has reached); "
+                     "each one's device time less its bytes / bandwidth (at least 0) a sample of disk_unwritten_read_us.\n",
+                     d.unwritten_read_fixed_us.size(), d.first_write_bytes);
   if (d.device_servers > 0)
     t += fmt::format("#   the device's concurrency: first writes back to back for {:.1f} s, one writer {:.0f} a second, {} "
                      "writers at once {:.0f} a second: it serves {:.2f} at a time, disk_device_servers = {} (one device "
@@ -693,6 +728,9 @@ std::string calibration_toml(const Calibration& c) {
       t += fmt::format("disk_first_write_us = {}   # fixed part of a write into a hole (the extent allocated first), us\n",
                        table_text(quantile_table(d.first_write_fixed_us)));
     t += fmt::format("disk_read_us = {}   # fixed part of a disk read, us\n", table_text(quantile_table(d.read_fixed_us)));
+    if (!d.unwritten_read_fixed_us.empty())
+      t += fmt::format("disk_unwritten_read_us = {}   # fixed part of a read of a track never written (a hole), us\n",
+                       table_text(quantile_table(d.unwritten_read_fixed_us)));
     t += fmt::format("disk_bandwidth_mb_per_s = {:.1f}\n", d.bandwidth_mb_per_s);
     if (side == 0) t += fmt::format("front_end_processors = {}   # the processors available\n", c.processors);
     t += cpu_key(side, CpuKind::Write, "front_end_write_us", "CPU per host write");
@@ -762,6 +800,10 @@ std::string calibration_text(const Calibration& c) {
     t += fmt::format("# disk  first writes back to back: one writer {:.0f}/s, {} writers {:.0f}/s: {:.2f} at a time\n",
                      d.device_one_writer_per_s, d.device_probe_writers, d.device_many_writers_per_s,
                      d.device_many_writers_per_s / std::max(1e-9, d.device_one_writer_per_s));
+  if (!d.unwritten_read_fixed_us.empty())
+    t += fmt::format("# disk  O_DIRECT pread of holes (tracks never written), {} B, device time: p50 {:.1f} us, p99 {:.1f} "
+                     "us\n",
+                     d.first_write_bytes, d.unwritten_read.p50_us, d.unwritten_read.p99_us);
   t += fmt::format("# disk  O_DIRECT pread      {} B: p50 {:.1f} us, p99 {:.1f} us;  {} B: p50 {:.1f} us, p99 {:.1f} us\n",
                    d.small_bytes, d.read_small.p50_us, d.read_small.p99_us, d.large_bytes, d.read_large.p50_us,
                    d.read_large.p99_us);
@@ -777,6 +819,9 @@ std::string calibration_text(const Calibration& c) {
       t += fmt::format("{}.disk_first_write_us={:.1f}\n", side,
                        std::max(0.0, d.first_write.p50_us - d.first_write_bytes / d.bandwidth_mb_per_s));
     t += fmt::format("{}.disk_read_us={:.1f}\n", side, d.read_latency_us);
+    if (!d.unwritten_read_fixed_us.empty())
+      t += fmt::format("{}.disk_unwritten_read_us={:.1f}\n", side,
+                       std::max(0.0, d.unwritten_read.p50_us - d.first_write_bytes / d.bandwidth_mb_per_s));
     t += fmt::format("{}.disk_bandwidth_mb_per_s={:.0f}\n", side, d.bandwidth_mb_per_s);
   }
   if (d.device_servers > 0) t += fmt::format("disk_device_servers={}\n", d.device_servers);

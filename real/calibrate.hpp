@@ -74,6 +74,11 @@ struct DiskCalibration {
   double device_one_writer_per_s = 0;   // first writes a second, one writer back to back
   double device_many_writers_per_s = 0; // the same, device_probe_writers at once
   uint32_t device_servers = 0;          // round(many / one), at least 1
+  // Reads of tracks never written, as a run's read misses of unwritten
+  // tracks are: O_DIRECT preads of first_write_bytes from holes of a sparse
+  // file (no extent: the file system answers zeros), one per `ops`.
+  Quantiles unwritten_read;                    // their device time (wall less the thread's CPU)
+  std::vector<double> unwritten_read_fixed_us; // each less first_write_bytes / bandwidth, at least 0
   Quantiles read_small, read_large;   // O_DIRECT pread
   double read_bandwidth_mb_per_s = 0; // fitted from the reads
   double read_latency_us = 0;         // the small reads' median less its bytes / (the writes') bandwidth

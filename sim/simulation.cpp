@@ -129,7 +129,7 @@ class Simulation {
     // service-time streams of this controller.
     std::array<ProcessorPool*, kPools> pool{};
     ServiceStream front_end_write, front_end_read, copy_send, copy_receive, ack_receive, destage, back_end_read,
-        disk_write, disk_first_write, disk_read, link_overhead;
+        disk_write, disk_first_write, disk_read, disk_unwritten_read, link_overhead;
     double front_end_per_kib_us = 0, remote_adapter_per_kib_us = 0, back_end_per_kib_us = 0;
     bool link_overhead_varies = false;
     std::vector<sg::Host*> ports;  // this side's end of each remote link
@@ -150,9 +150,12 @@ class Simulation {
     std::vector<double> disk_bandwidth_bytes_per_s;
     std::vector<Time> disk_free;
     std::vector<std::vector<Version>> disk_content;
-    // With disk_first_write_us: the tracks a write has gone to (allocated on
-    // the disk); the first write of each is charged disk_first_write_us.
+    // With disk_first_write_us or disk_unwritten_read_us: the tracks a write
+    // has gone to (allocated on the disk); the first write of each is
+    // charged disk_first_write_us, a read of one not yet written
+    // disk_unwritten_read_us.
     std::vector<std::vector<bool>> disk_allocated;
+    bool first_write_on = false, unwritten_read_on = false;
     std::vector<bool> disk_failed;
     // Work of the current incarnation: what a crash loses.
     uint64_t incarnation = 0;
@@ -647,10 +650,14 @@ void Simulation::disk_io(SideState& s, DiskIo io, uint32_t bytes) {
   const uint32_t d = s.ctl->disk_of(io.key);
   const Time start = std::max(handed, s.disk_free[d]);
   ServiceStream* fixed_part = io.write ? &s.disk_write : &s.disk_read;
-  if (io.write && !s.disk_allocated.empty()) {
+  if (!s.disk_allocated.empty()) {
     std::vector<bool>::reference allocated = s.disk_allocated[io.key.volume][io.key.track];
-    if (!allocated) fixed_part = &s.disk_first_write;
-    allocated = true;
+    if (io.write) {
+      if (!allocated && s.first_write_on) fixed_part = &s.disk_first_write;
+      allocated = true;
+    } else if (!allocated && s.unwritten_read_on) {
+      fixed_part = &s.disk_unwritten_read;
+    }
   }
   const Time service = fixed_part->draw() + Time::from_s(std::max<uint32_t>(bytes, 1) / s.disk_bandwidth_bytes_per_s[d]);
   // On a shared device the disk's turn comes first, then the device's.
@@ -977,11 +984,13 @@ RunResult Simulation::run() {
     s.destage = stream(cs.back_end_destage_us, "back_end_destage_us");
     s.back_end_read = stream(cs.back_end_disk_read_us, "back_end_disk_read_us");
     s.disk_write = stream(cs.disk_write_us, "disk_write_us");
-    if (cs.disk_first_write_us) {
-      s.disk_first_write = stream(*cs.disk_first_write_us, "disk_first_write_us");
-      for (const auto& v : sc_.volumes) s.disk_allocated.emplace_back(v.tracks, false);
-    }
+    s.first_write_on = cs.disk_first_write_us.has_value();
+    s.unwritten_read_on = cs.disk_unwritten_read_us.has_value();
+    if (s.first_write_on) s.disk_first_write = stream(*cs.disk_first_write_us, "disk_first_write_us");
     s.disk_read = stream(cs.disk_read_us, "disk_read_us");
+    if (s.unwritten_read_on) s.disk_unwritten_read = stream(*cs.disk_unwritten_read_us, "disk_unwritten_read_us");
+    if (s.first_write_on || s.unwritten_read_on)
+      for (const auto& v : sc_.volumes) s.disk_allocated.emplace_back(v.tracks, false);
     s.link_overhead = stream(sc_.link.overhead_us, "link.overhead_us");
     s.link_overhead_varies = sc_.link.overhead_us.distribution != Distribution::Fixed;
     s.front_end_per_kib_us = cs.front_end_per_kib_us;

@@ -92,6 +92,7 @@ TEST_CASE("bounds: every time, size and rate key accepts the edges of its range 
       {"primary.front_end_write_us", 0, limits::kDelayUsMax},
       {"primary.disk_write_us", 0, limits::kDelayUsMax},
       {"primary.disk_first_write_us", 0, limits::kDelayUsMax},
+      {"secondary.disk_unwritten_read_us", 0, limits::kDelayUsMax},
       {"primary.disk_bandwidth_mb_per_s", limits::kDiskMbPerSMin, limits::kDiskMbPerSMax},
       {"primary.disk_retry_ms", limits::kRetryMsMin, limits::kDelayMsMax},
       {"secondary.remote_adapter_copy_receive_us", 0, limits::kDelayUsMax},

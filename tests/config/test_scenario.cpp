@@ -115,6 +115,8 @@ TEST_CASE("defaults come out as documented in scenarios/README.md") {
     CHECK(!c.disk_first_write_us);  // a first write costs what any write does
     CHECK(c.disk_first_write() == c.disk_write_us);
     CHECK(c.disk_read_us == ServiceTime::fixed(200));
+    CHECK(!c.disk_unwritten_read_us);  // a read of a track never written costs what any disk read does
+    CHECK(c.disk_unwritten_read() == c.disk_read_us);
     CHECK(c.disk_bandwidth_mb_per_s == 500);
     CHECK(c.destages_per_disk_max == 32);
     CHECK(c.copies_in_flight_max == 256);

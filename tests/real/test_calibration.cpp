@@ -63,7 +63,8 @@ TEST_CASE("calibrate --out writes the disk, link, processors and CPU per operati
   CHECK_THAT(ran.out, Catch::Contains("primary.disk_write_us=") && Catch::Contains("O_DIRECT pread") &&
                           Catch::Contains("of which the thread's CPU") &&
                           Catch::Contains("primary.disk_first_write_us=") && Catch::Contains("first writes into holes") &&
-                          Catch::Contains("first writes back to back") && Catch::Contains("disk_device_servers="));
+                          Catch::Contains("first writes back to back") && Catch::Contains("disk_device_servers=") &&
+                          Catch::Contains("O_DIRECT pread of holes") && Catch::Contains("primary.disk_unwritten_read_us="));
   const toml::table root = toml::parse_file(out.string());
   // One pool of the machine's processors serves both controllers: their
   // event loops and their disk workers' I/O share them.
@@ -100,6 +101,7 @@ TEST_CASE("calibrate --out writes the disk, link, processors and CPU per operati
     check_table(root, side + ".disk_write_us");
     check_table(root, side + ".disk_first_write_us");
     check_table(root, side + ".disk_read_us");
+    check_table(root, side + ".disk_unwritten_read_us");
     CHECK(root.at_path(side + ".disk_bandwidth_mb_per_s").value_or(0.0) > 0);
     // Every kind at both sides: a kind one side did not do carries the other's figure.
     for (const char* key : {"front_end_write_us", "front_end_read_us", "remote_adapter_copy_send_us",

@@ -531,6 +531,70 @@ warmup_s = 0
   CHECK(slow.volumes[0].writes.response.count() == plain.volumes[0].writes.response.count());
 }
 
+TEST_CASE("simulated: a disk read of a track no write has reached costs disk_unwritten_read_us, of a written one disk_read_us") {
+  // One read at a time of 1,000 tracks (and, with `writes`, one write at a
+  // time beside it), a cache of 100 slots, disks that move bytes at once:
+  // a read hit costs the front end's 250 us, a miss that and the disk read's
+  // fixed part. Reads alone reach only tracks never written; with the
+  // writes every track has been written (and destaged) before the measured
+  // window opens at 3 s.
+  auto scenario = [](bool writes, const std::string& unwritten) {
+    return fmt::format(R"(
+seed = 3
+duration_s = 6
+[primary]
+cache_slots = 100
+front_end_write_us = 250
+disks = 4
+disk_write_us = 0
+disk_read_us = 100
+{}
+disk_bandwidth_mb_per_s = 100000
+[link]
+distance_km = 0
+[[volume]]
+name = "db"
+tracks = 1000
+mode = "sync"
+[[workload]]
+volume = "db"
+arrival = "closed"
+queue_depth = 1
+write_fraction = 0.0
+addresses = "uniform"
+block_bytes = 4096
+{}
+[measurement]
+warmup_s = 3
+)",
+                       unwritten,
+                       writes ? "[[workload]]\nvolume = \"db\"\narrival = \"closed\"\nqueue_depth = 1\nwrite_fraction = 1.0\n"
+                                "addresses = \"uniform\"\nblock_bytes = 4096\n"
+                              : "");
+  };
+  // The mean read when each hit costs 250 us and each miss 250 + fixed us.
+  auto expected_us = [](const RunResult& r, double fixed_us) {
+    const VolumeResult& v = r.volumes.at(0);
+    const double hits = static_cast<double>(v.read_hits), n = static_cast<double>(v.reads.completed);
+    return (hits * 250 + (n - hits) * (250 + fixed_us + 65536 / 100000e6 * 1e6)) / n;
+  };
+  const RunResult plain = simulate(scenario(false, ""));
+  const RunResult holes = simulate(scenario(false, "disk_unwritten_read_us = 10"));
+  const RunResult written = simulate(scenario(true, "disk_unwritten_read_us = 10"));
+  for (const RunResult* r : {&plain, &holes, &written}) {
+    CHECK(r->invariant_violations == 0);
+    REQUIRE(r->volumes.at(0).reads.completed > 1000);
+    CHECK(r->volumes.at(0).read_hits < r->volumes.at(0).reads.completed / 5);  // 100 slots of 1,000 tracks
+  }
+  INFO(fmt::format("means: plain {:.2f}, holes {:.2f}, written {:.2f} us", plain.volumes[0].reads.response.mean_ns() / 1e3,
+                   holes.volumes[0].reads.response.mean_ns() / 1e3, written.volumes[0].reads.response.mean_ns() / 1e3));
+  // Absent, a read of a hole is any disk read.
+  CHECK(plain.volumes[0].reads.response.mean_ns() / 1e3 == Approx(expected_us(plain, 100)).epsilon(0.005));
+  CHECK(holes.volumes[0].reads.response.mean_ns() / 1e3 == Approx(expected_us(holes, 10)).epsilon(0.005));
+  // Every track written by then: every miss a disk read of data.
+  CHECK(written.volumes[0].reads.response.mean_ns() / 1e3 == Approx(expected_us(written, 100)).epsilon(0.01));
+}
+
 TEST_CASE("disk_device_servers: every disk of both sides on one device of N servers — none when N covers them, a bottleneck below the offered load") {
   // 1,500 writes a second to distinct tracks, each destaged on both sides:
   // 3,000 disk writes a second of 1 ms on 2 x 4 disks — 3 device servers busy.
