@@ -135,9 +135,16 @@ class Simulation {
     std::vector<sg::Host*> ports;  // this side's end of each remote link
     SessionNotice notice;
     Time loop_wakes_at;  // its event loop's pending wake-up (processors_wakeup_us)
-    // Its event loop is off its processor over [from, until), in the middle
-    // of a step (processors_preemption_us): work that reaches it then waits.
-    Time loop_preempted_from, loop_preempted_until;
+    // Its event loop is off its processor over each [from, until), in the
+    // middle of a step (processors_preemption_us): work that reaches it then
+    // waits. Disjoint, in no order; those over before now are dropped as
+    // the next is added. A step's window is known when its work is taken,
+    // before it begins: several can lie ahead (one per processor at most,
+    // and the completions').
+    struct Preempted {
+      Time from, until;
+    };
+    std::vector<Preempted> loop_preempted;
     // The end of the last front-end or remote-adapter work taken for it:
     // until then its loop is awake (busy, or queued for a processor) and
     // needs no wake-up for what arrives. (Back-end work is mostly its disk
@@ -248,8 +255,10 @@ class Simulation {
   // `arrived`): when it ends (now, for no demand: it takes no processor).
   // The work of a step of an operation (`Step::Starts`: a host request's
   // front-end work, a received message's remote-adapter work) draws the
-  // step's preemption: it ends that much later. Front-end and
-  // remote-adapter work waits for a preempted loop first.
+  // step's preemption, which keeps the loop off its processor after the
+  // step's messages and answers have left (a real step sends before it
+  // submits its disk I/O, whose worker's wake-up is what preempts the loop
+  // most). Front-end and remote-adapter work waits for a preempted loop first.
   enum class Step : bool { Continues, Starts };
   Time use_processor(SideState& s, Pool pool, Time arrived, Time demand, Step step = Step::Continues);
   static Time with_bytes(Time demand, double per_kib_us, uint32_t bytes) {
@@ -356,7 +365,8 @@ class Simulation {
   // without one (what calibrate samples: completions that found it idle).
   enum class From : bool { Link, Disk };
   Time woken(SideState& s, Time now, From from) {
-    if (preemption_on_ && is_preempted(s, now)) return s.loop_preempted_until;  // awake, off its processor
+    if (preemption_on_)
+      if (const Time until = preempted_until(s, now); until > now) return until;  // awake, off its processor
     if (!wakeup_on_) return now;
     if (now < s.loop_wakes_at) return s.loop_wakes_at;
     if (from == From::Link || now < s.loop_busy_until) return now;  // awake: it takes the arrival after its current work
@@ -368,25 +378,37 @@ class Simulation {
   // needs no wake-up and waits for the preemption to end.
   ServiceStream preemption_;
   bool preemption_on_ = false;
-  // A step of `s` whose work ends at `end`: when it ends, preempted. The
-  // loop is off its processor from `end` for the preemption — only then:
-  // work that reached the loop earlier (queued for a processor, or on
-  // another processor of its pool) does not wait for it.
-  Time preempted(SideState& s, Time end) {
+  // A step of `s` whose work ends at `end`: the loop is off its processor
+  // from `end` for the preemption drawn — only then: work that reached the loop earlier (queued for a processor, or
+  // on another processor of its pool) does not wait for it.
+  void preempted(SideState& s, Time end) {
     const Time p = preemption_.draw();
-    if (p.ns == 0) return end;
-    const Time until = end + p;
-    if (end <= s.loop_preempted_until && until >= s.loop_preempted_from) {  // overlapping: one preemption
-      s.loop_preempted_from = std::min(s.loop_preempted_from, end);
-      s.loop_preempted_until = std::max(s.loop_preempted_until, until);
-    } else if (until > s.loop_preempted_until) {  // a later one
-      s.loop_preempted_from = end;
-      s.loop_preempted_until = until;
+    if (p.ns == 0) return;
+    const Time now = Time::from_s(sg::Engine::get_clock());
+    auto& windows = s.loop_preempted;
+    std::erase_if(windows, [now](const SideState::Preempted& w) { return w.until <= now; });
+    // Overlapping windows are one preemption.
+    SideState::Preempted merged{end, end + p};
+    for (bool again = true; again;) {
+      again = false;
+      for (auto it = windows.begin(); it != windows.end(); ++it)
+        if (it->from <= merged.until && it->until >= merged.from) {
+          merged = {std::min(merged.from, it->from), std::max(merged.until, it->until)};
+          windows.erase(it);
+          again = true;
+          break;
+        }
     }
-    s.loop_busy_until = std::max(s.loop_busy_until, until);
-    return until;
+    windows.push_back(merged);
+    s.loop_busy_until = std::max(s.loop_busy_until, merged.until);
   }
-  static bool is_preempted(const SideState& s, Time t) { return t >= s.loop_preempted_from && t < s.loop_preempted_until; }
+  // When the loop of `s` runs again if work reaches it at `t`: the end of
+  // the preemption `t` falls in, or `t`.
+  static Time preempted_until(const SideState& s, Time t) {
+    for (const SideState::Preempted& w : s.loop_preempted)
+      if (t >= w.from && t < w.until) return w.until;
+    return t;
+  }
   uint64_t activities_ = 0;
 
   TraceRecorder trace_;
@@ -538,7 +560,7 @@ void Simulation::arm_outbox(SideState& s) {
 
 Time Simulation::use_processor(SideState& s, Pool pool, Time arrived, Time demand, Step step) {
   const bool loop = pool != Pool::BackEnd;
-  if (preemption_on_ && loop && is_preempted(s, arrived)) arrived = s.loop_preempted_until;
+  if (preemption_on_ && loop) arrived = preempted_until(s, arrived);
   Time end = arrived;
   if (demand.ns != 0) {
     const ProcessorPool::Slot slot = s.pool[index_of(pool)]->take(arrived, demand);
@@ -546,7 +568,8 @@ Time Simulation::use_processor(SideState& s, Pool pool, Time arrived, Time deman
     metrics_->processor_work(s.side, pool, arrived, slot.start, slot.end, slot.queue_length);
     end = slot.end;
   }
-  return preemption_on_ && step == Step::Starts ? preempted(s, end) : end;
+  if (preemption_on_ && step == Step::Starts) preempted(s, end);
+  return end;
 }
 
 void Simulation::flush_inbox(SideState& s) {
@@ -729,6 +752,7 @@ void Simulation::crash(SideState& s) {
   s.inbox_armed = false;
   s.loop_wakes_at = Time{};  // its loop's pending wake-up died with it
   s.loop_busy_until = Time{};
+  s.loop_preempted.clear();
   SideState& p = peer(s);
   p.notice.session_ended();
   at(Time::from_s(sg::Engine::get_clock()) + Time::from_s(sc_.link.failure_detection_ms * 1e-3), [this, &p] {
