@@ -100,9 +100,8 @@ const std::vector<double>& validation_percentiles() {
   return p;
 }
 
-bool DistributionComparison::closes() const {
-  return demerit_ratio <= kClosingDemeritRatio && std::abs(p50_sim_minus_real_percent) <= kClosingP50Percent;
-}
+bool DistributionComparison::ratio_met() const { return demerit_ratio <= kClosingDemeritRatio; }
+bool DistributionComparison::p50_met() const { return std::abs(p50_sim_minus_real_percent) <= kClosingP50Percent; }
 
 bool RateValidation::clean() const { return run_clean(real_a) && run_clean(real_b) && !sim.invariant_violations; }
 
@@ -375,15 +374,13 @@ std::string validation_text(const Validation& v) {
                        c.sim_vs_real_us, c.sim_vs_real_percent, c.real_vs_real_us, c.real_vs_real_percent);
       t += fmt::format("    p99.9 apart: sim - real {:+.1f} us, real 2 - real 1 {:+.1f} us\n", c.p999_sim_minus_real_us,
                        c.p999_real_b_minus_a_us);
-      const bool ratio_met = c.demerit_ratio <= kClosingDemeritRatio;
-      const bool p50_met = std::abs(c.p50_sim_minus_real_percent) <= kClosingP50Percent;
       t += fmt::format("    {}: demerit {} (at most {:g} x: {}), p50 {:+.1f} % from the real runs' "
                        "(within {:g} %: {}; real 2 {:+.1f} % from real 1)\n",
                        c.closes() ? "closes" : "does not close",
                        std::isfinite(c.demerit_ratio) ? fmt::format("{:.2f} x the noise floor", c.demerit_ratio)
                                                       : std::string("over a noise floor of 0"),
-                       kClosingDemeritRatio, ratio_met ? "met" : "not met", c.p50_sim_minus_real_percent,
-                       kClosingP50Percent, p50_met ? "met" : "not met", c.p50_real_b_minus_a_percent);
+                       kClosingDemeritRatio, c.ratio_met() ? "met" : "not met", c.p50_sim_minus_real_percent,
+                       kClosingP50Percent, c.p50_met() ? "met" : "not met", c.p50_real_b_minus_a_percent);
     }
     if (!r.pools.empty()) {
       t += "  processor pools, processors busy over the measured window (CPU-seconds a second; real: each step's "

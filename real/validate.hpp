@@ -65,7 +65,9 @@ struct DistributionComparison {
   // apart (run 2 against run 1), in % — each against its bound below.
   double demerit_ratio = 0;
   double p50_sim_minus_real_percent = 0, p50_real_b_minus_a_percent = 0;
-  bool closes() const;
+  bool ratio_met() const;
+  bool p50_met() const;
+  bool closes() const { return ratio_met() && p50_met(); }
 };
 // The bounds a closing validation meets (issue 13): the simulator's demerit at
 // most 1.5 times the real pair's own, its p50 within 10 % of the real one.

@@ -162,9 +162,9 @@ void RunMetrics::after_step(Side side, Time now, const Input& in, std::span<cons
       tracks_spilled_[i].see(c.counters().tracks_spilled);
     }
   }
+  const auto* read = std::get_if<HostRead>(&in);  // answered in this step: a read hit
   for (const Command& cmd : out) {
     if (const auto* a = std::get_if<AckHost>(&cmd)) {
-      const auto* read = std::get_if<HostRead>(&in);
       complete(a->req, true, now, read && read->req == a->req);
     } else if (const auto* rj = std::get_if<RejectHost>(&cmd)) {
       complete(rj->req, false, now);

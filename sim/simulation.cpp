@@ -137,8 +137,8 @@ class Simulation {
     Time loop_wakes_at;  // its event loop's pending wake-up (processors_wakeup_us)
     // Its event loop is off its processor over each [from, until), in the
     // middle of a step (processors_preemption_us): work that reaches it then
-    // waits. Disjoint, in no order; those over before now are dropped as
-    // the next is added. A step's window is known when its work is taken,
+    // waits. In no order, possibly overlapping; those over before now are
+    // dropped as the next is added. A step's window is known when its work is taken,
     // before it begins: several can lie ahead (one per processor at most,
     // and the completions').
     struct Preempted {
@@ -379,34 +379,29 @@ class Simulation {
   ServiceStream preemption_;
   bool preemption_on_ = false;
   // A step of `s` whose work ends at `end`: the loop is off its processor
-  // from `end` for the preemption drawn — only then: work that reached the loop earlier (queued for a processor, or
-  // on another processor of its pool) does not wait for it.
+  // from `end` for the preemption drawn — only then: work that reached the
+  // loop earlier (queued for a processor, or on another processor of its
+  // pool) does not wait for it.
   void preempted(SideState& s, Time end) {
     const Time p = preemption_.draw();
     if (p.ns == 0) return;
     const Time now = Time::from_s(sg::Engine::get_clock());
-    auto& windows = s.loop_preempted;
-    std::erase_if(windows, [now](const SideState::Preempted& w) { return w.until <= now; });
-    // Overlapping windows are one preemption.
-    SideState::Preempted merged{end, end + p};
-    for (bool again = true; again;) {
-      again = false;
-      for (auto it = windows.begin(); it != windows.end(); ++it)
-        if (it->from <= merged.until && it->until >= merged.from) {
-          merged = {std::min(merged.from, it->from), std::max(merged.until, it->until)};
-          windows.erase(it);
-          again = true;
-          break;
+    std::erase_if(s.loop_preempted, [now](const SideState::Preempted& w) { return w.until <= now; });
+    s.loop_preempted.push_back({end, end + p});
+    s.loop_busy_until = std::max(s.loop_busy_until, end + p);
+  }
+  // When the loop of `s` runs again if work reaches it at `t`: `t`, or the
+  // end of the preemptions `t` falls in (overlapping or touching ones are
+  // one preemption).
+  static Time preempted_until(const SideState& s, Time t) {
+    for (bool moved = true; moved;) {
+      moved = false;
+      for (const SideState::Preempted& w : s.loop_preempted)
+        if (t >= w.from && t < w.until) {
+          t = w.until;
+          moved = true;
         }
     }
-    windows.push_back(merged);
-    s.loop_busy_until = std::max(s.loop_busy_until, merged.until);
-  }
-  // When the loop of `s` runs again if work reaches it at `t`: the end of
-  // the preemption `t` falls in, or `t`.
-  static Time preempted_until(const SideState& s, Time t) {
-    for (const SideState::Preempted& w : s.loop_preempted)
-      if (t >= w.from && t < w.until) return w.until;
     return t;
   }
   uint64_t activities_ = 0;
