@@ -11,7 +11,11 @@ to the model can be judged on many real measurements at once, without
 running the real pair again.
 
     python3 bench/validate_replay.py v25.json v26.json ... [--mirrorsim build/cli/mirrorsim]
-        [--variant NAME KEY=VALUE,KEY=VALUE ...]
+        [--variant NAME KEY=VALUE,KEY=VALUE ...] [--first-probe]
+
+--first-probe adds a column for the scenario as the CPU probe before the
+real runs alone calibrated it (`real_scenario_toml`, in reports of
+validate with two CPU probes), beside the pooled probes' calibration.
 """
 import argparse
 import json
@@ -49,8 +53,12 @@ def main():
     ap.add_argument("--mirrorsim", default=os.path.join(os.path.dirname(__file__), "..", "build", "cli", "mirrorsim"))
     ap.add_argument("--variant", nargs=2, action="append", metavar=("NAME", "SETS"), default=[],
                     help="a model variant: comma-separated KEY=VALUE overrides (repeatable)")
+    ap.add_argument("--first-probe", action="store_true",
+                    help="also simulate the scenario as the first CPU probe alone calibrated it")
     a = ap.parse_args()
     variants = [("as calibrated", [])] + [(n, [s for s in sets.split(",") if s]) for n, sets in a.variant]
+    if a.first_probe:
+        variants.append(("first probe", []))
     closes = {n: 0 for n, _ in variants}
     compared = 0
     with tempfile.TemporaryDirectory() as work:
@@ -58,7 +66,13 @@ def main():
             with open(path) as f:
                 report = json.load(f)
             for rate in report["rates"]:
-                sims = {n: simulate(a.mirrorsim, rate["scenario_toml"], sets, work) for n, sets in variants}
+                def scenario_of(n):
+                    if n != "first probe":
+                        return rate["scenario_toml"]
+                    if "real_scenario_toml" not in rate:
+                        sys.exit(f"{path}: --first-probe: the report has no real_scenario_toml (one CPU probe)")
+                    return rate["real_scenario_toml"]
+                sims = {n: simulate(a.mirrorsim, scenario_of(n), sets, work) for n, sets in variants}
                 for c in rate["comparisons"]:
                     q = {x["percentile"]: x for x in c["quantiles"]}
                     real_a = [q[p]["real_a_us"] for p in PERCENTILES]

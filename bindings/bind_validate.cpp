@@ -19,13 +19,16 @@ void bind_validate(py::module_& m) {
   m.attr("HAVE_VALIDATE") = true;
   m.def(
       "validate",
-      [](const Scenario& s, int calibration_ops, const std::string& calibration, double probe_s) {
+      [](const Scenario& s, int calibration_ops, const std::string& calibration, double probe_s, int cpu_probes) {
         if (calibration_ops < 10) throw py::value_error("validate: calibration_ops >= 10");
+        if (cpu_probes < 1 || cpu_probes > 2)
+          throw py::value_error("validate: cpu_probes is 1 (before the real runs) or 2 (before and after them)");
         if (!(probe_s >= 0.5 && probe_s <= 600)) throw py::value_error("validate: 0.5 <= probe_s <= 600");
         real::ValidateOptions o;
         o.calibration_ops = calibration_ops;
         o.calibration_path = calibration;
         o.probe_s = probe_s;
+        o.cpu_probes = cpu_probes;
         o.real.progress = false;
         // What the real driver cannot run is bad input: refused before forking.
         real::check_validation_support(s, o);
@@ -55,7 +58,7 @@ void bind_validate(py::module_& m) {
         d["real_b"] = result(parts.at(7));
         return d;
       },
-      "scenario"_a, "calibration_ops"_a, "calibration"_a, "probe_s"_a,
+      "scenario"_a, "calibration_ops"_a, "calibration"_a, "probe_s"_a, "cpu_probes"_a,
       "`mirrorsim validate` in a forked child: the scenario as written, calibrated on this machine (calibrate's "
       "probes), run twice on real processes and once in the simulator. Returns {json: the text `mirrorsim validate "
       "--out` writes, text: what it prints, real, real_b: RunResult, sim: RunResult, scenario_toml, "

@@ -52,6 +52,7 @@ int validate_main(int argc, char** argv) {
   real::ValidateOptions o;
   double demerit_max_pct = -1, noise_ratio_max = -1;
   Whole<uint32_t> ops = static_cast<uint32_t>(o.calibration_ops);
+  Whole<uint32_t> cpu_probes = static_cast<uint32_t>(o.cpu_probes);
   double duration_s = 0;
   opts.add_options()                                                                                 //
       ("help,h", "this help")                                                                         //
@@ -64,7 +65,9 @@ int validate_main(int argc, char** argv) {
       ("ops", po::value(&ops)->default_value(ops), "calibration measurements per size")  //
       ("probe-iops", po::value(&o.probe_iops)->default_value(o.probe_iops),
        "host rate of the CPU probe run; 0: each rate validated gets a probe at that rate")  //
-      ("probe-s", po::value(&o.probe_s)->default_value(o.probe_s), "length of the CPU probe run (s)")          //
+      ("probe-s", po::value(&o.probe_s)->default_value(o.probe_s), "length of each CPU probe run (s)")          //
+      ("cpu-probes", po::value(&cpu_probes)->default_value(cpu_probes),
+       "CPU probe runs at each rate: 1, before the real runs; 2, before and after them, pooled")  //
       ("demerit-max-pct", po::value(&demerit_max_pct), "fail (exit 1) when a sim-vs-real demerit exceeds this % of the mean")  //
       ("noise-ratio-max", po::value(&noise_ratio_max),
        "fail (exit 1) when a sim-vs-real demerit exceeds this many times the real-vs-real one")  //
@@ -77,8 +80,9 @@ int validate_main(int argc, char** argv) {
           "Runs SCENARIO as written (--set changes it, --rates replaces its hosts' rates) twice on the\n"
           "real pair with the same seed and once in the simulator, all with one calibration: a file\n"
           "(--calibration), or calibrate's own probes run first (disk, link, processors, and at each rate\n"
-          "the CPU per operation kind of a probe run at that rate with its own scenario and seed, never a\n"
-          "run compared here).\n"
+          "the CPU per operation kind of probe runs at that rate with their own scenario and seed, one\n"
+          "before the real runs and one after them, pooled; never a run compared here). Where the probes'\n"
+          "machine was more than 10 % busier or quieter than the real runs', it says so.\n"
           "Prints the three response-time distributions side by side (p10 … p99.9), the sim-vs-real\n"
           "demerit beside the real-vs-real one (the noise floor) over p10 … p99 with p99.9 apart, whether\n"
           "it closes (the demerits' ratio at most 1.5, the p50 within 10 % of the real one), and\n"
@@ -95,6 +99,11 @@ int validate_main(int argc, char** argv) {
   if (!(o.probe_iops == 0 || (o.probe_iops >= 10 && o.probe_iops <= 1e6)))
     return bad(fmt::format("--probe-iops {}: expected 0 (at each rate) or 10 to 1000000", o.probe_iops));
   if (!(o.probe_s >= 0.5 && o.probe_s <= 600)) return bad(fmt::format("--probe-s {}: expected 0.5 to 600", o.probe_s));
+  if (cpu_probes.value < 1 || cpu_probes.value > 2)
+    return bad(fmt::format("--cpu-probes {}: expected 1 (before the real runs) or 2 (before and after them)", cpu_probes.value));
+  if (vm.count("calibration") && !vm["cpu-probes"].defaulted())
+    return bad("--cpu-probes with --calibration: a calibration file is applied as it is, no CPU probe runs");
+  o.cpu_probes = static_cast<int>(cpu_probes.value);
   if (vm.count("noise-ratio-max") && !(noise_ratio_max > 0))
     return bad(fmt::format("--noise-ratio-max {}: expected more than 0", noise_ratio_max));
   if (vm.count("rates")) {
@@ -120,7 +129,7 @@ int validate_main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   if (!vm.count("quiet"))
     fmt::print(stderr, "mirrorsim validate {}: {}, then at each rate two real runs and one simulated run\n",
-               scenario.source, calibration.empty() ? "calibrating (disk, link, CPU probe run)" : "calibration " + calibration);
+               scenario.source, calibration.empty() ? "calibrating (disk, link, CPU probe runs)" : "calibration " + calibration);
   real::Validation v;
   try {
     v = real::validate(scenario, o);

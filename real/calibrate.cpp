@@ -524,6 +524,7 @@ CpuCalibration calibrate_cpu(const CpuProbeOptions& o) {
     c.writes += v.writes.completed;
     c.reads += v.reads.completed;
   }
+  c.requests = r.window_requests;
   c.cpu = r.cpu;
   c.other_cpu_us_per_request = r.other_cpu_us_per_request();
   c.loop_wakeup_mean_us = r.loop_wakeup_mean_us;
@@ -533,6 +534,39 @@ CpuCalibration calibrate_cpu(const CpuProbeOptions& o) {
     c.operations_processors_busy =
         c.machine_processors_busy - c.other_cpu_us_per_request * static_cast<double>(r.window_requests) / 1e6 / r.result.measured_s;
   }
+  return c;
+}
+
+CpuCalibration pooled(const std::vector<CpuCalibration>& probes) {
+  if (probes.empty()) throw std::logic_error("pooled: no probe");
+  CpuCalibration c = probes.front();
+  if (probes.size() == 1) return c;
+  c.window_s = c.writes = c.reads = c.requests = c.loop_switches = 0;
+  c.cpu = {};
+  // Weighted means over the probes that knew the figure (>= 0).
+  struct Mean {
+    double sum = 0, weight = 0;
+    void add(double x, double w) {
+      if (x >= 0 && w > 0) sum += x * w, weight += w;
+    }
+    double value() const { return weight > 0 ? sum / weight : -1; }
+  } machine, operations, other, wakeup;
+  for (const CpuCalibration& p : probes) {
+    c.window_s += p.window_s;
+    c.writes += p.writes;
+    c.reads += p.reads;
+    c.requests += p.requests;
+    c.loop_switches += p.loop_switches;
+    for (size_t side = 0; side < c.cpu.size(); ++side) c.cpu[side].merge(p.cpu[side]);
+    machine.add(p.machine_processors_busy, p.window_s);
+    operations.add(p.operations_processors_busy, p.window_s);
+    other.add(p.other_cpu_us_per_request, static_cast<double>(p.requests));
+    wakeup.add(p.loop_wakeup_mean_us, static_cast<double>(p.loop_switches));
+  }
+  c.machine_processors_busy = machine.value();
+  c.operations_processors_busy = operations.value();
+  c.other_cpu_us_per_request = other.value();
+  c.loop_wakeup_mean_us = wakeup.value();
   return c;
 }
 

@@ -117,6 +117,7 @@ struct CpuCalibration {
   std::string scenario_toml;          // the probe's, resolved
   double window_s = 0;                // measured
   uint64_t writes = 0, reads = 0;
+  uint64_t requests = 0;              // host requests issued in the window (RealRun::window_requests)
   std::array<CpuStats, 2> cpu;        // R1's, R2's
   // The probe's machine: the pair's processes' CPU beside the operations'
   // (RealRun::machine_cpu_s), and what is left per host request; < 0: not known.
@@ -128,6 +129,12 @@ struct CpuCalibration {
   uint64_t loop_switches = 0;
 };
 CpuCalibration calibrate_cpu(const CpuProbeOptions& o);
+// Probes of one shape pooled as one longer probe (validate's before and
+// after its real runs): windows, operations and CPU added, samples pooled
+// (CpuStats::merge); the machine's processors busy weighted by window, the
+// other CPU per request by requests, the wake-up mean by switches (a figure
+// one probe did not know comes from those that did). At least one probe.
+CpuCalibration pooled(const std::vector<CpuCalibration>& probes);
 // Both loops' sampled wake-ups in the probe (CpuStats::wakeups), µs.
 std::vector<double> loop_wakeup_samples_us(const CpuCalibration& c);
 // Both loops' sampled preemptions in mid-step (CpuStats::preemptions), µs.

@@ -1,6 +1,7 @@
 #include "real/cpu.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <ctime>
 #include <numeric>
 
@@ -142,6 +143,36 @@ void CpuStats::sample(CpuKindStats& s, std::mt19937_64& rng, uint32_t ns) {
     const uint64_t j = rng() % s.operations;
     if (j < kReservoir) s.sample_us[j] = us;
   }
+}
+
+void CpuStats::merge(CpuKindStats& into, const CpuKindStats& other) {
+  const uint64_t operations = into.operations + other.operations;
+  std::vector<double> sample;
+  if (into.sample_us.size() + other.sample_us.size() <= kReservoir) {
+    sample = into.sample_us;
+    sample.insert(sample.end(), other.sample_us.begin(), other.sample_us.end());
+  } else {
+    // Each side's share of the pool is its share of the operations; at most
+    // its sample's size (a side whose sample holds every operation has a
+    // share no larger than that).
+    auto take = [&](const std::vector<double>& from, size_t n) {
+      n = std::min(n, from.size());
+      for (size_t i = 0; i < n; ++i) sample.push_back(from[i * from.size() / n]);
+    };
+    const auto into_n = static_cast<size_t>(std::llround(static_cast<double>(kReservoir) *
+                                                         static_cast<double>(into.operations) / static_cast<double>(operations)));
+    take(into.sample_us, into_n);
+    take(other.sample_us, kReservoir - std::min(into_n, into.sample_us.size()));
+  }
+  into.operations = operations;
+  into.cpu_s += other.cpu_s;
+  into.sample_us = std::move(sample);
+}
+
+void CpuStats::merge(const CpuStats& other) {
+  for (size_t k = 0; k < kCpuKinds; ++k) merge(kinds_[k], other.kinds_[k]);
+  merge(wakeups_, other.wakeups_);
+  merge(preemptions_, other.preemptions_);
 }
 
 uint64_t CpuStats::pool_operations(Pool pool) const {

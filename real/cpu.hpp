@@ -114,8 +114,15 @@ class CpuStats {
   // steps, `cpu_s` sums the time off the processor.
   void add_preemption(uint32_t ns);
   const CpuKindStats& preemptions() const { return preemptions_; }
+  // Another run's figures pooled into these (validate's probes before and
+  // after its runs): operations and CPU seconds added; each sample keeps
+  // every operation of both when they fit in kReservoir, else it is drawn
+  // from the two in proportion to their operations (evenly spaced in each,
+  // so the same two give the same pool).
+  void merge(const CpuStats& other);
 
  private:
+  static void merge(CpuKindStats& into, const CpuKindStats& other);
   static void sample(CpuKindStats& s, std::mt19937_64& rng, uint32_t ns);
   std::array<CpuKindStats, kCpuKinds> kinds_;
   std::array<std::mt19937_64, kCpuKinds> rng_;

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <numeric>
 
 #include <fmt/format.h>
 
@@ -92,6 +93,42 @@ DistributionComparison compare(const std::string& volume, const std::string& op,
 }
 
 bool run_clean(const RealRun& r) { return r.verification.ok() && !r.result.invariant_violations && !r.result.drain_failed; }
+// Processors busy on the whole machine: each real run's processes (< 0:
+// not known), the simulator's pools and other work.
+std::array<double, 3> machine_busy(const RateValidation& r) {
+  auto real = [](const RealRun& x) {
+    return x.machine_cpu_s >= 0 && x.result.measured_s > 0 ? x.machine_cpu_s / x.result.measured_s : -1.0;
+  };
+  double sim_s = r.sim.processors_other_busy_s;
+  for (const ProcessorPoolResult& p : r.sim.processor_pools) sim_s += p.busy_s;
+  return {real(r.real_a), real(r.real_b), r.sim.measured_s > 0 ? sim_s / r.sim.measured_s : 0.0};
+}
+
+// Where the probes' machine and the real runs' differ: the processors the
+// pair's processes kept busy, at the same host rate.
+std::vector<std::string> calibration_warnings(const RateValidation& r) {
+  std::vector<std::string> w;
+  const auto m = machine_busy(r);
+  const double runs = (m[0] + m[1]) / 2, probes = r.cpu.machine_processors_busy;
+  if (m[0] < 0 || m[1] < 0 || probes < 0 || runs <= 0) return w;
+  const double apart = 100 * (probes - runs) / runs;
+  if (std::abs(apart) <= kProbeMachineDriftPercent) return w;
+  std::string each;
+  if (r.probes.size() > 1) {
+    each = " (";
+    for (size_t i = 0; i < r.probes.size(); ++i)
+      each += fmt::format("{}{} {:.3f}", i ? ", " : "", i == 0 ? "before the real runs" : "after them",
+                          r.probes[i].machine_processors_busy);
+    each += ")";
+  }
+  w.push_back(fmt::format(
+      "the CPU probes' machine was {:.3f} processors busy{} and the real runs' {:.3f} and {:.3f}: the calibration's CPU "
+      "per operation, wake-ups and preemptions come from a machine {:.0f} % {} than the one the runs met (at most {:g} % "
+      "apart compares like with like) — other work on this machine changed between them; validate again on a steadier "
+      "minute before reading the verdict as the model's",
+      probes, each, m[0], m[1], std::abs(apart), apart > 0 ? "busier" : "quieter", kProbeMachineDriftPercent));
+  return w;
+}
 
 }  // namespace
 
@@ -177,21 +214,23 @@ Validation validate(const Scenario& in, const ValidateOptions& o) {
     // the calibrated one plus that lateness, draw by draw.
     v.delay_line_lateness_us = delay_line_lateness_us(o.calibration_ops * 10, 1000);
   }
+  // A CPU probe run at `probe_iops` (calibrate's, with its own scenario and seed).
+  auto cpu_probe = [&](double probe_iops) {
+    CpuProbeOptions p = cpu_probe_for(in);
+    p.rate_iops = probe_iops;
+    p.duration_s = o.probe_s;
+    p.real = real;
+    p.real.progress = false;
+    return calibrate_cpu(p);
+  };
   // The scenario with the calibration laid over it: the file's, or one
-  // written from the probes with a CPU probe run at `probe_iops`.
-  auto calibrated_at = [&](double probe_iops, RateValidation& rv) {
+  // written from the probes with `cpu` as its CPU per operation.
+  auto calibrated_with = [&](const CpuCalibration* cpu, RateValidation& rv) {
     std::string path = o.calibration_path;
     std::string written;
     if (measure_here) {
-      CpuProbeOptions p = cpu_probe_for(in);
-      p.rate_iops = probe_iops;
-      p.duration_s = o.probe_s;
-      p.real = real;
-      p.real.progress = false;
-      rv.probe_iops = probe_iops;
-      rv.cpu = calibrate_cpu(p);
       Calibration c = v.measured;
-      c.cpu = rv.cpu;
+      c.cpu = *cpu;
       written = fmt::format("{}/mirrorsim-validate-{}.calibration.toml", dir, ::getpid());
       std::ofstream(written) << calibration_toml(c);
       path = written;
@@ -216,6 +255,7 @@ Validation validate(const Scenario& in, const ValidateOptions& o) {
       for (double late : v.delay_line_lateness_us) per_message_us.push_back(overhead.draw().us() + late);
       set(calibrated, "link.overhead_us", empirical_text(std::move(per_message_us)));
     }
+    if (rv.rate_iops > 0) set_rate(calibrated, rv.rate_iops);
     return calibrated;
   };
   // The scenario's own Poisson rates, for a probe at "the scenario's rates".
@@ -228,16 +268,29 @@ Validation validate(const Scenario& in, const ValidateOptions& o) {
   for (double rate : rates) {
     RateValidation rv;
     rv.rate_iops = rate;
-    const double probe_iops = o.probe_iops > 0 ? o.probe_iops : rate > 0 ? rate : scenario_iops > 0 ? scenario_iops : 1000;
-    rv.scenario = calibrated_at(probe_iops, rv);
+    if (measure_here) {
+      rv.probe_iops = o.probe_iops > 0 ? o.probe_iops : rate > 0 ? rate : scenario_iops > 0 ? scenario_iops : 1000;
+      rv.probes.push_back(cpu_probe(rv.probe_iops));
+      rv.cpu = rv.probes.front();
+    }
+    // Twice on the real pair with the same seed (the noise floor). The real
+    // mode reads none of the keys a CPU probe sets (the processors' demands,
+    // wake-ups, preemptions): the real runs run what the first probe
+    // calibrated, the simulation what every probe did.
+    rv.scenario = calibrated_with(&rv.cpu, rv);
+    rv.real_scenario = rv.scenario;
+    rv.real_a = run_real(rv.real_scenario, real);
+    rv.real_b = run_real(rv.real_scenario, real);
+    if (measure_here && o.cpu_probes > 1) {
+      rv.probes.push_back(cpu_probe(rv.probe_iops));
+      rv.cpu = pooled(rv.probes);
+      rv.scenario = calibrated_with(&rv.cpu, rv);
+    }
     if (v.rates.empty()) {
       v.calibration_toml = rv.calibration_toml;
       if (measure_here) v.measured.cpu = rv.cpu;
     }
-    if (rate > 0) set_rate(rv.scenario, rate);
-    // Twice on the real pair with the same seed (the noise floor), once in the simulator.
-    rv.real_a = run_real(rv.scenario, real);
-    rv.real_b = run_real(rv.scenario, real);
+    // Once in the simulator.
     SimOptions so;
     so.progress = false;
     rv.sim = simulate_in_child(rv.scenario, so);
@@ -261,6 +314,7 @@ Validation validate(const Scenario& in, const ValidateOptions& o) {
         if (p.controller == s.controller && p.pool == s.pool) pc.real_b = busy(p, rv.real_b.result);
       rv.pools.push_back(pc);
     }
+    if (measure_here) rv.calibration_warnings = calibration_warnings(rv);
     rv.regime = compare_regimes(rv.real_a.result, rv.real_b.result, rv.sim);
     v.rates.push_back(std::move(rv));
   }
@@ -310,18 +364,6 @@ Regime compare_regimes(const RunResult& a, const RunResult& b, const RunResult& 
   return g;
 }
 
-namespace {
-// Processors busy on the whole machine: each real run's processes (< 0:
-// not known), the simulator's pools and other work.
-std::array<double, 3> machine_busy(const RateValidation& r) {
-  auto real = [](const RealRun& x) {
-    return x.machine_cpu_s >= 0 && x.result.measured_s > 0 ? x.machine_cpu_s / x.result.measured_s : -1.0;
-  };
-  double sim_s = r.sim.processors_other_busy_s;
-  for (const ProcessorPoolResult& p : r.sim.processor_pools) sim_s += p.busy_s;
-  return {real(r.real_a), real(r.real_b), r.sim.measured_s > 0 ? sim_s / r.sim.measured_s : 0.0};
-}
-}  // namespace
 
 std::string validation_text(const Validation& v) {
   std::string t;
@@ -356,7 +398,22 @@ std::string validation_text(const Validation& v) {
   }
   for (const RateValidation& r : v.rates) {
     t += r.rate_iops > 0 ? fmt::format("\nat {:g} IOPS\n", r.rate_iops) : std::string("\nat the scenario's rates\n");
-    if (r.cpu.window_s > 0) t += cpu_probe_text(r.cpu, fmt::format("  CPU probe at {:g} IOPS: ", r.probe_iops), "    ");
+    if (r.probes.size() == 1) t += cpu_probe_text(r.cpu, fmt::format("  CPU probe at {:g} IOPS: ", r.probe_iops), "    ");
+    if (r.probes.size() > 1) {
+      t += cpu_probe_text(r.cpu, fmt::format("  CPU probes at {:g} IOPS, before and after the real runs, pooled: ", r.probe_iops),
+                          "    ");
+      for (size_t i = 0; i < r.probes.size(); ++i) {
+        const CpuCalibration& p = r.probes[i];
+        const std::vector<double> preempted = loop_preemption_samples_us(p);
+        t += fmt::format("    {}: the machine {:.3f} processors busy, other {:.1f} us per host request, woken loops "
+                         "waited {:.1f} us, off their processor {:.1f} us a step\n",
+                         i == 0 ? "before the real runs" : "after them", p.machine_processors_busy,
+                         p.other_cpu_us_per_request, p.loop_wakeup_mean_us,
+                         preempted.empty() ? 0.0
+                                           : std::accumulate(preempted.begin(), preempted.end(), 0.0) /
+                                                 static_cast<double>(preempted.size()));
+      }
+    }
     auto verdict = [](const RealRun& x) { return run_clean(x) ? "verified" : "FAILED verification"; };
     t += fmt::format("  real run 1: {}   real run 2: {}   simulated: {} invariant violations\n", verdict(r.real_a),
                      verdict(r.real_b), r.sim.invariant_violations);
@@ -401,6 +458,7 @@ std::string validation_text(const Validation& v) {
     if (r.regime.warnings.empty())
       t += "  the three runs were in one regime: the distributions compare one model of one behaviour\n";
     for (const std::string& w : r.regime.warnings) t += "  DIFFERENT REGIMES: " + w + "\n";
+    for (const std::string& w : r.calibration_warnings) t += "  CALIBRATION FROM ANOTHER MINUTE: " + w + "\n";
   }
   return t;
 }
@@ -416,7 +474,24 @@ nlohmann::json to_json(const Validation& v) {
     rj["rate_iops"] = r.rate_iops;
     rj["calibration_toml"] = r.calibration_toml;
     rj["cpu_probe_iops"] = r.probe_iops;
+    auto probe_json = [](const CpuCalibration& p) {
+      return nlohmann::json{{"window_s", p.window_s},
+                            {"writes", p.writes},
+                            {"reads", p.reads},
+                            {"requests", p.requests},
+                            {"machine_processors_busy", p.machine_processors_busy},
+                            {"operations_processors_busy", p.operations_processors_busy},
+                            {"other_cpu_per_request_us", p.other_cpu_us_per_request},
+                            {"loop_wakeup_mean_us", p.loop_wakeup_mean_us},
+                            {"loop_switches", p.loop_switches}};
+    };
+    nlohmann::json probes = nlohmann::json::array();
+    for (const CpuCalibration& p : r.probes) probes.push_back(probe_json(p));
+    rj["cpu_probes"] = probes;  // before, then after the real runs
+    rj["cpu_probes_pooled"] = r.probes.empty() ? nlohmann::json(nullptr) : probe_json(r.cpu);
+    rj["calibration_warnings"] = r.calibration_warnings;
     rj["scenario_toml"] = r.scenario.resolved_toml;
+    rj["real_scenario_toml"] = r.real_scenario.resolved_toml;
     rj["clean"] = r.clean();
     nlohmann::json cs = nlohmann::json::array();
     for (const DistributionComparison& c : r.comparisons) {

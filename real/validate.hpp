@@ -36,6 +36,10 @@ struct ValidateOptions {
   // wakes for every request pays the wake-up each time; at 5,000 IOPS here
   // about half of what it pays at 1,000).
   double probe_s = 2, probe_iops = 0;
+  // CPU probes at each rate: 1, before the real runs; 2, before and after
+  // them, pooled (CpuCalibration pooled) — the runs sit between the two, so
+  // a probe that caught a busier or quieter minute than the runs weighs half.
+  int cpu_probes = 2;
   std::vector<double> rates_iops;   // host rates to validate at (split over the Poisson workloads); empty: the scenario's
   RealOptions real;                 // the link emulation adds the distance only: the calibration is the raw link
 };
@@ -99,12 +103,25 @@ struct Regime {
 };
 Regime compare_regimes(const RunResult& real_a, const RunResult& real_b, const RunResult& sim);
 
+// How far apart (in % of the real runs' mean) the CPU probes' machine and
+// the real runs' may be before validate says the calibration is from
+// another minute: on this 2-core machine, probe and runs of one invocation
+// agree within 7 % on quiet minutes (bench/README.md).
+inline constexpr double kProbeMachineDriftPercent = 10;
+
 struct RateValidation {
   double rate_iops = 0;  // 0: the scenario's own rates
-  Scenario scenario;     // calibrated: what the three runs ran
+  Scenario scenario;       // calibrated: what the simulation ran (every CPU probe's calibration)
+  Scenario real_scenario;  // what the real runs ran: the first probe's calibration (the real mode reads no CPU key)
   std::string calibration_toml;  // what was applied at this rate
-  double probe_iops = 0;         // measured here: the CPU probe's rate (0: a calibration file)
-  CpuCalibration cpu;            // measured here: the CPU probe at this rate
+  double probe_iops = 0;         // measured here: the CPU probes' rate (0: a calibration file)
+  std::vector<CpuCalibration> probes;  // measured here: each CPU probe at this rate, before then after the real runs
+  CpuCalibration cpu;            // measured here: the probes pooled, what the simulation is calibrated with
+  // Measured here: where the probes' machine differs from the real runs'
+  // (processors busy over the pair's processes, at the same host rate) by
+  // more than kProbeMachineDriftPercent — the calibration then describes
+  // another minute of this shared machine than the one the runs met.
+  std::vector<std::string> calibration_warnings;
   RealRun real_a, real_b;
   RunResult sim;
   std::vector<DistributionComparison> comparisons;

@@ -42,14 +42,15 @@ class Validation:
         self.sim: Result = Result(parts["sim"])
         """The simulated run of the same scenario (driver ``"sim"``)."""
         self.scenario: Scenario = Scenario.from_toml(parts["scenario_toml"], parts["scenario_source"])
-        """The calibrated scenario the three runs ran."""
+        """The calibrated scenario the simulation ran. The real runs ran it as the first CPU probe alone
+        calibrated it (``real_scenario_toml`` in :meth:`to_json`): they read none of the keys a probe sets."""
         self.verified: bool = parts["verified"]
         """Both real runs passed their verification (R2 == R1, no acknowledged write lost)."""
 
     @property
     def calibration(self) -> str:
         """The calibration applied, as TOML (what ``mirrorsim calibrate --out`` writes; measured here, with
-        the CPU probe run at the rate validated)."""
+        the CPU probe runs at the rate validated, pooled)."""
         return str(self._report["calibration_toml"])
 
     @property
@@ -125,6 +126,29 @@ class Validation:
         return [str(w) for w in self._rate["regime_warnings"]]
 
     @property
+    def calibration_warnings(self) -> list[str]:
+        """Where the CPU probes' machine was more than 10 % busier or quieter
+        than the real runs' (processors busy over the pair's processes, at one
+        host rate): the calibration then describes another minute of this
+        machine than the runs met. Empty when they agree, or with a calibration file."""
+        return [str(w) for w in self._rate["calibration_warnings"]]
+
+    def cpu_probes(self) -> pd.DataFrame:
+        """One row per CPU probe run at the rate validated (``when``: before or
+        after the real runs, then ``pooled``: what the simulation was
+        calibrated with): its ``window_s``, ``requests``,
+        ``machine_processors_busy``, ``other_cpu_per_request_us``,
+        ``loop_wakeup_mean_us`` and ``loop_switches``. Empty with a calibration file."""
+        import pandas as pd
+
+        cols = ["when", "window_s", "writes", "reads", "requests", "machine_processors_busy",
+                "operations_processors_busy", "other_cpu_per_request_us", "loop_wakeup_mean_us", "loop_switches"]
+        rows = [dict(p, when="before" if i == 0 else "after") for i, p in enumerate(self._rate["cpu_probes"])]
+        if self._rate["cpu_probes_pooled"] is not None:
+            rows.append(dict(self._rate["cpu_probes_pooled"], when="pooled"))
+        return pd.DataFrame([{c: r[c] for c in cols} for r in rows], columns=cols)
+
+    @property
     def clean(self) -> bool:
         """Every run clean: both real runs verified, no invariant violation in any."""
         return (self.verified and self.real.summary["invariant_violations"] == 0
@@ -152,14 +176,16 @@ class Validation:
 
 
 def validate(scenario: Scenario, *, seed: int | None = None, duration_s: float | None = None,
-             calibration: str | None = None, calibration_ops: int = 200, probe_s: float = 2.0) -> Validation:
+             calibration: str | None = None, calibration_ops: int = 200, probe_s: float = 2.0,
+             cpu_probes: int = 2) -> Validation:
     """Compares the simulator with this machine, as ``mirrorsim validate``:
     runs ``scenario`` as written (``duration_s``, when given, replaces its
     duration) twice on real processes with the same seed and once in the
     simulator, all with one calibration: the file ``calibration``, or
     calibrate's own probes run first (``calibration_ops`` measurements per
-    size, a CPU probe run of ``probe_s`` seconds with its own scenario and
-    seed), and compares the three response-time distributions.
+    size; ``cpu_probes`` CPU probe runs of ``probe_s`` seconds each with
+    their own scenario and seed: 1 before the real runs, or 2, before and
+    after them, pooled), and compares the three response-time distributions.
 
     Runs in a forked child (the real driver forks its controllers from it):
     Ctrl-C raises KeyboardInterrupt and stops it. A scenario the real driver
@@ -167,8 +193,10 @@ def validate(scenario: Scenario, *, seed: int | None = None, duration_s: float |
     """
     if not isinstance(scenario, Scenario):
         raise TypeError("validate() takes a mirrorsim.Scenario")
+    if isinstance(cpu_probes, bool) or not isinstance(cpu_probes, int) or cpu_probes not in (1, 2):
+        raise ValueError(f"validate: cpu_probes={cpu_probes!r}: 1 (before the real runs) or 2 (before and after them)")
     s = scenario if seed is None else scenario.with_values({"seed": seed})
     if duration_s is not None:
         s = s.with_values({"duration_s": float(duration_s)})
     return Validation(_mirrorsim.validate(s._core, int(calibration_ops), "" if calibration is None else str(calibration),
-                                          float(probe_s)))
+                                          float(probe_s), int(cpu_probes)))

@@ -122,6 +122,7 @@ TEST_CASE("bounds at the command line: negative and out-of-range integer flags a
       {"validate " + kQuick + " --duration-s -1", "-1"},
       {"validate " + kQuick + " --ops -1", "-1"},
       {"validate " + kQuick + " --seed -1", "-1"},
+      {"validate " + kQuick + " --cpu-probes -1", "-1"},
       {"calibrate --ops -5", "-5"},
   };
   for (const Case& c : cases) {
@@ -139,6 +140,10 @@ TEST_CASE("bounds at the command line: negative and out-of-range integer flags a
   CHECK_THAT(refusal("run " + kQuick + " --trace-writes -5"),
              Contains("the argument '-5' for option '--trace-writes' is invalid: expected a whole number from 0 to "
                       "4294967295"));
+  CHECK_THAT(refusal("validate " + kQuick + " --cpu-probes 3"),
+             Contains("--cpu-probes 3: expected 1 (before the real runs) or 2 (before and after them)"));
+  CHECK_THAT(refusal("validate " + kQuick + " --calibration x.toml --cpu-probes 1"),
+             Contains("--cpu-probes with --calibration: a calibration file is applied as it is"));
   CHECK_THAT(refusal("check " + kSmall + " --tracks 1000000"),
              Contains("--tracks 1000000: check.tracks: expected an integer in [1, 64], got 1000000"));
 }

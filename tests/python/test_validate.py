@@ -79,9 +79,37 @@ def test_a_validation_gives_three_runs_and_the_demerits_of_their_quantiles():
     assert report["rates"][0]["calibration_toml"] == v.calibration
     assert report["rates"][0]["comparisons"][0]["sim_vs_real_us"] == d.iloc[0]["sim_vs_real_us"]
     assert "real vs real (noise floor)" in str(v)
+    # Two CPU probes, before and after the real runs, pooled: the simulation's calibration is the pool's.
+    probes = v.cpu_probes().set_index("when")
+    assert list(probes.index) == ["before", "after", "pooled"]
+    before, after, pool = probes.loc["before"], probes.loc["after"], probes.loc["pooled"]
+    assert pool["window_s"] == pytest.approx(before["window_s"] + after["window_s"])
+    assert pool["requests"] == before["requests"] + after["requests"]
+    assert pool["machine_processors_busy"] == pytest.approx(
+        (before["machine_processors_busy"] * before["window_s"] + after["machine_processors_busy"] * after["window_s"])
+        / pool["window_s"])
+    assert pool["other_cpu_per_request_us"] == pytest.approx(
+        (before["other_cpu_per_request_us"] * before["requests"] + after["other_cpu_per_request_us"] * after["requests"])
+        / pool["requests"])
+    other = v.scenario["processors_other_per_request_us"]
+    assert other == pytest.approx(pool["other_cpu_per_request_us"], abs=0.05)
+    assert "CPU probes at 1000 IOPS, before and after the real runs, pooled" in str(v)
+    # A warning exactly where the pooled probe's machine and the real runs' are more than 10 % apart.
+    runs = report["rates"][0]["machine_processors_busy"]
+    runs_mean = (runs["real_a"] + runs["real_b"]) / 2
+    apart = abs(pool["machine_processors_busy"] - runs_mean) / runs_mean
+    assert bool(v.calibration_warnings) == (apart > 0.10), (apart, v.calibration_warnings)
+    assert ("CALIBRATION FROM ANOTHER MINUTE" in str(v)) == bool(v.calibration_warnings)
     # 100 km: the real link's delay line was timed beside the calibration (10 timers a probe).
     assert len(v.delay_line_lateness_us) == 50 * 10 and min(v.delay_line_lateness_us) >= 0
     assert "the distance's delay line: its timers fired late by" in str(v)
+
+
+def test_cpu_probes_other_than_one_or_two_are_refused():
+    sc = mirrorsim.Scenario.load(SCENARIOS / "quickstart.toml")
+    for bad in (0, 3, 1.5, True):
+        with pytest.raises(ValueError, match="cpu_probes"):
+            mirrorsim.validate(sc, duration_s=1, cpu_probes=bad)
 
 
 def test_a_scenario_the_real_driver_cannot_run_is_refused_before_anything_runs():

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -219,4 +220,75 @@ TEST_CASE("processors_preemption_us in a calibration: the loops' sampled preempt
   CHECK_FALSE(toml::parse(few_text).contains("processors_preemption_us"));
   CHECK_THAT(few_text, Catch::Contains("processors_preemption_us: not written: 10 steps sampled in the probe (fewer than 200)"));
   CHECK_FALSE(toml::parse(real::calibration_toml(real::Calibration{})).contains("processors_preemption_us"));
+}
+
+TEST_CASE("CPU probes pooled (validate's before and after its runs): operations and CPU added, samples in proportion "
+          "to operations, the machine's figures weighted") {
+  using real::CpuKind;
+  auto count = [](const std::vector<double>& v, double us) { return std::count(v.begin(), v.end(), us); };
+  // Two probes that both fit the reservoir: every operation of both kept.
+  {
+    real::CpuStats a, b;
+    for (int i = 0; i < 10; ++i) a.add(CpuKind::Write, 10'000);
+    for (int i = 0; i < 20; ++i) b.add(CpuKind::Write, 30'000);
+    a.merge(b);
+    const real::CpuKindStats& w = a.of(CpuKind::Write);
+    CHECK(w.operations == 30);
+    CHECK(w.cpu_s == Approx(10 * 10e-6 + 20 * 30e-6));
+    CHECK(w.sample_us.size() == 30);
+    CHECK(count(w.sample_us, 10.0) == 10);
+    CHECK(count(w.sample_us, 30.0) == 20);
+    CHECK(a.of(CpuKind::Read).operations == 0);
+    CHECK(a.of(CpuKind::Read).sample_us.empty());
+  }
+  // Over the reservoir: 1,000 operations (all sampled) beside 9,000 (4,096
+  // of them): a tenth of the pooled sample from the first.
+  {
+    real::CpuStats a, b;
+    for (int i = 0; i < 1000; ++i) a.add(CpuKind::Destage, 10'000), a.add_wakeup(5'000);
+    for (int i = 0; i < 9000; ++i) b.add(CpuKind::Destage, 30'000), b.add_preemption(7'000);
+    a.merge(b);
+    const real::CpuKindStats& d = a.of(CpuKind::Destage);
+    CHECK(d.operations == 10'000);
+    CHECK(d.sample_us.size() == real::CpuStats::kReservoir);
+    CHECK(count(d.sample_us, 10.0) == 410);  // round(4096 × 1,000 / 10,000)
+    CHECK(count(d.sample_us, 30.0) == 4096 - 410);
+    // A kind only one probe had keeps that probe's sample.
+    CHECK(a.wakeups().operations == 1000);
+    CHECK(a.wakeups().sample_us.size() == 1000);
+    CHECK(a.preemptions().operations == 9000);
+    CHECK(a.preemptions().sample_us.size() == real::CpuStats::kReservoir);
+  }
+  // The calibration's figures: the machine by window, the other CPU by
+  // requests, the wake-up mean by switches; unknown (< 0) in one probe: the other's.
+  real::CpuCalibration before, after;
+  before.window_s = 1.6, after.window_s = 1.6;
+  before.writes = 5000, after.writes = 5100;
+  before.requests = 7000, after.requests = 21000;
+  before.machine_processors_busy = 1.683, after.machine_processors_busy = 1.483;
+  before.operations_processors_busy = 1.3, after.operations_processors_busy = 1.1;
+  before.other_cpu_us_per_request = 100, after.other_cpu_us_per_request = 60;
+  before.loop_wakeup_mean_us = 150, before.loop_switches = 1000;
+  after.loop_wakeup_mean_us = -1, after.loop_switches = 0;
+  for (int i = 0; i < 100; ++i) before.cpu[0].add(CpuKind::Write, 20'000), after.cpu[0].add(CpuKind::Write, 40'000);
+  const real::CpuCalibration p = real::pooled({before, after});
+  CHECK(p.window_s == Approx(3.2));
+  CHECK(p.writes == 10100);
+  CHECK(p.requests == 28000);
+  CHECK(p.machine_processors_busy == Approx(1.583));
+  CHECK(p.operations_processors_busy == Approx(1.2));
+  CHECK(p.other_cpu_us_per_request == Approx((100.0 * 7000 + 60.0 * 21000) / 28000));
+  CHECK(p.loop_wakeup_mean_us == Approx(150));
+  CHECK(p.loop_switches == 1000);
+  CHECK(p.cpu[0].of(CpuKind::Write).operations == 200);
+  CHECK(p.cpu[0].of(CpuKind::Write).cpu_s == Approx(100 * 20e-6 + 100 * 40e-6));
+  // What the simulation is calibrated with: the pooled figures.
+  real::Calibration c;
+  c.cpu = p;
+  const std::string text = real::calibration_toml(c);
+  CHECK(toml::parse(text).at_path("processors_other_per_request_us").value_or(-1.0) == Approx(70.0).margin(0.05));
+  CHECK(toml::parse(text).at_path("primary.front_end_write_us.quantiles").as_array()->size() == 23);
+  // One probe: itself.
+  CHECK(real::pooled({before}).machine_processors_busy == Approx(1.683));
+  CHECK_THROWS(real::pooled({}));
 }
