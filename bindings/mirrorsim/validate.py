@@ -133,6 +133,12 @@ class Validation:
         machine than the runs met. Empty when they agree, or with a calibration file."""
         return [str(w) for w in self._rate["calibration_warnings"]]
 
+    @property
+    def machine_processors_busy(self) -> dict[str, float]:
+        """Processors busy on the whole machine over the measured window: ``real_a`` and ``real_b``, every process
+        of the real pair (-1: not known); ``sim``, the simulated pools and the other CPU per host request."""
+        return {k: float(v) for k, v in self._rate["machine_processors_busy"].items()}
+
     def cpu_probes(self) -> pd.DataFrame:
         """One row per CPU probe run at the rate validated (``when``: before or
         after the real runs, then ``pooled``: what the simulation was

@@ -96,6 +96,7 @@ def test_a_validation_gives_three_runs_and_the_demerits_of_their_quantiles():
     assert "CPU probes at 1000 IOPS, before and after the real runs, pooled" in str(v)
     # A warning exactly where the pooled probe's machine and the real runs' are more than 10 % apart.
     runs = report["rates"][0]["machine_processors_busy"]
+    assert v.machine_processors_busy == pytest.approx(runs)
     runs_mean = (runs["real_a"] + runs["real_b"]) / 2
     apart = abs(pool["machine_processors_busy"] - runs_mean) / runs_mean
     assert bool(v.calibration_warnings) == (apart > 0.10), (apart, v.calibration_warnings)
