@@ -93,6 +93,7 @@ DistributionComparison compare(const std::string& volume, const std::string& op,
 }
 
 bool run_clean(const RealRun& r) { return r.verification.ok() && !r.result.invariant_violations && !r.result.drain_failed; }
+
 // Processors busy on the whole machine: each real run's processes (< 0:
 // not known), the simulator's pools and other work.
 std::array<double, 3> machine_busy(const RateValidation& r) {
@@ -225,12 +226,12 @@ Validation validate(const Scenario& in, const ValidateOptions& o) {
   };
   // The scenario with the calibration laid over it: the file's, or one
   // written from the probes with `cpu` as its CPU per operation.
-  auto calibrated_with = [&](const CpuCalibration* cpu, RateValidation& rv) {
+  auto calibrated_with = [&](const CpuCalibration& cpu, RateValidation& rv) {
     std::string path = o.calibration_path;
     std::string written;
     if (measure_here) {
       Calibration c = v.measured;
-      c.cpu = *cpu;
+      c.cpu = cpu;
       written = fmt::format("{}/mirrorsim-validate-{}.calibration.toml", dir, ::getpid());
       std::ofstream(written) << calibration_toml(c);
       path = written;
@@ -277,14 +278,14 @@ Validation validate(const Scenario& in, const ValidateOptions& o) {
     // mode reads none of the keys a CPU probe sets (the processors' demands,
     // wake-ups, preemptions): the real runs run what the first probe
     // calibrated, the simulation what every probe did.
-    rv.scenario = calibrated_with(&rv.cpu, rv);
+    rv.scenario = calibrated_with(rv.cpu, rv);
     rv.real_scenario = rv.scenario;
     rv.real_a = run_real(rv.real_scenario, real);
     rv.real_b = run_real(rv.real_scenario, real);
     if (measure_here && o.cpu_probes > 1) {
       rv.probes.push_back(cpu_probe(rv.probe_iops));
       rv.cpu = pooled(rv.probes);
-      rv.scenario = calibrated_with(&rv.cpu, rv);
+      rv.scenario = calibrated_with(rv.cpu, rv);
     }
     if (v.rates.empty()) {
       v.calibration_toml = rv.calibration_toml;
