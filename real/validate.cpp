@@ -106,7 +106,8 @@ std::array<double, 3> machine_busy(const RateValidation& r) {
 }
 
 // Where the probes' machine and the real runs' differ: the processors the
-// pair's processes kept busy, at the same host rate.
+// pair's processes kept busy, at the same host rate (nothing to say where
+// either is not known, as with a calibration file).
 std::vector<std::string> calibration_warnings(const RateValidation& r) {
   std::vector<std::string> w;
   const auto m = machine_busy(r);
@@ -315,7 +316,7 @@ Validation validate(const Scenario& in, const ValidateOptions& o) {
         if (p.controller == s.controller && p.pool == s.pool) pc.real_b = busy(p, rv.real_b.result);
       rv.pools.push_back(pc);
     }
-    if (measure_here) rv.calibration_warnings = calibration_warnings(rv);
+    rv.calibration_warnings = calibration_warnings(rv);  // none with a file: its CPU has no probe's machine
     rv.regime = compare_regimes(rv.real_a.result, rv.real_b.result, rv.sim);
     v.rates.push_back(std::move(rv));
   }
